@@ -1,0 +1,106 @@
+# ember: one Makefile, no recursion. `make V=1` shows the commands.
+#
+#   make            build/libember.a and build/ember (-O2)
+#   make test       sanitizer build (ASan+UBSan) + Check suites + integration + short chaos
+#   make demo       runs examples/sensors.job on the generator
+#   make deps       installs the Debian packages when pkg-config cannot find them
+#   make chaos      the full chaos suite (CRASHES=N SEED=S)
+#   make bench      benchmarks (QUICK=1 for the short version)
+#   make format / make lint
+
+CC       ?= gcc
+PKGS     := rocksdb rdkafka liblz4 libxxhash
+DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev check pkg-config \
+            kcat rocksdb-tools python3
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP
+CFLAGS   ?= -O2
+LDLIBS    = $(PKG_LIBS) -lpthread -lm
+
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS  := $(wildcard core/*.c state/*.c checkpoint/*.c recovery/*.c)
+TOOL_SRCS := $(wildcard tools/*.c)
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# $(1) = build dir, $(2) = extra flags
+define build_tree
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	@$(if $(Q),echo "  CC   $$<")
+	$(Q)$(CC) $(BASEFLAGS) $(2) -c $$< -o $$@
+
+$(1)/libember.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRCS))
+	@$(if $(Q),echo "  AR   $$@")
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/ember: $(patsubst %.c,$(1)/obj/%.o,$(TOOL_SRCS)) $(1)/libember.a
+	@$(if $(Q),echo "  LD   $$@")
+	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
+
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libember.a
+	@mkdir -p $$(dir $$@)
+	$(Q)$(CC) $(2) -o $$@ $$^ $(CHECK_LIBS) $(LDLIBS)
+
+$(1)/wordcount: $(1)/obj/examples/wordcount.o $(1)/libember.a
+	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
+endef
+
+.PHONY: all deps test unit integration demo chaos bench format lint clean
+all: build/libember.a build/ember build/wordcount
+
+$(eval $(call build_tree,build,$(CFLAGS)))
+$(eval $(call build_tree,build/asan,$(SAN_FLAGS)))
+
+# Installs only what pkg-config (or PATH) cannot find; CI has no terminal.
+deps:
+	@if ! pkg-config --exists $(PKGS) check || ! command -v kcat >/dev/null \
+	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null; then \
+	  echo "installing: $(DEB_PKGS)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS); \
+	else echo "deps: all present"; fi
+
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
+ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test: deps
+	$(MAKE) --no-print-directory build/asan/ember build/asan/wordcount $(UNIT_BINS)
+	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
+	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
+	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
+
+unit: $(UNIT_BINS)
+	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
+
+demo: deps
+	$(MAKE) --no-print-directory build/ember
+	rm -rf ckpt/sensor-avg
+	build/ember run examples/sensors.job --batches 10 --progress
+
+chaos: build/ember
+	EMBER=build/ember CRASHES=$(or $(CRASHES),300) SEED=$(SEED) python3 tests/chaos/chaos.py
+
+bench: deps build/ember
+	QUICK=$(QUICK) bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard include/*.h */*.h)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

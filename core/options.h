@@ -1,0 +1,51 @@
+/*
+ * options: typed option tables (in the spirit of Fluent Bit's config_map).
+ * Every source, sink and step declares its options as an opt_def[] ending
+ * with {0}; the job-file parser and the C API validate against it (unknown
+ * options are errors), and the same table prints the reference in --help.
+ */
+#ifndef EMBER_OPTIONS_H
+#define EMBER_OPTIONS_H
+
+#include "ember.h"
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum opt_type {
+    OPT_STR,
+    OPT_INT,      /* decimal integer, >= 0 */
+    OPT_SIZE,     /* bytes: 4096, 64KB, 256MB, 1GB */
+    OPT_DURATION, /* milliseconds: 500ms, 10s, 5m, 1h (bare number = ms) */
+    OPT_ENUM,     /* one of enum_values "a|b|c" */
+    OPT_BOOL,     /* true|false|yes|no|1|0 */
+} opt_type;
+
+typedef struct opt_def {
+    const char *name;
+    opt_type type;
+    const char *def; /* default as text; NULL = required */
+    const char *enum_values;
+    const char *doc;
+} opt_def;
+
+typedef struct opt_set {
+    const opt_def *defs;
+    size_t n;
+    char **values; /* per def, malloc'd text (default applied) */
+} opt_set;
+
+/* Validates in[] against defs. On error, err->col is the 1-based index of
+ * the offending option in `in` (0 for a missing required option), which the
+ * job-file loader turns into a column. */
+EMBER_MUST_CHECK int opts_bind(const opt_def *defs, const ember_opt *in, size_t n_in,
+                               opt_set *out, ember_err *err);
+void opts_free(opt_set *s);
+const char *opts_str(const opt_set *s, const char *name);
+/* INT, SIZE (bytes), DURATION (ms), BOOL (0/1); aborts on a name not in defs
+ * (a programming error, not bad input). */
+int64_t opts_int(const opt_set *s, const char *name);
+/* Parses one value of the given type (used by opts_bind and the CLI). */
+EMBER_MUST_CHECK int opts_parse_value(opt_type t, const char *text, int64_t *out);
+void opts_print(FILE *out, const char *title, const opt_def *defs);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * accum: the per-key accumulator of the aggregate step: a fixed array of
+ * 8-byte slots laid out from the aggregate list. Slot 0 always counts the
+ * records folded in (so min/max know whether they are set); count() reuses
+ * it, sum/min/max take one slot, avg takes two (sum as double, count).
+ *
+ * Encoding in RocksDB (value of a key in the operator's column family):
+ *   u8 version (=1) | u8 n_slots | n_slots x 8 bytes little-endian
+ * Integer slots are int64, float slots are IEEE-754 doubles.
+ */
+#ifndef EMBER_ACCUM_H
+#define EMBER_ACCUM_H
+
+#include "ember.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef union acc_slot {
+    int64_t i;
+    double f;
+} acc_slot;
+
+typedef enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG } agg_fn;
+
+typedef struct agg_spec {
+    agg_fn fn;
+    int field;          /* index in the record schema; -1 for count() */
+    ember_type in_type; /* EMBER_INT or EMBER_FLOAT (NULL for count) */
+    int slot;           /* first slot, filled by acc_layout_init */
+    char name[64];      /* output column name, e.g. "avg_temp" or "count" */
+} agg_spec;
+
+#define ACC_MAX_SLOTS 64
+#define ACC_CODEC_VERSION 1
+
+typedef struct acc_layout {
+    agg_spec *aggs; /* borrowed */
+    int n_aggs;
+    int n_slots;
+} acc_layout;
+
+/* Assigns slots; fails if there are more than ACC_MAX_SLOTS. */
+EMBER_MUST_CHECK int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, ember_err *err);
+void acc_init(const acc_layout *l, acc_slot *s);
+/* Folds one record in; a NULL (empty) field is skipped by sum/min/max/avg. */
+void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec);
+/* into += from (associative and commutative, so shards merge in any order). */
+void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from);
+/* The value of aggregate i (avg of nothing is NULL). */
+void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out);
+/* Result type of aggregate i (count: INT, avg: FLOAT, others: input type). */
+ember_type acc_result_type(const agg_spec *a);
+
+size_t acc_encoded_bytes(const acc_layout *l);
+void acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out);
+/* Rejects a wrong version or slot count with -EMBER_ECORRUPT. */
+EMBER_MUST_CHECK int acc_decode(const acc_layout *l, const void *buf, size_t len, acc_slot *s,
+                                ember_err *err);
+
+#endif

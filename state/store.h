@@ -1,0 +1,71 @@
+/*
+ * store: keyed state over RocksDB (the only module that includes rocksdb/c.h).
+ * Column family "meta" (index 0) holds the commit record; every stateful
+ * operator has its own column family (index 1..n, in the order given).
+ * lz4 compression; writes only through store_write() of one WriteBatch,
+ * which is how the commit (step 5) stays atomic.
+ */
+#ifndef EMBER_STORE_H
+#define EMBER_STORE_H
+
+#include "ember.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+typedef struct store_batch store_batch;
+typedef struct store_iter store_iter;
+
+#define STORE_META 0
+
+typedef struct store_opts {
+    int read_only;           /* open read-only; works while a writer runs */
+    size_t block_cache_bytes; /* 0 = RocksDB default */
+} store_opts;
+
+/* Opens or creates db_dir with CFs "meta" + op_names[0..n_ops). Read-only
+ * opens take whatever CFs exist (op_names may be NULL); a missing db is
+ * -ENOENT. */
+EMBER_MUST_CHECK int store_open(const char *db_dir, const char *const *op_names, size_t n_ops,
+                                const store_opts *opts, store **out, ember_err *err);
+void store_close(store *s);
+/* CF index by name, -1 if absent (useful for read-only opens). */
+int store_cf_index(const store *s, const char *name);
+size_t store_cf_count(const store *s);
+const char *store_cf_name(const store *s, size_t i);
+
+/* Point lookups of n keys in one MultiGet. vals[i].ptr is NULL when absent;
+ * otherwise malloc'd, free each with store_free_value. */
+EMBER_MUST_CHECK int store_multiget(store *s, int cf, const ember_str *keys, size_t n,
+                                    ember_str *vals, ember_err *err);
+void store_free_value(ember_str *v);
+/* One key; -ENOENT when absent; *val malloc'd. */
+EMBER_MUST_CHECK int store_get(store *s, int cf, const void *key, size_t klen, char **val,
+                               size_t *vlen, ember_err *err);
+
+store_batch *store_batch_new(void);
+void store_batch_free(store_batch *b);
+void store_batch_put(store_batch *b, store *s, int cf, const void *k, size_t kl, const void *v,
+                     size_t vl);
+void store_batch_delete(store_batch *b, store *s, int cf, const void *k, size_t kl);
+size_t store_batch_count(store_batch *b);
+/* Applies the batch atomically; sync=1 waits for the RocksDB WAL fsync.
+ * Failpoint state.write. */
+EMBER_MUST_CHECK int store_write(store *s, store_batch *b, int sync, ember_err *err);
+
+/* RocksDB checkpoint (hard links + copies) into dir, which must not exist. */
+EMBER_MUST_CHECK int store_checkpoint(store *s, const char *dir, ember_err *err);
+
+/* Ordered iteration over a CF, optionally from a prefix (stops after it). */
+EMBER_MUST_CHECK store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen);
+int store_iter_valid(store_iter *it);
+void store_iter_next(store_iter *it);
+const char *store_iter_key(store_iter *it, size_t *len);
+const char *store_iter_value(store_iter *it, size_t *len);
+void store_iter_free(store_iter *it);
+
+/* Estimates from RocksDB properties (rocksdb.estimate-num-keys, live sst size
+ * + memtables). */
+void store_stats(store *s, int cf, uint64_t *keys, uint64_t *bytes);
+
+#endif
