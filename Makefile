@@ -16,7 +16,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= -O2
 LDLIBS    = $(PKG_LIBS) -lpthread -lm

@@ -1,0 +1,110 @@
+/* ckdir: lock and job-spec check of a checkpoint directory (see ckdir.h). */
+#include "checkpoint/ckdir.h"
+#include "core/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+int ckdir_lock(const char *dir, int *fd_out, ember_err *err)
+{
+    char path[4096], pid[32] = "";
+    int rc = io_mkdir_p(dir, err);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ember_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ember_err_set(err, -EMBER_ELOCKED,
+                                 "%s is in use by another ember process%s%s; stop it first or "
+                                 "use another --dir", dir, pid[0] ? " (pid " : "",
+                                 pid[0] ? strcat(pid, ")") : "");
+        return ember_err_set(err, -e, "%s: flock: %s", path, strerror(e));
+    }
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* The pid is only for the message above; the flock is what counts. */
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+void ckdir_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+int ckdir_is_checkpoint(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    return access(path, F_OK) == 0;
+}
+
+/* The first line present in `a` but not in `b` (for the message). */
+static void first_missing_line(const char *a, const char *b, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (const char *p = a; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        int found = 0;
+        for (const char *q = b; q && *q;) {
+            const char *qn = strchr(q, '\n');
+            size_t ql = qn ? (size_t)(qn - q) : strlen(q);
+            if (ql == len && memcmp(p, q, len) == 0)
+                found = 1;
+            q = qn ? qn + 1 : NULL;
+        }
+        if (!found) {
+            snprintf(out, cap, "%.*s", (int)len, p);
+            return;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+static int refuse_change(const char *dir, const char *old_layout, const char *new_layout,
+                         ember_err *err)
+{
+    char was[512], now[512];
+    first_missing_line(old_layout, new_layout, was, sizeof was);
+    first_missing_line(new_layout, old_layout, now, sizeof now);
+    return ember_err_set(err, -EMBER_EINCOMPAT,
+                         "%s/JOB: the job changes the state layout ('%s' became '%s'); "
+                         "keep the old job, or start fresh with another --dir (or delete %s)",
+                         dir, was[0] ? was : "(nothing)", now[0] ? now : "(nothing)", dir);
+}
+
+int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err)
+{
+    char path[4096];
+    ember_job *stored = NULL;
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    if (access(path, F_OK) != 0)
+        return io_write_file_atomic(path, job->text, strlen(job->text), err);
+    int rc = ember_job_load_file(path, &stored, err);
+    if (rc)
+        return ember_err_prefix(err, "stored job spec unreadable");
+    const char *old_layout = stored->layout ? stored->layout : "";
+    const char *new_layout = job->layout ? job->layout : "";
+    if (strcmp(old_layout, new_layout) != 0)
+        rc = refuse_change(dir, old_layout, new_layout, err);
+    else if (strcmp(stored->text, job->text) != 0)
+        rc = io_write_file_atomic(path, job->text, strlen(job->text), err);
+    ember_job_free(stored);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* commit: encoding of the commit record in the meta column family (see commit.h). */
+#include "checkpoint/commit.h"
+#include "core/endian.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMIT_VERSION 1
+#define COMMIT_BYTES 41
+#define OFFSET_PREFIX "offset/"
+
+void commit_put(store_batch *wb, store *s, const commit_record *c)
+{
+    uint8_t rec[COMMIT_BYTES], v[8];
+    char key[64];
+    rec[0] = COMMIT_VERSION;
+    put_u64le(rec + 1, c->batch);
+    put_u64le(rec + 9, c->batch_time_ms);
+    put_u64le(rec + 17, c->job_hash);
+    put_u64le(rec + 25, c->dead_letter_bytes);
+    put_u64le(rec + 33, c->records_total);
+    store_batch_put(wb, s, STORE_META, "commit", 6, rec, sizeof rec);
+    for (size_t i = 0; i < c->n_ends; i++) {
+        int n = snprintf(key, sizeof key, OFFSET_PREFIX "%010u", c->ends[i].partition);
+        put_u64le(v, c->ends[i].to);
+        store_batch_put(wb, s, STORE_META, key, (size_t)n, v, 8);
+    }
+    if (c->sink_kind[0]) {
+        int n = snprintf(key, sizeof key, "sink/%s", c->sink_kind);
+        put_u64le(v, c->sink_batch);
+        store_batch_put(wb, s, STORE_META, key, (size_t)n, v, 8);
+    }
+}
+
+static int read_offsets(store *s, commit_record *c, ember_err *err)
+{
+    size_t plen = strlen(OFFSET_PREFIX), cap = 0;
+    store_iter *it = store_iter_new(s, STORE_META, OFFSET_PREFIX, plen);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = store_iter_key(it, &klen);
+        const char *v = store_iter_value(it, &vlen);
+        if (vlen != 8 || klen <= plen) {
+            store_iter_free(it);
+            return ember_err_set(err, -EMBER_ECORRUPT, "meta: malformed offset entry");
+        }
+        if (c->n_ends == cap) {
+            cap = cap ? cap * 2 : 8;
+            src_range *r = realloc(c->ends, cap * sizeof *r);
+            if (!r) {
+                store_iter_free(it);
+                return ember_err_set(err, -ENOMEM, "out of memory");
+            }
+            c->ends = r;
+        }
+        src_range *r = &c->ends[c->n_ends++];
+        r->partition = (uint32_t)strtoul(k + plen, NULL, 10);
+        r->from = r->to = get_u64le((const uint8_t *)v);
+    }
+    store_iter_free(it);
+    return 0;
+}
+
+int commit_read(store *s, commit_record *c, ember_err *err)
+{
+    char *val = NULL;
+    size_t len = 0;
+    memset(c, 0, sizeof *c);
+    int rc = store_get(s, STORE_META, "commit", 6, &val, &len, err);
+    if (rc)
+        return rc;
+    if (len != COMMIT_BYTES || (uint8_t)val[0] != COMMIT_VERSION) {
+        free(val);
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "meta: commit record has %zu bytes / version %u (expected %d / %d)",
+                             len, len ? (uint8_t)val[0] : 0, COMMIT_BYTES, COMMIT_VERSION);
+    }
+    const uint8_t *p = (const uint8_t *)val;
+    c->batch = get_u64le(p + 1);
+    c->batch_time_ms = get_u64le(p + 9);
+    c->job_hash = get_u64le(p + 17);
+    c->dead_letter_bytes = get_u64le(p + 25);
+    c->records_total = get_u64le(p + 33);
+    free(val);
+    return read_offsets(s, c, err);
+}
+
+void commit_free(commit_record *c)
+{
+    free(c->ends);
+    c->ends = NULL;
+    c->n_ends = 0;
+}

@@ -1,0 +1,431 @@
+/*
+ * transform: per-record work of a batch, on worker threads (see transform.h).
+ * Thread rules: a worker touches only its own struct worker; the driver reads
+ * results after pthread_join. Per-record memory comes from the worker arena,
+ * reset at the start of each batch.
+ */
+#include "core/transform.h"
+#include "core/csv.h"
+#include "core/sink.h"
+#include "core/sink_text.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ batch_lines */
+
+int lines_push(batch_lines *b, const char *line, size_t len)
+{
+    if (b->n == b->n_cap) {
+        size_t cap = b->n_cap ? b->n_cap * 2 : 4096;
+        uint64_t *off = realloc(b->off, cap * sizeof *off);
+        if (!off)
+            return -ENOMEM;
+        b->off = off;
+        uint32_t *lens = realloc(b->len, cap * sizeof *lens);
+        if (!lens)
+            return -ENOMEM;
+        b->len = lens;
+        b->n_cap = cap;
+    }
+    if (b->bytes + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 20;
+        while (cap < b->bytes + len)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->bytes, line, len);
+    b->off[b->n] = b->bytes;
+    b->len[b->n++] = (uint32_t)len;
+    b->bytes += len;
+    return 0;
+}
+
+void lines_clear(batch_lines *b)
+{
+    b->n = 0;
+    b->bytes = 0;
+}
+
+void lines_free(batch_lines *b)
+{
+    free(b->data);
+    free(b->off);
+    free(b->len);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+typedef struct row_vec {
+    ember_record *rows;
+    size_t n, cap;
+} row_vec;
+
+typedef struct worker {
+    int id;
+    transform *t;
+    size_t first, last; /* line slice [first, last) */
+    preagg **shards;    /* one map per shard */
+    ember_value **vals; /* per step: the record after it */
+    arena scratch;
+    row_vec out;
+    text_buf dead;
+    transform_stats stats;
+    char key[KEY_MAX];
+    int rc;
+    uint64_t bad_index;
+    ember_err err;
+} worker;
+
+struct transform {
+    const ember_job *job;
+    int n_workers;
+    worker *w;
+    const batch_lines *in;
+};
+
+static int worker_init(worker *w, transform *t, int id)
+{
+    const ember_job *job = t->job;
+    w->id = id;
+    w->t = t;
+    arena_init(&w->scratch, 256 * 1024);
+    w->vals = calloc((size_t)job->n_steps + 1, sizeof *w->vals);
+    if (!w->vals)
+        return -ENOMEM;
+    for (int s = 0; s <= job->n_steps; s++) {
+        w->vals[s] = calloc((size_t)job->max_width + 1, sizeof **w->vals);
+        if (!w->vals[s])
+            return -ENOMEM;
+    }
+    if (!job->n_aggs)
+        return 0;
+    w->shards = calloc((size_t)t->n_workers, sizeof *w->shards);
+    if (!w->shards)
+        return -ENOMEM;
+    for (int s = 0; s < t->n_workers; s++)
+        if (!(w->shards[s] = preagg_new(job->acc.n_slots)))
+            return -ENOMEM;
+    return 0;
+}
+
+static void worker_free(worker *w, const ember_job *job)
+{
+    if (w->vals)
+        for (int s = 0; s <= job->n_steps; s++)
+            free(w->vals[s]);
+    free(w->vals);
+    if (w->shards)
+        for (int s = 0; s < w->t->n_workers; s++)
+            preagg_free(w->shards[s]);
+    free(w->shards);
+    free(w->out.rows);
+    text_free(&w->dead);
+    arena_free(&w->scratch);
+}
+
+transform *transform_new(const ember_job *job, int threads)
+{
+    transform *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->job = job;
+    t->n_workers = threads < 1 ? 1 : threads;
+    t->w = calloc((size_t)t->n_workers, sizeof *t->w);
+    if (!t->w)
+        goto fail;
+    for (int i = 0; i < t->n_workers; i++)
+        if (worker_init(&t->w[i], t, i))
+            goto fail;
+    return t;
+fail:
+    transform_free(t);
+    return NULL;
+}
+
+void transform_free(transform *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; t->w && i < t->n_workers; i++)
+        if (t->w[i].t)
+            worker_free(&t->w[i], t->job);
+    free(t->w);
+    free(t);
+}
+
+/* ------------------------------------------------------------ per record */
+
+static int key_append_value(char *key, size_t used, const ember_value *v)
+{
+    if (v->type == EMBER_STRING) {
+        if (used + v->u.s.len > KEY_MAX)
+            return -1;
+        memcpy(key + used, v->u.s.ptr, v->u.s.len);
+        return (int)(used + v->u.s.len);
+    }
+    return (int)(used + value_format(v, key + used, KEY_MAX - used));
+}
+
+/* Builds the key of rec into w->key; returns its length or -1 if too long. */
+static int build_key(worker *w, const ember_record *rec)
+{
+    const ember_job *job = w->t->job;
+    int used = 0;
+    for (int i = 0; i < job->n_keys; i++) {
+        if (i) {
+            if (used + 1 >= KEY_MAX)
+                return -1;
+            w->key[used++] = KEY_SEP;
+        }
+        used = key_append_value(w->key, (size_t)used, &rec->values[job->key_fields[i]]);
+        if (used < 0)
+            return -1;
+    }
+    return used;
+}
+
+static int aggregate_record(worker *w, const ember_record *rec)
+{
+    int klen = build_key(w, rec);
+    if (klen < 0)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes", KEY_MAX);
+    uint64_t h = preagg_hash(w->key, (uint32_t)klen);
+    preagg *m = w->shards[h % (uint64_t)w->t->n_workers];
+    int is_new;
+    acc_slot *slots = preagg_upsert(m, w->key, (uint32_t)klen, h, &is_new);
+    if (!slots)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory in pre-aggregation");
+    if (is_new)
+        acc_init(&w->t->job->acc, slots);
+    acc_add(&w->t->job->acc, slots, rec);
+    return 0;
+}
+
+static int emit_row(worker *w, const ember_record *rec)
+{
+    row_vec *o = &w->out;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        ember_record *p = realloc(o->rows, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        o->rows = p;
+        o->cap = cap;
+    }
+    ember_value *copy = arena_alloc(&w->scratch, rec->n * sizeof *copy);
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    memcpy(copy, rec->values, rec->n * sizeof *copy);
+    o->rows[o->n++] = (ember_record){rec->n, copy};
+    return 0;
+}
+
+/* Runs steps on a parsed record; 1 = dropped by a filter. */
+static int run_steps(worker *w, ember_record *rec)
+{
+    const ember_job *job = w->t->job;
+    for (int s = 0; s < job->n_steps; s++) {
+        const job_step *st = &job->steps[s];
+        switch (st->kind) {
+        case STEP_FILTER:
+            if (!expr_is_true(st->filter, rec))
+                return 1;
+            break;
+        case STEP_FILTER_FN:
+            if (!st->filter_fn(rec, st->user))
+                return 1;
+            break;
+        case STEP_MAP_FN:
+            st->map_fn(rec, st->user);
+            break;
+        case STEP_SELECT: {
+            ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};
+            select_eval(st->select, rec, &next);
+            *rec = next;
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+static int handle_bad_record(worker *w, size_t index, const char *line, size_t len)
+{
+    const ember_job *job = w->t->job;
+    if (job->on_error == ON_ERROR_FAIL) {
+        w->bad_index = index;
+        return w->err.code ? w->err.code : -EMBER_EBADRECORD;
+    }
+    w->stats.bad_records++;
+    if (job->on_error == ON_ERROR_DEAD_LETTER &&
+        (text_append(&w->dead, w->err.msg, strlen(w->err.msg)) ||
+         text_append(&w->dead, "\t", 1) || text_append(&w->dead, line, len) ||
+         text_append(&w->dead, "\n", 1)))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_record(worker *w, const char *line, size_t len, ember_record *rec)
+{
+    const ember_job *job = w->t->job;
+    rec->values = w->vals[0];
+    if (!job->has_parse) {
+        rec->n = 1;
+        rec->values[0].type = EMBER_STRING;
+        rec->values[0].u.s = (ember_str){line, (uint32_t)len};
+        return 0;
+    }
+    rec->n = (uint32_t)job->input.n;
+    return csv_parse_line(line, len, job->delim, &job->input, rec->values, &w->scratch, &w->err);
+}
+
+static int process_line(worker *w, size_t index)
+{
+    const batch_lines *in = w->t->in;
+    const char *line = in->data + in->off[index];
+    size_t len = in->len[index];
+    ember_record rec;
+    w->stats.records_in++;
+    if (parse_record(w, line, len, &rec))
+        return handle_bad_record(w, index, line, len);
+    if (run_steps(w, &rec)) {
+        w->stats.filtered_out++;
+        return 0;
+    }
+    w->stats.records_out++;
+    return w->t->job->n_aggs ? aggregate_record(w, &rec) : emit_row(w, &rec);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (size_t i = w->first; i < w->last && !w->rc; i++)
+        w->rc = process_line(w, i);
+    return NULL;
+}
+
+/* Phase 2: worker s folds shard s of every other worker into its own. */
+static void *merge_main(void *arg)
+{
+    worker *w = arg;
+    transform *t = w->t;
+    preagg *into = w->shards[w->id];
+    for (int o = 0; o < t->n_workers && !w->rc; o++) {
+        if (o == w->id)
+            continue;
+        preagg *from = t->w[o].shards[w->id];
+        for (size_t i = 0; i < preagg_count(from); i++) {
+            preagg_entry *e = preagg_entry_at(from, i);
+            int is_new;
+            acc_slot *s = preagg_upsert(into, e->key, e->klen, e->hash, &is_new);
+            if (!s) {
+                w->rc = ember_err_set(&w->err, -ENOMEM, "out of memory merging shards");
+                break;
+            }
+            if (is_new)
+                acc_init(&t->job->acc, s);
+            acc_merge(&t->job->acc, s, e->slots);
+        }
+    }
+    return NULL;
+}
+
+static int run_parallel(transform *t, void *(*fn)(void *))
+{
+    pthread_t tid[256];
+    int started = 0;
+    if (t->n_workers == 1) {
+        fn(&t->w[0]);
+        return 0;
+    }
+    for (int i = 1; i < t->n_workers && i < 256; i++, started++)
+        if (pthread_create(&tid[i], NULL, fn, &t->w[i]) != 0) {
+            t->w[i].rc = ember_err_set(&t->w[i].err, -EAGAIN, "cannot start worker thread");
+            break;
+        }
+    fn(&t->w[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tid[i], NULL);
+    return 0;
+}
+
+static void reset_workers(transform *t, const batch_lines *in)
+{
+    size_t per = (in->n + (size_t)t->n_workers - 1) / (size_t)t->n_workers;
+    for (int i = 0; i < t->n_workers; i++) {
+        worker *w = &t->w[i];
+        w->first = per * (size_t)i < in->n ? per * (size_t)i : in->n;
+        w->last = w->first + per < in->n ? w->first + per : in->n;
+        w->rc = 0;
+        w->err = (ember_err){0};
+        w->out.n = 0;
+        w->dead.len = 0;
+        memset(&w->stats, 0, sizeof w->stats);
+        arena_reset(&w->scratch);
+        for (int s = 0; w->shards && s < t->n_workers; s++)
+            preagg_reset(w->shards[s]);
+    }
+}
+
+/* The first failing worker in input order decides the error. */
+static int collect_error(transform *t, uint64_t *bad_index, ember_err *err)
+{
+    for (int i = 0; i < t->n_workers; i++) {
+        if (!t->w[i].rc)
+            continue;
+        *err = t->w[i].err;
+        err->code = t->w[i].rc;
+        *bad_index = t->w[i].bad_index;
+        return t->w[i].rc;
+    }
+    return 0;
+}
+
+int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, ember_err *err)
+{
+    t->in = in;
+    reset_workers(t, in);
+    run_parallel(t, worker_main);
+    int rc = collect_error(t, bad_index, err);
+    if (rc || !t->job->n_aggs || t->n_workers == 1)
+        return rc;
+    run_parallel(t, merge_main);
+    return collect_error(t, bad_index, err);
+}
+
+int transform_workers(const transform *t) { return t->n_workers; }
+
+int transform_shards(const transform *t) { return t->job->n_aggs ? t->n_workers : 0; }
+
+preagg *transform_shard(transform *t, int s) { return t->w[s].shards[s]; }
+
+void transform_rows(transform *t, size_t i_worker, ember_record **rows, size_t *n)
+{
+    *rows = t->w[i_worker].out.rows;
+    *n = t->w[i_worker].out.n;
+}
+
+const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes)
+{
+    *bytes = t->w[i_worker].dead.len;
+    return t->w[i_worker].dead.data;
+}
+
+void transform_get_stats(const transform *t, transform_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < t->n_workers; i++) {
+        out->records_in += t->w[i].stats.records_in;
+        out->bad_records += t->w[i].stats.bad_records;
+        out->filtered_out += t->w[i].stats.filtered_out;
+        out->records_out += t->w[i].stats.records_out;
+    }
+}

@@ -1,0 +1,57 @@
+/*
+ * transform: step 3 of the batch cycle. Splits a batch's lines across worker
+ * threads; each worker parses, runs filter/select/map steps, builds the key
+ * and pre-aggregates into its own per-shard maps (shard = XXH3 % workers),
+ * so no locks are taken. A second parallel phase merges shard s of every
+ * worker into worker s's map. Stateless jobs (no aggregate) collect output
+ * rows instead, in input order.
+ */
+#ifndef EMBER_TRANSFORM_H
+#define EMBER_TRANSFORM_H
+
+#include "core/job.h"
+#include "state/preagg.h"
+
+/* A batch's input: lines (no newline) inside `data`. */
+typedef struct batch_lines {
+    char *data;
+    size_t bytes, cap;
+    uint64_t *off;
+    uint32_t *len;
+    size_t n, n_cap;
+} batch_lines;
+
+EMBER_MUST_CHECK int lines_push(batch_lines *b, const char *line, size_t len);
+void lines_clear(batch_lines *b);
+void lines_free(batch_lines *b);
+
+typedef struct transform_stats {
+    uint64_t records_in;
+    uint64_t bad_records;   /* skipped or dead-lettered */
+    uint64_t filtered_out;
+    uint64_t records_out;   /* records reaching key/aggregate or the sink */
+} transform_stats;
+
+typedef struct transform transform;
+
+EMBER_MUST_CHECK transform *transform_new(const ember_job *job, int threads);
+void transform_free(transform *t);
+/* Runs the batch. On parse on-error=fail, returns -EMBER_EBADRECORD with
+ * *bad_index set to the failing line's index in `in`. */
+EMBER_MUST_CHECK int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index,
+                                     ember_err *err);
+int transform_shards(const transform *t);
+int transform_workers(const transform *t);
+/* Merged map of shard s (valid until the next batch). */
+preagg *transform_shard(transform *t, int s);
+/* Stateless output rows in input order (valid until the next batch). */
+void transform_rows(transform *t, size_t i_worker, ember_record **rows, size_t *n);
+/* Dead-letter lines ("reason\traw line\n") collected this batch. */
+const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes);
+void transform_get_stats(const transform *t, transform_stats *out);
+
+/* The state key of a record: key fields' text joined by KEY_SEP. */
+#define KEY_SEP '\x1f'
+#define KEY_MAX 4096
+
+#endif

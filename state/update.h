@@ -1,0 +1,36 @@
+/*
+ * update: step 4 of the batch cycle. Folds a batch's pre-aggregated keys into
+ * keyed state: previous value from the cache, else one RocksDB MultiGet for
+ * all misses; combine; encode; one Put per distinct key into the batch's
+ * WriteBatch (committed in step 5). Also produces the batch's output rows,
+ * one per changed key, sorted by key so output is deterministic.
+ */
+#ifndef EMBER_UPDATE_H
+#define EMBER_UPDATE_H
+
+#include "core/transform.h"
+#include "state/store.h"
+
+typedef struct state_update state_update;
+
+typedef struct update_stats {
+    uint64_t keys_changed;
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t new_keys;
+} update_stats;
+
+/* cf: the operator's column family in st. Driver thread only. */
+EMBER_MUST_CHECK state_update *state_update_new(const ember_job *job, store *st, int cf,
+                                                size_t cache_bytes);
+void state_update_free(state_update *u);
+EMBER_MUST_CHECK int state_update_batch(state_update *u, transform *t, store_batch *wb,
+                                        ember_err *err);
+size_t state_update_rows(const state_update *u);
+/* Row i of the output (borrowed until the next call). */
+void state_update_row(state_update *u, size_t i, ember_record *row);
+void state_update_get_stats(const state_update *u, update_stats *out);
+/* Forgets cached values (after a failed commit the cache may be ahead of disk). */
+void state_update_drop_cache(state_update *u);
+
+#endif

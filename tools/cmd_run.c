@@ -1,0 +1,117 @@
+/* cmd_run: `ember run JOB.job`, the batch cycle until stopped, idle or N batches. */
+#include "core/options.h"
+#include "core/sink.h"
+#include "core/source.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
+            "                 [--progress]\n"
+            "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
+            "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
+            "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
+            "  --batches N    stop after N new batches\n"
+            "  --until-idle   stop when the source has no more input\n"
+            "  --threads T    transform worker threads (default 1)\n"
+            "  --progress     add step timings and rates to the per-batch progress line\n"
+            "SIGINT/SIGTERM finish the current batch and exit 0.\n"
+            "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
+            "bad job file, incompatible or locked checkpoint directory.\n\n");
+    for (size_t i = 0; source_registry[i]; i++) {
+        char title[128];
+        snprintf(title, sizeof title, "source %s: %s", source_registry[i]->kind,
+                 source_registry[i]->doc);
+        opts_print(out, title, source_registry[i]->options);
+    }
+    for (size_t i = 0; sink_registry[i]; i++) {
+        char title[128];
+        snprintf(title, sizeof title, "sink %s: %s", sink_registry[i]->kind,
+                 sink_registry[i]->doc);
+        opts_print(out, title, sink_registry[i]->options);
+    }
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ember_request_stop();
+}
+
+static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        uint64_t n;
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--until-idle")) {
+            o->until_idle = 1;
+        } else if (!strcmp(a, "--progress")) {
+            o->progress = 1;
+        } else if (!strcmp(a, "--dir")) {
+            if (!(o->dir = cli_value(argc, argv, &i)))
+                return cli_usage_error("run", "--dir needs a directory");
+        } else if (!strcmp(a, "--batches") || !strcmp(a, "--threads")) {
+            v = cli_value(argc, argv, &i);
+            if (cli_u64(v, &n) || (a[2] == 't' && (n < 1 || n > 64)))
+                return cli_usage_error("run", "%s needs a number%s", a,
+                                       a[2] == 't' ? " from 1 to 64" : "");
+            if (a[2] == 'b')
+                o->max_batches = n;
+            else
+                o->threads = (int)n;
+        } else if (a[0] == '-') {
+            return cli_usage_error("run", "unknown flag '%s'", a);
+        } else if (*job) {
+            return cli_usage_error("run", "one job file only ('%s' and '%s')", *job, a);
+        } else {
+            *job = a;
+        }
+    }
+    return *job ? 0 : cli_usage_error("run", "missing the job file");
+}
+
+static int exit_code_for(int rc)
+{
+    switch (rc) {
+    case -EMBER_EUSAGE:
+    case -EMBER_ELOCKED:
+    case -EMBER_EINCOMPAT:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    ember_run_opts o = {.threads = 1};
+    ember_job *job = NULL;
+    ember_err err = {0};
+    int rc = parse_flags(argc, argv, &path, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if ((rc = ember_job_load_file(path, &job, &err))) {
+        fprintf(stderr, "ember run: %s\n", err.msg);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = ember_job_run(job, &o, &err);
+    ember_job_free(job);
+    if (rc) {
+        fprintf(stderr, "ember run: %s\n", err.msg);
+        return exit_code_for(rc);
+    }
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* main: the `ember` command: dispatches to one function per subcommand. */
+#include "core/failpoint.h"
+#include "tools/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "run a job file (recovering first)"},
+    {"gen", cmd_gen, "write generator records to a file, TCP or Kafka"},
+    {"failpoints", cmd_failpoints, "list the failpoints"},
+    {"state", cmd_state, "print an operator's state"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ember COMMAND [ARGS] (ember COMMAND --help for details)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    ember_err err = {0};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (fp_init_from_env(&err)) {
+        fprintf(stderr, "ember: EMBER_FAILPOINTS: %s\n", err.msg);
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ember: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,169 @@
+/*
+ * statefmt: turns stored state (key bytes + accumulator encoding) back into
+ * rows using the job spec kept in DIR/JOB, and prints them as an aligned
+ * table, TSV (header line, then one row per key) or JSON (an array of
+ * objects, key fields and aggregates by name).
+ */
+#include "tools/statefmt.h"
+#include "core/sink.h"
+#include "core/transform.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+ember_job *statefmt_load_job(const char *cmd, const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    ember_job *job = NULL;
+    ember_err err = {0};
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "ember %s: %s: %s\n", cmd, dir, strerror(errno));
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "ember %s: %s is not an ember checkpoint directory (no JOB file%s)\n",
+                cmd, dir, errno == EACCES ? ": permission denied" : "");
+        return NULL;
+    }
+    if (ember_job_load_file(path, &job, &err)) {
+        fprintf(stderr, "ember %s: %s\n", cmd, err.msg);
+        return NULL;
+    }
+    return job;
+}
+
+int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **st)
+{
+    char db[4300];
+    struct stat sb;
+    store_opts o = {.read_only = 1};
+    ember_err err = {0};
+    if (snapshot)
+        snprintf(db, sizeof db, "%s/snapshots/%020" PRIu64 "/db", dir, snapshot);
+    else
+        snprintf(db, sizeof db, "%s/db", dir);
+    if (stat(db, &sb) != 0) {
+        if (snapshot)
+            fprintf(stderr, "ember %s: %s: no snapshot %" PRIu64 "\n", cmd, dir, snapshot);
+        else
+            fprintf(stderr, "ember %s: %s has no live state (db/ missing)\n", cmd, dir);
+        return 1;
+    }
+    if (store_open(db, NULL, 0, &o, st, &err)) {
+        fprintf(stderr, "ember %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+int statefmt_decode(const ember_job *job, const char *key, size_t klen, const char *val,
+                    size_t vlen, ember_value *vals, ember_record *row, ember_err *err)
+{
+    acc_slot slots[ACC_MAX_SLOTS];
+    int n = 0;
+    const char *p = key, *end = key + klen;
+    int rc = acc_decode(&job->acc, val, vlen, slots, err);
+    if (rc)
+        return ember_err_prefix(err, "value of key '%.*s'", (int)klen, key);
+    while (n < job->n_keys) {
+        const char *sep = n + 1 < job->n_keys ? memchr(p, KEY_SEP, (size_t)(end - p)) : NULL;
+        const char *stop = sep ? sep : end;
+        vals[n].type = EMBER_STRING;
+        vals[n++].u.s = (ember_str){p, (uint32_t)(stop - p)};
+        p = sep ? sep + 1 : end;
+    }
+    /* acc_result may need the slot array after return: copy values now. */
+    for (int a = 0; a < job->n_aggs; a++)
+        acc_result(&job->acc, slots, a, &vals[n++]);
+    row->n = (uint32_t)n;
+    row->values = vals;
+    return 0;
+}
+
+void json_string(FILE *out, const char *s, size_t n)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+void statefmt_header(FILE *out, const ember_job *job, state_format f)
+{
+    const schema *s = &job->output;
+    if (f == FMT_JSON) {
+        fputs("[", out);
+        return;
+    }
+    for (int i = 0; i < s->n; i++)
+        fprintf(out, f == FMT_TSV ? "%s%s" : "%s%-16s", i ? (f == FMT_TSV ? "\t" : " ") : "",
+                s->f[i].name);
+    fputc('\n', out);
+}
+
+static void json_value(FILE *out, const ember_value *v)
+{
+    char buf[64];
+    if (v->type == EMBER_STRING)
+        json_string(out, v->u.s.ptr, v->u.s.len);
+    else if (v->type == EMBER_NULL)
+        fputs("null", out);
+    else {
+        value_format(v, buf, sizeof buf);
+        fputs(buf, out);
+    }
+}
+
+void statefmt_row(FILE *out, const ember_job *job, const ember_record *row, state_format f,
+                  int first)
+{
+    char buf[4200];
+    if (f == FMT_JSON) {
+        fputs(first ? "\n  {" : ",\n  {", out);
+        for (uint32_t i = 0; i < row->n; i++) {
+            fprintf(out, "%s\"%s\": ", i ? ", " : "", job->output.f[i].name);
+            json_value(out, &row->values[i]);
+        }
+        fputc('}', out);
+        return;
+    }
+    for (uint32_t i = 0; i < row->n; i++) {
+        value_format(&row->values[i], buf, sizeof buf);
+        fprintf(out, f == FMT_TSV ? "%s%s" : "%s%-16s", i ? (f == FMT_TSV ? "\t" : " ") : "",
+                buf);
+    }
+    fputc('\n', out);
+}
+
+void statefmt_footer(FILE *out, state_format f)
+{
+    if (f == FMT_JSON)
+        fputs("\n]\n", out);
+}
+
+int statefmt_parse_format(const char *text, state_format *f)
+{
+    if (!text)
+        return -1;
+    if (!strcmp(text, "table"))
+        *f = FMT_TABLE;
+    else if (!strcmp(text, "tsv"))
+        *f = FMT_TSV;
+    else if (!strcmp(text, "json"))
+        *f = FMT_JSON;
+    else
+        return -1;
+    return 0;
+}
