@@ -1,0 +1,186 @@
+/* test_jobfile: the job-file loader: valid files, and every error kind with
+ * its FILE:LINE:COL, computed by hand from the text written here. */
+#include "core/job.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path[256];
+
+static int load(const char *text, ember_job **job, ember_err *err)
+{
+    snprintf(path, sizeof path, "/tmp/ember-test-jobfile-%d.job", (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    int rc = ember_job_load_file(path, job, err);
+    unlink(path);
+    return rc;
+}
+
+/* The error must start with "path:line:col: " and contain `what`. */
+static void expect_error(const char *text, int line, int col, const char *what)
+{
+    ember_job *job = NULL;
+    ember_err err = {0};
+    char prefix[300];
+    ck_assert_int_ne(load(text, &job, &err), 0);
+    ck_assert_ptr_null(job);
+    snprintf(prefix, sizeof prefix, "%s:%d:%d: ", path, line, col);
+    ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "'%s' does not start with '%s'",
+                  err.msg, prefix);
+    ck_assert_msg(strstr(err.msg, what) != NULL, "'%s' does not say '%s'", err.msg, what);
+}
+
+static const char *valid =
+    "# comment\n"
+    "job        sensor-avg\n"
+    "batch      interval=500ms max-records=200000\n"
+    "checkpoint dir=./ckpt/x every=20 keep=3 cache=1MB   # trailing comment\n"
+    "source     generator kind=sensors seed=4\n"
+    "parse      csv fields=sensor,ts:int,temp:float\n"
+    "filter     temp > -50 and sensor != \"test\"\n"
+    "select     sensor, temp * 1.8 + 32 as temp_f\n"
+    "key        sensor\n"
+    "aggregate  count() avg(temp_f) max(temp_f)\n"
+    "sink       file dir=/tmp/out\n";
+
+START_TEST(valid_file_builds_the_pipeline)
+{
+    ember_job *job = NULL;
+    ember_err err = {0};
+    ck_assert_int_eq(load(valid, &job, &err), 0);
+    ck_assert_str_eq(job->name, "sensor-avg");
+    ck_assert_int_eq(job->interval_ms, 500);
+    ck_assert_int_eq(job->max_records, 200000);
+    ck_assert_int_eq(job->cache_bytes, 1 << 20);
+    ck_assert_int_eq(job->n_steps, 2);
+    ck_assert_int_eq(job->n_keys, 1);
+    ck_assert_int_eq(job->n_aggs, 3);
+    ck_assert_int_eq(job->output.n, 4);
+    ck_assert_str_eq(job->output.f[1].name, "count");
+    ck_assert_str_eq(job->output.f[2].name, "avg_temp_f");
+    ck_assert_str_eq(job->sink->kind, "file");
+    ember_job_free(job);
+}
+END_TEST
+
+START_TEST(unknown_step_names_line_and_column)
+{
+    expect_error("job x\n  window tumbling 10s\n", 2, 3, "unknown step 'window'");
+}
+END_TEST
+
+START_TEST(unknown_option_points_at_it)
+{
+    expect_error("job x\nsource generator kind=sensors sed=3\n", 2, 31, "unknown option 'sed'");
+}
+END_TEST
+
+START_TEST(bad_option_value_is_typed)
+{
+    expect_error("job x\nbatch interval=fast\n", 2, 7, "duration");
+    expect_error("job x\ncheckpoint cache=12XB\n", 2, 12, "size");
+    expect_error("job x\nsource generator kind=planes\n", 2, 18, "not one of");
+}
+END_TEST
+
+START_TEST(missing_required_option)
+{
+    expect_error("job x\nsource file\n", 2, 8, "missing required option 'path'");
+}
+END_TEST
+
+START_TEST(unknown_source_and_sink)
+{
+    expect_error("job x\nsource ftp host=a\n", 2, 8, "unknown source 'ftp'");
+    expect_error("job x\nsource generator kind=ads\nsink s3 bucket=b\n", 3, 6, "unknown sink 's3'");
+}
+END_TEST
+
+START_TEST(expression_errors_point_into_the_line)
+{
+    const char *head = "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sfilter temp > tmp\n", head);
+    expect_error(text, 4, 15, "unknown field 'tmp'");
+    snprintf(text, sizeof text, "%sfilter sensor > 3\n", head);
+    expect_error(text, 4, 8, "");
+    snprintf(text, sizeof text, "%sfilter temp + 1\n", head);
+    expect_error(text, 4, 8, "condition");
+}
+END_TEST
+
+START_TEST(key_and_aggregate_errors)
+{
+    const char *head = "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n";
+    char text[512];
+    snprintf(text, sizeof text, "%skey sensor, place\n", head);
+    expect_error(text, 4, 13, "unknown field 'place'");
+    snprintf(text, sizeof text, "%skey sensor\naggregate count() median(temp)\n", head);
+    expect_error(text, 5, 19, "unknown aggregate 'median'");
+    snprintf(text, sizeof text, "%skey sensor\naggregate sum(sensor)\n", head);
+    expect_error(text, 5, 15, "needs a number");
+}
+END_TEST
+
+START_TEST(steps_out_of_order)
+{
+    expect_error("job x\nparse csv fields=a\n", 2, 7, "needs a 'source'");
+    expect_error("job x\nsource generator kind=ads\nsink stdout\nkey user_id\n", 4, 5,
+                 "cannot come after");
+}
+END_TEST
+
+START_TEST(unterminated_quote_and_bad_pair)
+{
+    expect_error("job x\nsource file path=\"/tmp/a b\n", 2, 13, "unterminated");
+    expect_error("job x\nsource file /tmp/a\n", 2, 13, "expected key=value");
+}
+END_TEST
+
+START_TEST(layout_hash_ignores_harmless_changes)
+{
+    ember_job *a = NULL, *b = NULL, *c = NULL;
+    ember_err err = {0};
+    ck_assert_int_eq(load(valid, &a, &err), 0);
+    char text[2048];
+    snprintf(text, sizeof text, "%s", valid);
+    memcpy(strstr(text, "500ms"), "900ms", 5);
+    ck_assert_int_eq(load(text, &b, &err), 0);
+    ck_assert_uint_eq(job_layout_hash(a), job_layout_hash(b));
+    snprintf(text, sizeof text, "%s", valid);
+    memcpy(strstr(text, "max(temp_f)"), "min(temp_f)", 11);
+    ck_assert_int_eq(load(text, &c, &err), 0);
+    ck_assert_uint_ne(job_layout_hash(a), job_layout_hash(c));
+    ember_job_free(a);
+    ember_job_free(b);
+    ember_job_free(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jobfile");
+    TCase *tc = tcase_create("jobfile");
+    tcase_add_test(tc, valid_file_builds_the_pipeline);
+    tcase_add_test(tc, unknown_step_names_line_and_column);
+    tcase_add_test(tc, unknown_option_points_at_it);
+    tcase_add_test(tc, bad_option_value_is_typed);
+    tcase_add_test(tc, missing_required_option);
+    tcase_add_test(tc, unknown_source_and_sink);
+    tcase_add_test(tc, expression_errors_point_into_the_line);
+    tcase_add_test(tc, key_and_aggregate_errors);
+    tcase_add_test(tc, steps_out_of_order);
+    tcase_add_test(tc, unterminated_quote_and_bad_pair);
+    tcase_add_test(tc, layout_hash_ignores_harmless_changes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
