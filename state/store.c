@@ -1,0 +1,613 @@
+/*
+ * store: keyed state over RocksDB (see store.h); the only file that includes
+ * rocksdb/c.h. Step 4 reads previous values with store_multiget, step 5
+ * commits one WriteBatch (state delta + commit record in "meta") with sync,
+ * snapshots are RocksDB checkpoints, and the inspection tools open the same
+ * directory read-only while a job writes it.
+ *
+ * Column families: index 0 is "meta", 1..n the operators in the caller's
+ * order; CFs found on disk but not asked for (an older job's operators) are
+ * opened too, since RocksDB refuses to open a DB without all of them, and
+ * come after. RocksDB's "default" CF is opened but never exposed.
+ *
+ * Options and why:
+ *   atomic_flush       all CFs flush together, so the tiny "meta" CF never
+ *                      pins old WAL files and flushed state is always one
+ *                      consistent commit even if a WAL is lost;
+ *   lz4, bloom filter  cheap compression; MultiGet of absent (new) keys
+ *                      usually skips the data blocks;
+ *   checkpoint flush   log_size_for_flush = 0 flushes memtables first, so a
+ *                      snapshot's state lives in its SST files.
+ *
+ * C API gotchas handled here: every errptr must start NULL (RocksDB frees a
+ * non-NULL one); the iterate upper bound is NOT copied by the read options,
+ * so its bytes live in store_iter; the bloom policy belongs to the table
+ * options once set.
+ */
+#include "state/store.h"
+
+#include "core/failpoint.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STORE_WRITE_BUFFER_BYTES (32u << 20)
+#define STORE_MAX_WRITE_BUFFERS 3
+#define STORE_BLOOM_BITS_PER_KEY 10
+#define STORE_KEEP_INFO_LOGS 3
+
+struct store {
+    char *path;
+    int read_only;
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *table_opts;
+    rocksdb_cache_t *block_cache;
+    rocksdb_readoptions_t *ropts;
+    rocksdb_writeoptions_t *wopts_sync;
+    rocksdb_writeoptions_t *wopts_nosync;
+    size_t n_cfs;                        /* exposed: meta, ops, extras */
+    char **cf_names;                     /* n_cfs */
+    rocksdb_column_family_handle_t **cf; /* n_cfs + 1: "default" is last */
+};
+
+struct store_batch {
+    rocksdb_writebatch_t *wb;
+};
+
+struct store_iter {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *ropts; /* must outlive it */
+    char *prefix;                 /* prefix bytes, then the upper bound */
+    size_t plen;
+};
+
+static const char META_CF[] = "meta";
+static const char DEFAULT_CF[] = "default";
+
+/* ---------------------------------------------------------------- errors */
+
+/* RocksDB statuses read "<Kind>: <detail>"; the kind picks our code. A held
+ * LOCK file reads "While lock file: DIR/LOCK: Resource temporarily
+ * unavailable" from another process and "lock hold by current process ...
+ * DIR/LOCK: No locks available" from this one. */
+static int rocks_code(const char *msg)
+{
+    if (strncmp(msg, "Corruption", 10) == 0)
+        return -EMBER_ECORRUPT;
+    if (strstr(msg, "/LOCK: "))
+        return -EMBER_ELOCKED;
+    if (strstr(msg, "No space left"))
+        return -ENOSPC;
+    return -EIO;
+}
+
+/* Moves a RocksDB error string into err (naming the db and the call) and
+ * frees it. */
+static int rocks_err(ember_err *err, const char *path, const char *what, char *rerr)
+{
+    int code = rocks_code(rerr);
+
+    ember_err_set(err, code, "%s: %s: %s", path, what, rerr);
+    rocksdb_free(rerr);
+    return code;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int options_create(store *s, const store_opts *o)
+{
+    s->opts = rocksdb_options_create();
+    s->table_opts = rocksdb_block_based_options_create();
+    s->ropts = rocksdb_readoptions_create();
+    s->wopts_sync = rocksdb_writeoptions_create();
+    s->wopts_nosync = rocksdb_writeoptions_create();
+    if (!s->opts || !s->table_opts || !s->ropts || !s->wopts_sync || !s->wopts_nosync)
+        return -ENOMEM;
+    if (o->block_cache_bytes) {
+        s->block_cache = rocksdb_cache_create_lru(o->block_cache_bytes);
+        if (!s->block_cache)
+            return -ENOMEM;
+        rocksdb_block_based_options_set_block_cache(s->table_opts, s->block_cache);
+    }
+    rocksdb_block_based_options_set_filter_policy(
+        s->table_opts, rocksdb_filterpolicy_create_bloom(STORE_BLOOM_BITS_PER_KEY));
+    rocksdb_options_set_block_based_table_factory(s->opts, s->table_opts);
+    rocksdb_options_increase_parallelism(s->opts, 2);
+    rocksdb_options_set_create_if_missing(s->opts, 1);
+    rocksdb_options_set_create_missing_column_families(s->opts, 1);
+    rocksdb_options_set_compression(s->opts, rocksdb_lz4_compression);
+    rocksdb_options_set_write_buffer_size(s->opts, STORE_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_max_write_buffer_number(s->opts, STORE_MAX_WRITE_BUFFERS);
+    rocksdb_options_set_atomic_flush(s->opts, 1);
+    rocksdb_options_set_keep_log_file_num(s->opts, STORE_KEEP_INFO_LOGS);
+    rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
+    return 0;
+}
+
+static int has_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int add_name(store *s, const char *name)
+{
+    char *copy = strdup(name);
+
+    if (!copy)
+        return -ENOMEM;
+    s->cf_names[s->n_cfs++] = copy;
+    return 0;
+}
+
+/* Checks the operator names a writer asks for. */
+static int check_op_names(const char *path, const char *const *ops, size_t n, ember_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i] || !*ops[i] || strcmp(ops[i], META_CF) == 0 ||
+            strcmp(ops[i], DEFAULT_CF) == 0)
+            return ember_err_set(err, -EINVAL, "%s: bad operator name \"%s\"", path,
+                                 ops[i] ? ops[i] : "(null)");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ops[i], ops[j]) == 0)
+                return ember_err_set(err, -EINVAL, "%s: operator \"%s\" given twice", path,
+                                     ops[i]);
+    }
+    return 0;
+}
+
+/* The exposed CF list: meta, the wanted ops (writer), then the rest of what
+ * exists on disk except "default". */
+static int plan_cfs(store *s, const char *const *ops, size_t n_ops, char **disk,
+                    size_t n_disk, ember_err *err)
+{
+    s->cf_names = calloc(n_ops + n_disk + 1, sizeof *s->cf_names);
+    if (!s->cf_names)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    if (s->read_only && !has_name(disk, n_disk, META_CF))
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "%s: no \"meta\" column family: not an ember state db", s->path);
+    if (add_name(s, META_CF) < 0)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    for (size_t i = 0; i < n_ops; i++)
+        if (add_name(s, ops[i]) < 0)
+            return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    for (size_t i = 0; i < n_disk; i++) {
+        if (strcmp(disk[i], DEFAULT_CF) == 0 || has_name(s->cf_names, s->n_cfs, disk[i]))
+            continue;
+        if (add_name(s, disk[i]) < 0)
+            return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    }
+    return 0;
+}
+
+/* Lists the CFs on disk; a db that does not exist yet has none. */
+static int list_cfs(store *s, char ***names, size_t *n, ember_err *err)
+{
+    char *rerr = NULL;
+    char *current;
+    int exists;
+
+    *names = NULL;
+    *n = 0;
+    if (asprintf(&current, "%s/CURRENT", s->path) < 0)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    exists = access(current, F_OK) == 0;
+    free(current);
+    if (!exists)
+        return s->read_only ? ember_err_set(err, -ENOENT, "%s: no state db here", s->path) : 0;
+    *names = rocksdb_list_column_families(s->opts, s->path, n, &rerr);
+    if (rerr)
+        return rocks_err(err, s->path, "list column families", rerr);
+    return 0;
+}
+
+static int open_db(store *s, ember_err *err)
+{
+    size_t n = s->n_cfs + 1;
+    const char **names = calloc(n, sizeof *names);
+    const rocksdb_options_t **cf_opts = calloc(n, sizeof *cf_opts);
+    char *rerr = NULL;
+    int rc = -ENOMEM;
+
+    s->cf = calloc(n, sizeof *s->cf);
+    if (!names || !cf_opts || !s->cf) {
+        ember_err_set(err, rc, "%s: out of memory", s->path);
+        goto out_free;
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = i < s->n_cfs ? s->cf_names[i] : DEFAULT_CF;
+        cf_opts[i] = s->opts;
+    }
+    if (s->read_only)
+        s->db = rocksdb_open_for_read_only_column_families(s->opts, s->path, (int)n, names,
+                                                           cf_opts, s->cf, 0, &rerr);
+    else
+        s->db = rocksdb_open_column_families(s->opts, s->path, (int)n, names, cf_opts, s->cf,
+                                             &rerr);
+    rc = rerr ? rocks_err(err, s->path, s->read_only ? "open read-only" : "open", rerr) : 0;
+out_free:
+    free(names);
+    free(cf_opts);
+    return rc;
+}
+
+int store_open(const char *db_dir, const char *const *op_names, size_t n_ops,
+               const store_opts *opts, store **out, ember_err *err)
+{
+    static const store_opts defaults = {0};
+    store *s = calloc(1, sizeof *s);
+    char **disk = NULL;
+    size_t n_disk = 0;
+    int rc;
+
+    *out = NULL;
+    if (!s || !(s->path = strdup(db_dir))) {
+        rc = ember_err_set(err, -ENOMEM, "%s: out of memory", db_dir);
+        goto out_close;
+    }
+    if (!opts)
+        opts = &defaults;
+    s->read_only = opts->read_only;
+    if (s->read_only)
+        n_ops = 0;
+    if ((rc = check_op_names(db_dir, op_names, n_ops, err)) < 0)
+        goto out_close;
+    if ((rc = options_create(s, opts)) < 0) {
+        ember_err_set(err, rc, "%s: out of memory", db_dir);
+        goto out_close;
+    }
+    if ((rc = list_cfs(s, &disk, &n_disk, err)) < 0)
+        goto out_close;
+    if ((rc = plan_cfs(s, op_names, n_ops, disk, n_disk, err)) < 0)
+        goto out_free_list;
+    if ((rc = open_db(s, err)) < 0)
+        goto out_free_list;
+    *out = s;
+    s = NULL;
+out_free_list:
+    if (disk)
+        rocksdb_list_column_families_destroy(disk, n_disk);
+out_close:
+    store_close(s);
+    return rc;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    if (s->db) {
+        for (size_t i = 0; i <= s->n_cfs; i++)
+            if (s->cf[i])
+                rocksdb_column_family_handle_destroy(s->cf[i]);
+        rocksdb_close(s->db);
+    }
+    /* Options go after the db: it may still use the table factory's cache. */
+    if (s->opts)
+        rocksdb_options_destroy(s->opts);
+    if (s->table_opts)
+        rocksdb_block_based_options_destroy(s->table_opts);
+    if (s->block_cache)
+        rocksdb_cache_destroy(s->block_cache);
+    if (s->ropts)
+        rocksdb_readoptions_destroy(s->ropts);
+    if (s->wopts_sync)
+        rocksdb_writeoptions_destroy(s->wopts_sync);
+    if (s->wopts_nosync)
+        rocksdb_writeoptions_destroy(s->wopts_nosync);
+    for (size_t i = 0; s->cf_names && i < s->n_cfs; i++)
+        free(s->cf_names[i]);
+    free(s->cf_names);
+    free(s->cf);
+    free(s->path);
+    free(s);
+}
+
+int store_cf_index(const store *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_cfs; i++)
+        if (strcmp(s->cf_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+size_t store_cf_count(const store *s)
+{
+    return s->n_cfs;
+}
+
+const char *store_cf_name(const store *s, size_t i)
+{
+    return i < s->n_cfs ? s->cf_names[i] : NULL;
+}
+
+static int cf_check(const store *s, int cf, ember_err *err)
+{
+    if (cf < 0 || (size_t)cf >= s->n_cfs)
+        return ember_err_set(err, -EINVAL, "%s: no column family #%d", s->path, cf);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reads */
+
+/* Frees what multiget filled so far (on its error path). */
+static void values_free(ember_str *vals, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store_free_value(&vals[i]);
+}
+
+/* Takes each value (or error) out of RocksDB's arrays into vals. */
+static int multiget_collect(store *s, size_t n, char **rvals, const size_t *rlens, char **rerrs,
+                            ember_str *vals, ember_err *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        vals[i].ptr = rvals[i];
+        vals[i].len = (uint32_t)rlens[i];
+        if (rvals[i] && rlens[i] > UINT32_MAX && rc == 0)
+            rc = ember_err_set(err, -EMBER_ECORRUPT, "%s: value of %zu bytes", s->path,
+                               rlens[i]);
+        if (rerrs[i]) {
+            if (rc == 0)
+                rc = rocks_err(err, s->path, "multiget", rerrs[i]);
+            else
+                rocksdb_free(rerrs[i]);
+        }
+    }
+    if (rc < 0)
+        values_free(vals, n);
+    return rc;
+}
+
+int store_multiget(store *s, int cf, const ember_str *keys, size_t n, ember_str *vals,
+                   ember_err *err)
+{
+    const rocksdb_column_family_handle_t **cfs = calloc(n ? n : 1, sizeof *cfs);
+    const char **kptr = calloc(n ? n : 1, sizeof *kptr);
+    size_t *klen = calloc(n ? n : 1, sizeof *klen);
+    char **rvals = calloc(n ? n : 1, sizeof *rvals);
+    size_t *rlens = calloc(n ? n : 1, sizeof *rlens);
+    char **rerrs = calloc(n ? n : 1, sizeof *rerrs);
+    int rc = cf_check(s, cf, err);
+
+    if (rc < 0)
+        goto out_free;
+    if (!cfs || !kptr || !klen || !rvals || !rlens || !rerrs) {
+        rc = ember_err_set(err, -ENOMEM, "%s: multiget of %zu keys: out of memory", s->path, n);
+        goto out_free;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cfs[i] = s->cf[cf];
+        kptr[i] = keys[i].ptr;
+        klen[i] = keys[i].len;
+    }
+    if (n)
+        rocksdb_multi_get_cf(s->db, s->ropts, cfs, n, kptr, klen, rvals, rlens, rerrs);
+    rc = multiget_collect(s, n, rvals, rlens, rerrs, vals, err);
+out_free:
+    free(cfs);
+    free(kptr);
+    free(klen);
+    free(rvals);
+    free(rlens);
+    free(rerrs);
+    return rc;
+}
+
+void store_free_value(ember_str *v)
+{
+    rocksdb_free((void *)v->ptr);
+    v->ptr = NULL;
+    v->len = 0;
+}
+
+int store_get(store *s, int cf, const void *key, size_t klen, char **val, size_t *vlen,
+              ember_err *err)
+{
+    char *rerr = NULL;
+    int rc = cf_check(s, cf, err);
+
+    *val = NULL;
+    *vlen = 0;
+    if (rc < 0)
+        return rc;
+    *val = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], key, klen, vlen, &rerr);
+    if (rerr)
+        return rocks_err(err, s->path, "get", rerr);
+    if (!*val)
+        return ember_err_set(err, -ENOENT, "%s: key not found in \"%s\"", s->path,
+                             s->cf_names[cf]);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+store_batch *store_batch_new(void)
+{
+    store_batch *b = malloc(sizeof *b);
+
+    if (!b)
+        return NULL;
+    b->wb = rocksdb_writebatch_create();
+    return b;
+}
+
+void store_batch_free(store_batch *b)
+{
+    if (!b)
+        return;
+    rocksdb_writebatch_destroy(b->wb);
+    free(b);
+}
+
+/* A bad CF index is a programming error; these cannot report it, and
+ * dropping a write silently would lose state. */
+void store_batch_put(store_batch *b, store *s, int cf, const void *k, size_t kl, const void *v,
+                     size_t vl)
+{
+    assert(cf >= 0 && (size_t)cf < s->n_cfs);
+    rocksdb_writebatch_put_cf(b->wb, s->cf[cf], k, kl, v, vl);
+}
+
+void store_batch_delete(store_batch *b, store *s, int cf, const void *k, size_t kl)
+{
+    assert(cf >= 0 && (size_t)cf < s->n_cfs);
+    rocksdb_writebatch_delete_cf(b->wb, s->cf[cf], k, kl);
+}
+
+size_t store_batch_count(store_batch *b)
+{
+    return (size_t)rocksdb_writebatch_count(b->wb);
+}
+
+int store_write(store *s, store_batch *b, int sync, ember_err *err)
+{
+    char *rerr = NULL;
+    int rc = FAILPOINT("state.write");
+
+    if (rc < 0)
+        return ember_err_set(err, rc, "%s: write of %zu ops: %s (failpoint state.write)",
+                             s->path, store_batch_count(b), strerror(-rc));
+    rocksdb_write(s->db, sync ? s->wopts_sync : s->wopts_nosync, b->wb, &rerr);
+    if (rerr)
+        return rocks_err(err, s->path, "write", rerr);
+    return 0;
+}
+
+int store_checkpoint(store *s, const char *dir, ember_err *err)
+{
+    char *rerr = NULL;
+    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(s->db, &rerr);
+
+    if (rerr)
+        return rocks_err(err, s->path, "checkpoint", rerr);
+    /* 0: always flush the memtables first (see the top of the file). */
+    rocksdb_checkpoint_create(cp, dir, 0, &rerr);
+    rocksdb_checkpoint_object_destroy(cp);
+    if (rerr) {
+        char what[512];
+        snprintf(what, sizeof what, "checkpoint into %s", dir);
+        return rocks_err(err, s->path, what, rerr);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- iterators */
+
+/* The smallest key above every key starting with p: p with trailing 0xff
+ * bytes dropped and the last byte incremented. 0 when there is none (p is all
+ * 0xff), and the iterator then checks the prefix itself. */
+static size_t prefix_successor(const char *p, size_t plen, char *out)
+{
+    memcpy(out, p, plen);
+    while (plen > 0 && (unsigned char)out[plen - 1] == 0xff)
+        plen--;
+    if (plen > 0)
+        out[plen - 1] = (char)((unsigned char)out[plen - 1] + 1);
+    return plen;
+}
+
+store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
+{
+    store_iter *it = calloc(1, sizeof *it);
+
+    if (!it || cf < 0 || (size_t)cf >= s->n_cfs)
+        goto out_free;
+    it->ropts = rocksdb_readoptions_create();
+    it->prefix = malloc(plen * 2 + 1);
+    if (!it->ropts || !it->prefix)
+        goto out_free;
+    it->plen = plen;
+    if (plen) {
+        memcpy(it->prefix, prefix, plen);
+        char *bound = it->prefix + plen;
+        size_t blen = prefix_successor(prefix, plen, bound);
+        if (blen)
+            rocksdb_readoptions_set_iterate_upper_bound(it->ropts, bound, blen);
+    }
+    it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
+    if (!it->it)
+        goto out_free;
+    if (plen)
+        rocksdb_iter_seek(it->it, it->prefix, plen);
+    else
+        rocksdb_iter_seek_to_first(it->it);
+    return it;
+
+out_free:
+    store_iter_free(it);
+    return NULL;
+}
+
+int store_iter_valid(store_iter *it)
+{
+    size_t klen;
+    const char *k;
+
+    if (!rocksdb_iter_valid(it->it))
+        return 0;
+    if (!it->plen)
+        return 1;
+    k = rocksdb_iter_key(it->it, &klen);
+    return klen >= it->plen && memcmp(k, it->prefix, it->plen) == 0;
+}
+
+void store_iter_next(store_iter *it)
+{
+    rocksdb_iter_next(it->it);
+}
+
+const char *store_iter_key(store_iter *it, size_t *len)
+{
+    return rocksdb_iter_key(it->it, len);
+}
+
+const char *store_iter_value(store_iter *it, size_t *len)
+{
+    return rocksdb_iter_value(it->it, len);
+}
+
+void store_iter_free(store_iter *it)
+{
+    if (!it)
+        return;
+    if (it->it)
+        rocksdb_iter_destroy(it->it);
+    if (it->ropts)
+        rocksdb_readoptions_destroy(it->ropts);
+    free(it->prefix);
+    free(it);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static uint64_t property_u64(store *s, int cf, const char *name)
+{
+    char *v = rocksdb_property_value_cf(s->db, s->cf[cf], name);
+    uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+
+    rocksdb_free(v);
+    return n;
+}
+
+void store_stats(store *s, int cf, uint64_t *keys, uint64_t *bytes)
+{
+    *keys = 0;
+    *bytes = 0;
+    if (cf < 0 || (size_t)cf >= s->n_cfs)
+        return;
+    *keys = property_u64(s, cf, "rocksdb.estimate-num-keys");
+    *bytes = property_u64(s, cf, "rocksdb.total-sst-files-size") +
+             property_u64(s, cf, "rocksdb.cur-size-all-mem-tables");
+}
