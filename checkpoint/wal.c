@@ -40,6 +40,7 @@
 #include "core/failpoint.h"
 #include "core/io.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,13 @@ struct wal {
     int plan_pending; /* a PLAN was appended since the last wal_sync */
     int failed;       /* invariant 4 */
 };
+
+/* Checked by assert() on every entry point (debug builds). */
+static int wal_invariants_ok(const wal *w)
+{
+    return w->buf_len <= WAL_BUF_BYTES && w->seg_size >= w->buf_len &&
+           (w->fd >= 0 || (w->buf_len == 0 && w->seg_size == 0 && !w->dir_dirty));
+}
 
 /* ------------------------------------------------------------ framing */
 
@@ -481,6 +489,7 @@ static int wal_seg_close(wal *w, ember_err *err)
 {
     int rc = io_close(w->fd, err);
     w->fd = -1;
+    w->seg_size = 0;
     return rc;
 }
 
@@ -490,6 +499,7 @@ int wal_append(wal *w, uint8_t type, uint64_t batch, const void *payload, uint32
     uint8_t h[WAL_HEADER_BYTES];
     int rc;
 
+    assert(wal_invariants_ok(w));
     if (w->failed)
         return wal_failed(w, err);
     if ((type != WAL_PLAN && type != WAL_DATA) || len > WAL_MAX_PAYLOAD)
@@ -524,9 +534,10 @@ int wal_append(wal *w, uint8_t type, uint64_t batch, const void *payload, uint32
 
 int wal_sync(wal *w, ember_err *err)
 {
-    int rc = wal_flush_sync(w, err);
+    int rc;
 
-    if (rc)
+    assert(wal_invariants_ok(w));
+    if ((rc = wal_flush_sync(w, err)) != 0)
         return rc;
     if (w->plan_pending) {
         w->plan_pending = 0;
@@ -542,6 +553,7 @@ int wal_maybe_rotate(wal *w, uint64_t next_batch, ember_err *err)
 {
     int rc;
 
+    assert(wal_invariants_ok(w));
     if (w->failed)
         return wal_failed(w, err);
     /* names must grow (invariant 1); no segment yet: the next append makes one */
