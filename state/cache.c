@@ -8,6 +8,8 @@
  * hand. A hit sets the node's reference bit; eviction advances the hand,
  * clearing set bits, and frees the first node whose bit is clear. New nodes
  * go in just behind the hand, so they get a full turn to be referenced.
+ * Buckets are picked by the hash's top bits, like preagg's, because the
+ * engine's sharding uses the low ones.
  *
  * The byte bound counts, per entry, the node header, its slots, its key and
  * two bucket pointers (the table's share: it doubles when entries reach the
@@ -34,7 +36,8 @@ struct cache_node {
 
 struct cache {
     cache_node **buckets;
-    size_t mask; /* bucket count - 1 */
+    size_t mask;    /* bucket count - 1 */
+    unsigned shift; /* 64 - log2(bucket count) */
     cache_node *hand;
     size_t n_entries;
     size_t bytes;
@@ -62,6 +65,7 @@ cache *cache_new(int n_slots, size_t max_bytes)
     if (!c->buckets)
         goto out_free;
     c->mask = CACHE_INIT_BUCKETS - 1;
+    c->shift = 64 - (unsigned)__builtin_ctzll(CACHE_INIT_BUCKETS);
     c->max_bytes = max_bytes;
     c->slot_bytes = (size_t)n_slots * sizeof(acc_slot);
     return c;
@@ -96,9 +100,14 @@ void cache_clear(cache *c)
     c->bytes = 0;
 }
 
+static cache_node **bucket_of(const cache *c, uint64_t hash)
+{
+    return &c->buckets[hash >> c->shift];
+}
+
 static cache_node *lookup(const cache *c, const void *key, uint32_t klen, uint64_t hash)
 {
-    for (cache_node *n = c->buckets[hash & c->mask]; n; n = n->chain) {
+    for (cache_node *n = *bucket_of(c, hash); n; n = n->chain) {
         if (n->hash == hash && n->klen == klen &&
             (klen == 0 || memcmp(node_key(c, n), key, klen) == 0))
             return n;
@@ -118,7 +127,7 @@ acc_slot *cache_get(cache *c, const void *key, uint32_t klen, uint64_t hash)
 
 static void bucket_unlink(cache *c, cache_node *n)
 {
-    cache_node **p = &c->buckets[n->hash & c->mask];
+    cache_node **p = bucket_of(c, n->hash);
 
     while (*p != n)
         p = &(*p)->chain;
@@ -172,6 +181,7 @@ static void evict_one(cache *c)
 static void buckets_grow(cache *c)
 {
     size_t nb = (c->mask + 1) * 2;
+    unsigned shift = c->shift - 1;
     cache_node **b = calloc(nb, sizeof *b);
 
     if (!b)
@@ -180,14 +190,15 @@ static void buckets_grow(cache *c)
         cache_node *n = c->buckets[i];
         while (n) {
             cache_node *next = n->chain;
-            n->chain = b[n->hash & (nb - 1)];
-            b[n->hash & (nb - 1)] = n;
+            n->chain = b[n->hash >> shift];
+            b[n->hash >> shift] = n;
             n = next;
         }
     }
     free(c->buckets);
     c->buckets = b;
     c->mask = nb - 1;
+    c->shift = shift;
 }
 
 static cache_node *node_new(cache *c, const void *key, uint32_t klen, uint64_t hash,
@@ -228,8 +239,8 @@ int cache_put(cache *c, const void *key, uint32_t klen, uint64_t hash, const acc
         return -ENOMEM;
     if (c->n_entries >= c->mask + 1)
         buckets_grow(c);
-    n->chain = c->buckets[hash & c->mask];
-    c->buckets[hash & c->mask] = n;
+    n->chain = *bucket_of(c, hash);
+    *bucket_of(c, hash) = n;
     ring_insert(c, n);
     c->n_entries++;
     c->bytes += cost;

@@ -11,6 +11,11 @@
  *            bytes (one bump allocation per new key, none per record).
  * The table grows (doubles) before the load would pass 7/10; there is no
  * delete, so no tombstones.
+ *
+ * The home bucket comes from the hash's TOP bits: the engine picks a key's
+ * worker shard from its low bits (hash % n_workers), so within one shard the
+ * low bits are nearly constant and would pile every key onto a fraction of
+ * the buckets.
  */
 #include "state/preagg.h"
 
@@ -30,7 +35,8 @@ typedef struct pa_bucket {
 
 struct preagg {
     pa_bucket *table;
-    size_t mask; /* capacity - 1 */
+    size_t mask;    /* capacity - 1 */
+    unsigned shift; /* 64 - log2(capacity): home bucket = hash >> shift */
     preagg_entry *entries;
     size_t n;
     size_t entries_cap;
@@ -53,6 +59,7 @@ preagg *preagg_new(int n_slots)
     if (!m->table)
         goto out_free;
     m->mask = PREAGG_INIT_CAP - 1;
+    m->shift = 64 - (unsigned)__builtin_ctzll(PREAGG_INIT_CAP);
     m->slot_bytes = (size_t)n_slots * sizeof(acc_slot);
     arena_init(&m->mem, PREAGG_ARENA_CHUNK);
     return m;
@@ -83,6 +90,7 @@ void preagg_reset(preagg *m)
 static int table_grow(preagg *m)
 {
     size_t cap = (m->mask + 1) * 2;
+    unsigned shift = m->shift - 1;
     pa_bucket *t = calloc(cap, sizeof *t);
 
     if (!t)
@@ -91,7 +99,7 @@ static int table_grow(preagg *m)
         pa_bucket b = m->table[i];
         if (!b.idx1)
             continue;
-        size_t j = b.hash & (cap - 1);
+        size_t j = (size_t)(b.hash >> shift);
         while (t[j].idx1)
             j = (j + 1) & (cap - 1);
         t[j] = b;
@@ -99,6 +107,7 @@ static int table_grow(preagg *m)
     free(m->table);
     m->table = t;
     m->mask = cap - 1;
+    m->shift = shift;
     return 0;
 }
 
@@ -122,7 +131,7 @@ static inline int entry_is(const preagg_entry *e, const void *key, uint32_t klen
 /* The bucket holding key, or the empty bucket where it would go. */
 static inline pa_bucket *probe(const preagg *m, const void *key, uint32_t klen, uint64_t hash)
 {
-    size_t i = hash & m->mask;
+    size_t i = (size_t)(hash >> m->shift);
 
     for (;;) {
         pa_bucket *b = &m->table[i];

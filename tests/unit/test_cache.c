@@ -169,6 +169,27 @@ START_TEST(equal_hashes_stay_distinct)
 }
 END_TEST
 
+START_TEST(low_hash_bits_constant_still_works)
+{
+    /* hashes that differ only in their high bits, as after sharding */
+    cache *c = cache_new(1, 1 << 22);
+    char buf[32];
+    size_t wrong = 0;
+    for (int i = 0; i < 20000; i++) {
+        int len = snprintf(buf, sizeof buf, "k%d", i);
+        acc_slot v = {.i = i};
+        wrong += cache_put(c, buf, (uint32_t)len, preagg_hash(buf, (uint32_t)len) << 24, &v) != 0;
+    }
+    for (int i = 0; i < 20000; i++) {
+        int len = snprintf(buf, sizeof buf, "k%d", i);
+        acc_slot *s = cache_get(c, buf, (uint32_t)len, preagg_hash(buf, (uint32_t)len) << 24);
+        wrong += !s || s->i != i;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    cache_free(c);
+}
+END_TEST
+
 START_TEST(clear_drops_everything)
 {
     cache *c = cache_new(N_SLOTS, 1 << 20);
@@ -205,6 +226,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, referenced_key_survives_clock);
     tcase_add_test(tc, oversized_entry_is_not_cached);
     tcase_add_test(tc, equal_hashes_stay_distinct);
+    tcase_add_test(tc, low_hash_bits_constant_still_works);
     tcase_add_test(tc, clear_drops_everything);
     tcase_add_test(tc, zero_bound_caches_nothing);
     suite_add_tcase(s, tc);

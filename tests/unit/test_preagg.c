@@ -192,6 +192,28 @@ START_TEST(reset_empties_and_map_is_reusable)
 }
 END_TEST
 
+START_TEST(low_hash_bits_constant_stays_fast)
+{
+    /* A worker shard sees only keys with hash % n_workers == shard; here the
+     * low 20 bits are all zero. A map indexed by low bits would put every
+     * key in one probe run (minutes); the timeout catches that. */
+    const int n = 200000;
+    preagg *m = preagg_new(1);
+    char buf[32];
+    size_t bad = 0;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < n; i++) {
+            int is_new, len = snprintf(buf, sizeof buf, "sensor-%d", i);
+            uint64_t h = preagg_hash(buf, (uint32_t)len) << 20;
+            acc_slot *s = preagg_upsert(m, buf, (uint32_t)len, h, &is_new);
+            bad += !s || is_new != (round == 0);
+        }
+    ck_assert_uint_eq(bad, 0);
+    ck_assert_uint_eq(preagg_count(m), (size_t)n);
+    preagg_free(m);
+}
+END_TEST
+
 START_TEST(hash_is_xxh3)
 {
     /* XXH3_64bits of the empty input, a published test vector */
@@ -204,12 +226,13 @@ static Suite *preagg_suite(void)
 {
     Suite *s = suite_create("preagg");
     TCase *tc = tcase_create("preagg");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 120); /* ASan on a busy 2-core box */
     tcase_add_test(tc, million_keys_match_sorted_count);
     tcase_add_test(tc, entries_keep_insertion_order_and_keys);
     tcase_add_test(tc, equal_hashes_stay_distinct);
     tcase_add_test(tc, empty_key_and_prefix_keys_differ);
     tcase_add_test(tc, reset_empties_and_map_is_reusable);
+    tcase_add_test(tc, low_hash_bits_constant_stays_fast);
     tcase_add_test(tc, hash_is_xxh3);
     suite_add_tcase(s, tc);
     return s;
