@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_tmp[PATH_MAX];
+static char g_tmp[64]; /* "/tmp/ember-test-store-XXXXXX" */
 static char g_db[PATH_MAX];
 static const char *const OPS[] = {"counts", "sums"};
 
