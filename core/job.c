@@ -304,11 +304,12 @@ int ember_job_filter(ember_job *job, const char *text, ember_err *err)
     if (rc)
         return rc;
     if (expr_type(st->filter) != EMBER_BOOL) {
+        ember_type t = expr_type(st->filter);
         expr_free(st->filter);
         st->filter = NULL;
         return ember_err_set_col(err, -EMBER_EUSAGE, 1,
                                  "filter must be a condition (a comparison, and/or/not), "
-                                 "not a %s", ember_type_name(expr_type(st->filter)));
+                                 "not a %s", ember_type_name(t));
     }
     job->n_steps++;
     job_text_append(job, 0, "filter    %s", text);

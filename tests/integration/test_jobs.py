@@ -208,9 +208,9 @@ def test_spec_change_checked():
     ember("run", job, "--batches", "1", check_rc=0)
     text = open(job).read()
     write(job, text.replace("max-records=7000", "max-records=500").replace(f"{d}/out", f"{d}/out2"))
-    ember("run", job, "--batches", "1", check_rc=0)
+    ember("run", job, "--until-idle", check_rc=0)
     write(job, text.replace("key        sensor", "key        ts"))
-    rc, _, err = ember("run", job, "--batches", "1")
+    rc, _, err = ember("run", job, "--until-idle")
     check(rc == 2 and "state layout" in err and "key sensor" in err and "key ts" in err, err)
 
 

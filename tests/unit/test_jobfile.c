@@ -108,7 +108,7 @@ START_TEST(expression_errors_point_into_the_line)
     snprintf(text, sizeof text, "%sfilter temp > tmp\n", head);
     expect_error(text, 4, 15, "unknown field 'tmp'");
     snprintf(text, sizeof text, "%sfilter sensor > 3\n", head);
-    expect_error(text, 4, 8, "");
+    expect_error(text, 4, 15, "cannot compare string with int");
     snprintf(text, sizeof text, "%sfilter temp + 1\n", head);
     expect_error(text, 4, 8, "condition");
 }
