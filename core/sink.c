@@ -27,18 +27,17 @@ const sink_ops *sink_find(const char *kind)
     return NULL;
 }
 
-/* Shortest %g that reads back as the same double: deterministic and exact. */
+/* A %g form that reads back as the same double: deterministic and exact.
+ * 15 significant digits are enough for most values (and print them short,
+ * 20.5 not 20.500000000000000); otherwise 17 always round-trip. */
 static size_t format_double(double d, char *buf, size_t cap)
 {
-    for (int prec = 6; prec <= 17; prec++) {
-        int n = snprintf(buf, cap, "%.*g", prec, d);
-        if (n < 0 || (size_t)n >= cap)
-            break;
-        if (strtod(buf, NULL) == d)
-            return (size_t)n;
-    }
-    int n = snprintf(buf, cap, "%.17g", d);
-    return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+    int n = snprintf(buf, cap, "%.15g", d);
+    if (n > 0 && (size_t)n < cap && strtod(buf, NULL) != d)
+        n = snprintf(buf, cap, "%.17g", d);
+    if (n < 0)
+        return 0;
+    return (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
 size_t value_format(const ember_value *v, char *buf, size_t cap)
