@@ -73,11 +73,12 @@ deps:
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
 ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# Integration and chaos first, the Check suites last: the run ends with their summary.
 test: deps
 	$(MAKE) --no-print-directory build/asan/ember build/asan/wordcount $(UNIT_BINS)
-	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
 	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
 	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
+	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
@@ -98,7 +99,9 @@ format:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
+	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
+	clang-tidy --quiet $(LIB_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. 2>/dev/null \
+	  | grep -E 'warning:|error:' && exit 1 || true
 
 clean:
 	rm -rf build
