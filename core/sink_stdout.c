@@ -44,10 +44,30 @@ static int ssink_begin(sink *s, uint64_t batch, uint64_t batch_time_ms, ember_er
     return 0;
 }
 
+/* For humans: floats rounded to 3 decimals (the file sink keeps them exact). */
+static int append_cell(text_buf *b, const ember_value *v)
+{
+    char cell[64];
+    if (v->type != EMBER_FLOAT) {
+        ember_record one = {1, (ember_value *)v};
+        int rc = text_append_row(b, &one, '\t');
+        if (!rc)
+            b->len--; /* drop the row's newline */
+        return rc;
+    }
+    int n = snprintf(cell, sizeof cell, "%.3f", v->u.f);
+    return text_append(b, cell, n > 0 ? (size_t)n : 0);
+}
+
 static int ssink_write(sink *s, const ember_record *row, ember_err *err)
 {
     stdout_sink *o = s->impl;
-    if (o->written++ < (uint64_t)o->max_rows && text_append_row(&o->buf, row, '\t'))
+    if (o->written++ >= (uint64_t)o->max_rows)
+        return 0;
+    for (uint32_t i = 0; i < row->n; i++)
+        if ((i && text_append(&o->buf, "\t", 1)) || append_cell(&o->buf, &row->values[i]))
+            return ember_err_set(err, -ENOMEM, "out of memory");
+    if (text_append(&o->buf, "\n", 1))
         return ember_err_set(err, -ENOMEM, "out of memory");
     return 0;
 }
