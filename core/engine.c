@@ -263,6 +263,10 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
     snprintf(c->sink_kind, sizeof c->sink_kind, "%s", e->job->sink->kind);
     c->sink_batch = batch;
     commit_put(wb, e->st, c);
+    uint8_t keys[8];
+    for (int i = 0; i < 8; i++)
+        keys[i] = (uint8_t)((e->state_keys + e->new_keys) >> (8 * i));
+    store_batch_put(wb, e->st, STORE_META, "state_keys", 10, keys, sizeof keys);
     int rc = fp_step("state.before_commit", err);
     if (!rc)
         rc = store_write(e->st, wb, 1, err);
@@ -270,6 +274,7 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
         return rc;
     e->committed = batch;
     e->records_total = c->records_total;
+    e->state_keys += e->new_keys;
     return fp_step("state.after_commit", err);
 }
 
@@ -351,6 +356,7 @@ static void report_batch(engine *e, batch_report *r)
     uint64_t keys = 0, bytes = 0;
     if (e->op_cf > 0)
         store_stats(e->st, e->op_cf, &keys, &bytes);
+    keys = e->state_keys; /* exact, unlike RocksDB's estimate */
     progress_line(e, r, keys, bytes);
     progress_json(e, r, keys, bytes);
 }
@@ -359,12 +365,14 @@ static void report_batch(engine *e, batch_report *r)
 
 static int state_step(engine *e, store_batch *wb, batch_report *rep, ember_err *err)
 {
+    e->new_keys = 0;
     if (!e->job->n_aggs) {
         rep->rows = rep->ts.records_out;
         return 0;
     }
     int rc = state_update_batch(e->upd, e->tf, wb, err);
     state_update_get_stats(e->upd, &rep->us);
+    e->new_keys = rep->us.new_keys;
     rep->rows = state_update_rows(e->upd);
     return rc;
 }

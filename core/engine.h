@@ -35,6 +35,8 @@ typedef struct engine {
 
     uint64_t committed;     /* last committed batch */
     uint64_t records_total; /* input records committed */
+    uint64_t state_keys;    /* exact key count, meta "state_keys", committed with the batch */
+    uint64_t new_keys;      /* keys the running batch adds */
     commit_record last;     /* ends = committed end offset per partition */
     uint64_t dead_letter_bytes;
     int dead_fd;

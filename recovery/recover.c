@@ -316,6 +316,20 @@ static int open_plugins(engine *e, ember_err *err)
     return 0;
 }
 
+/* Exact key count kept beside the commit record (0 in a fresh directory). */
+static uint64_t read_state_keys(engine *e)
+{
+    char *v = NULL;
+    size_t n = 0;
+    uint64_t keys = 0;
+    ember_err ignored = {0};
+    if (store_get(e->st, STORE_META, "state_keys", 10, &v, &n, &ignored) == 0 && n == 8)
+        for (int i = 7; i >= 0; i--)
+            keys = (keys << 8) | (uint8_t)v[i];
+    free(v);
+    return keys;
+}
+
 static void say_committed(const engine *e)
 {
     if (!e->committed) {
@@ -344,6 +358,7 @@ int recover_start(engine *e, ember_err *err)
         return rc;
     e->committed = e->last.batch;
     e->records_total = e->last.records_total;
+    e->state_keys = read_state_keys(e);
     say_committed(e);
     if ((rc = open_wal(e, err)) || (rc = open_dead_letters(e, err)) ||
         (rc = open_progress(e, err)) || (rc = open_plugins(e, err)) ||
