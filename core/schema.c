@@ -1,4 +1,8 @@
-/* schema: typed field lists ("sensor,ts:int,temp:float") of records. */
+/*
+ * schema: typed field lists ("sensor,ts:int,temp:float") of records. Parsed
+ * once when the job loads (parse step); csv and expr index fields by position,
+ * so nothing here runs per record.
+ */
 #include "core/schema.h"
 
 #include <string.h>
@@ -7,11 +11,16 @@
 const char *ember_type_name(ember_type t)
 {
     switch (t) {
-    case EMBER_INT: return "int";
-    case EMBER_FLOAT: return "float";
-    case EMBER_STRING: return "string";
-    case EMBER_BOOL: return "boolean";
-    default: return "null";
+    case EMBER_INT:
+        return "int";
+    case EMBER_FLOAT:
+        return "float";
+    case EMBER_STRING:
+        return "string";
+    case EMBER_BOOL:
+        return "boolean";
+    default:
+        return "null";
     }
 }
 
@@ -23,10 +32,14 @@ int schema_find(const schema *s, const char *name, size_t len)
     return -1;
 }
 
+static int is_name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
 static int parse_type(const char *t, size_t len, ember_type *out)
@@ -34,7 +47,7 @@ static int parse_type(const char *t, size_t len, ember_type *out)
     static const struct {
         const char *name;
         ember_type type;
-    } types[] = {{"int", EMBER_INT},     {"long", EMBER_INT},      {"float", EMBER_FLOAT},
+    } types[] = {{"int", EMBER_INT},      {"long", EMBER_INT},      {"float", EMBER_FLOAT},
                  {"double", EMBER_FLOAT}, {"string", EMBER_STRING}, {"str", EMBER_STRING}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strlen(types[i].name) == len && strncasecmp(types[i].name, t, len) == 0)
@@ -42,28 +55,51 @@ static int parse_type(const char *t, size_t len, ember_type *out)
     return -1;
 }
 
-/* One "name[:type]" at spec[*pos]; advances *pos past it. */
-static int parse_field(schema *s, const char *spec, size_t *pos, ember_err *err)
+/* The name at spec[start]: an identifier, as expressions must be able to
+ * name it. Returns its length, or fails with err->col at the name. */
+static int parse_name(const schema *s, const char *spec, size_t start, size_t *len, ember_err *err)
 {
-    size_t p = *pos, start = p;
+    size_t p = start;
+    int col = (int)start + 1;
     while (is_name_char(spec[p]))
         p++;
     if (p == start)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)start + 1, "expected a field name");
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "expected a field name");
+    if (!is_name_start(spec[start]))
+        return ember_err_set_col(err, -EMBER_EUSAGE, col,
+                                 "field name '%.*s' must start with a letter or '_'",
+                                 (int)(p - start), spec + start);
     if (p - start >= SCHEMA_NAME_MAX)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)start + 1, "field name too long");
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "field name longer than %d bytes",
+                                 SCHEMA_NAME_MAX - 1);
     if (schema_find(s, spec + start, p - start) >= 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)start + 1, "field '%.*s' given twice",
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "field '%.*s' given twice",
                                  (int)(p - start), spec + start);
     if (s->n == SCHEMA_MAX_FIELDS)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)start + 1, "more than %d fields",
-                                 SCHEMA_MAX_FIELDS);
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "more than %d fields", SCHEMA_MAX_FIELDS);
+    *len = p - start;
+    return 0;
+}
+
+/* One "name[:type]" at spec[*pos]; advances *pos past it. */
+static int parse_field(schema *s, const char *spec, size_t *pos, ember_err *err)
+{
+    size_t p = *pos, len = 0;
+    int rc = parse_name(s, spec, p, &len, err);
+    if (rc)
+        return rc;
     schema_field *f = &s->f[s->n];
-    memcpy(f->name, spec + start, p - start);
-    f->name[p - start] = '\0';
+    memcpy(f->name, spec + p, len);
+    f->name[len] = '\0';
     f->type = EMBER_STRING;
+    p += len;
+    while (spec[p] == ' ')
+        p++;
     if (spec[p] == ':') {
-        size_t t = ++p;
+        p++;
+        while (spec[p] == ' ')
+            p++;
+        size_t t = p;
         while (is_name_char(spec[p]))
             p++;
         if (parse_type(spec + t, p - t, &f->type))
@@ -80,6 +116,8 @@ int schema_parse(schema *s, const char *spec, ember_err *err)
 {
     size_t pos = 0;
     s->n = 0;
+    if (!spec)
+        spec = "";
     for (;;) {
         while (spec[pos] == ' ')
             pos++;
@@ -92,7 +130,7 @@ int schema_parse(schema *s, const char *spec, ember_err *err)
             return 0;
         if (spec[pos] != ',')
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)pos + 1,
-                                     "expected ',' or ':type' after a field name");
+                                     "expected ',' after field '%s'", s->f[s->n - 1].name);
         pos++;
     }
 }
