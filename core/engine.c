@@ -502,7 +502,8 @@ static int run_loop(engine *e, ember_err *err)
         int rc = run_new_batch(e, delay, &idle, err);
         if (rc)
             return rc;
-        if (idle && e->opts.until_idle)
+        if (idle && e->opts.until_idle &&
+            (!e->src.ops->exhausted || e->src.ops->exhausted(&e->src)))
             break;
         done += !idle;
         next += (double)e->job->interval_ms;

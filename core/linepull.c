@@ -83,6 +83,11 @@ void linepull_take(linepull *p, uint64_t budget, src_range **ranges, size_t *n,
     *n = 1;
 }
 
+int linepull_exhausted(const linepull *p)
+{
+    return p->eof && memchr(p->buf + p->taken, '\n', p->len - p->taken) == NULL;
+}
+
 void linepull_free(linepull *p)
 {
     free(p->buf);

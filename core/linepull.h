@@ -24,6 +24,8 @@ EMBER_MUST_CHECK int linepull_fill(linepull *p, int wait_ms, const char *what, e
 /* Hands out up to `budget` complete lines as one pulled block. */
 void linepull_take(linepull *p, uint64_t budget, src_range **ranges, size_t *n,
                    src_pulled *pulled);
+/* End of stream reached and every complete line handed out. */
+int linepull_exhausted(const linepull *p);
 void linepull_free(linepull *p);
 
 #endif

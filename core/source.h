@@ -69,6 +69,9 @@ typedef struct source_ops {
     /* 0 when the range can still be read, -EMBER_EDATALOSS naming the
      * partition and the missing range otherwise. */
     EMBER_MUST_CHECK int (*available)(source *src, const src_range *r, ember_err *err);
+    /* Optional: 1 when no input will ever come again (stream closed). Without
+     * it, a plan with no records counts as idle for --until-idle. */
+    int (*exhausted)(source *src);
     void (*close)(source *src);
 } source_ops;
 

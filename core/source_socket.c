@@ -97,11 +97,16 @@ static int sock_plan(source *src, uint64_t budget, src_range **ranges, size_t *n
     if (rc)
         return rc;
     linepull_take(&s->pull, budget, ranges, n, pulled);
-    /* Server closed and everything taken: an idle source (until-idle stops). */
     return 0;
 }
 
 static int sock_available(source *src, const src_range *r, ember_err *err) { return 0; }
+
+static int sock_exhausted(source *src)
+{
+    sock_source *s = src->impl;
+    return linepull_exhausted(&s->pull);
+}
 
 static void sock_close(source *src)
 {
@@ -125,5 +130,6 @@ const source_ops source_socket_ops = {
     .plan = sock_plan,
     .read = NULL,
     .available = sock_available,
+    .exhausted = sock_exhausted,
     .close = sock_close,
 };

@@ -44,6 +44,8 @@ static int stdin_plan(source *src, uint64_t budget, src_range **ranges, size_t *
 
 static int stdin_available(source *src, const src_range *r, ember_err *err) { return 0; }
 
+static int stdin_exhausted(source *src) { return linepull_exhausted(src->impl); }
+
 static void stdin_close(source *src)
 {
     linepull_free(src->impl);
@@ -61,5 +63,6 @@ const source_ops source_stdin_ops = {
     .plan = stdin_plan,
     .read = NULL,
     .available = stdin_available,
+    .exhausted = stdin_exhausted,
     .close = stdin_close,
 };
