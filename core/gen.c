@@ -1,0 +1,328 @@
+/*
+ * gen: deterministic record generators (sensors, ads, transactions).
+ *
+ * Record `seq` of kind K with seed S is a pure function of (K, S, seq): a
+ * counter-based hash (the splitmix64 finalizer) of the stream key and seq
+ * gives the random words, so generating [500, 600) alone yields exactly the
+ * slice of generating [0, 1000). There is no state between calls, which is
+ * what makes `source generator` replayable and lets workers generate in
+ * parallel. This runs at millions of records per second, so digits are
+ * written by hand rather than through snprintf.
+ *
+ * Kinds and their CSV:
+ *   sensors       sensor,ts:int,temp:float
+ *                 s0001..s1000; each sensor has its own base temperature and
+ *                 readings are base + noise in [-20, 45) with 2 decimals.
+ *                 About 1 in 500 records comes from the test sensor "test",
+ *                 about 1 in 1000 reads the glitch value -99.00.
+ *   ads           user_id,page_id,ad_id,ad_type,event_type,event_time:int,ip
+ *                 The Yahoo Streaming Benchmark's events. 1000 ads in 100
+ *                 campaigns of 10; the ids do not depend on the seed:
+ *                 campaign c (0..99) has the UUID gen_uuid(AD_SALT, c) with
+ *                 its last 4 hex digits "0000", and ad j (0..9) of that
+ *                 campaign is the same UUID ending in j+1 as 4 hex digits
+ *                 ("0001".."000a"). So an ad's campaign is its first 32
+ *                 characters followed by "0000", and a campaigns table can be
+ *                 generated from c alone.
+ *   transactions  card,merchant,amount:float,ts:int
+ *                 16-digit Luhn-valid card numbers from a pool of 100000,
+ *                 merchants m00001..m05000, amounts mostly small with a
+ *                 long tail (2 decimals).
+ * Every event time is GEN_EPOCH_MS + seq + jitter, jitter in [-50, 50], so
+ * events arrive slightly out of order.
+ */
+#include "core/gen.h"
+
+#include <string.h>
+
+#define GOLDEN 0x9e3779b97f4a7c15ull
+#define AD_SALT 0xad5a17ad5a17ad5aull
+#define USER_SALT 0x05e705e705e705e7ull
+#define PAGE_SALT 0x0ba6e0ba6e0ba6e0ull
+#define CARD_SALT 0xca4dca4dca4dca4dull
+#define SENSOR_SALT 0x5e4505e4505e4505ull
+
+#define N_SENSORS 1000
+#define N_CAMPAIGNS 100
+#define ADS_PER_CAMPAIGN 10
+#define N_USERS 100000
+#define N_PAGES 10000
+#define N_CARDS 100000
+#define N_MERCHANTS 5000
+#define JITTER_MS 50
+
+static const char *const kind_names[GEN_KIND_COUNT] = {"sensors", "ads", "transactions"};
+
+static const char *const kind_fields[GEN_KIND_COUNT] = {
+    "sensor,ts:int,temp:float",
+    "user_id,page_id,ad_id,ad_type,event_type,event_time:int,ip",
+    "card,merchant,amount:float,ts:int",
+};
+
+static const char *const kind_docs[GEN_KIND_COUNT] = {
+    "temperature readings of sensors s0001..s1000, with a test sensor and -99 glitches",
+    "Yahoo Streaming Benchmark ad events: 1000 ads in 100 campaigns",
+    "card transactions: card number, merchant, amount",
+};
+
+static const char *const ad_types[] = {"banner", "modal", "sponsored-search", "mail", "mobile"};
+static const char *const event_types[] = {"view", "click", "purchase"};
+
+int gen_kind_parse(const char *name)
+{
+    for (int k = 0; k < GEN_KIND_COUNT; k++)
+        if (strcmp(name, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+const char *gen_kind_name(gen_kind k)
+{
+    return (unsigned)k < GEN_KIND_COUNT ? kind_names[k] : "?";
+}
+
+const char *gen_fields(gen_kind k)
+{
+    return (unsigned)k < GEN_KIND_COUNT ? kind_fields[k] : "";
+}
+
+const char *gen_doc(gen_kind k)
+{
+    return (unsigned)k < GEN_KIND_COUNT ? kind_docs[k] : "";
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+/* splitmix64's finalizer: a bijective mix with full avalanche. */
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The i-th random word of record seq; independent across (stream, seq, i). */
+static inline uint64_t word(uint64_t stream, uint64_t seq, unsigned i)
+{
+    return mix64(stream + mix64(seq * GOLDEN + i));
+}
+
+static inline uint64_t stream_key(gen_kind k, uint64_t seed)
+{
+    return mix64(seed ^ ((uint64_t)(k + 1) * GOLDEN));
+}
+
+/* Uniform-enough value in [0, n) from a 64-bit word (multiply-shift). */
+static inline uint32_t below(uint64_t w, uint32_t n)
+{
+    return (uint32_t)(((w >> 32) * (uint64_t)n) >> 32);
+}
+
+/* ---------------------------------------------------------------- writers */
+
+static inline char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static inline char *put_i64(char *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return put_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return put_u64(p, (uint64_t)v);
+}
+
+/* Exactly `width` digits, zero-padded. */
+static inline char *put_fixed(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* A fixed-point number with 2 decimals from hundredths, e.g. -1234 -> -12.34. */
+static inline char *put_cents(char *p, int64_t cents)
+{
+    uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    if (cents < 0)
+        *p++ = '-';
+    p = put_u64(p, mag / 100);
+    *p++ = '.';
+    return put_fixed(p, mag % 100, 2);
+}
+
+static inline char *put_hex(char *p, uint64_t v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--) {
+        p[i] = hex[v & 15];
+        v >>= 4;
+    }
+    return p + digits;
+}
+
+/* Version-4-shaped UUID from two words: 8-4-4-4-12 lowercase hex. */
+static char *put_uuid(char *p, uint64_t hi, uint64_t lo)
+{
+    hi = (hi & ~0xf000ull) | 0x4000ull;             /* version 4 */
+    lo = (lo & ~(0xcull << 60)) | (0x8ull << 60);   /* variant 10xx */
+    p = put_hex(p, hi >> 32, 8);
+    *p++ = '-';
+    p = put_hex(p, (hi >> 16) & 0xffff, 4);
+    *p++ = '-';
+    p = put_hex(p, hi & 0xffff, 4);
+    *p++ = '-';
+    p = put_hex(p, lo >> 48, 4);
+    *p++ = '-';
+    return put_hex(p, lo & 0xffffffffffffull, 12);
+}
+
+static inline char *put_pool_uuid(char *p, uint64_t salt, uint64_t idx)
+{
+    return put_uuid(p, mix64(salt + idx * GOLDEN), mix64(~salt + idx * GOLDEN));
+}
+
+/* Ad `ad` (0..999): its campaign's UUID with the last 4 hex digits set to
+ * the ad's number inside the campaign, 1-based (0000 is the campaign). */
+static char *put_ad_id(char *p, uint32_t ad)
+{
+    uint64_t c = ad / ADS_PER_CAMPAIGN;
+    uint64_t lo = mix64(~AD_SALT + c * GOLDEN);
+    lo = (lo & ~0xffffull) | (ad % ADS_PER_CAMPAIGN + 1);
+    return put_uuid(p, mix64(AD_SALT + c * GOLDEN), lo);
+}
+
+static inline int64_t event_time(uint64_t seq, uint64_t w)
+{
+    return GEN_EPOCH_MS + (int64_t)seq + (int64_t)below(w, 2 * JITTER_MS + 1) - JITTER_MS;
+}
+
+/* ---------------------------------------------------------------- kinds */
+
+static char *gen_sensor(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
+    uint32_t roll = below(w0, 1000);
+    uint32_t s = below(w1, N_SENSORS);
+    if (roll < 2) {
+        p = put_str(p, "test");
+    } else {
+        *p++ = 's';
+        p = put_fixed(p, s + 1, 4);
+    }
+    *p++ = ',';
+    p = put_i64(p, event_time(seq, word(key, seq, 2)));
+    *p++ = ',';
+    if (roll == 2)
+        return put_str(p, "-99.00");
+    /* Base in [-20.00, 25.00) per sensor, noise in [0, 20.00): [-20, 45). */
+    int64_t base = -2000 + (int64_t)below(mix64(SENSOR_SALT ^ key ^ s), 4500);
+    return put_cents(p, base + (int64_t)below(word(key, seq, 3), 2000));
+}
+
+static char *gen_ad(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
+    uint64_t w2 = word(key, seq, 2), ip = word(key, seq, 3);
+    p = put_pool_uuid(p, USER_SALT ^ key, below(w0, N_USERS));
+    *p++ = ',';
+    p = put_pool_uuid(p, PAGE_SALT ^ key, below(w1, N_PAGES));
+    *p++ = ',';
+    p = put_ad_id(p, below(w2, N_CAMPAIGNS * ADS_PER_CAMPAIGN));
+    *p++ = ',';
+    p = put_str(p, ad_types[below(w0 << 32, 5)]);
+    *p++ = ',';
+    p = put_str(p, event_types[below(w1 << 32, 3)]);
+    *p++ = ',';
+    p = put_i64(p, event_time(seq, w2 << 32));
+    *p++ = ',';
+    p = put_u64(p, 1 + below(ip, 223));
+    for (int i = 1; i < 4; i++) {
+        *p++ = '.';
+        p = put_u64(p, (ip >> (8 * i)) & 0xff);
+    }
+    return p;
+}
+
+/* 16-digit card number starting with 4 whose last digit is the Luhn check. */
+static char *put_card(char *p, uint64_t idx)
+{
+    uint64_t body = mix64(CARD_SALT + idx * GOLDEN) % 100000000000000ull; /* 14 digits */
+    char *start = p;
+    *p++ = '4';
+    p = put_fixed(p, body, 14);
+    int sum = 0;
+    for (int i = 14; i >= 0; i--) {
+        int d = start[i] - '0';
+        if ((14 - i) % 2 == 0) /* doubled: every second digit from the check digit */
+            d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+    }
+    *p++ = (char)('0' + (10 - sum % 10) % 10);
+    return p;
+}
+
+/* Cents: 90% in [1, 200), 9% in [200, 2000), 1% in [2000, 10000). */
+static int64_t amount_cents(uint64_t w)
+{
+    uint32_t tier = below(w, 100);
+    uint64_t v = w & 0xffffffffull;
+    if (tier < 90)
+        return 100 + (int64_t)(v % 19900);
+    if (tier < 99)
+        return 20000 + (int64_t)(v % 180000);
+    return 200000 + (int64_t)(v % 800000);
+}
+
+static char *gen_transaction(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
+    p = put_card(p, below(w0, N_CARDS));
+    *p++ = ',';
+    *p++ = 'm';
+    p = put_fixed(p, 1 + below(w1, N_MERCHANTS), 5);
+    *p++ = ',';
+    p = put_cents(p, amount_cents(word(key, seq, 2)));
+    *p++ = ',';
+    return put_i64(p, event_time(seq, word(key, seq, 3)));
+}
+
+size_t gen_line(gen_kind k, uint64_t seed, uint64_t seq, char *buf)
+{
+    uint64_t key = stream_key(k, seed);
+    char *end = buf;
+    switch (k) {
+    case GEN_SENSORS:
+        end = gen_sensor(key, seq, buf);
+        break;
+    case GEN_ADS:
+        end = gen_ad(key, seq, buf);
+        break;
+    case GEN_TRANSACTIONS:
+        end = gen_transaction(key, seq, buf);
+        break;
+    default:
+        break;
+    }
+    *end = '\0';
+    return (size_t)(end - buf);
+}
