@@ -1,0 +1,327 @@
+"""Chaos suite: kills real `ember run` processes at random moments and at every
+crash failpoint, injects I/O errors, tears the WAL, flips a byte in a snapshot,
+deletes the live state, simulates power loss, changes the job between restarts,
+and checks after every scenario that the final state and the union of the file
+sink's output equal an oracle computed here in Python from the input: no
+record lost, none counted twice.
+
+The input carries per-key sequence numbers (key, seq, value), so besides the
+totals the oracle checks that every key's recovered state is an exact prefix of
+its input with no holes (max(seq) == count - 1) after every crash.
+
+  make chaos [CRASHES=N] [SEED=S]     full run (default 300 crashes)
+  make test                            runs `chaos.py --short` (>= 100 crashes)
+Every run prints its seed; the same SEED reproduces the same choices.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+EMBER = os.environ.get("EMBER", "build/ember")
+SHORT = "--short" in sys.argv
+CRASHES = int(os.environ.get("CRASHES") or (120 if SHORT else 300))
+SEED = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 10**9))
+rng = random.Random(SEED)
+
+CRASH_POINTS = ["wal.after_append", "transform.after", "sink.before_commit", "sink.after_commit",
+                "state.before_commit", "state.after_commit", "snapshot.mid_copy",
+                "snapshot.before_rename", "snapshot.after_rename", "snapshot.prune",
+                "wal.delete_segment", "recovery.mid_replay"]
+IO_FAULTS = ["io.write=enospc", "io.write=eio", "io.write=short", "io.fsync=eio",
+             "state.write=eio", "io.rename=eio"]
+
+
+class Bad(Exception):
+    pass
+
+
+class Stats:
+    def __init__(self, name):
+        self.name, self.crashes, self.replayed, self.runs = name, 0, 0, 0
+        self.hits = {}
+
+
+class Dataset:
+    """The input file and its oracle: per key, the count and sum of values."""
+
+    def __init__(self, path, n_keys):
+        self.path, self.n_keys = path, n_keys
+        self.seqs = [0] * n_keys
+        self.want = {}
+        open(path, "w").close()
+
+    def append(self, n_records):
+        with open(self.path, "a") as f:
+            for _ in range(n_records):
+                k = rng.randrange(self.n_keys)
+                v = rng.randrange(-1000, 1000)
+                f.write("k%03d,%d,%d\n" % (k, self.seqs[k], v))
+                c, s = self.want.get("k%03d" % k, (0, 0))
+                self.want["k%03d" % k] = (c + 1, s + v)
+                self.seqs[k] += 1
+
+
+def write_job(d, max_records=rng.choice([150, 300, 500])):
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job chaos
+batch      interval=1ms max-records={max_records}
+checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=2KB
+source     file path={d}/in.csv
+parse      csv fields=k,seq:int,v:int
+key        k
+aggregate  count() max(seq) sum(v)
+sink       file dir={d}/out
+""")
+    return d + "/c.job"
+
+
+def run(d, st, env=None, until_idle=True, timeout=300):
+    e = dict(os.environ)
+    e.pop("EMBER_FAILPOINTS", None)
+    e["EMBER_FAILPOINT_STATS"] = d + "/fp.stats"
+    e["EMBER_FAILPOINT_SEED"] = str(rng.randrange(1, 10**6))
+    if env:
+        e.update(env)
+    args = [EMBER, "run", d + "/c.job"] + (["--until-idle"] if until_idle else [])
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=e)
+    scan_stderr(p.stderr, st)
+    st.runs += 1
+    return p
+
+
+def scan_stderr(err, st):
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation"):
+        if bad in err:
+            raise Bad("sanitizer or crash report:\n" + err[-3000:])
+    for line in err.splitlines():
+        if line.startswith("recovery: replayed "):
+            st.replayed += int(line.split()[2])
+
+
+def kill_randomly(d, st, delay, data):
+    e = dict(os.environ)
+    e.pop("EMBER_FAILPOINTS", None)
+    p = subprocess.Popen([EMBER, "run", d + "/c.job", "--until-idle"], stderr=subprocess.PIPE,
+                         text=True, env=e)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    _, err = p.communicate()
+    scan_stderr(err, st)
+    st.runs += 1
+    if p.returncode == -signal.SIGKILL:
+        st.crashes += 1
+    elif p.returncode == 0:
+        data.append(3000)  # it finished first: give the next run more to do
+    else:
+        raise Bad("run exited %d: %s" % (p.returncode, err[-1500:]))
+
+
+def state(d):
+    p = subprocess.run([EMBER, "state", d + "/ckpt", "--op", "aggregate", "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise Bad("ember state failed: " + p.stderr)
+    return {o["k"]: o for o in json.loads(p.stdout)}
+
+
+def sink_latest(d):
+    latest = {}
+    for name in sorted(os.listdir(d + "/out")):
+        if ".tmp" in name:
+            continue
+        text = open(os.path.join(d + "/out", name)).read()
+        if not text.startswith("k\tcount\tmax_seq\tsum_v\n") or not text.endswith("\n"):
+            raise Bad("batch file %s is not whole" % name)
+        for line in text.splitlines()[1:]:
+            r = line.split("\t")
+            latest[r[0]] = (int(r[1]), int(r[2]), int(r[3]))
+    return latest
+
+
+def verify(d, want, st):
+    got = state(d)
+    lost = dup = 0
+    for k, (c, s) in want.items():
+        g = got.get(k, {"count": 0, "max_seq": -1, "sum_v": 0})
+        if g["count"] < c:
+            lost += c - g["count"]
+        elif g["count"] > c:
+            dup += g["count"] - c
+        if g["count"] and g["max_seq"] != g["count"] - 1:
+            raise Bad("key %s: count %d but max seq %d (a hole or a duplicate)" % (
+                k, g["count"], g["max_seq"]))
+        if g["count"] == c and g["sum_v"] != s:
+            raise Bad("key %s: sum %d, oracle %d" % (k, g["sum_v"], s))
+    sink = sink_latest(d)
+    for k, g in got.items():
+        if sink.get(k) != (g["count"], g["max_seq"], g["sum_v"]):
+            raise Bad("sink's newest row for %s %r differs from state %r" % (k, sink.get(k), g))
+    read_hits(d, st)
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    if lost or dup:
+        raise Bad("%s: %d records lost, %d duplicated" % (st.name, lost, dup))
+
+
+def read_hits(d, st):
+    if not os.path.exists(d + "/fp.stats"):
+        return
+    for line in open(d + "/fp.stats"):
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            st.hits[parts[0]] = st.hits.get(parts[0], 0) + int(parts[1])
+
+
+def fresh(name, n_keys=20, n_records=6000):
+    d = tempfile.mkdtemp(prefix="ember-chaos-%s-" % name)
+    data = Dataset(d + "/in.csv", n_keys)
+    data.append(n_records)
+    write_job(d)
+    return d, data, Stats(name)
+
+
+def crash_run(d, st, data, env):
+    """A run that should die at an armed failpoint; grows the input if it finished."""
+    p = run(d, st, env)
+    if p.returncode == -signal.SIGKILL:
+        st.crashes += 1
+    elif p.returncode == 0:
+        data.append(2000)
+    else:
+        raise Bad("%s: exit %d: %s" % (env, p.returncode, p.stderr[-1500:]))
+    return p
+
+
+def finish(d, data, st):
+    want = data.want
+    p = run(d, st)
+    if p.returncode != 0:
+        raise Bad("%s: the final clean run failed (%d): %s" % (st.name, p.returncode, p.stderr[-2000:]))
+    verify(d, want, st)
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
+def scenario_random_kills(n):
+    d, data, st = fresh("random-kill-9", n_records=8000)
+    while st.crashes < n:
+        kill_randomly(d, st, rng.uniform(0.05, 0.6), data)
+    return finish(d, data, st)
+
+
+def scenario_failpoint_crashes(rounds):
+    d, data, st = fresh("failpoint-crash", n_records=9000)
+    for i in range(rounds):
+        point = CRASH_POINTS[i % len(CRASH_POINTS)]
+        crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
+    return finish(d, data, st)
+
+
+def scenario_power_loss(rounds):
+    d, data, st = fresh("power-loss", n_records=6000)
+    for i in range(rounds):
+        point = rng.choice(CRASH_POINTS[:9])
+        crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 5)),
+                                "EMBER_POWERLOSS": "1"})
+    return finish(d, data, st)
+
+
+def scenario_io_errors(rounds):
+    d, data, st = fresh("io-errors", n_records=6000)
+    for i in range(rounds):
+        fault = IO_FAULTS[i % len(IO_FAULTS)]
+        p = run(d, st, {"EMBER_FAILPOINTS": "%s@%d" % (fault, rng.randint(1, 40))})
+        if p.returncode not in (0, 1):
+            raise Bad("%s: exit %d, expected 1 with a message: %s" % (fault, p.returncode, p.stderr[-1500:]))
+        if p.returncode == 1 and not p.stderr.strip().splitlines()[-1].startswith("ember run: "):
+            raise Bad("%s: no clear message: %s" % (fault, p.stderr[-500:]))
+        st.crashes += p.returncode == 1
+        if p.returncode == 0:
+            data.append(2000)
+    return finish(d, data, st)
+
+
+def scenario_torn_wal(rounds):
+    d, data, st = fresh("torn-wal-tail")
+    for _ in range(rounds):
+        crash_run(d, st, data, {"EMBER_FAILPOINTS": "wal.after_append=crash@%d" % rng.randint(1, 6)})
+        segs = sorted(os.listdir(d + "/ckpt/wal"))
+        last = os.path.join(d + "/ckpt/wal", segs[-1])
+        size = os.path.getsize(last)
+        if size > 30:
+            os.truncate(last, size - rng.randint(1, 30))  # the PLAN's tail never reached disk
+    return finish(d, data, st)
+
+
+def scenario_flipped_snapshot(rounds):
+    d, data, st = fresh("flipped-snapshot")
+    for _ in range(rounds):
+        crash_run(d, st, data, {"EMBER_FAILPOINTS": "state.after_commit=crash@%d" % rng.randint(6, 12)})
+        snaps = sorted(x for x in os.listdir(d + "/ckpt/snapshots") if x.isdigit())
+        if len(snaps) < 2:
+            continue
+        db = d + "/ckpt/snapshots/%s/db" % snaps[-1]
+        files = sorted(f for f in os.listdir(db) if f.endswith(".sst"))
+        if files:
+            data_bytes = bytearray(open(db + "/" + files[0], "rb").read())
+            data_bytes[rng.randrange(len(data_bytes))] ^= 0x40
+            open(db + "/" + files[0], "wb").write(bytes(data_bytes))
+            shutil.rmtree(d + "/ckpt/db")  # recovery must skip the damaged snapshot
+    return finish(d, data, st)
+
+
+def scenario_live_state_deleted(rounds):
+    d, data, st = fresh("live-state-deleted")
+    for _ in range(rounds):
+        crash_run(d, st, data, {"EMBER_FAILPOINTS": "state.after_commit=crash@%d" % rng.randint(2, 9)})
+        shutil.rmtree(d + "/ckpt/db", ignore_errors=True)
+    return finish(d, data, st)
+
+
+def scenario_compatible_change(rounds):
+    d, data, st = fresh("compatible-change")
+    for _ in range(rounds):
+        write_job(d, rng.choice([100, 200, 400, 700]))
+        kill_randomly(d, st, rng.uniform(0.05, 0.5), data)
+    return finish(d, data, st)
+
+
+def main():
+    print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
+        SEED, SEED, CRASHES, EMBER))
+    share = max(CRASHES // 8, 4)
+    scenarios = [
+        lambda: scenario_random_kills(share * 2),
+        lambda: scenario_failpoint_crashes(share * 2),
+        lambda: scenario_power_loss(share),
+        lambda: scenario_io_errors(max(share // 2, 6)),
+        lambda: scenario_torn_wal(max(share // 2, 4)),
+        lambda: scenario_flipped_snapshot(max(share // 3, 3)),
+        lambda: scenario_live_state_deleted(max(share // 3, 3)),
+        lambda: scenario_compatible_change(max(share // 2, 4)),
+    ]
+    t0 = time.time()
+    total, hits, failed = 0, {}, 0
+    for s in scenarios:
+        try:
+            st = s()
+            total += st.crashes
+            for k, v in st.hits.items():
+                hits[k] = hits.get(k, 0) + v
+        except Bad as ex:
+            failed += 1
+            print("  FAIL:", ex)
+    print("failpoints hit: " + ", ".join("%s %d" % kv for kv in sorted(hits.items())))
+    print("chaos: %d crashes/faults injected in %.0f s, %d scenarios failed (seed %d)" % (
+        total, time.time() - t0, failed, SEED))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
