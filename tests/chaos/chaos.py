@@ -217,15 +217,17 @@ def scenario_random_kills(n):
 
 def scenario_failpoint_crashes(rounds):
     d, data, st = fresh("failpoint-crash", n_records=9000)
-    for i in range(rounds):
+    i = 0
+    while st.crashes < rounds and st.runs < rounds * 3:  # a run that ends first does not count
         point = CRASH_POINTS[i % len(CRASH_POINTS)]
+        i += 1
         crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
     return finish(d, data, st)
 
 
 def scenario_power_loss(rounds):
     d, data, st = fresh("power-loss", n_records=6000)
-    for i in range(rounds):
+    while st.crashes < rounds and st.runs < rounds * 3:
         point = rng.choice(CRASH_POINTS[:9])
         crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 5)),
                                 "EMBER_POWERLOSS": "1"})
