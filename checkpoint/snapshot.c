@@ -128,7 +128,8 @@ int snap_list(const char *ckpt_dir, uint64_t **batches, size_t *n, ember_err *er
         (*batches)[(*n)++] = b;
     }
     closedir(d);
-    qsort(*batches, *n, sizeof **batches, cmp_u64);
+    if (*n)
+        qsort(*batches, *n, sizeof **batches, cmp_u64);
     return 0;
 }
 
