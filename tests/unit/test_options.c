@@ -1,0 +1,116 @@
+/* test_options: option tables (types, defaults, unknown/missing options) and
+ * the PLAN record codec, against values written out by hand. */
+#include "core/options.h"
+#include "core/source.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const opt_def defs[] = {
+    {"path", OPT_STR, NULL, NULL, "required"},
+    {"size", OPT_SIZE, "64MB", NULL, "a size"},
+    {"every", OPT_DURATION, "1s", NULL, "a duration"},
+    {"mode", OPT_ENUM, "fail", "fail|skip|dead-letter:", "an enum"},
+    {"on", OPT_BOOL, "false", NULL, "a bool"},
+    {0},
+};
+
+START_TEST(units_are_converted)
+{
+    int64_t v;
+    ck_assert_int_eq(opts_parse_value(OPT_SIZE, "64KB", &v), 0);
+    ck_assert_int_eq(v, 65536);
+    ck_assert_int_eq(opts_parse_value(OPT_SIZE, "3GB", &v), 0);
+    ck_assert_int_eq(v, 3LL << 30);
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "500ms", &v), 0);
+    ck_assert_int_eq(v, 500);
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "5m", &v), 0);
+    ck_assert_int_eq(v, 300000);
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "2h", &v), 0);
+    ck_assert_int_eq(v, 7200000);
+    ck_assert_int_ne(opts_parse_value(OPT_DURATION, "fast", &v), 0);
+    ck_assert_int_ne(opts_parse_value(OPT_INT, "-3", &v), 0);
+    ck_assert_int_ne(opts_parse_value(OPT_SIZE, "12XB", &v), 0);
+}
+END_TEST
+
+START_TEST(defaults_and_given_values)
+{
+    ember_opt in[] = {{"path", "/tmp/x"}, {"mode", "dead-letter:/tmp/bad"}, {"on", "yes"}};
+    opt_set s = {0};
+    ember_err err = {0};
+    ck_assert_int_eq(opts_bind(defs, in, 3, &s, &err), 0);
+    ck_assert_str_eq(opts_str(&s, "path"), "/tmp/x");
+    ck_assert_int_eq(opts_int(&s, "size"), 64 << 20);
+    ck_assert_int_eq(opts_int(&s, "every"), 1000);
+    ck_assert_str_eq(opts_str(&s, "mode"), "dead-letter:/tmp/bad");
+    ck_assert_int_eq(opts_int(&s, "on"), 1);
+    opts_free(&s);
+}
+END_TEST
+
+START_TEST(bad_options_name_their_index)
+{
+    opt_set s = {0};
+    ember_err err = {0};
+    ember_opt unknown[] = {{"path", "a"}, {"colour", "red"}};
+    ck_assert_int_eq(opts_bind(defs, unknown, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 2);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown option 'colour'"));
+    ember_opt twice[] = {{"path", "a"}, {"path", "b"}};
+    ck_assert_int_eq(opts_bind(defs, twice, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 2);
+    ember_opt missing[] = {{"size", "1MB"}};
+    ck_assert_int_eq(opts_bind(defs, missing, 1, &s, &err), -EMBER_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing required option 'path'"));
+    ember_opt badenum[] = {{"path", "a"}, {"mode", "explode"}};
+    ck_assert_int_eq(opts_bind(defs, badenum, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 2);
+}
+END_TEST
+
+START_TEST(plan_round_trip_and_damage)
+{
+    src_range r[3] = {{0, 10, 20}, {7, 0, 0}, {4294967295u, 1ull << 40, (1ull << 40) + 5}};
+    uint8_t buf[128];
+    size_t n = plan_encoded_bytes(3);
+    ck_assert_uint_eq(n, 12 + 3 * 20);
+    plan_encode(1700000000123ull, r, 3, buf);
+    /* little-endian batch time in the first 8 bytes */
+    ck_assert_uint_eq(buf[0], 0x7b);
+    ck_assert_uint_eq(buf[8], 3);
+    uint64_t t;
+    src_range *out = NULL;
+    size_t count;
+    ember_err err = {0};
+    ck_assert_int_eq(plan_decode(buf, n, &t, &out, &count, &err), 0);
+    ck_assert_uint_eq(t, 1700000000123ull);
+    ck_assert_uint_eq(count, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(out[i].partition, r[i].partition);
+        ck_assert_uint_eq(out[i].from, r[i].from);
+        ck_assert_uint_eq(out[i].to, r[i].to);
+    }
+    free(out);
+    ck_assert_int_eq(plan_decode(buf, n - 1, &t, &out, &count, &err), -EMBER_ECORRUPT);
+    buf[12 + 20 + 4] = 9; /* partition 7's from becomes 9 > to = 0 */
+    ck_assert_int_eq(plan_decode(buf, n, &t, &out, &count, &err), -EMBER_ECORRUPT);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("options");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, units_are_converted);
+    tcase_add_test(tc, defaults_and_given_values);
+    tcase_add_test(tc, bad_options_name_their_index);
+    tcase_add_test(tc, plan_round_trip_and_damage);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
