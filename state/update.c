@@ -106,7 +106,8 @@ static int gather_keys(state_update *u, transform *t, ember_err *err)
             u->keys[u->n_keys++] = (changed_key){e->key, e->klen, e->hash, e->slots, NULL};
         }
     }
-    qsort(u->keys, u->n_keys, sizeof *u->keys, cmp_keys);
+    if (u->n_keys > 1)
+        qsort(u->keys, u->n_keys, sizeof *u->keys, cmp_keys);
     for (size_t i = 0; i < u->n_keys; i++)
         u->keys[i].merged = u->slots + i * (size_t)u->job->acc.n_slots;
     return 0;
