@@ -28,9 +28,9 @@ int ckdir_lock(const char *dir, int *fd_out, ember_err *err)
         close(fd);
         if (e == EWOULDBLOCK)
             return ember_err_set(err, -EMBER_ELOCKED,
-                                 "%s is in use by another ember process%s%s; stop it first or "
-                                 "use another --dir", dir, pid[0] ? " (pid " : "",
-                                 pid[0] ? strcat(pid, ")") : "");
+                                 "%s is in use by another ember process%s%s%s; stop it first or "
+                                 "use another --dir", dir, pid[0] ? " (pid " : "", pid,
+                                 pid[0] ? ")" : "");
         return ember_err_set(err, -e, "%s: flock: %s", path, strerror(e));
     }
     int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());

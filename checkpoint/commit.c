@@ -73,11 +73,12 @@ int commit_read(store *s, commit_record *c, ember_err *err)
     int rc = store_get(s, STORE_META, "commit", 6, &val, &len, err);
     if (rc)
         return rc;
-    if (len != COMMIT_BYTES || (uint8_t)val[0] != COMMIT_VERSION) {
+    unsigned version = len ? (uint8_t)val[0] : 0;
+    if (len != COMMIT_BYTES || version != COMMIT_VERSION) {
         free(val);
         return ember_err_set(err, -EMBER_ECORRUPT,
                              "meta: commit record has %zu bytes / version %u (expected %d / %d)",
-                             len, len ? (uint8_t)val[0] : 0, COMMIT_BYTES, COMMIT_VERSION);
+                             len, version, COMMIT_BYTES, COMMIT_VERSION);
     }
     const uint8_t *p = (const uint8_t *)val;
     c->batch = get_u64le(p + 1);
