@@ -179,14 +179,18 @@ static int transform_step(engine *e, uint64_t batch, const src_range *r, size_t 
 
 /* ------------------------------------------------------------ step 5: sink */
 
-static int write_rows(engine *e, ember_err *err)
+static int write_rows(engine *e, uint64_t *rows_out, ember_err *err)
 {
     int rc = 0;
+    *rows_out = 0;
     if (e->job->n_aggs) {
         for (size_t i = 0; i < state_update_rows(e->upd) && !rc; i++) {
             ember_record row;
             state_update_row(e->upd, i, &row);
+            if (e->job->having && !expr_is_true(e->job->having, &row))
+                continue;
             rc = e->snk.ops->write(&e->snk, &row, err);
+            ++*rows_out;
         }
         return rc;
     }
@@ -196,16 +200,18 @@ static int write_rows(engine *e, ember_err *err)
         transform_rows(e->tf, (size_t)w, &rows, &n);
         for (size_t i = 0; i < n && !rc; i++)
             rc = e->snk.ops->write(&e->snk, &rows[i], err);
+        *rows_out += n;
     }
     return rc;
 }
 
-static int sink_step(engine *e, uint64_t batch, uint64_t batch_time_ms, ember_err *err)
+static int sink_step(engine *e, uint64_t batch, uint64_t batch_time_ms, uint64_t *rows,
+                     ember_err *err)
 {
     int rc = e->snk.ops->begin(&e->snk, batch, batch_time_ms, err);
     if (rc == 1)
         return 0; /* the sink already delivered this (replayed) batch */
-    if (rc || (rc = write_rows(e, err)) || (rc = fp_step("sink.before_commit", err)) ||
+    if (rc || (rc = write_rows(e, rows, err)) || (rc = fp_step("sink.before_commit", err)) ||
         (rc = e->snk.ops->commit(&e->snk, batch, err)))
         return rc;
     return fp_step("sink.after_commit", err);
@@ -229,6 +235,33 @@ static int dead_letter_step(engine *e, ember_err *err)
         }
     }
     return rc || !wrote ? rc : io_fsync(e->dead_fd, err);
+}
+
+/* Late records (late=file:PATH) follow the dead letters' protocol: fsynced
+ * before the commit that records the file's length ("late_bytes"). */
+static int late_step(engine *e, ember_err *err)
+{
+    if (e->late_fd < 0)
+        return 0;
+    int rc = 0, wrote = 0;
+    for (int w = 0; w < transform_workers(e->tf) && !rc; w++) {
+        size_t n;
+        const char *d = transform_late_lines(e->tf, (size_t)w, &n);
+        if (n) {
+            rc = io_write_all(e->late_fd, d, n, err);
+            e->late_bytes += n;
+            wrote = 1;
+        }
+    }
+    return rc || !wrote ? rc : io_fsync(e->late_fd, err);
+}
+
+static void put_u64_meta(engine *e, store_batch *wb, const char *name, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    store_batch_put(wb, e->st, STORE_META, name, strlen(name), b, sizeof b);
 }
 
 /* ------------------------------------------------------------ commit */
@@ -263,10 +296,9 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
     snprintf(c->sink_kind, sizeof c->sink_kind, "%s", e->job->sink->kind);
     c->sink_batch = batch;
     commit_put(wb, e->st, c);
-    uint8_t keys[8];
-    for (int i = 0; i < 8; i++)
-        keys[i] = (uint8_t)((e->state_keys + e->new_keys) >> (8 * i));
-    store_batch_put(wb, e->st, STORE_META, "state_keys", 10, keys, sizeof keys);
+    put_u64_meta(e, wb, "state_keys", e->state_keys + (uint64_t)e->key_delta);
+    if (e->late_fd >= 0)
+        put_u64_meta(e, wb, "late_bytes", e->late_bytes);
     int rc = fp_step("state.before_commit", err);
     if (!rc)
         rc = store_write(e->st, wb, 1, err);
@@ -274,7 +306,7 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
         return rc;
     e->committed = batch;
     e->records_total = c->records_total;
-    e->state_keys += e->new_keys;
+    e->state_keys += (uint64_t)e->key_delta;
     return fp_step("state.after_commit", err);
 }
 
@@ -317,13 +349,14 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
     fprintf(e->progress,
             "{\"batch\":%" PRIu64 ",\"batch_time_ms\":%" PRIu64 ",\"replay\":%s,"
             "\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64 ",\"bad_records\":%" PRIu64
-            ",\"filtered_out\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
+            ",\"filtered_out\":%" PRIu64 ",\"late_records\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
             ",\"state_bytes\":%" PRIu64 ",\"keys_changed\":%" PRIu64 ",\"cache_hits\":%" PRIu64
             ",\"wal_ms\":%.3f,\"read_ms\":%.3f,\"transform_ms\":%.3f,\"state_ms\":%.3f,"
             "\"sink_ms\":%.3f,\"commit_ms\":%.3f,\"snapshot_ms\":%.3f,\"processing_ms\":%.3f,"
             "\"scheduling_delay_ms\":%.3f,\"processing_rate\":%.1f,\"offsets\":{",
             r->batch, r->time_ms, r->replay ? "true" : "false", r->ts.records_in,
-            r->ts.records_out, r->ts.bad_records, r->ts.filtered_out, r->rows, keys, bytes,
+            r->ts.records_out, r->ts.bad_records, r->ts.filtered_out, r->ts.late_records, r->rows,
+            keys, bytes,
             r->us.keys_changed, r->us.cache_hits, r->t.wal_ms, r->t.read_ms, r->t.transform_ms,
             r->t.state_ms, r->t.sink_ms, r->t.commit_ms, r->t.snapshot_ms, r->t.total_ms,
             r->sched_delay_ms, (double)r->ts.records_in / secs);
@@ -337,10 +370,12 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
 static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint64_t bytes)
 {
     fprintf(stderr,
-            "batch %" PRIu64 "%s: in %" PRIu64 " out %" PRIu64 " bad %" PRIu64
-            " | %.1f ms, delay %.0f ms | keys %" PRIu64 ", state %.1f MB",
-            r->batch, r->replay ? " (replay)" : "", r->ts.records_in, r->rows,
-            r->ts.bad_records, r->t.total_ms, r->sched_delay_ms, keys, (double)bytes / 1048576.0);
+            "batch %" PRIu64 "%s: in %" PRIu64 " out %" PRIu64 " bad %" PRIu64, r->batch,
+            r->replay ? " (replay)" : "", r->ts.records_in, r->rows, r->ts.bad_records);
+    if (e->job->window.kind != WIN_NONE)
+        fprintf(stderr, " late %" PRIu64, r->ts.late_records);
+    fprintf(stderr, " | %.1f ms, delay %.0f ms | keys %" PRIu64 ", state %.1f MB",
+            r->t.total_ms, r->sched_delay_ms, keys, (double)bytes / 1048576.0);
     if (e->opts.progress)
         fprintf(stderr,
                 " | wal %.1f read %.1f transform %.1f state %.1f sink %.1f commit %.1f "
@@ -365,15 +400,12 @@ static void report_batch(engine *e, batch_report *r)
 
 static int state_step(engine *e, store_batch *wb, batch_report *rep, ember_err *err)
 {
-    e->new_keys = 0;
-    if (!e->job->n_aggs) {
-        rep->rows = rep->ts.records_out;
+    e->key_delta = 0;
+    if (!e->job->n_aggs)
         return 0;
-    }
     int rc = state_update_batch(e->upd, e->tf, wb, err);
     state_update_get_stats(e->upd, &rep->us);
-    e->new_keys = rep->us.new_keys;
-    rep->rows = state_update_rows(e->upd);
+    e->key_delta = (int64_t)rep->us.new_keys - (int64_t)rep->us.deleted_keys;
     return rc;
 }
 
@@ -391,6 +423,8 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
     if (!rc && !(rc = read_input(e, r, n, pulled, pulled_bytes, err)))
         rep.t.read_ms = mono_ms() - t0;
     t = mono_ms();
+    if (e->job->window.kind != WIN_NONE)
+        transform_set_clock(e->tf, (int64_t)batch_time_ms, state_update_watermark(e->upd));
     if (!rc && !(rc = transform_step(e, batch, r, n, err)))
         rc = fp_step("transform.after", err);
     transform_get_stats(e->tf, &rep.ts);
@@ -400,8 +434,9 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
         rc = state_step(e, wb, &rep, err);
     rep.t.state_ms = mono_ms() - t;
     t = mono_ms();
-    if (!rc && !(rc = sink_step(e, batch, batch_time_ms, err)))
-        rc = dead_letter_step(e, err);
+    if (!rc && !(rc = sink_step(e, batch, batch_time_ms, &rep.rows, err)) &&
+        !(rc = dead_letter_step(e, err)))
+        rc = late_step(e, err);
     rep.t.sink_ms = mono_ms() - t;
     t = mono_ms();
     if (!rc && !(rc = merge_ends(e, r, n, err)))
@@ -530,13 +565,15 @@ static void engine_close(engine *e)
         fclose(e->progress);
     if (e->dead_fd >= 0)
         close(e->dead_fd);
+    if (e->late_fd >= 0)
+        close(e->late_fd);
     commit_free(&e->last);
     ckdir_unlock(e->lock_fd);
 }
 
 int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
 {
-    engine e = {.job = job, .lock_fd = -1, .dead_fd = -1};
+    engine e = {.job = job, .lock_fd = -1, .dead_fd = -1, .late_fd = -1, .timer_cf = -1};
     int rc = job_finish(job, err);
     if (rc)
         return rc;

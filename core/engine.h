@@ -24,6 +24,7 @@ typedef struct engine {
     int lock_fd;
     store *st;
     int op_cf;
+    int timer_cf; /* window timers, -1 without a window */
     wal *wal;
     source src;
     sink snk;
@@ -36,10 +37,12 @@ typedef struct engine {
     uint64_t committed;     /* last committed batch */
     uint64_t records_total; /* input records committed */
     uint64_t state_keys;    /* exact key count, meta "state_keys", committed with the batch */
-    uint64_t new_keys;      /* keys the running batch adds */
+    int64_t key_delta;      /* keys the running batch adds (minus closed windows) */
     commit_record last;     /* ends = committed end offset per partition */
     uint64_t dead_letter_bytes;
     int dead_fd;
+    uint64_t late_bytes; /* committed length of late=file:PATH, meta "late_bytes" */
+    int late_fd;
     uint64_t last_snapshot;
 
     FILE *progress;

@@ -74,6 +74,8 @@ void ember_job_free(ember_job *job)
     opts_free(&job->sink_opts);
     free(job->ckpt_dir);
     free(job->dead_letter_path);
+    free(job->window.late_path);
+    expr_free(job->having);
     free(job->text);
     free(job->layout);
     free(job);
@@ -111,8 +113,8 @@ uint64_t job_layout_hash(const ember_job *job)
 
 static const char *stage_name(job_stage s)
 {
-    static const char *const names[] = {"job", "source", "parse", "filter/select",
-                                        "key", "aggregate", "sink"};
+    static const char *const names[] = {"job", "source", "parse", "filter/select", "key",
+                                        "window", "aggregate", "having", "sink"};
     return names[s];
 }
 
@@ -470,7 +472,60 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     return 0;
 }
 
-/* Rows of an aggregating job: the key fields, then one column per aggregate. */
+/* A session's first and last event time ride in two hidden aggregates,
+ * min and max of the record's time, which transform puts in the pseudo-field
+ * just past the record's fields. Returns how many hidden aggregates. */
+static int add_session_bounds(ember_job *job)
+{
+    if (job->window.kind != WIN_SESSION)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        agg_spec *a = &job->aggs[job->n_aggs + i];
+        *a = (agg_spec){.fn = i ? AGG_MAX : AGG_MIN, .field = job->current.n,
+                        .in_type = EMBER_INT};
+        snprintf(a->name, sizeof a->name, "%s", i ? "session_last" : "session_first");
+    }
+    return 2;
+}
+
+int ember_job_window(ember_job *job, const char *spec, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_WINDOW, 0, err);
+    if (rc)
+        return rc;
+    if (job->n_keys == 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'window' needs a 'key' before it");
+    if ((rc = window_parse(spec, &job->current, &job->window, err)))
+        return rc;
+    if (job->current.n >= job->max_width)
+        job->max_width = job->current.n + 1; /* room for the time pseudo-field */
+    job_text_append(job, 0, "window    %s", spec);
+    char line[512];
+    window_layout_text(&job->window, &job->current, line, sizeof line);
+    str_append(&job->layout, line);
+    return 0;
+}
+
+int ember_job_having(ember_job *job, const char *text, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_HAVING, 0, err);
+    if (rc)
+        return rc;
+    if (!job->n_aggs)
+        return ember_err_set(err, -EMBER_EUSAGE, "'having' needs an 'aggregate' before it");
+    if ((rc = expr_compile(text, &job->output, &job->having, err)))
+        return rc;
+    if (expr_type(job->having) != EMBER_BOOL) {
+        expr_free(job->having);
+        job->having = NULL;
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "'having' needs a true/false expression");
+    }
+    job_text_append(job, 0, "having    %s", text);
+    return 0;
+}
+
+/* Rows of an aggregating job: the key fields, [window_start, window_end,]
+ * then one column per aggregate. */
 static void build_output_schema(ember_job *job)
 {
     schema *o = &job->output;
@@ -478,6 +533,13 @@ static void build_output_schema(ember_job *job)
     for (int i = 0; i < job->n_keys; i++, o->n++) {
         o->f[o->n] = job->current.f[job->key_fields[i]];
         o->f[o->n].type = EMBER_STRING;
+    }
+    if (job->window.kind != WIN_NONE) {
+        static const char *const cols[] = {"window_start", "window_end"};
+        for (int i = 0; i < 2; i++, o->n++) {
+            snprintf(o->f[o->n].name, sizeof o->f[o->n].name, "%s", cols[i]);
+            o->f[o->n].type = EMBER_INT;
+        }
     }
     for (int i = 0; i < job->n_aggs; i++, o->n++) {
         snprintf(o->f[o->n].name, sizeof o->f[o->n].name, "%s", job->aggs[i].name);
@@ -503,9 +565,9 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
     }
     if (job->n_aggs == 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected an aggregate like count()");
-    if (job->n_keys + job->n_aggs > SCHEMA_MAX_FIELDS)
+    if (job->n_keys + job->n_aggs + 2 > SCHEMA_MAX_FIELDS)
         return ember_err_set(err, -EMBER_EUSAGE, "too many output columns");
-    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs, err);
+    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_session_bounds(job), err);
     if (rc)
         return rc;
     build_output_schema(job);

@@ -11,6 +11,7 @@
 #include "core/schema.h"
 #include "core/sink.h"
 #include "core/source.h"
+#include "core/window.h"
 #include "state/accum.h"
 
 #define JOB_MAX_STEPS 32
@@ -33,7 +34,8 @@ typedef enum parse_on_error { ON_ERROR_FAIL, ON_ERROR_SKIP, ON_ERROR_DEAD_LETTER
 
 /* Which part of the job a line configures; API calls must come in order. */
 typedef enum job_stage {
-    STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_AGG, STAGE_SINK
+    STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_WINDOW, STAGE_AGG,
+    STAGE_HAVING, STAGE_SINK
 } job_stage;
 
 struct ember_job {
@@ -65,10 +67,12 @@ struct ember_job {
 
     int key_fields[JOB_MAX_KEYS];
     int n_keys;
-    agg_spec aggs[JOB_MAX_AGGS];
-    int n_aggs;
+    window_spec window; /* kind WIN_NONE without a window step */
+    agg_spec aggs[JOB_MAX_AGGS + 2];
+    int n_aggs; /* the aggregates the user asked for; hidden ones follow */
     acc_layout acc;
     schema output; /* rows handed to the sink */
+    expr *having;  /* filter on output rows, NULL if none */
 
     const sink_ops *sink;
     opt_set sink_opts;

@@ -179,6 +179,10 @@ static int load_text_step(ember_job *job, jf_line *l, ember_err *err)
         rc = ember_job_select(job, l->rest, err);
     else if (strcmp(l->word, "key") == 0)
         rc = ember_job_key(job, l->rest, err);
+    else if (strcmp(l->word, "window") == 0)
+        rc = ember_job_window(job, l->rest, err);
+    else if (strcmp(l->word, "having") == 0)
+        rc = ember_job_having(job, l->rest, err);
     else
         rc = ember_job_aggregate(job, l->rest, err);
     return rc ? api_error(err, l, 0) : 0;
@@ -206,12 +210,12 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
         return load_options_step(*job, l, err);
     if (!strcmp(w, "filter") || !strcmp(w, "select") || !strcmp(w, "key") ||
-        !strcmp(w, "aggregate"))
+        !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having"))
         return load_text_step(*job, l, err);
     char msg[256];
     snprintf(msg, sizeof msg,
              "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, key, aggregate or sink)", w);
+             "select, key, window, aggregate, having or sink)", w);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

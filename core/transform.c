@@ -77,6 +77,7 @@ typedef struct worker {
     arena scratch;
     row_vec out;
     text_buf dead;
+    text_buf late;
     transform_stats stats;
     char key[KEY_MAX];
     int rc;
@@ -89,6 +90,7 @@ struct transform {
     int n_workers;
     worker *w;
     const batch_lines *in;
+    int64_t batch_time_ms, watermark;
 };
 
 static int worker_init(worker *w, transform *t, int id)
@@ -128,6 +130,7 @@ static void worker_free(worker *w, const ember_job *job)
     free(w->shards);
     free(w->out.rows);
     text_free(&w->dead);
+    text_free(&w->late);
     arena_free(&w->scratch);
 }
 
@@ -192,11 +195,68 @@ static int build_key(worker *w, const ember_record *rec)
     return used;
 }
 
-static int aggregate_record(worker *w, const ember_record *rec)
+/* Event times beyond +-2^62 ms are rejected so window arithmetic cannot overflow. */
+#define EVENT_TIME_LIMIT (INT64_C(1) << 62)
+
+/* The record's time: its event-time field, or the batch time. */
+static int record_time(worker *w, const ember_record *rec, int64_t *t)
+{
+    const window_spec *win = &w->t->job->window;
+    if (win->time_field < 0) {
+        *t = w->t->batch_time_ms;
+        return 0;
+    }
+    const ember_value *v = &rec->values[win->time_field];
+    if (v->type != EMBER_INT)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "event time '%s' is empty",
+                             w->t->job->current.f[win->time_field].name);
+    if (v->u.i <= -EVENT_TIME_LIMIT || v->u.i >= EVENT_TIME_LIMIT)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "event time %lld is out of range",
+                             (long long)v->u.i);
+    *t = v->u.i;
+    return 0;
+}
+
+/* Windowed jobs: appends the pane (or session bucket) start to the key, or
+ * returns 1 when the record is late. The time goes into the pseudo-field
+ * past the record's fields, where sessions' hidden min/max read it. */
+static int window_assign(worker *w, ember_record *rec, int *klen, const char *line, size_t len)
+{
+    const window_spec *win = &w->t->job->window;
+    int64_t t = 0;
+    int rc = record_time(w, rec, &t);
+    if (rc)
+        return rc;
+    if (window_is_late(win, t, w->t->watermark)) {
+        w->stats.late_records++;
+        if (win->late_path && (text_append(&w->late, line, len) || text_append(&w->late, "\n", 1)))
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        return 1;
+    }
+    if (t > w->stats.max_event_time)
+        w->stats.max_event_time = t;
+    if (*klen + WIN_SUFFIX > KEY_MAX)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes",
+                             KEY_MAX - WIN_SUFFIX);
+    window_put_time((uint8_t *)w->key + *klen, window_pane_start(win, t));
+    *klen += WIN_SUFFIX;
+    ember_value *slot = &rec->values[w->t->job->current.n];
+    slot->type = EMBER_INT;
+    slot->u.i = t;
+    rec->n = (uint32_t)w->t->job->current.n + 1;
+    return 0;
+}
+
+static int aggregate_record(worker *w, ember_record *rec, const char *line, size_t len)
 {
     int klen = build_key(w, rec);
     if (klen < 0)
         return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes", KEY_MAX);
+    if (w->t->job->window.kind != WIN_NONE) {
+        int rc = window_assign(w, rec, &klen, line, len);
+        if (rc)
+            return rc > 0 ? 0 : rc;
+    }
     uint64_t h = preagg_hash(w->key, (uint32_t)klen);
     preagg *m = w->shards[h % (uint64_t)w->t->n_workers];
     int is_new;
@@ -301,7 +361,10 @@ static int process_line(worker *w, size_t index)
         return 0;
     }
     w->stats.records_out++;
-    return w->t->job->n_aggs ? aggregate_record(w, &rec) : emit_row(w, &rec);
+    if (!w->t->job->n_aggs)
+        return emit_row(w, &rec);
+    int rc = aggregate_record(w, &rec, line, len);
+    return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index, line, len) : rc;
 }
 
 static void *worker_main(void *arg)
@@ -368,7 +431,9 @@ static void reset_workers(transform *t, const batch_lines *in)
         w->err = (ember_err){0};
         w->out.n = 0;
         w->dead.len = 0;
+        w->late.len = 0;
         memset(&w->stats, 0, sizeof w->stats);
+        w->stats.max_event_time = WIN_NO_WATERMARK;
         arena_reset(&w->scratch);
         for (int s = 0; w->shards && s < t->n_workers; s++)
             preagg_reset(w->shards[s]);
@@ -419,13 +484,29 @@ const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes)
     return t->w[i_worker].dead.data;
 }
 
+void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark)
+{
+    t->batch_time_ms = batch_time_ms;
+    t->watermark = watermark;
+}
+
+const char *transform_late_lines(transform *t, size_t i_worker, size_t *bytes)
+{
+    *bytes = t->w[i_worker].late.len;
+    return t->w[i_worker].late.data;
+}
+
 void transform_get_stats(const transform *t, transform_stats *out)
 {
     memset(out, 0, sizeof *out);
+    out->max_event_time = WIN_NO_WATERMARK;
     for (int i = 0; i < t->n_workers; i++) {
         out->records_in += t->w[i].stats.records_in;
         out->bad_records += t->w[i].stats.bad_records;
         out->filtered_out += t->w[i].stats.filtered_out;
         out->records_out += t->w[i].stats.records_out;
+        out->late_records += t->w[i].stats.late_records;
+        if (t->w[i].stats.max_event_time > out->max_event_time)
+            out->max_event_time = t->w[i].stats.max_event_time;
     }
 }

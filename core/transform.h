@@ -30,6 +30,8 @@ typedef struct transform_stats {
     uint64_t bad_records;   /* skipped or dead-lettered */
     uint64_t filtered_out;
     uint64_t records_out;   /* records reaching key/aggregate or the sink */
+    uint64_t late_records;  /* behind the watermark (windowed jobs) */
+    int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time */
 } transform_stats;
 
 typedef struct transform transform;
@@ -40,6 +42,9 @@ void transform_free(transform *t);
  * *bad_index set to the failing line's index in `in`. */
 EMBER_MUST_CHECK int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index,
                                      ember_err *err);
+/* Windowed jobs: the batch's time (processing-time windows) and the
+ * watermark in force for this batch (late records are dropped). */
+void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark);
 int transform_shards(const transform *t);
 int transform_workers(const transform *t);
 /* Merged map of shard s (valid until the next batch). */
@@ -48,6 +53,8 @@ preagg *transform_shard(transform *t, int s);
 void transform_rows(transform *t, size_t i_worker, ember_record **rows, size_t *n);
 /* Dead-letter lines ("reason\traw line\n") collected this batch. */
 const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes);
+/* Late lines ("raw line\n") collected this batch when late=file:PATH. */
+const char *transform_late_lines(transform *t, size_t i_worker, size_t *bytes);
 void transform_get_stats(const transform *t, transform_stats *out);
 
 /* The state key of a record: key fields' text joined by KEY_SEP. */

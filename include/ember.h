@@ -125,8 +125,14 @@ EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *use
                                       ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
+/* window tumbling SIZE | sliding SIZE every SLIDE | session GAP
+ *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
+ * (between key and aggregate; output rows gain window_start, window_end) */
+EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
 /* aggregate count() sum(f) min(f) max(f) avg(f) */
 EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list, ember_err *err);
+/* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
+EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
 /* sink stdout | file dir=D */
 EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts,
                                     size_t n_opts, ember_err *err);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define OP_CF_NAME "aggregate"
+#define TIMER_CF_NAME "timers"
 
 static double now_ms(void)
 {
@@ -53,13 +54,15 @@ static int path_exists(const char *p)
 static int open_live(engine *e, ember_err *err)
 {
     char db[4200];
-    const char *ops[] = {OP_CF_NAME};
+    const char *ops[] = {OP_CF_NAME, TIMER_CF_NAME};
+    size_t n_ops = !e->job->n_aggs ? 0 : e->job->window.kind == WIN_NONE ? 1 : 2;
     store_opts so = {.block_cache_bytes = 64u << 20};
     snprintf(db, sizeof db, "%s/db", e->dir);
-    int rc = store_open(db, ops, e->job->n_aggs ? 1 : 0, &so, &e->st, err);
+    int rc = store_open(db, ops, n_ops, &so, &e->st, err);
     if (rc)
         return rc;
-    e->op_cf = e->job->n_aggs ? store_cf_index(e->st, OP_CF_NAME) : -1;
+    e->op_cf = n_ops ? store_cf_index(e->st, OP_CF_NAME) : -1;
+    e->timer_cf = n_ops > 1 ? store_cf_index(e->st, TIMER_CF_NAME) : -1;
     rc = commit_read(e->st, &e->last, err);
     if (rc == -ENOENT)
         return 0;
@@ -259,19 +262,32 @@ static int open_wal(engine *e, ember_err *err)
     return rc;
 }
 
-/* The dead-letter file keeps exactly the committed batches' lines. */
+/* Opens an append-only side file (dead letters, late records) cut back to
+ * its committed length, so a replayed batch never duplicates lines. */
+static int open_committed_file(const char *path, uint64_t committed, int *fd, ember_err *err)
+{
+    *fd = io_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, err);
+    if (*fd < 0)
+        return *fd;
+    int rc = io_truncate(*fd, (off_t)committed, err);
+    if (!rc && lseek(*fd, (off_t)committed, SEEK_SET) < 0)
+        rc = ember_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    return rc;
+}
+
 static int open_dead_letters(engine *e, ember_err *err)
 {
     if (e->job->on_error != ON_ERROR_DEAD_LETTER)
         return 0;
-    e->dead_fd = io_open(e->job->dead_letter_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644, err);
-    if (e->dead_fd < 0)
-        return e->dead_fd;
     e->dead_letter_bytes = e->last.dead_letter_bytes;
-    int rc = io_truncate(e->dead_fd, (off_t)e->dead_letter_bytes, err);
-    if (!rc && lseek(e->dead_fd, (off_t)e->dead_letter_bytes, SEEK_SET) < 0)
-        rc = ember_err_set(err, -errno, "%s: %s", e->job->dead_letter_path, strerror(errno));
-    return rc;
+    return open_committed_file(e->job->dead_letter_path, e->dead_letter_bytes, &e->dead_fd, err);
+}
+
+static int open_late_file(engine *e, ember_err *err)
+{
+    if (!e->job->window.late_path)
+        return 0;
+    return open_committed_file(e->job->window.late_path, e->late_bytes, &e->late_fd, err);
 }
 
 static int open_progress(engine *e, ember_err *err)
@@ -310,20 +326,20 @@ static int open_plugins(engine *e, ember_err *err)
     e->tf = transform_new(e->job, e->opts.threads);
     if (!e->tf)
         return ember_err_set(err, -ENOMEM, "out of memory");
-    if (e->job->n_aggs &&
-        !(e->upd = state_update_new(e->job, e->st, e->op_cf, (size_t)e->job->cache_bytes)))
+    if (e->job->n_aggs && !(e->upd = state_update_new(e->job, e->st, e->op_cf, e->timer_cf,
+                                                      (size_t)e->job->cache_bytes)))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    return 0;
+    return e->upd ? state_update_load(e->upd, err) : 0;
 }
 
-/* Exact key count kept beside the commit record (0 in a fresh directory). */
-static uint64_t read_state_keys(engine *e)
+/* A u64 kept beside the commit record (0 in a fresh directory). */
+static uint64_t read_u64_meta(engine *e, const char *name)
 {
     char *v = NULL;
     size_t n = 0;
     uint64_t keys = 0;
     ember_err ignored = {0};
-    if (store_get(e->st, STORE_META, "state_keys", 10, &v, &n, &ignored) == 0 && n == 8)
+    if (store_get(e->st, STORE_META, name, strlen(name), &v, &n, &ignored) == 0 && n == 8)
         for (int i = 7; i >= 0; i--)
             keys = (keys << 8) | (uint8_t)v[i];
     free(v);
@@ -358,9 +374,11 @@ int recover_start(engine *e, ember_err *err)
         return rc;
     e->committed = e->last.batch;
     e->records_total = e->last.records_total;
-    e->state_keys = read_state_keys(e);
+    e->state_keys = read_u64_meta(e, "state_keys");
+    e->late_bytes = read_u64_meta(e, "late_bytes");
     say_committed(e);
     if ((rc = open_wal(e, err)) || (rc = open_dead_letters(e, err)) ||
+        (rc = open_late_file(e, err)) ||
         (rc = open_progress(e, err)) || (rc = open_plugins(e, err)) ||
         (rc = e->src.ops->restore(&e->src, e->last.ends, e->last.n_ends, err)) ||
         (rc = replay(e, err)))

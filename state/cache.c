@@ -247,6 +247,19 @@ int cache_put(cache *c, const void *key, uint32_t klen, uint64_t hash, const acc
     return 0;
 }
 
+void cache_del(cache *c, const void *key, uint32_t klen, uint64_t hash)
+{
+    cache_node *n = lookup(c, key, klen, hash);
+
+    if (!n)
+        return;
+    ring_unlink(c, n);
+    bucket_unlink(c, n);
+    c->bytes -= node_cost(c, n->klen);
+    c->n_entries--;
+    free(n);
+}
+
 size_t cache_bytes(const cache *c)
 {
     return c->bytes;

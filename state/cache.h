@@ -22,6 +22,8 @@ acc_slot *cache_get(cache *c, const void *key, uint32_t klen, uint64_t hash);
 /* Inserts or overwrites; may evict others. Returns -ENOMEM on failure. */
 EMBER_MUST_CHECK int cache_put(cache *c, const void *key, uint32_t klen, uint64_t hash,
                                const acc_slot *slots);
+/* Forgets one key (a closed window whose state was deleted). */
+void cache_del(cache *c, const void *key, uint32_t klen, uint64_t hash);
 void cache_clear(cache *c);
 size_t cache_bytes(const cache *c);
 size_t cache_entries(const cache *c);

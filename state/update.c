@@ -3,6 +3,7 @@
  * MultiGet) and one Put per distinct key per batch, never per record.
  */
 #include "state/update.h"
+#include "core/arena.h"
 #include "state/cache.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #define MULTIGET_CHUNK 1024
+#define EVENT_TIME_KEY "event_time_max"
 
 typedef struct changed_key {
     const char *key;
@@ -17,7 +19,23 @@ typedef struct changed_key {
     uint64_t hash;
     const acc_slot *delta;
     acc_slot *merged; /* into u->slots */
+    int is_new;       /* no previous value */
 } changed_key;
+
+/* A window to fire or emit: the user key (without the time suffix), its
+ * bounds, and for output its value. */
+typedef struct win_ref {
+    const char *ukey;
+    uint32_t uklen;
+    int64_t start, end;
+    uint8_t fire, update;
+    acc_slot *value; /* set when emitted */
+} win_ref;
+
+typedef struct win_vec {
+    win_ref *v;
+    size_t n, cap;
+} win_vec;
 
 struct state_update {
     const ember_job *job;
@@ -30,9 +48,19 @@ struct state_update {
     uint8_t *enc;
     ember_value row_vals[SCHEMA_MAX_FIELDS];
     update_stats stats;
+
+    /* windowed jobs */
+    int timer_cf;
+    int64_t max_event_time; /* committed; WIN_NO_WATERMARK before any event */
+    int64_t wm_old, wm_new; /* watermark before and after this batch */
+    win_vec cand;           /* windows to fire or emit this batch */
+    win_vec out;            /* emitted windows, sorted: the output rows */
+    win_vec dead_timers;    /* session timers deleted this batch */
+    arena scratch;          /* keys and values of cand/out, reset per batch */
 };
 
-state_update *state_update_new(const ember_job *job, store *st, int cf, size_t cache_bytes)
+state_update *state_update_new(const ember_job *job, store *st, int cf, int timer_cf,
+                               size_t cache_bytes)
 {
     state_update *u = calloc(1, sizeof *u);
     if (!u)
@@ -40,6 +68,9 @@ state_update *state_update_new(const ember_job *job, store *st, int cf, size_t c
     u->job = job;
     u->st = st;
     u->cf = cf;
+    u->timer_cf = timer_cf;
+    u->max_event_time = WIN_NO_WATERMARK;
+    arena_init(&u->scratch, 64 * 1024);
     u->cache = cache_new(job->acc.n_slots, cache_bytes);
     u->enc = malloc(acc_encoded_bytes(&job->acc));
     if (!u->cache || !u->enc) {
@@ -57,6 +88,10 @@ void state_update_free(state_update *u)
     free(u->keys);
     free(u->slots);
     free(u->enc);
+    free(u->cand.v);
+    free(u->out.v);
+    free(u->dead_timers.v);
+    arena_free(&u->scratch);
     free(u);
 }
 
@@ -89,6 +124,24 @@ static int cmp_keys(const void *a, const void *b)
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* Windowed keys end in an 8-byte time: order by user key, then time. */
+static int cmp_win_bytes(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    uint32_t ua = alen - WIN_SUFFIX, ub = blen - WIN_SUFFIX, n = ua < ub ? ua : ub;
+    int c = memcmp(a, b, n);
+    if (c || ua != ub)
+        return c ? c : (ua > ub) - (ua < ub);
+    return memcmp(a + ua, b + ub, WIN_SUFFIX);
+}
+
+static int cmp_win_keys(const void *a, const void *b)
+{
+    const changed_key *x = a, *y = b;
+    return cmp_win_bytes(x->key, x->klen, y->key, y->klen);
+}
+
+static int is_windowed(const state_update *u) { return u->job->window.kind != WIN_NONE; }
+
 /* Gathers every shard's entries, sorted by key (deterministic order). */
 static int gather_keys(state_update *u, transform *t, ember_err *err)
 {
@@ -103,11 +156,11 @@ static int gather_keys(state_update *u, transform *t, ember_err *err)
         preagg *m = transform_shard(t, s);
         for (size_t i = 0; i < preagg_count(m); i++) {
             preagg_entry *e = preagg_entry_at(m, i);
-            u->keys[u->n_keys++] = (changed_key){e->key, e->klen, e->hash, e->slots, NULL};
+            u->keys[u->n_keys++] = (changed_key){e->key, e->klen, e->hash, e->slots, NULL, 0};
         }
     }
     if (u->n_keys > 1)
-        qsort(u->keys, u->n_keys, sizeof *u->keys, cmp_keys);
+        qsort(u->keys, u->n_keys, sizeof *u->keys, is_windowed(u) ? cmp_win_keys : cmp_keys);
     for (size_t i = 0; i < u->n_keys; i++)
         u->keys[i].merged = u->slots + i * (size_t)u->job->acc.n_slots;
     return 0;
@@ -124,6 +177,7 @@ static int fetch_missing(state_update *u, const size_t *idx, size_t n, ember_err
         return rc;
     for (size_t i = 0; i < n; i++) {
         changed_key *k = &u->keys[idx[i]];
+        k->is_new = !vals[i].ptr;
         if (!vals[i].ptr) {
             acc_init(&u->job->acc, k->merged);
             u->stats.new_keys++;
@@ -145,6 +199,7 @@ static int load_previous(state_update *u, ember_err *err)
     for (size_t i = 0; i < u->n_keys && !rc; i++) {
         changed_key *k = &u->keys[i];
         acc_slot *hit = cache_get(u->cache, k->key, k->klen, k->hash);
+        k->is_new = 0;
         if (hit) {
             memcpy(k->merged, hit, (size_t)u->job->acc.n_slots * sizeof *hit);
             u->stats.cache_hits++;
@@ -162,12 +217,12 @@ static int load_previous(state_update *u, ember_err *err)
     return rc;
 }
 
-int state_update_batch(state_update *u, transform *t, store_batch *wb, ember_err *err)
+/* Folds every changed key's delta into its previous value and writes it. */
+static int fold_changed(state_update *u, store_batch *wb, ember_err *err)
 {
     const acc_layout *l = &u->job->acc;
-    memset(&u->stats, 0, sizeof u->stats);
-    int rc = gather_keys(u, t, err);
-    if (rc || (rc = load_previous(u, err)))
+    int rc = load_previous(u, err);
+    if (rc)
         return rc;
     for (size_t i = 0; i < u->n_keys; i++) {
         changed_key *k = &u->keys[i];
@@ -181,7 +236,503 @@ int state_update_batch(state_update *u, transform *t, store_batch *wb, ember_err
     return 0;
 }
 
-size_t state_update_rows(const state_update *u) { return u->n_keys; }
+/* ------------------------------------------------------------ windows */
+
+static int win_push(win_vec *v, const win_ref *r, ember_err *err)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        win_ref *p = realloc(v->v, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory in window state");
+        v->v = p;
+        v->cap = cap;
+    }
+    v->v[v->n++] = *r;
+    return 0;
+}
+
+/* By user key, then end, then start: the order of output rows. */
+static int cmp_win_ref(const void *a, const void *b)
+{
+    const win_ref *x = a, *y = b;
+    uint32_t n = x->uklen < y->uklen ? x->uklen : y->uklen;
+    int c = memcmp(x->ukey, y->ukey, n);
+    if (c || x->uklen != y->uklen)
+        return c ? c : (x->uklen > y->uklen) - (x->uklen < y->uklen);
+    if (x->end != y->end)
+        return (x->end > y->end) - (x->end < y->end);
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* State key of a pane or session: user key | time. */
+static uint32_t state_key(char *buf, const char *ukey, uint32_t uklen, int64_t t)
+{
+    memcpy(buf, ukey, uklen);
+    window_put_time((uint8_t *)buf + uklen, t);
+    return uklen + WIN_SUFFIX;
+}
+
+/* Timer key: end | user key | start. Timers sort by end, so the due ones are
+ * a prefix of the column family and firing never scans the state. */
+static uint32_t timer_key(char *buf, const win_ref *r)
+{
+    window_put_time((uint8_t *)buf, r->end);
+    memcpy(buf + WIN_SUFFIX, r->ukey, r->uklen);
+    window_put_time((uint8_t *)buf + WIN_SUFFIX + r->uklen, r->start);
+    return r->uklen + 2 * WIN_SUFFIX;
+}
+
+static void put_timer(state_update *u, store_batch *wb, const win_ref *r)
+{
+    char key[KEY_MAX + 2 * WIN_SUFFIX];
+    store_batch_put(wb, u->st, u->timer_cf, key, timer_key(key, r), "", 0);
+}
+
+static void delete_timer(state_update *u, store_batch *wb, const win_ref *r)
+{
+    char key[KEY_MAX + 2 * WIN_SUFFIX];
+    store_batch_delete(wb, u->st, u->timer_cf, key, timer_key(key, r));
+}
+
+static void delete_state(state_update *u, store_batch *wb, const char *key, uint32_t klen)
+{
+    store_batch_delete(wb, u->st, u->cf, key, klen);
+    cache_del(u->cache, key, klen, preagg_hash(key, klen));
+    u->stats.deleted_keys++;
+}
+
+static acc_slot *scratch_slots(state_update *u)
+{
+    return arena_alloc(&u->scratch, (size_t)u->job->acc.n_slots * sizeof(acc_slot));
+}
+
+/* The changed key equal to key, if it changed in this batch. */
+static changed_key *find_changed(state_update *u, const char *key, uint32_t klen)
+{
+    size_t lo = 0, hi = u->n_keys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_win_bytes(u->keys[mid].key, u->keys[mid].klen, key, klen);
+        if (!c)
+            return &u->keys[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The value of a state key after this batch's fold: 1 found, 0 absent. */
+static int current_value(state_update *u, const char *key, uint32_t klen, acc_slot *out,
+                         ember_err *err)
+{
+    size_t bytes = (size_t)u->job->acc.n_slots * sizeof *out;
+    changed_key *k = find_changed(u, key, klen);
+    acc_slot *hit = k ? k->merged : cache_get(u->cache, key, klen, preagg_hash(key, klen));
+    if (hit) {
+        memcpy(out, hit, bytes);
+        return 1;
+    }
+    char *v = NULL;
+    size_t n = 0;
+    int rc = store_get(u->st, u->cf, key, klen, &v, &n, err);
+    if (rc == -ENOENT) {
+        *err = (ember_err){0};
+        return 0;
+    }
+    if (!rc)
+        rc = acc_decode(&u->job->acc, v, n, out, err);
+    free(v);
+    return rc ? rc : 1;
+}
+
+/* Every timer due at the new watermark, from committed state, in order. */
+static int due_timers(state_update *u, win_vec *due, ember_err *err)
+{
+    store_iter *it = store_iter_new(u->st, u->timer_cf, NULL, 0);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "cannot read window timers");
+    int rc = 0;
+    for (; !rc && store_iter_valid(it); store_iter_next(it)) {
+        size_t n;
+        const char *k = store_iter_key(it, &n);
+        if (n < 2 * WIN_SUFFIX) {
+            rc = ember_err_set(err, -EMBER_ECORRUPT, "window timer of %zu bytes", n);
+            break;
+        }
+        win_ref r = {.end = window_get_time((const uint8_t *)k), .fire = 1};
+        if (r.end > u->wm_new)
+            break;
+        r.uklen = (uint32_t)(n - 2 * WIN_SUFFIX);
+        r.start = window_get_time((const uint8_t *)k + n - WIN_SUFFIX);
+        r.ukey = arena_strndup(&u->scratch, k + WIN_SUFFIX, r.uklen);
+        rc = r.ukey ? win_push(due, &r, err) : ember_err_set(err, -ENOMEM, "out of memory");
+    }
+    store_iter_free(it);
+    return rc;
+}
+
+/* ---- tumbling and sliding: panes */
+
+/* Registers the windows holding a changed pane: timers for a new pane's
+ * windows, candidates for the ones that fire or are emitted now. */
+static int pane_windows(state_update *u, const changed_key *k, store_batch *wb, ember_err *err)
+{
+    const window_spec *w = &u->job->window;
+    uint32_t uklen = k->klen - WIN_SUFFIX;
+    int64_t pane = window_get_time((const uint8_t *)k->key + uklen);
+    for (int64_t end = pane + w->slide_ms; end <= pane + w->size_ms; end += w->slide_ms) {
+        if (end <= u->wm_old)
+            continue; /* closed before this batch */
+        win_ref r = {k->key, uklen, end - w->size_ms, end, end <= u->wm_new,
+                     w->emit == EMIT_UPDATE, NULL};
+        if (!r.fire && k->is_new)
+            put_timer(u, wb, &r);
+        if (r.fire || r.update) {
+            int rc = win_push(&u->cand, &r, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* A window's value is the merge of its panes; firing deletes its timer and
+ * its oldest pane, which no later window holds. */
+static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *err)
+{
+    const window_spec *w = &u->job->window;
+    acc_slot *value = scratch_slots(u), *pane = scratch_slots(u);
+    if (!value || !pane)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    acc_init(&u->job->acc, value);
+    char key[KEY_MAX + WIN_SUFFIX];
+    int found = 0, oldest_found = 0;
+    for (int64_t t = r->start; t < r->end; t += w->slide_ms) {
+        uint32_t klen = state_key(key, r->ukey, r->uklen, t);
+        int rc = current_value(u, key, klen, pane, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            acc_merge(&u->job->acc, value, pane);
+            found = 1;
+            oldest_found |= t == r->start;
+        }
+    }
+    if (found && ((r->fire && w->emit == EMIT_FINAL) || r->update)) {
+        r->value = value;
+        int rc = win_push(&u->out, r, err);
+        if (rc)
+            return rc;
+    }
+    if (r->fire) {
+        delete_timer(u, wb, r);
+        if (oldest_found)
+            delete_state(u, wb, key, state_key(key, r->ukey, r->uklen, r->start));
+    }
+    return 0;
+}
+
+static int panes_batch(state_update *u, store_batch *wb, ember_err *err)
+{
+    int rc = fold_changed(u, wb, err);
+    for (size_t i = 0; i < u->n_keys && !rc; i++)
+        rc = pane_windows(u, &u->keys[i], wb, err);
+    if (!rc)
+        rc = due_timers(u, &u->cand, err);
+    if (rc)
+        return rc;
+    if (u->cand.n > 1)
+        qsort(u->cand.v, u->cand.n, sizeof *u->cand.v, cmp_win_ref);
+    for (size_t i = 0; i < u->cand.n && !rc; i++) {
+        win_ref r = u->cand.v[i];
+        while (i + 1 < u->cand.n && cmp_win_ref(&r, &u->cand.v[i + 1]) == 0) {
+            r.fire |= u->cand.v[i + 1].fire;
+            r.update |= u->cand.v[i + 1].update;
+            i++;
+        }
+        rc = pane_fire(u, &r, wb, err);
+    }
+    return rc;
+}
+
+/* ---- sessions */
+
+typedef struct sess {
+    int64_t first, last, stored_start;
+    acc_slot *slots;
+    int existing;
+} sess;
+
+static int64_t sess_first(const state_update *u, const acc_slot *s)
+{
+    return s[u->job->aggs[u->job->n_aggs].slot].i;
+}
+
+static int64_t sess_last(const state_update *u, const acc_slot *s)
+{
+    return s[u->job->aggs[u->job->n_aggs + 1].slot].i;
+}
+
+static int cmp_sess(const void *a, const void *b)
+{
+    const sess *x = a, *y = b;
+    if (x->first != y->first)
+        return (x->first > y->first) - (x->first < y->first);
+    return y->existing - x->existing;
+}
+
+typedef struct sess_list {
+    sess *v;
+    size_t n, cap;
+} sess_list;
+
+static int sess_push(sess_list *l, const sess *s, ember_err *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        sess *p = realloc(l->v, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory in session windows");
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *s;
+    return 0;
+}
+
+/* The key's open sessions, from committed state. */
+static int load_sessions(state_update *u, const char *ukey, uint32_t uklen, sess_list *l,
+                         ember_err *err)
+{
+    store_iter *it = store_iter_new(u->st, u->cf, ukey, uklen);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "cannot read session state");
+    int rc = 0;
+    for (; !rc && store_iter_valid(it); store_iter_next(it)) {
+        size_t kn, vn;
+        const char *k = store_iter_key(it, &kn);
+        const char *v = store_iter_value(it, &vn);
+        if (kn != uklen + WIN_SUFFIX)
+            continue; /* another key that starts with this one */
+        sess s = {.existing = 1, .slots = scratch_slots(u)};
+        if (!s.slots)
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+        else if (!(rc = acc_decode(&u->job->acc, v, vn, s.slots, err))) {
+            s.stored_start = window_get_time((const uint8_t *)k + uklen);
+            s.first = sess_first(u, s.slots);
+            s.last = sess_last(u, s.slots);
+            rc = sess_push(l, &s, err);
+        }
+    }
+    store_iter_free(it);
+    return rc;
+}
+
+/* Writes one merged session made of members [from, to) of l. */
+static int session_write(state_update *u, const char *ukey, uint32_t uklen, const sess_list *l,
+                         size_t from, size_t to, store_batch *wb, ember_err *err)
+{
+    const window_spec *w = &u->job->window;
+    size_t existing = 0;
+    for (size_t i = from; i < to; i++)
+        existing += (size_t)l->v[i].existing;
+    if (existing == to - from)
+        return 0; /* no new records: unchanged */
+    acc_slot *acc = scratch_slots(u);
+    if (!acc)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    acc_init(&u->job->acc, acc);
+    for (size_t i = from; i < to; i++)
+        acc_merge(&u->job->acc, acc, l->v[i].slots);
+    win_ref r = {ukey, uklen, sess_first(u, acc), sess_last(u, acc) + w->size_ms, 0,
+                 w->emit == EMIT_UPDATE, acc};
+    r.fire = r.end <= u->wm_new;
+    char key[KEY_MAX + WIN_SUFFIX];
+    int reused = 0, rc = 0;
+    for (size_t i = from; i < to && !rc; i++) {
+        const sess *m = &l->v[i];
+        if (!m->existing)
+            continue;
+        win_ref old = {ukey, uklen, m->stored_start, m->last + w->size_ms, 0, 0, NULL};
+        delete_timer(u, wb, &old);
+        rc = win_push(&u->dead_timers, &old, err);
+        if (m->stored_start == r.start && !r.fire)
+            reused = 1; /* overwritten below */
+        else
+            delete_state(u, wb, key, state_key(key, ukey, uklen, m->stored_start));
+    }
+    if (rc)
+        return rc;
+    if (!r.fire) {
+        uint32_t klen = state_key(key, ukey, uklen, r.start);
+        acc_encode(&u->job->acc, acc, u->enc);
+        store_batch_put(wb, u->st, u->cf, key, klen, u->enc, acc_encoded_bytes(&u->job->acc));
+        put_timer(u, wb, &r);
+        u->stats.new_keys += !reused;
+    }
+    u->stats.keys_changed++;
+    return (r.fire && w->emit == EMIT_FINAL) || r.update ? win_push(&u->out, &r, err) : 0;
+}
+
+/* Merges a key's new buckets [from, to) of u->keys with its open sessions. */
+static int session_key(state_update *u, size_t from, size_t to, sess_list *l, store_batch *wb,
+                       ember_err *err)
+{
+    const char *ukey = u->keys[from].key;
+    uint32_t uklen = u->keys[from].klen - WIN_SUFFIX;
+    l->n = 0;
+    int rc = load_sessions(u, ukey, uklen, l, err);
+    for (size_t i = from; i < to && !rc; i++) {
+        sess s = {.slots = (acc_slot *)u->keys[i].delta};
+        s.first = sess_first(u, s.slots);
+        s.last = sess_last(u, s.slots);
+        rc = sess_push(l, &s, err);
+    }
+    if (rc)
+        return rc;
+    qsort(l->v, l->n, sizeof *l->v, cmp_sess);
+    size_t start = 0;
+    int64_t last = l->v[0].last;
+    for (size_t i = 1; i <= l->n && !rc; i++) {
+        if (i < l->n && l->v[i].first < last + u->job->window.size_ms) {
+            if (l->v[i].last > last)
+                last = l->v[i].last;
+            continue;
+        }
+        rc = session_write(u, ukey, uklen, l, start, i, wb, err);
+        if (i < l->n) {
+            start = i;
+            last = l->v[i].last;
+        }
+    }
+    return rc;
+}
+
+static int is_dead_timer(const state_update *u, const win_ref *r)
+{
+    for (size_t i = 0; i < u->dead_timers.n; i++)
+        if (cmp_win_ref(r, &u->dead_timers.v[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A session whose timer came due without new records: emit and forget it. */
+static int session_due(state_update *u, win_ref *r, store_batch *wb, ember_err *err)
+{
+    if (is_dead_timer(u, r))
+        return 0; /* merged into a session written this batch */
+    char key[KEY_MAX + WIN_SUFFIX];
+    uint32_t klen = state_key(key, r->ukey, r->uklen, r->start);
+    acc_slot *value = scratch_slots(u);
+    if (!value)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    int rc = current_value(u, key, klen, value, err);
+    if (rc < 0)
+        return rc;
+    delete_timer(u, wb, r);
+    if (rc == 0)
+        return 0;
+    delete_state(u, wb, key, klen);
+    if (u->job->window.emit != EMIT_FINAL)
+        return 0;
+    r->value = value;
+    return win_push(&u->out, r, err);
+}
+
+static int sessions_batch(state_update *u, store_batch *wb, ember_err *err)
+{
+    sess_list l = {0};
+    int rc = 0;
+    for (size_t i = 0, j; i < u->n_keys && !rc; i = j) {
+        uint32_t uklen = u->keys[i].klen - WIN_SUFFIX;
+        for (j = i + 1; j < u->n_keys && u->keys[j].klen == u->keys[i].klen &&
+                        memcmp(u->keys[j].key, u->keys[i].key, uklen) == 0;
+             j++)
+            ;
+        rc = session_key(u, i, j, &l, wb, err);
+    }
+    free(l.v);
+    if (!rc)
+        rc = due_timers(u, &u->cand, err);
+    for (size_t i = 0; i < u->cand.n && !rc; i++)
+        rc = session_due(u, &u->cand.v[i], wb, err);
+    return rc;
+}
+
+static void put_event_time(state_update *u, store_batch *wb, int64_t t)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)t >> (8 * i));
+    store_batch_put(wb, u->st, STORE_META, EVENT_TIME_KEY, strlen(EVENT_TIME_KEY), b, 8);
+}
+
+int state_update_load(state_update *u, ember_err *err)
+{
+    char *v = NULL;
+    size_t n = 0;
+    if (!is_windowed(u))
+        return 0;
+    int rc = store_get(u->st, STORE_META, EVENT_TIME_KEY, strlen(EVENT_TIME_KEY), &v, &n, err);
+    if (rc == -ENOENT) {
+        *err = (ember_err){0};
+        return 0;
+    }
+    if (!rc && n != 8)
+        rc = ember_err_set(err, -EMBER_ECORRUPT, "meta \"%s\" has %zu bytes, not 8",
+                           EVENT_TIME_KEY, n);
+    uint64_t t = 0;
+    for (int i = 7; !rc && i >= 0; i--)
+        t = (t << 8) | (uint8_t)v[i];
+    if (!rc)
+        u->max_event_time = (int64_t)t;
+    free(v);
+    return rc;
+}
+
+int64_t state_update_watermark(const state_update *u)
+{
+    return window_watermark(&u->job->window, u->max_event_time);
+}
+
+/* Step 4 of a windowed job: fold panes or sessions, then fire what the new
+ * watermark closes. */
+static int window_batch(state_update *u, int64_t batch_max, store_batch *wb, ember_err *err)
+{
+    const window_spec *w = &u->job->window;
+    int64_t max = batch_max > u->max_event_time ? batch_max : u->max_event_time;
+    u->wm_old = window_watermark(w, u->max_event_time);
+    u->wm_new = window_watermark(w, max);
+    u->cand.n = u->out.n = u->dead_timers.n = 0;
+    arena_reset(&u->scratch);
+    int rc = w->kind == WIN_SESSION ? sessions_batch(u, wb, err) : panes_batch(u, wb, err);
+    if (rc)
+        return rc;
+    if (u->out.n > 1)
+        qsort(u->out.v, u->out.n, sizeof *u->out.v, cmp_win_ref);
+    put_event_time(u, wb, max);
+    u->max_event_time = max;
+    return 0;
+}
+
+int state_update_batch(state_update *u, transform *t, store_batch *wb, ember_err *err)
+{
+    memset(&u->stats, 0, sizeof u->stats);
+    int rc = gather_keys(u, t, err);
+    if (rc || !is_windowed(u))
+        return rc ? rc : fold_changed(u, wb, err);
+    transform_stats ts;
+    transform_get_stats(t, &ts);
+    return window_batch(u, ts.max_event_time, wb, err);
+}
+
+size_t state_update_rows(const state_update *u)
+{
+    return is_windowed(u) ? u->out.n : u->n_keys;
+}
 
 /* Splits the stored key back into its fields (KEY_SEP separated). */
 static int split_key(const char *key, uint32_t klen, ember_value *out, int max)
@@ -203,12 +754,19 @@ static int split_key(const char *key, uint32_t klen, ember_value *out, int max)
 void state_update_row(state_update *u, size_t i, ember_record *row)
 {
     const ember_job *job = u->job;
-    const changed_key *k = &u->keys[i];
-    int n = split_key(k->key, k->klen, u->row_vals, job->n_keys);
+    const char *key = is_windowed(u) ? u->out.v[i].ukey : u->keys[i].key;
+    uint32_t klen = is_windowed(u) ? u->out.v[i].uklen : u->keys[i].klen;
+    const acc_slot *value = is_windowed(u) ? u->out.v[i].value : u->keys[i].merged;
+    int n = split_key(key, klen, u->row_vals, job->n_keys);
     while (n < job->n_keys) /* a key value that contained KEY_SEP: pad */
         u->row_vals[n++] = (ember_value){.type = EMBER_NULL};
+    if (is_windowed(u)) {
+        u->row_vals[n].type = u->row_vals[n + 1].type = EMBER_INT;
+        u->row_vals[n++].u.i = u->out.v[i].start;
+        u->row_vals[n++].u.i = u->out.v[i].end;
+    }
     for (int a = 0; a < job->n_aggs; a++)
-        acc_result(&job->acc, k->merged, a, &u->row_vals[n++]);
+        acc_result(&job->acc, value, a, &u->row_vals[n++]);
     row->n = (uint32_t)n;
     row->values = u->row_vals;
 }

@@ -18,11 +18,18 @@ typedef struct update_stats {
     uint64_t cache_hits;
     uint64_t cache_misses;
     uint64_t new_keys;
+    uint64_t deleted_keys; /* closed windows */
 } update_stats;
 
-/* cf: the operator's column family in st. Driver thread only. */
+/* cf: the operator's column family in st; timer_cf: its window timers (-1
+ * without a window). Driver thread only. */
 EMBER_MUST_CHECK state_update *state_update_new(const ember_job *job, store *st, int cf,
-                                                size_t cache_bytes);
+                                                int timer_cf, size_t cache_bytes);
+/* Reads the committed event-time high mark (windowed jobs). */
+EMBER_MUST_CHECK int state_update_load(state_update *u, ember_err *err);
+/* The watermark in force for the next batch (WIN_NO_WATERMARK before any
+ * event); transform drops records behind it. */
+int64_t state_update_watermark(const state_update *u);
 void state_update_free(state_update *u);
 EMBER_MUST_CHECK int state_update_batch(state_update *u, transform *t, store_batch *wb,
                                         ember_err *err);
