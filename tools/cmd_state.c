@@ -91,6 +91,40 @@ static char *stored_key(const char *k)
     return s;
 }
 
+/* Window timers: end | key | start, in firing order. */
+static int print_timers(store *st, int cf, const state_args *a)
+{
+    store_iter *it = store_iter_new(st, cf, NULL, 0);
+    uint64_t shown = 0;
+    if (!it)
+        return 1;
+    printf(a->fmt == FMT_JSON ? "[" : a->fmt == FMT_TSV ? "window_end\tkey\twindow_start\n"
+                                                         : "%-16s %-24s %s\n",
+           "window_end", "key", "window_start");
+    for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
+        size_t n;
+        const char *k = store_iter_key(it, &n);
+        if (n < 2 * WIN_SUFFIX)
+            continue;
+        long long end = (long long)window_get_time((const uint8_t *)k);
+        long long start = (long long)window_get_time((const uint8_t *)k + n - WIN_SUFFIX);
+        int klen = (int)(n - 2 * WIN_SUFFIX);
+        if (a->fmt == FMT_JSON) {
+            printf("%s\n  {\"window_end\": %lld, \"key\": ", shown ? "," : "", end);
+            json_string(stdout, k + WIN_SUFFIX, (size_t)klen);
+            printf(", \"window_start\": %lld}", start);
+        } else {
+            printf(a->fmt == FMT_TSV ? "%lld\t%.*s\t%lld\n" : "%-16lld %-24.*s %lld\n", end,
+                   klen, k + WIN_SUFFIX, start);
+        }
+        shown++;
+    }
+    if (a->fmt == FMT_JSON)
+        printf("\n]\n");
+    store_iter_free(it);
+    return 0;
+}
+
 static int print_rows(store *st, int cf, const ember_job *job, const state_args *a)
 {
     ember_value vals[SCHEMA_MAX_FIELDS];
@@ -106,7 +140,8 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
         const char *k = store_iter_key(it, &klen);
         const char *v = store_iter_value(it, &vlen);
         ember_record row;
-        if (a->key && (klen != wlen || memcmp(k, want, wlen)))
+        size_t suffix = job->window.kind != WIN_NONE ? WIN_SUFFIX : 0;
+        if (a->key && (klen != wlen + suffix || memcmp(k, want, wlen)))
             continue;
         if (a->limit && shown == a->limit)
             break;
@@ -146,6 +181,8 @@ int cmd_state(int argc, char **argv)
             fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n",
                     a.dir, a.op, a.dir);
             rc = 1;
+        } else if (strcmp(a.op, "timers") == 0 && job->window.kind != WIN_NONE) {
+            rc = print_timers(st, cf, &a);
         } else {
             rc = print_rows(st, cf, job, &a);
         }

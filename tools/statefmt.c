@@ -70,12 +70,28 @@ int statefmt_decode(const ember_job *job, const char *key, size_t klen, const ch
     int rc = acc_decode(&job->acc, val, vlen, slots, err);
     if (rc)
         return ember_err_prefix(err, "value of key '%.*s'", (int)klen, key);
+    const window_spec *w = &job->window;
+    int64_t w_start = 0, w_end = 0;
+    if (w->kind != WIN_NONE) {
+        if (klen < WIN_SUFFIX)
+            return ember_err_set(err, -EMBER_ECORRUPT, "window key of %zu bytes", klen);
+        end -= WIN_SUFFIX;
+        w_start = window_get_time((const uint8_t *)end);
+        /* A pane (sliding: SLIDE long) or a session [first, last + gap). */
+        w_end = w->kind == WIN_SESSION ? slots[job->aggs[job->n_aggs + 1].slot].i + w->size_ms
+                                       : w_start + w->slide_ms;
+    }
     while (n < job->n_keys) {
         const char *sep = n + 1 < job->n_keys ? memchr(p, KEY_SEP, (size_t)(end - p)) : NULL;
         const char *stop = sep ? sep : end;
         vals[n].type = EMBER_STRING;
         vals[n++].u.s = (ember_str){p, (uint32_t)(stop - p)};
         p = sep ? sep + 1 : end;
+    }
+    if (w->kind != WIN_NONE) {
+        vals[n].type = vals[n + 1].type = EMBER_INT;
+        vals[n++].u.i = w_start;
+        vals[n++].u.i = w_end;
     }
     /* acc_result may need the slot array after return: copy values now. */
     for (int a = 0; a < job->n_aggs; a++)
