@@ -114,7 +114,7 @@ uint64_t job_layout_hash(const ember_job *job)
 static const char *stage_name(job_stage s)
 {
     static const char *const names[] = {"job", "source", "parse", "filter/select", "key",
-                                        "window", "aggregate", "having", "sink"};
+                                        "ttl", "window", "aggregate", "having", "sink"};
     return names[s];
 }
 
@@ -474,9 +474,16 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
 
 /* A session's first and last event time ride in two hidden aggregates,
  * min and max of the record's time, which transform puts in the pseudo-field
- * just past the record's fields. Returns how many hidden aggregates. */
-static int add_session_bounds(ember_job *job)
+ * just past the record's fields; a TTL job keeps its keys' last update (the
+ * batch time) the same way. Returns how many hidden aggregates. */
+static int add_hidden_aggs(ember_job *job)
 {
+    if (job->ttl_ms) {
+        agg_spec *a = &job->aggs[job->n_aggs];
+        *a = (agg_spec){.fn = AGG_MAX, .field = job->current.n, .in_type = EMBER_INT};
+        snprintf(a->name, sizeof a->name, "last_update");
+        return 1;
+    }
     if (job->window.kind != WIN_SESSION)
         return 0;
     for (int i = 0; i < 2; i++) {
@@ -488,6 +495,20 @@ static int add_session_bounds(ember_job *job)
     return 2;
 }
 
+int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_TTL, 0, err);
+    if (rc)
+        return rc;
+    if (job->n_keys == 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'ttl' needs a 'key' before it");
+    if (opts_parse_value(OPT_DURATION, duration, &job->ttl_ms) || job->ttl_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                 "'%s' is not a positive duration like 30s, 10m or 1h", duration);
+    job_text_append(job, 1, "ttl       %lld", (long long)job->ttl_ms);
+    return 0;
+}
+
 int ember_job_window(ember_job *job, const char *spec, ember_err *err)
 {
     int rc = enter_stage(job, STAGE_WINDOW, 0, err);
@@ -495,6 +516,10 @@ int ember_job_window(ember_job *job, const char *spec, ember_err *err)
         return rc;
     if (job->n_keys == 0)
         return ember_err_set(err, -EMBER_EUSAGE, "'window' needs a 'key' before it");
+    if (job->ttl_ms)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "'ttl' and 'window' exclude each other (closed windows are "
+                             "deleted by the watermark)");
     if ((rc = window_parse(spec, &job->current, &job->window, err)))
         return rc;
     if (job->current.n >= job->max_width)
@@ -567,7 +592,7 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected an aggregate like count()");
     if (job->n_keys + job->n_aggs + 2 > SCHEMA_MAX_FIELDS)
         return ember_err_set(err, -EMBER_EUSAGE, "too many output columns");
-    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_session_bounds(job), err);
+    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_hidden_aggs(job), err);
     if (rc)
         return rc;
     build_output_schema(job);

@@ -34,7 +34,7 @@ typedef enum parse_on_error { ON_ERROR_FAIL, ON_ERROR_SKIP, ON_ERROR_DEAD_LETTER
 
 /* Which part of the job a line configures; API calls must come in order. */
 typedef enum job_stage {
-    STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_WINDOW, STAGE_AGG,
+    STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_TTL, STAGE_WINDOW, STAGE_AGG,
     STAGE_HAVING, STAGE_SINK
 } job_stage;
 
@@ -67,6 +67,7 @@ struct ember_job {
 
     int key_fields[JOB_MAX_KEYS];
     int n_keys;
+    int64_t ttl_ms;     /* idle keys expire after this much batch time; 0 = never */
     window_spec window; /* kind WIN_NONE without a window step */
     agg_spec aggs[JOB_MAX_AGGS + 2];
     int n_aggs; /* the aggregates the user asked for; hidden ones follow */

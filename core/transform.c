@@ -256,6 +256,11 @@ static int aggregate_record(worker *w, ember_record *rec, const char *line, size
         int rc = window_assign(w, rec, &klen, line, len);
         if (rc)
             return rc > 0 ? 0 : rc;
+    } else if (w->t->job->ttl_ms) { /* the key's last update, a hidden max */
+        ember_value *slot = &rec->values[w->t->job->current.n];
+        slot->type = EMBER_INT;
+        slot->u.i = w->t->batch_time_ms;
+        rec->n = (uint32_t)w->t->job->current.n + 1;
     }
     uint64_t h = preagg_hash(w->key, (uint32_t)klen);
     preagg *m = w->shards[h % (uint64_t)w->t->n_workers];
@@ -467,6 +472,8 @@ int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, em
 }
 
 int transform_workers(const transform *t) { return t->n_workers; }
+
+int64_t transform_batch_time(const transform *t) { return t->batch_time_ms; }
 
 int transform_shards(const transform *t) { return t->job->n_aggs ? t->n_workers : 0; }
 

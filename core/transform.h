@@ -45,6 +45,7 @@ EMBER_MUST_CHECK int transform_batch(transform *t, const batch_lines *in, uint64
 /* Windowed jobs: the batch's time (processing-time windows) and the
  * watermark in force for this batch (late records are dropped). */
 void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark);
+int64_t transform_batch_time(const transform *t);
 int transform_shards(const transform *t);
 int transform_workers(const transform *t);
 /* Merged map of shard s (valid until the next batch). */

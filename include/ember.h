@@ -125,6 +125,9 @@ EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *use
                                       ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
+/* ttl DURATION: a key not updated for DURATION of batch time is deleted
+ * (between key and aggregate; not with a window) */
+EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duration, ember_err *err);
 /* window tumbling SIZE | sliding SIZE every SLIDE | session GAP
  *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
  * (between key and aggregate; output rows gain window_start, window_end) */

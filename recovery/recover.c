@@ -55,7 +55,8 @@ static int open_live(engine *e, ember_err *err)
 {
     char db[4200];
     const char *ops[] = {OP_CF_NAME, TIMER_CF_NAME};
-    size_t n_ops = !e->job->n_aggs ? 0 : e->job->window.kind == WIN_NONE ? 1 : 2;
+    int timers = e->job->window.kind != WIN_NONE || e->job->ttl_ms;
+    size_t n_ops = !e->job->n_aggs ? 0 : timers ? 2 : 1;
     store_opts so = {.block_cache_bytes = 64u << 20};
     snprintf(db, sizeof db, "%s/db", e->dir);
     int rc = store_open(db, ops, n_ops, &so, &e->st, err);

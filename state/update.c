@@ -217,6 +217,8 @@ static int load_previous(state_update *u, ember_err *err)
     return rc;
 }
 
+static void ttl_timer(state_update *u, store_batch *wb, const changed_key *k, int put);
+
 /* Folds every changed key's delta into its previous value and writes it. */
 static int fold_changed(state_update *u, store_batch *wb, ember_err *err)
 {
@@ -226,7 +228,11 @@ static int fold_changed(state_update *u, store_batch *wb, ember_err *err)
         return rc;
     for (size_t i = 0; i < u->n_keys; i++) {
         changed_key *k = &u->keys[i];
+        if (u->job->ttl_ms && !k->is_new)
+            ttl_timer(u, wb, k, 0);
         acc_merge(l, k->merged, k->delta);
+        if (u->job->ttl_ms)
+            ttl_timer(u, wb, k, 1);
         acc_encode(l, k->merged, u->enc);
         store_batch_put(wb, u->st, u->cf, k->key, k->klen, u->enc, acc_encoded_bytes(l));
         if (cache_put(u->cache, k->key, k->klen, k->hash, k->merged))
@@ -718,12 +724,61 @@ static int window_batch(state_update *u, int64_t batch_max, store_batch *wb, emb
     return 0;
 }
 
+/* ------------------------------------------------------------ TTL */
+
+/* A TTL key's timer: expiry (last update + ttl) | key, in the timers CF.
+ * put = 0 deletes the timer of k's previous value (k->merged before the
+ * fold), put = 1 writes the one of its new value. */
+static void ttl_timer(state_update *u, store_batch *wb, const changed_key *k, int put)
+{
+    char key[WIN_SUFFIX + KEY_MAX];
+    int64_t last = k->merged[u->job->aggs[u->job->n_aggs].slot].i;
+    window_put_time((uint8_t *)key, last + u->job->ttl_ms);
+    memcpy(key + WIN_SUFFIX, k->key, k->klen);
+    if (put)
+        store_batch_put(wb, u->st, u->timer_cf, key, WIN_SUFFIX + k->klen, "", 0);
+    else
+        store_batch_delete(wb, u->st, u->timer_cf, key, WIN_SUFFIX + k->klen);
+}
+
+static int is_changed_key(const state_update *u, const char *key, uint32_t klen)
+{
+    changed_key probe = {.key = key, .klen = klen};
+    return bsearch(&probe, u->keys, u->n_keys, sizeof *u->keys, cmp_keys) != NULL;
+}
+
+/* Deletes every key idle since batch time - ttl: the due prefix of the
+ * timers CF, never a scan of the state. Keys updated in this batch just got
+ * a new timer and stay. */
+static int expire_idle(state_update *u, int64_t batch_time, store_batch *wb, ember_err *err)
+{
+    store_iter *it = store_iter_new(u->st, u->timer_cf, NULL, 0);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "cannot read TTL timers");
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t n;
+        const char *k = store_iter_key(it, &n);
+        if (n < WIN_SUFFIX || window_get_time((const uint8_t *)k) > batch_time)
+            break;
+        const char *key = k + WIN_SUFFIX;
+        uint32_t klen = (uint32_t)(n - WIN_SUFFIX);
+        if (is_changed_key(u, key, klen))
+            continue;
+        store_batch_delete(wb, u->st, u->timer_cf, k, n);
+        delete_state(u, wb, key, klen);
+    }
+    store_iter_free(it);
+    return 0;
+}
+
 int state_update_batch(state_update *u, transform *t, store_batch *wb, ember_err *err)
 {
     memset(&u->stats, 0, sizeof u->stats);
     int rc = gather_keys(u, t, err);
+    if (!rc && !is_windowed(u) && !(rc = fold_changed(u, wb, err)) && u->job->ttl_ms)
+        rc = expire_idle(u, transform_batch_time(t), wb, err);
     if (rc || !is_windowed(u))
-        return rc ? rc : fold_changed(u, wb, err);
+        return rc;
     transform_stats ts;
     transform_get_stats(t, &ts);
     return window_batch(u, ts.max_event_time, wb, err);

@@ -91,28 +91,37 @@ static char *stored_key(const char *k)
     return s;
 }
 
-/* Window timers: end | key | start, in firing order. */
-static int print_timers(store *st, int cf, const state_args *a)
+/* Timers in firing order. Windows: end | key | start; TTL: expiry | key. */
+static int print_timers(store *st, int cf, const state_args *a, int ttl)
 {
     store_iter *it = store_iter_new(st, cf, NULL, 0);
     uint64_t shown = 0;
+    const char *due = ttl ? "expires" : "window_end", *start_name = ttl ? "" : "window_start";
+    size_t suffix = ttl ? 0 : WIN_SUFFIX;
     if (!it)
         return 1;
-    printf(a->fmt == FMT_JSON ? "[" : a->fmt == FMT_TSV ? "window_end\tkey\twindow_start\n"
-                                                         : "%-16s %-24s %s\n",
-           "window_end", "key", "window_start");
+    if (a->fmt == FMT_JSON)
+        printf("[");
+    else
+        printf(a->fmt == FMT_TSV ? "%s\tkey\t%s\n" : "%-16s key                      %s\n", due,
+               start_name);
     for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
         size_t n;
         const char *k = store_iter_key(it, &n);
-        if (n < 2 * WIN_SUFFIX)
+        if (n < WIN_SUFFIX + suffix)
             continue;
         long long end = (long long)window_get_time((const uint8_t *)k);
-        long long start = (long long)window_get_time((const uint8_t *)k + n - WIN_SUFFIX);
-        int klen = (int)(n - 2 * WIN_SUFFIX);
+        long long start = ttl ? 0 : (long long)window_get_time((const uint8_t *)k + n - suffix);
+        int klen = (int)(n - WIN_SUFFIX - suffix);
         if (a->fmt == FMT_JSON) {
-            printf("%s\n  {\"window_end\": %lld, \"key\": ", shown ? "," : "", end);
+            printf("%s\n  {\"%s\": %lld, \"key\": ", shown ? "," : "", due, end);
             json_string(stdout, k + WIN_SUFFIX, (size_t)klen);
-            printf(", \"window_start\": %lld}", start);
+            if (!ttl)
+                printf(", \"window_start\": %lld", start);
+            printf("}");
+        } else if (ttl) {
+            printf(a->fmt == FMT_TSV ? "%lld\t%.*s\n" : "%-16lld %.*s\n", end, klen,
+                   k + WIN_SUFFIX);
         } else {
             printf(a->fmt == FMT_TSV ? "%lld\t%.*s\t%lld\n" : "%-16lld %-24.*s %lld\n", end,
                    klen, k + WIN_SUFFIX, start);
@@ -181,8 +190,8 @@ int cmd_state(int argc, char **argv)
             fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n",
                     a.dir, a.op, a.dir);
             rc = 1;
-        } else if (strcmp(a.op, "timers") == 0 && job->window.kind != WIN_NONE) {
-            rc = print_timers(st, cf, &a);
+        } else if (strcmp(a.op, "timers") == 0 && (job->window.kind != WIN_NONE || job->ttl_ms)) {
+            rc = print_timers(st, cf, &a, job->ttl_ms != 0);
         } else {
             rc = print_rows(st, cf, job, &a);
         }
