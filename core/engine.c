@@ -29,6 +29,7 @@
 #include "checkpoint/snapshot.h"
 #include "core/failpoint.h"
 #include "core/io.h"
+#include "state/table.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -490,6 +491,24 @@ static int wal_plan_step(engine *e, uint64_t batch, uint64_t time_ms, const src_
     return rc;
 }
 
+/* Join tables changed on disk are swapped in between batches, each in one
+ * synced WriteBatch before the next PLAN (so replays see what ran). */
+static int refresh_tables(engine *e, ember_err *err)
+{
+    for (int s = 0; s < e->job->n_steps; s++) {
+        join_table *t = e->job->steps[s].table;
+        int reloaded = 0;
+        if (!t)
+            continue;
+        int rc = table_refresh(t, &reloaded, err);
+        if (rc)
+            return rc;
+        if (reloaded)
+            fprintf(stderr, "join table %s reloaded: %zu rows\n", table_path(t), table_rows(t));
+    }
+    return 0;
+}
+
 /* Runs one new batch; *idle = 1 when the source had nothing. */
 static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err *err)
 {
@@ -498,7 +517,10 @@ static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err 
     src_pulled pulled = {0};
     uint64_t batch = e->committed + 1;
     double t0 = mono_ms();
-    int rc = e->src.ops->plan(&e->src, (uint64_t)e->job->max_records, &r, &n, &pulled, err);
+    int rc = refresh_tables(e, err);
+    if (rc)
+        return rc;
+    rc = e->src.ops->plan(&e->src, (uint64_t)e->job->max_records, &r, &n, &pulled, err);
     if (rc)
         return rc;
     *idle = planned_records(r, n, &pulled) == 0;

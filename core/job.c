@@ -4,6 +4,7 @@
  * that steps come in pipeline order, and records one canonical job-file line.
  */
 #include "core/job.h"
+#include "state/table.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@ static void free_steps(ember_job *job)
     for (int i = 0; i < job->n_steps; i++) {
         expr_free(job->steps[i].filter);
         select_free(job->steps[i].select);
+        table_free(job->steps[i].table);
     }
 }
 
@@ -345,6 +347,69 @@ int ember_job_select(ember_job *job, const char *text, ember_err *err)
     job->n_steps++;
     job_text_append(job, 0, "select    %s", text);
     return 0;
+}
+
+static const opt_def join_options[] = {
+    {"path", OPT_STR, NULL, NULL, "CSV file with a header line"},
+    {"key", OPT_STR, NULL, NULL, "record field matched against the table column of that name"},
+    {"fields", OPT_STR, NULL, NULL, "table columns appended, name[:int|:float|:string],..."},
+    {"on-miss", OPT_ENUM, "drop", "drop|keep", "no row for the key: drop the record, or keep "
+                                              "it with NULL fields"},
+    {0},
+};
+
+
+/* The record schema after the join: the current fields, then the table's. */
+static int join_schema(ember_job *job, job_step *st, const schema *fields, ember_err *err)
+{
+    for (int j = 0; j < fields->n; j++) {
+        if (schema_find(&job->current, fields->f[j].name, strlen(fields->f[j].name)) >= 0)
+            return ember_err_set(err, -EMBER_EUSAGE, "join field '%s' is already a field of "
+                                 "the record", fields->f[j].name);
+        if (job->current.n == SCHEMA_MAX_FIELDS)
+            return ember_err_set(err, -EMBER_EUSAGE, "too many fields after the join");
+        job->current.f[job->current.n++] = fields->f[j];
+    }
+    st->width = job->current.n;
+    if (job->current.n > job->max_width)
+        job->max_width = job->current.n;
+    return 0;
+}
+
+int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
+                   ember_err *err)
+{
+    opt_set set = {0};
+    schema fields;
+    char text[1024];
+    job_step *st = add_step(job, STEP_JOIN, err);
+    if (!st)
+        return err->code;
+    if (strcmp(kind, "table") != 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown join '%s' (expected table)", kind);
+    int rc = opts_bind(join_options, opts, n, &set, err);
+    if (rc)
+        return rc;
+    const char *key = opts_str(&set, "key");
+    st->join_key = schema_find(&job->current, key, strlen(key));
+    if (st->join_key < 0)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is not a field of the record", key);
+    else if (job->current.f[st->join_key].type == EMBER_FLOAT)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is a float; join on a string or "
+                           "an int", key);
+    else if (!(rc = schema_parse(&fields, opts_str(&set, "fields"), err)))
+        rc = join_schema(job, st, &fields, err);
+    if (!rc && !(st->table = table_new(opts_str(&set, "path"), key, &fields)))
+        rc = ember_err_set(err, -ENOMEM, "out of memory");
+    if (!rc) {
+        st->join_fields = fields.n;
+        st->join_keep = strcmp(opts_str(&set, "on-miss"), "keep") == 0;
+        job->n_steps++;
+        opts_text(opts, n, text, sizeof text);
+        job_text_append(job, 0, "join      table%s", text);
+    }
+    opts_free(&set);
+    return rc;
 }
 
 int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err)

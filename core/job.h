@@ -18,7 +18,11 @@
 #define JOB_MAX_KEYS 8
 #define JOB_MAX_AGGS 32
 
-typedef enum step_kind { STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN } step_kind;
+typedef enum step_kind {
+    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN
+} step_kind;
+
+struct join_table;
 
 typedef struct job_step {
     step_kind kind;
@@ -27,6 +31,10 @@ typedef struct job_step {
     ember_filter_fn filter_fn;
     ember_map_fn map_fn;
     void *user;
+    struct join_table *table; /* STEP_JOIN: the static side */
+    int join_key;             /* STEP_JOIN: record field matched against the table's key */
+    int join_fields;          /* STEP_JOIN: columns appended */
+    int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
     int width; /* fields in the record after this step */
 } job_step;
 

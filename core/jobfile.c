@@ -142,6 +142,11 @@ static int load_kind_step(ember_job *job, jf_line *l, ember_err *err)
                            err)) || (rc = split_options(l, p, err)))
             return rc;
         rc = ember_job_source(job, l->arg, l->opts, l->n_opts, err);
+    } else if (strcmp(l->word, "join") == 0) {
+        if ((rc = need_arg(l, "expected a join kind (table)", err)) ||
+            (rc = split_options(l, p, err)))
+            return rc;
+        rc = ember_job_join(job, l->arg, l->opts, l->n_opts, err);
     } else if (strcmp(l->word, "parse") == 0) {
         if ((rc = need_arg(l, "expected a format (csv or tsv)", err)) ||
             (rc = split_options(l, p, err)))
@@ -207,7 +212,7 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     }
     if (!*job && !(*job = ember_job_new("job")))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "sink"))
+    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "join") || !strcmp(w, "sink"))
         return load_kind_step(*job, l, err);
     if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
         return load_options_step(*job, l, err);
@@ -217,7 +222,7 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     char msg[256];
     snprintf(msg, sizeof msg,
              "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, key, ttl, window, aggregate, having or sink)", w);
+             "select, join, key, ttl, window, aggregate, having or sink)", w);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

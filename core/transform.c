@@ -8,6 +8,7 @@
 #include "core/csv.h"
 #include "core/sink.h"
 #include "core/sink_text.h"
+#include "state/table.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -293,6 +294,26 @@ static int emit_row(worker *w, const ember_record *rec)
     return 0;
 }
 
+/* Appends the table row's fields; 1 = no row and on-miss=drop. */
+static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
+{
+    const ember_value *kv = &rec->values[st->join_key];
+    const ember_value *row = NULL;
+    char buf[64];
+    if (kv->type == EMBER_STRING)
+        row = table_lookup(st->table, kv->u.s.ptr, kv->u.s.len);
+    else if (kv->type != EMBER_NULL)
+        row = table_lookup(st->table, buf, value_format(kv, buf, sizeof buf));
+    if (!row && !st->join_keep)
+        return 1;
+    ember_record next = {rec->n + (uint32_t)st->join_fields, w->vals[s + 1]};
+    memcpy(next.values, rec->values, rec->n * sizeof *rec->values);
+    for (int j = 0; j < st->join_fields; j++)
+        next.values[rec->n + (uint32_t)j] = row ? row[j] : (ember_value){.type = EMBER_NULL};
+    *rec = next;
+    return 0;
+}
+
 /* Runs steps on a parsed record; 1 = dropped by a filter. */
 static int run_steps(worker *w, ember_record *rec)
 {
@@ -310,6 +331,10 @@ static int run_steps(worker *w, ember_record *rec)
             break;
         case STEP_MAP_FN:
             st->map_fn(rec, st->user);
+            break;
+        case STEP_JOIN:
+            if (join_record(w, st, s, rec))
+                return 1;
             break;
         case STEP_SELECT: {
             ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};

@@ -123,6 +123,10 @@ EMBER_MUST_CHECK int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, voi
 EMBER_MUST_CHECK int ember_job_select(ember_job *job, const char *list, ember_err *err);
 EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user,
                                       ember_err *err);
+/* join table path=F.csv key=FIELD fields=A,B:int [on-miss=drop|keep]:
+ * appends the table row's fields to every record (a stream-static join) */
+EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts,
+                                    size_t n_opts, ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
 /* ttl DURATION: a key not updated for DURATION of batch time is deleted

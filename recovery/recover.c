@@ -22,6 +22,7 @@
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
 #include "core/engine.h"
+#include "state/table.h"
 #include "core/failpoint.h"
 #include "core/io.h"
 
@@ -54,16 +55,25 @@ static int path_exists(const char *p)
 static int open_live(engine *e, ember_err *err)
 {
     char db[4200];
-    const char *ops[] = {OP_CF_NAME, TIMER_CF_NAME};
-    int timers = e->job->window.kind != WIN_NONE || e->job->ttl_ms;
-    size_t n_ops = !e->job->n_aggs ? 0 : timers ? 2 : 1;
+    const char *ops[2 + JOB_MAX_STEPS];
+    char join_names[JOB_MAX_STEPS][16];
+    size_t n_ops = 0;
+    if (e->job->n_aggs)
+        ops[n_ops++] = OP_CF_NAME;
+    if (e->job->n_aggs && (e->job->window.kind != WIN_NONE || e->job->ttl_ms))
+        ops[n_ops++] = TIMER_CF_NAME;
+    for (int s = 0, j = 0; s < e->job->n_steps; s++)
+        if (e->job->steps[s].kind == STEP_JOIN) {
+            snprintf(join_names[j], sizeof join_names[j], "join%d", j + 1);
+            ops[n_ops++] = join_names[j++];
+        }
     store_opts so = {.block_cache_bytes = 64u << 20};
     snprintf(db, sizeof db, "%s/db", e->dir);
     int rc = store_open(db, ops, n_ops, &so, &e->st, err);
     if (rc)
         return rc;
-    e->op_cf = n_ops ? store_cf_index(e->st, OP_CF_NAME) : -1;
-    e->timer_cf = n_ops > 1 ? store_cf_index(e->st, TIMER_CF_NAME) : -1;
+    e->op_cf = e->job->n_aggs ? store_cf_index(e->st, OP_CF_NAME) : -1;
+    e->timer_cf = store_cf_index(e->st, TIMER_CF_NAME);
     rc = commit_read(e->st, &e->last, err);
     if (rc == -ENOENT)
         return 0;
@@ -322,6 +332,18 @@ static int open_plugins(engine *e, ember_err *err)
         return rc;
     e->snk_open = 1;
     rc = e->snk.ops->recover(&e->snk, e->committed, err);
+    if (rc)
+        return rc;
+    for (int s = 0, j = 0; s < e->job->n_steps && !rc; s++) {
+        char name[16];
+        if (e->job->steps[s].kind != STEP_JOIN)
+            continue;
+        snprintf(name, sizeof name, "join%d", ++j);
+        rc = table_open(e->job->steps[s].table, e->st, store_cf_index(e->st, name), err);
+        if (!rc)
+            fprintf(stderr, "recovery: join table %s: %zu rows\n",
+                    table_path(e->job->steps[s].table), table_rows(e->job->steps[s].table));
+    }
     if (rc)
         return rc;
     e->tf = transform_new(e->job, e->opts.threads);

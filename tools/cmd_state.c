@@ -91,6 +91,39 @@ static char *stored_key(const char *k)
     return s;
 }
 
+/* A join table's column family: key -> the table's CSV line. */
+static int print_table(store *st, int cf, const state_args *a)
+{
+    store_iter *it = store_iter_new(st, cf, NULL, 0);
+    uint64_t shown = 0;
+    if (!it)
+        return 1;
+    if (a->fmt == FMT_JSON)
+        printf("[");
+    else
+        printf(a->fmt == FMT_TSV ? "key\trow\n" : "%-24s row\n", "key");
+    for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
+        size_t kn, vn;
+        const char *k = store_iter_key(it, &kn);
+        const char *v = store_iter_value(it, &vn);
+        if (a->fmt == FMT_JSON) {
+            printf("%s\n  {\"key\": ", shown ? "," : "");
+            json_string(stdout, k, kn);
+            printf(", \"row\": ");
+            json_string(stdout, v, vn);
+            printf("}");
+        } else {
+            printf(a->fmt == FMT_TSV ? "%.*s\t%.*s\n" : "%-24.*s %.*s\n", (int)kn, k, (int)vn,
+                   v);
+        }
+        shown++;
+    }
+    if (a->fmt == FMT_JSON)
+        printf("\n]\n");
+    store_iter_free(it);
+    return 0;
+}
+
 /* Timers in firing order. Windows: end | key | start; TTL: expiry | key. */
 static int print_timers(store *st, int cf, const state_args *a, int ttl)
 {
@@ -190,6 +223,8 @@ int cmd_state(int argc, char **argv)
             fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n",
                     a.dir, a.op, a.dir);
             rc = 1;
+        } else if (strncmp(a.op, "join", 4) == 0) {
+            rc = print_table(st, cf, &a);
         } else if (strcmp(a.op, "timers") == 0 && (job->window.kind != WIN_NONE || job->ttl_ms)) {
             rc = print_timers(st, cf, &a, job->ttl_ms != 0);
         } else {

@@ -1,5 +1,7 @@
 """State TTL, dedupe and the stream-static join through real `ember run`
 processes, each checked against a Python oracle over the same input."""
+import json
+import os
 import random
 import time
 
@@ -50,5 +52,108 @@ def test_ttl_expires_idle_keys():
           "one timer per live key, none for expired ones")
 
 
+def join_job(d, keep=False):
+    write(d + "/j.job", f"""job join
+batch      interval=1ms max-records=1000
+checkpoint dir={d}/ckpt
+source     file path={d}/in.csv
+parse      csv fields=user,ad,v:int
+join       table path={d}/ads.csv key=ad fields=campaign,weight:int{" on-miss=keep" if keep else ""}
+key        campaign
+aggregate  count() sum(weight) sum(v)
+sink       file dir={d}/out
+""")
+    return d + "/j.job"
+
+
+def write_table(path, mapping):
+    tmp = path + ".tmp"
+    write(tmp, "ad,campaign,weight\n" + "".join("%s,%s,%d\n" % (a, c, w)
+                                                 for a, (c, w) in mapping.items()))
+    os.rename(tmp, path)
+
+
+def join_oracle(rows, mapping, keep):
+    out = {}
+    for user, ad, v in rows:
+        c, w = mapping.get(ad, ("", None))
+        if ad not in mapping and not keep:
+            continue
+        n, sw, sv = out.get(c, (0, None, 0))
+        sw = sw if w is None else (sw or 0) + w
+        out[c] = (n + 1, sw, sv + v)
+    return out
+
+
+def check_join_state(d, want):
+    got = {r["campaign"]: (r["count"], r["sum_weight"], r["sum_v"])
+           for r in state_json(d + "/ckpt")}
+    check(got == want, "join state %s != oracle %s" % (sorted(got.items())[:4],
+                                                        sorted(want.items())[:4]))
+
+
+def test_join_table_reload_and_replay():
+    """Phase 1 joins with table 1; table 2 replaces it; phase 2 crashes before
+    its commit, the file is then put back to table 1, and the replay must
+    still join phase 2 with table 2, the version that batch first ran with."""
+    d = tmpdir("join")
+    rnd = random.Random(9)
+    t1 = {"ad%03d" % i: ("c%02d" % (i % 10), i % 7) for i in range(100)}
+    t2 = {"ad%03d" % i: ("c%02d" % (i % 13), i % 5) for i in range(50, 150)}
+    p1 = [("u%d" % rnd.randrange(50), "ad%03d" % rnd.randrange(160), rnd.randrange(10))
+          for _ in range(3000)]
+    p2 = [("u%d" % rnd.randrange(50), "ad%03d" % rnd.randrange(160), rnd.randrange(10))
+          for _ in range(3000)]
+    write_table(d + "/ads.csv", t1)
+    write(d + "/in.csv", "".join("%s,%s,%d\n" % r for r in p1))
+    j = join_job(d)
+    ember("run", j, "--until-idle", check_rc=0)
+    check_join_state(d, join_oracle(p1, t1, False))
+    write_table(d + "/ads.csv", t2)
+    with open(d + "/in.csv", "a") as f:
+        f.write("".join("%s,%s,%d\n" % r for r in p2))
+    rc, _, err = ember("run", j, "--until-idle",
+                       env={"EMBER_FAILPOINTS": "state.before_commit=crash@2"})
+    check(rc == -9 and "reloaded: 100 rows" in err, "crash after the reload: %d %s" % (rc, err))
+    write_table(d + "/ads.csv", t1)
+    ember("run", j, "--until-idle", check_rc=0)  # replay with table 2, then table 1
+    # Batches of 1000: p2's first 1000 ran before the crash (committed, table 2), the
+    # next 1000 were planned (replayed with table 2), the last 1000 ran after the
+    # file went back to table 1.
+    want = join_oracle(p1, t1, False)
+    for part, table in ((p2[:2000], t2), (p2[2000:], t1)):
+        for c, (n, sw, sv) in join_oracle(part, table, False).items():
+            n0, sw0, sv0 = want.get(c, (0, None, 0))
+            want[c] = (n0 + n, (sw0 or 0) + (sw or 0) if sw is not None or sw0 is not None
+                       else None, sv0 + sv)
+    check_join_state(d, want)
+    _, out, _ = ember("state", d + "/ckpt", "--op", "join1", "--format", "json", check_rc=0)
+    stored = {r["key"]: r["row"] for r in json.loads(out)}
+    check(stored == {a: "%s,%s,%d" % (a, c, w) for a, (c, w) in t1.items()},
+          "the join1 column family holds the table version in force")
+
+
+def test_join_on_miss_keep_and_bad_tables():
+    d = tmpdir("join-keep")
+    rows = [("u1", "ad001", 1), ("u2", "zzz", 2), ("u3", "ad002", 3)]
+    write_table(d + "/ads.csv", {"ad001": ("c1", 5), "ad002": ("c1", 6)})
+    write(d + "/in.csv", "".join("%s,%s,%d\n" % r for r in rows))
+    ember("run", join_job(d, keep=True), "--until-idle", check_rc=0)
+    got = {r["campaign"]: (r["count"], r["sum_weight"], r["sum_v"])
+           for r in state_json(d + "/ckpt")}
+    # sum() over only NULLs is 0 (NULL fields are skipped, see README)
+    check(got == {"c1": (2, 11, 4), "": (1, 0, 2)}, "on-miss=keep: %s" % got)
+    for text, msg in (("ad,campaign,weight\na,c,1\na,d,2\n", "ads.csv:3: key 'a' appears twice"),
+                      ("ad,campaign\na,c\n", "ads.csv:1: the header has no column 'weight'"),
+                      ("ad,campaign,weight\na,c,x\n", "ads.csv:2")):
+        e = tmpdir("join-bad")
+        write(e + "/ads.csv", text)
+        write(e + "/in.csv", "u,a,1\n")
+        rc, _, err = ember("run", join_job(e), "--until-idle")
+        check(rc in (1, 2) and msg in err and len(err.strip().splitlines()) <= 2,
+              "bad table: exit %d, %s" % (rc, err.strip()))
+
+
 if __name__ == "__main__":
-    main([test_ttl_expires_idle_keys])
+    main([test_ttl_expires_idle_keys, test_join_table_reload_and_replay,
+          test_join_on_miss_keep_and_bad_tables])
