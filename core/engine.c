@@ -29,6 +29,7 @@
 #include "checkpoint/snapshot.h"
 #include "core/failpoint.h"
 #include "core/io.h"
+#include "state/dedupe.h"
 #include "state/table.h"
 
 #include <assert.h>
@@ -350,13 +351,13 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
     fprintf(e->progress,
             "{\"batch\":%" PRIu64 ",\"batch_time_ms\":%" PRIu64 ",\"replay\":%s,"
             "\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64 ",\"bad_records\":%" PRIu64
-            ",\"filtered_out\":%" PRIu64 ",\"late_records\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
+            ",\"filtered_out\":%" PRIu64 ",\"late_records\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
             ",\"state_bytes\":%" PRIu64 ",\"keys_changed\":%" PRIu64 ",\"keys_deleted\":%" PRIu64 ",\"cache_hits\":%" PRIu64
             ",\"wal_ms\":%.3f,\"read_ms\":%.3f,\"transform_ms\":%.3f,\"state_ms\":%.3f,"
             "\"sink_ms\":%.3f,\"commit_ms\":%.3f,\"snapshot_ms\":%.3f,\"processing_ms\":%.3f,"
             "\"scheduling_delay_ms\":%.3f,\"processing_rate\":%.1f,\"offsets\":{",
             r->batch, r->time_ms, r->replay ? "true" : "false", r->ts.records_in,
-            r->ts.records_out, r->ts.bad_records, r->ts.filtered_out, r->ts.late_records, r->rows,
+            r->ts.records_out, r->ts.bad_records, r->ts.filtered_out, r->ts.late_records, r->ts.duplicates, r->rows,
             keys, bytes,
             r->us.keys_changed, r->us.deleted_keys, r->us.cache_hits, r->t.wal_ms, r->t.read_ms, r->t.transform_ms,
             r->t.state_ms, r->t.sink_ms, r->t.commit_ms, r->t.snapshot_ms, r->t.total_ms,
@@ -377,6 +378,8 @@ static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint6
         fprintf(stderr, " late %" PRIu64, r->ts.late_records);
     if (e->job->ttl_ms)
         fprintf(stderr, " expired %" PRIu64, r->us.deleted_keys);
+    if (e->dd)
+        fprintf(stderr, " duplicates %" PRIu64, r->ts.duplicates);
     fprintf(stderr, " | %.1f ms, delay %.0f ms | keys %" PRIu64 ", state %.1f MB",
             r->t.total_ms, r->sched_delay_ms, keys, (double)bytes / 1048576.0);
     if (e->opts.progress)
@@ -426,9 +429,13 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
     if (!rc && !(rc = read_input(e, r, n, pulled, pulled_bytes, err)))
         rep.t.read_ms = mono_ms() - t0;
     t = mono_ms();
+    if (e->dd)
+        dedupe_begin(e->dd, wb, (int64_t)batch_time_ms);
     if (e->job->window.kind != WIN_NONE || e->job->ttl_ms)
         transform_set_clock(e->tf, (int64_t)batch_time_ms, state_update_watermark(e->upd));
-    if (!rc && !(rc = transform_step(e, batch, r, n, err)))
+    if (!rc && !(rc = transform_step(e, batch, r, n, err)) && e->dd)
+        rc = dedupe_expire(e->dd, err);
+    if (!rc)
         rc = fp_step("transform.after", err);
     transform_get_stats(e->tf, &rep.ts);
     rep.t.transform_ms = mono_ms() - t;
@@ -579,6 +586,7 @@ static void engine_close(engine *e)
     if (e->src_open)
         e->src.ops->close(&e->src);
     state_update_free(e->upd);
+    dedupe_free(e->dd);
     transform_free(e->tf);
     lines_free(&e->lines);
     if (e->wal)

@@ -31,6 +31,7 @@ typedef struct engine {
     int src_open, snk_open;
     transform *tf;
     state_update *upd;
+    struct dedupe *dd; /* the dedupe step's state, NULL without one */
     batch_lines lines;
     uint64_t job_hash;
 

@@ -54,6 +54,7 @@ ember_job *ember_job_new(const char *name)
     job->cache_bytes = 256ll << 20;
     job->wal_segment_bytes = 64ll << 20;
     job->delim = ',';
+    job->dedupe_step = -1;
     job_text_append(job, 0, "job       %s", job->name);
     return job;
 }
@@ -410,6 +411,29 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
     }
     opts_free(&set);
     return rc;
+}
+
+int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
+{
+    char field[64], within[16], horizon[32];
+    int used = 0;
+    if (job->dedupe_step >= 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
+    job_step *st = add_step(job, STEP_DEDUPE, err);
+    if (!st)
+        return err->code;
+    if (sscanf(text, " %63[A-Za-z0-9_] %15s %31s %n", field, within, horizon, &used) != 3 ||
+        strcmp(within, "within") != 0 || text[used])
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'FIELD within DURATION'");
+    st->dedupe_field = schema_find(&job->current, field, strlen(field));
+    if (st->dedupe_field < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "unknown field '%s'", field);
+    if (opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms) || st->dedupe_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, horizon) - text) + 1,
+                                 "'%s' is not a positive duration like 10m", horizon);
+    job->dedupe_step = job->n_steps++;
+    job_text_append(job, 0, "dedupe    %s", text);
+    return 0;
 }
 
 int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err)

@@ -19,7 +19,7 @@
 #define JOB_MAX_AGGS 32
 
 typedef enum step_kind {
-    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN
+    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN, STEP_DEDUPE
 } step_kind;
 
 struct join_table;
@@ -35,6 +35,8 @@ typedef struct job_step {
     int join_key;             /* STEP_JOIN: record field matched against the table's key */
     int join_fields;          /* STEP_JOIN: columns appended */
     int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
+    int dedupe_field;         /* STEP_DEDUPE: the id field */
+    int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
     int width; /* fields in the record after this step */
 } job_step;
 
@@ -75,6 +77,7 @@ struct ember_job {
 
     int key_fields[JOB_MAX_KEYS];
     int n_keys;
+    int dedupe_step; /* index of the dedupe step, -1 if none */
     int64_t ttl_ms;     /* idle keys expire after this much batch time; 0 = never */
     window_spec window; /* kind WIN_NONE without a window step */
     agg_spec aggs[JOB_MAX_AGGS + 2];

@@ -184,6 +184,8 @@ static int load_text_step(ember_job *job, jf_line *l, ember_err *err)
         rc = ember_job_select(job, l->rest, err);
     else if (strcmp(l->word, "key") == 0)
         rc = ember_job_key(job, l->rest, err);
+    else if (strcmp(l->word, "dedupe") == 0)
+        rc = ember_job_dedupe(job, l->rest, err);
     else if (strcmp(l->word, "ttl") == 0)
         rc = ember_job_ttl(job, l->rest, err);
     else if (strcmp(l->word, "window") == 0)
@@ -217,12 +219,12 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
         return load_options_step(*job, l, err);
     if (!strcmp(w, "filter") || !strcmp(w, "select") || !strcmp(w, "key") ||
-        !strcmp(w, "ttl") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having"))
+        !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having"))
         return load_text_step(*job, l, err);
     char msg[256];
     snprintf(msg, sizeof msg,
              "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, join, key, ttl, window, aggregate, having or sink)", w);
+             "select, join, dedupe, key, ttl, window, aggregate, having or sink)", w);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

@@ -84,6 +84,11 @@ typedef struct worker {
     int rc;
     uint64_t bad_index;
     ember_err err;
+    uint64_t line; /* the line being processed */
+    struct {
+        dedupe_id *v;
+        size_t n, cap;
+    } ids; /* dedupe: ids of this worker's slice, in order */
 } worker;
 
 struct transform {
@@ -92,6 +97,12 @@ struct transform {
     worker *w;
     const batch_lines *in;
     int64_t batch_time_ms, watermark;
+    dedupe_fn dedupe;
+    void *dedupe_ctx;
+    uint8_t *drop_line; /* dedupe: per line of the batch */
+    size_t drop_cap;
+    dedupe_id *ids; /* dedupe: every worker's ids in input order, kept for the batch */
+    size_t ids_cap;
 };
 
 static int worker_init(worker *w, transform *t, int id)
@@ -130,6 +141,7 @@ static void worker_free(worker *w, const ember_job *job)
             preagg_free(w->shards[s]);
     free(w->shards);
     free(w->out.rows);
+    free(w->ids.v);
     text_free(&w->dead);
     text_free(&w->late);
     arena_free(&w->scratch);
@@ -162,6 +174,8 @@ void transform_free(transform *t)
         if (t->w[i].t)
             worker_free(&t->w[i], t->job);
     free(t->w);
+    free(t->drop_line);
+    free(t->ids);
     free(t);
 }
 
@@ -314,11 +328,11 @@ static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
     return 0;
 }
 
-/* Runs steps on a parsed record; 1 = dropped by a filter. */
-static int run_steps(worker *w, ember_record *rec)
+/* Runs steps [0, upto) on a parsed record; 1 = dropped by a filter. */
+static int run_steps(worker *w, ember_record *rec, int upto)
 {
     const ember_job *job = w->t->job;
-    for (int s = 0; s < job->n_steps; s++) {
+    for (int s = 0; s < upto; s++) {
         const job_step *st = &job->steps[s];
         switch (st->kind) {
         case STEP_FILTER:
@@ -335,6 +349,12 @@ static int run_steps(worker *w, ember_record *rec)
         case STEP_JOIN:
             if (join_record(w, st, s, rec))
                 return 1;
+            break;
+        case STEP_DEDUPE:
+            if (w->t->drop_line && w->t->drop_line[w->line]) {
+                w->stats.duplicates++;
+                return 1;
+            }
             break;
         case STEP_SELECT: {
             ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};
@@ -384,9 +404,10 @@ static int process_line(worker *w, size_t index)
     size_t len = in->len[index];
     ember_record rec;
     w->stats.records_in++;
+    w->line = index;
     if (parse_record(w, line, len, &rec))
         return handle_bad_record(w, index, line, len);
-    if (run_steps(w, &rec)) {
+    if (run_steps(w, &rec, w->t->job->n_steps)) {
         w->stats.filtered_out++;
         return 0;
     }
@@ -395,6 +416,57 @@ static int process_line(worker *w, size_t index)
         return emit_row(w, &rec);
     int rc = aggregate_record(w, &rec, line, len);
     return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index, line, len) : rc;
+}
+
+/* Dedupe phase 1: the id of every record that reaches the dedupe step. Bad
+ * records are left for the main pass to report. */
+static int collect_id(worker *w, size_t index)
+{
+    const batch_lines *in = w->t->in;
+    const job_step *st = &w->t->job->steps[w->t->job->dedupe_step];
+    ember_record rec;
+    w->line = index;
+    if (parse_record(w, in->data + in->off[index], in->len[index], &rec)) {
+        w->err = (ember_err){0};
+        return 0;
+    }
+    if (run_steps(w, &rec, w->t->job->dedupe_step))
+        return 0;
+    const ember_value *v = &rec.values[st->dedupe_field];
+    char buf[64];
+    const char *id = v->u.s.ptr;
+    size_t len = v->type == EMBER_STRING ? v->u.s.len : 0;
+    if (v->type == EMBER_NULL)
+        return 0; /* no id: never a duplicate */
+    if (v->type != EMBER_STRING) {
+        len = value_format(v, buf, sizeof buf);
+        id = buf;
+    }
+    if (len > KEY_MAX)
+        return 0;
+    char *copy = arena_strndup(&w->scratch, id, len);
+    if (w->ids.n == w->ids.cap) {
+        size_t cap = w->ids.cap ? w->ids.cap * 2 : 1024;
+        dedupe_id *p = realloc(w->ids.v, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        w->ids.v = p;
+        w->ids.cap = cap;
+    }
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    w->ids.v[w->ids.n++] = (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy,
+                                       (uint32_t)len};
+    return 0;
+}
+
+static void *collect_ids_main(void *arg)
+{
+    worker *w = arg;
+    w->ids.n = 0;
+    for (size_t i = w->first; i < w->last && !w->rc; i++)
+        w->rc = collect_id(w, i);
+    return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -484,10 +556,59 @@ static int collect_error(transform *t, uint64_t *bad_index, ember_err *err)
     return 0;
 }
 
+/* Dedupe phase 2 (driver): ids of all workers in input order to the
+ * deciding state; their verdicts become a per-line bitmap. */
+static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err)
+{
+    size_t n = 0, k = 0;
+    run_parallel(t, collect_ids_main);
+    for (int i = 0; i < t->n_workers; i++) {
+        if (t->w[i].rc) {
+            *err = t->w[i].err;
+            return t->w[i].rc;
+        }
+        n += t->w[i].ids.n;
+    }
+    if (in->n > t->drop_cap) {
+        uint8_t *p = realloc(t->drop_line, in->n);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        t->drop_line = p;
+        t->drop_cap = in->n;
+    }
+    memset(t->drop_line, 0, in->n);
+    if (n > t->ids_cap) {
+        dedupe_id *p = realloc(t->ids, n * sizeof *p);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        t->ids = p;
+        t->ids_cap = n;
+    }
+    dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
+    uint8_t *drop = calloc(n ? n : 1, 1);
+    int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < t->n_workers; i++) {
+        memcpy(all + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *all);
+        k += t->w[i].ids.n;
+    }
+    if (!rc && n)
+        rc = t->dedupe(t->dedupe_ctx, all, n, drop, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        t->drop_line[all[i].line] = drop[i];
+    free(drop);
+    return rc;
+}
+
 int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, ember_err *err)
 {
     t->in = in;
     reset_workers(t, in);
+    if (t->job->dedupe_step >= 0) {
+        int rc = t->dedupe ? decide_duplicates(t, in, err)
+                           : ember_err_set(err, -EINVAL, "dedupe step without its state");
+        if (rc)
+            return rc;
+    }
     run_parallel(t, worker_main);
     int rc = collect_error(t, bad_index, err);
     if (rc || !t->job->n_aggs || t->n_workers == 1)
@@ -516,6 +637,12 @@ const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes)
     return t->w[i_worker].dead.data;
 }
 
+void transform_set_dedupe(transform *t, dedupe_fn fn, void *ctx)
+{
+    t->dedupe = fn;
+    t->dedupe_ctx = ctx;
+}
+
 void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark)
 {
     t->batch_time_ms = batch_time_ms;
@@ -538,6 +665,7 @@ void transform_get_stats(const transform *t, transform_stats *out)
         out->filtered_out += t->w[i].stats.filtered_out;
         out->records_out += t->w[i].stats.records_out;
         out->late_records += t->w[i].stats.late_records;
+        out->duplicates += t->w[i].stats.duplicates;
         if (t->w[i].stats.max_event_time > out->max_event_time)
             out->max_event_time = t->w[i].stats.max_event_time;
     }

@@ -31,10 +31,22 @@ typedef struct transform_stats {
     uint64_t filtered_out;
     uint64_t records_out;   /* records reaching key/aggregate or the sink */
     uint64_t late_records;  /* behind the watermark (windowed jobs) */
+    uint64_t duplicates;    /* dropped by dedupe */
     int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time */
 } transform_stats;
 
 typedef struct transform transform;
+
+/* dedupe: the id of one record reaching the dedupe step, in input order. */
+typedef struct dedupe_id {
+    uint64_t line; /* index in the batch's lines */
+    uint64_t hash; /* preagg_hash of the id */
+    const char *id;
+    uint32_t len;
+} dedupe_id;
+/* Sets drop[i] = 1 for every ids[i] that is a duplicate. */
+typedef int (*dedupe_fn)(void *ctx, const dedupe_id *ids, size_t n, uint8_t *drop,
+                         ember_err *err);
 
 EMBER_MUST_CHECK transform *transform_new(const ember_job *job, int threads);
 void transform_free(transform *t);
@@ -42,6 +54,8 @@ void transform_free(transform *t);
  * *bad_index set to the failing line's index in `in`. */
 EMBER_MUST_CHECK int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index,
                                      ember_err *err);
+/* Jobs with a dedupe step: who decides, called once per batch. */
+void transform_set_dedupe(transform *t, dedupe_fn fn, void *ctx);
 /* Windowed jobs: the batch's time (processing-time windows) and the
  * watermark in force for this batch (late records are dropped). */
 void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark);

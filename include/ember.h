@@ -127,6 +127,9 @@ EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *use
  * appends the table row's fields to every record (a stream-static join) */
 EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts,
                                     size_t n_opts, ember_err *err);
+/* dedupe FIELD within DURATION: drops a record whose FIELD value was seen
+ * within DURATION of batch time (one dedupe step per job) */
+EMBER_MUST_CHECK int ember_job_dedupe(ember_job *job, const char *spec, ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
 /* ttl DURATION: a key not updated for DURATION of batch time is deleted

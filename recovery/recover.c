@@ -22,6 +22,7 @@
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
 #include "core/engine.h"
+#include "state/dedupe.h"
 #include "state/table.h"
 #include "core/failpoint.h"
 #include "core/io.h"
@@ -55,13 +56,17 @@ static int path_exists(const char *p)
 static int open_live(engine *e, ember_err *err)
 {
     char db[4200];
-    const char *ops[2 + JOB_MAX_STEPS];
+    const char *ops[4 + JOB_MAX_STEPS];
     char join_names[JOB_MAX_STEPS][16];
     size_t n_ops = 0;
     if (e->job->n_aggs)
         ops[n_ops++] = OP_CF_NAME;
     if (e->job->n_aggs && (e->job->window.kind != WIN_NONE || e->job->ttl_ms))
         ops[n_ops++] = TIMER_CF_NAME;
+    if (e->job->dedupe_step >= 0) {
+        ops[n_ops++] = "dedupe";
+        ops[n_ops++] = "dedupe_timers";
+    }
     for (int s = 0, j = 0; s < e->job->n_steps; s++)
         if (e->job->steps[s].kind == STEP_JOIN) {
             snprintf(join_names[j], sizeof join_names[j], "join%d", j + 1);
@@ -349,6 +354,14 @@ static int open_plugins(engine *e, ember_err *err)
     e->tf = transform_new(e->job, e->opts.threads);
     if (!e->tf)
         return ember_err_set(err, -ENOMEM, "out of memory");
+    if (e->job->dedupe_step >= 0) {
+        const job_step *d = &e->job->steps[e->job->dedupe_step];
+        e->dd = dedupe_new(e->st, store_cf_index(e->st, "dedupe"),
+                           store_cf_index(e->st, "dedupe_timers"), d->dedupe_ms);
+        if (!e->dd)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        transform_set_dedupe(e->tf, dedupe_decide, e->dd);
+    }
     if (e->job->n_aggs && !(e->upd = state_update_new(e->job, e->st, e->op_cf, e->timer_cf,
                                                       (size_t)e->job->cache_bytes)))
         return ember_err_set(err, -ENOMEM, "out of memory");

@@ -91,8 +91,9 @@ static char *stored_key(const char *k)
     return s;
 }
 
-/* A join table's column family: key -> the table's CSV line. */
-static int print_table(store *st, int cf, const state_args *a)
+/* A join table's column family: key -> the table's CSV line; dedupe's:
+ * id -> expiry. */
+static int print_table(store *st, int cf, const state_args *a, int dedupe)
 {
     store_iter *it = store_iter_new(st, cf, NULL, 0);
     uint64_t shown = 0;
@@ -101,12 +102,22 @@ static int print_table(store *st, int cf, const state_args *a)
     if (a->fmt == FMT_JSON)
         printf("[");
     else
-        printf(a->fmt == FMT_TSV ? "key\trow\n" : "%-24s row\n", "key");
+        printf(dedupe ? "id\texpires\n" : a->fmt == FMT_TSV ? "key\trow\n" : "key\t\t\trow\n");
     for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
         size_t kn, vn;
         const char *k = store_iter_key(it, &kn);
         const char *v = store_iter_value(it, &vn);
-        if (a->fmt == FMT_JSON) {
+        if (dedupe && vn == 8) {
+            uint64_t t = 0;
+            for (int i = 7; i >= 0; i--)
+                t = (t << 8) | (uint8_t)v[i];
+            printf(a->fmt == FMT_JSON ? "%s\n  {\"id\": " : "", shown ? "," : "");
+            if (a->fmt == FMT_JSON)
+                json_string(stdout, k, kn);
+            else
+                printf("%.*s\t", (int)kn, k);
+            printf(a->fmt == FMT_JSON ? ", \"expires\": %llu}" : "%llu\n", (unsigned long long)t);
+        } else if (a->fmt == FMT_JSON) {
             printf("%s\n  {\"key\": ", shown ? "," : "");
             json_string(stdout, k, kn);
             printf(", \"row\": ");
@@ -223,8 +234,8 @@ int cmd_state(int argc, char **argv)
             fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n",
                     a.dir, a.op, a.dir);
             rc = 1;
-        } else if (strncmp(a.op, "join", 4) == 0) {
-            rc = print_table(st, cf, &a);
+        } else if (strncmp(a.op, "join", 4) == 0 || strcmp(a.op, "dedupe") == 0) {
+            rc = print_table(st, cf, &a, strcmp(a.op, "dedupe") == 0);
         } else if (strcmp(a.op, "timers") == 0 && (job->window.kind != WIN_NONE || job->ttl_ms)) {
             rc = print_timers(st, cf, &a, job->ttl_ms != 0);
         } else {

@@ -154,6 +154,94 @@ def test_join_on_miss_keep_and_bad_tables():
               "bad table: exit %d, %s" % (rc, err.strip()))
 
 
+def dedupe_job(d, within="1h", extra=""):
+    write(d + "/d.job", f"""job dedupe
+batch      interval=1ms max-records=500
+checkpoint dir={d}/ckpt {extra}
+source     file path={d}/in.csv
+parse      csv fields=id,cat,v:int
+filter     v >= 0
+dedupe     id within {within}
+key        cat
+aggregate  count() sum(v)
+sink       file dir={d}/out
+""")
+    return d + "/d.job"
+
+
+def dedupe_input(rnd, n, ids):
+    """Ids repeat at random distances (inside one batch and across batches);
+    a repeated id carries the same category and value, as a redelivery would."""
+    out = []
+    for _ in range(n):
+        i = rnd.randrange(ids)
+        out.append(("e%05d" % i, "c%d" % (i % 7), (i * 37) % 100 - 5))
+    return out
+
+
+def dedupe_oracle(rows):
+    seen, out = set(), {}
+    for i, c, v in rows:
+        if v < 0 or i in seen:
+            continue
+        seen.add(i)
+        n, s = out.get(c, (0, 0))
+        out[c] = (n + 1, s + v)
+    return out
+
+
+def check_dedupe_state(d, want):
+    got = {r["cat"]: (r["count"], r["sum_v"]) for r in state_json(d + "/ckpt")}
+    check(got == want, "dedupe state %s != oracle %s" % (sorted(got.items()), sorted(want.items())))
+
+
+def test_dedupe_with_kill9():
+    d = tmpdir("dedupe")
+    rows = dedupe_input(random.Random(12), 12000, 4000)
+    write(d + "/in.csv", "".join("%s,%s,%d\n" % r for r in rows))
+    j = dedupe_job(d, extra="every=4 keep=2")
+    points = ["transform.after", "sink.before_commit", "state.before_commit",
+              "state.after_commit", "wal.after_append"]
+    crashes = 0
+    for i in range(30):
+        rc, _, err = ember("run", j, "--until-idle",
+                           env={"EMBER_FAILPOINTS": "%s=crash@%d" % (points[i % 5], 1 + i % 4)})
+        if rc == 0:
+            break
+        check(rc == -9, "exit %d: %s" % (rc, err[-1500:]))
+        crashes += 1
+    ember("run", j, "--until-idle", check_rc=0)
+    check(crashes >= 8, "only %d crashes" % crashes)
+    check_dedupe_state(d, dedupe_oracle(rows))
+    dups = sum(1 for i, _, v in rows if v >= 0) - sum(n for n, _ in dedupe_oracle(rows).values())
+    check(dups > 5000, "the input has %d duplicates" % dups)
+
+
+def test_dedupe_horizon_expires():
+    """Ids of phase 1 come back after the horizon: counted again; the ids
+    that did not come back are gone from the state (bounded by the horizon)."""
+    d = tmpdir("dedupe-exp")
+    rnd = random.Random(3)
+    p1 = dedupe_input(rnd, 1500, 600)
+    p2 = dedupe_input(rnd, 1500, 300)
+    write(d + "/in.csv", "".join("%s,%s,%d\n" % r for r in p1))
+    j = dedupe_job(d, within="1s")
+    ember("run", j, "--until-idle", check_rc=0)
+    time.sleep(1.3)
+    with open(d + "/in.csv", "a") as f:
+        f.write("".join("%s,%s,%d\n" % r for r in p2))
+    ember("run", j, "--until-idle", check_rc=0)
+    want = dedupe_oracle(p1)
+    for c, (n, s) in dedupe_oracle(p2).items():
+        n0, s0 = want.get(c, (0, 0))
+        want[c] = (n0 + n, s0 + s)
+    check_dedupe_state(d, want)
+    _, out, _ = ember("state", d + "/ckpt", "--op", "dedupe", "--format", "json", check_rc=0)
+    ids = {r["id"] for r in json.loads(out)}
+    check(ids == {i for i, _, v in p2 if v >= 0}, "dedupe state holds only ids of the horizon")
+
+
 if __name__ == "__main__":
     main([test_ttl_expires_idle_keys, test_join_table_reload_and_replay,
-          test_join_on_miss_keep_and_bad_tables])
+          test_join_on_miss_keep_and_bad_tables, test_dedupe_with_kill9,
+          test_dedupe_horizon_expires])

@@ -1,0 +1,32 @@
+/*
+ * dedupe: the state of `dedupe FIELD within HORIZON`. A record whose FIELD
+ * value was seen within HORIZON of batch time is dropped; so is every later
+ * copy inside one batch (the first in input order is kept).
+ *
+ * State: column family "dedupe" maps id -> expiry (batch time + horizon,
+ * 8 bytes LE); "dedupe_timers" holds expiry | id so expired ids are deleted
+ * from the due prefix, never by a scan: the state stays bounded by the ids
+ * of one horizon. Every change goes into the batch's commit WriteBatch, so a
+ * replayed batch decides exactly as the first run did.
+ */
+#ifndef EMBER_DEDUPE_H
+#define EMBER_DEDUPE_H
+
+#include "core/transform.h"
+#include "state/store.h"
+
+typedef struct dedupe dedupe;
+
+EMBER_MUST_CHECK dedupe *dedupe_new(store *st, int cf, int timer_cf, int64_t horizon_ms);
+void dedupe_free(dedupe *d);
+/* Before the batch's transform: where its changes go and its time. */
+void dedupe_begin(dedupe *d, store_batch *wb, int64_t batch_time_ms);
+/* The transform's dedupe_fn (ctx = the dedupe); ids must stay valid until
+ * dedupe_expire. */
+EMBER_MUST_CHECK int dedupe_decide(void *ctx, const dedupe_id *ids, size_t n, uint8_t *drop,
+                                   ember_err *err);
+/* After it: deletes ids whose horizon passed. */
+EMBER_MUST_CHECK int dedupe_expire(dedupe *d, ember_err *err);
+uint64_t dedupe_expired(const dedupe *d);
+
+#endif
