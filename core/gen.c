@@ -1,5 +1,6 @@
 /*
- * gen: deterministic record generators (sensors, ads, transactions).
+ * gen: deterministic record generators (sensors, ads, transactions, posts,
+ * clicks, trades).
  *
  * Record `seq` of kind K with seed S is a pure function of (K, S, seq): a
  * counter-based hash (the splitmix64 finalizer) of the stream key and seq
@@ -28,6 +29,25 @@
  *                 16-digit Luhn-valid card numbers from a pool of 100000,
  *                 merchants m00001..m05000, amounts mostly small with a
  *                 long tail (2 decimals).
+ *   posts         user,hashtag,ts:int
+ *                 users u000001..u100000; 200 hashtags #topic000..#topic199
+ *                 with a power-law skew (#topic000 most frequent), and in 1
+ *                 of 8 posts the tag trending in that minute of event time,
+ *                 #trending00..#trending49 (minute number mod 50), so the top
+ *                 hashtags differ from minute to minute.
+ *   clicks        user,item,ts:int
+ *                 8 sessions run side by side (record seq belongs to lane
+ *                 seq % 8); a session is 50 clicks of one user, about 400 ms
+ *                 of event time. Session s has user u0001..u5000 number
+ *                 (s * 7919) % 5000 + 1, so a user comes back only after 5000
+ *                 sessions (about 250 s of event time): a session window with
+ *                 a gap up to 2 minutes sees each session exactly. Items
+ *                 i0000..i1999 come in 100 categories of 20; a session clicks
+ *                 items of one category, so items viewed together correlate.
+ *   trades        symbol,price:float,qty:int,ts:int
+ *                 50 ticker symbols; each price follows its own triangle wave
+ *                 of +-5% around its base over a 10-minute period of event
+ *                 time, plus +-0.25% noise (2 decimals); qty 1..1000.
  * Every event time is GEN_EPOCH_MS + seq + jitter, jitter in [-50, 50], so
  * events arrive slightly out of order.
  */
@@ -51,18 +71,44 @@
 #define N_MERCHANTS 5000
 #define JITTER_MS 50
 
-static const char *const kind_names[GEN_KIND_COUNT] = {"sensors", "ads", "transactions"};
+#define N_POST_USERS 100000
+#define N_TOPICS 200
+#define N_TRENDING 50
+#define CLICK_LANES 8
+#define CLICKS_PER_SESSION 50
+#define N_CLICK_USERS 5000
+#define ITEMS_PER_CATEGORY 20
+#define N_CATEGORIES 100
+#define N_SYMBOLS 50
+#define TRADE_PERIOD_MS 600000
+
+static const char *const kind_names[GEN_KIND_COUNT] = {"sensors", "ads",    "transactions",
+                                                       "posts",   "clicks", "trades"};
 
 static const char *const kind_fields[GEN_KIND_COUNT] = {
     "sensor,ts:int,temp:float",
     "user_id,page_id,ad_id,ad_type,event_type,event_time:int,ip",
     "card,merchant,amount:float,ts:int",
+    "user,hashtag,ts:int",
+    "user,item,ts:int",
+    "symbol,price:float,qty:int,ts:int",
 };
 
 static const char *const kind_docs[GEN_KIND_COUNT] = {
     "temperature readings of sensors s0001..s1000, with a test sensor and -99 glitches",
     "Yahoo Streaming Benchmark ad events: 1000 ads in 100 campaigns",
     "card transactions: card number, merchant, amount",
+    "social posts: user and hashtag, skewed, with a per-minute trending tag",
+    "product clicks in user sessions (50 clicks, one category each)",
+    "stock trades of 50 symbols: price waves around a base, quantity",
+};
+
+static const char *const symbols[N_SYMBOLS] = {
+    "AAPL", "MSFT", "AMZN", "GOOG", "META", "NVDA", "TSLA", "JPM",  "V",    "JNJ",
+    "WMT",  "PG",   "MA",   "UNH",  "HD",   "DIS",  "BAC",  "XOM",  "KO",   "PEP",
+    "CSCO", "ORCL", "INTC", "AMD",  "NFLX", "ADBE", "CRM",  "T",    "VZ",   "PFE",
+    "MRK",  "ABT",  "NKE",  "MCD",  "IBM",  "QCOM", "TXN",  "AVGO", "COST", "CVX",
+    "WFC",  "GS",   "MS",   "C",    "BA",   "CAT",  "GE",   "MMM",  "HON",  "UPS",
 };
 
 static const char *const ad_types[] = {"banner", "modal", "sponsored-search", "mail", "mobile"};
@@ -306,6 +352,69 @@ static char *gen_transaction(uint64_t key, uint64_t seq, char *p)
     return put_i64(p, event_time(seq, word(key, seq, 3)));
 }
 
+static char *gen_post(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
+    int64_t ts = event_time(seq, word(key, seq, 2));
+    *p++ = 'u';
+    p = put_fixed(p, 1 + below(w0, N_POST_USERS), 6);
+    *p++ = ',';
+    if (below(w1, 8) == 0) {
+        p = put_str(p, "#trending");
+        p = put_fixed(p, (uint64_t)((ts - GEN_EPOCH_MS + 60000) / 60000) % N_TRENDING, 2);
+    } else {
+        /* u^3 puts most of the mass on low ranks: a power-law-like skew. */
+        double u = (double)(w1 & 0xffffffffull) / 4294967296.0;
+        p = put_str(p, "#topic");
+        p = put_fixed(p, (uint64_t)(u * u * u * N_TOPICS), 3);
+    }
+    *p++ = ',';
+    return put_i64(p, ts);
+}
+
+static char *gen_click(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t lane = seq % CLICK_LANES, pos = seq / CLICK_LANES;
+    uint64_t session = lane + CLICK_LANES * (pos / CLICKS_PER_SESSION);
+    uint64_t category = below(mix64(key ^ (session * GOLDEN)), N_CATEGORIES);
+    *p++ = 'u';
+    p = put_fixed(p, (session * 7919) % N_CLICK_USERS + 1, 4);
+    *p++ = ',';
+    *p++ = 'i';
+    p = put_fixed(p, category * ITEMS_PER_CATEGORY + below(word(key, seq, 0), ITEMS_PER_CATEGORY),
+                  4);
+    *p++ = ',';
+    return put_i64(p, event_time(seq, word(key, seq, 1)));
+}
+
+/* Price in cents: base * (1 + 5% triangle wave + 0.25% noise). */
+static int64_t trade_cents(uint64_t key, uint32_t sym, int64_t ts, uint64_t w)
+{
+    int64_t base = 2000 + (int64_t)below(mix64(key ^ (sym * GOLDEN)), 48000);
+    int64_t phase = (ts - GEN_EPOCH_MS + (int64_t)sym * 12007) % TRADE_PERIOD_MS;
+    if (phase < 0)
+        phase += TRADE_PERIOD_MS;
+    int64_t half = TRADE_PERIOD_MS / 2;
+    int64_t tri = phase < half ? phase : TRADE_PERIOD_MS - phase; /* 0..half */
+    int64_t wave = base * 5 * (2 * tri - half) / (100 * half);    /* +-5% */
+    int64_t noise = base * ((int64_t)below(w, 51) - 25) / 10000;  /* +-0.25% */
+    return base + wave + noise;
+}
+
+static char *gen_trade(uint64_t key, uint64_t seq, char *p)
+{
+    uint64_t w0 = word(key, seq, 0);
+    uint32_t sym = below(w0, N_SYMBOLS);
+    int64_t ts = event_time(seq, word(key, seq, 1));
+    p = put_str(p, symbols[sym]);
+    *p++ = ',';
+    p = put_cents(p, trade_cents(key, sym, ts, word(key, seq, 2)));
+    *p++ = ',';
+    p = put_u64(p, 1 + below(word(key, seq, 3), 1000));
+    *p++ = ',';
+    return put_i64(p, ts);
+}
+
 size_t gen_line(gen_kind k, uint64_t seed, uint64_t seq, char *buf)
 {
     uint64_t key = stream_key(k, seed);
@@ -319,6 +428,15 @@ size_t gen_line(gen_kind k, uint64_t seed, uint64_t seq, char *buf)
         break;
     case GEN_TRANSACTIONS:
         end = gen_transaction(key, seq, buf);
+        break;
+    case GEN_POSTS:
+        end = gen_post(key, seq, buf);
+        break;
+    case GEN_CLICKS:
+        end = gen_click(key, seq, buf);
+        break;
+    case GEN_TRADES:
+        end = gen_trade(key, seq, buf);
         break;
     default:
         break;

@@ -15,7 +15,9 @@
 #define GEN_EPOCH_MS 1700000000000LL
 #define GEN_LINE_MAX 256
 
-typedef enum gen_kind { GEN_SENSORS, GEN_ADS, GEN_TRANSACTIONS, GEN_KIND_COUNT } gen_kind;
+typedef enum gen_kind {
+    GEN_SENSORS, GEN_ADS, GEN_TRANSACTIONS, GEN_POSTS, GEN_CLICKS, GEN_TRADES, GEN_KIND_COUNT
+} gen_kind;
 
 /* -1 if unknown. */
 int gen_kind_parse(const char *name);

@@ -117,7 +117,8 @@ uint64_t job_layout_hash(const ember_job *job)
 static const char *stage_name(job_stage s)
 {
     static const char *const names[] = {"job", "source", "parse", "filter/select", "key",
-                                        "ttl", "window", "aggregate", "having", "sink"};
+                                        "ttl", "window", "aggregate", "having", "top",
+                                        "sink"};
     return names[s];
 }
 
@@ -504,7 +505,9 @@ static const struct {
     const char *name;
     agg_fn fn;
 } agg_names[] = {
-    {"count", AGG_COUNT}, {"sum", AGG_SUM}, {"min", AGG_MIN}, {"max", AGG_MAX}, {"avg", AGG_AVG},
+    {"count", AGG_COUNT}, {"sum", AGG_SUM},   {"min", AGG_MIN},
+    {"max", AGG_MAX},     {"avg", AGG_AVG},   {"wavg", AGG_WAVG},
+    {"count_distinct", AGG_HLL},
 };
 
 static int agg_lookup(const char *name, size_t len, agg_fn *fn)
@@ -524,7 +527,8 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
         p++;
     if (agg_lookup(start, (size_t)(p - start), &a->fn))
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(start - list) + 1,
-                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg)",
+                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg, wavg "
+                                 "or count_distinct)",
                                  (int)(p - start), start);
     if (*p != '(')
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected '('");
@@ -532,9 +536,37 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     while (is_ident(*p))
         p++;
     size_t flen = (size_t)(p - field);
+    const char *arg = NULL;
+    size_t alen = 0;
+    if (*p == ',') { /* wavg(x, w), count_distinct(f, approx) */
+        while (*++p == ' ')
+            ;
+        arg = p;
+        while (is_ident(*p))
+            p++;
+        alen = (size_t)(p - arg);
+    }
     if (*p != ')')
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected ')'");
     *pp = p + 1;
+    if ((a->fn == AGG_WAVG || a->fn == AGG_HLL) && !alen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
+                                 a->fn == AGG_WAVG ? "wavg needs a weight: wavg(x, w)"
+                                                   : "count_distinct is approximate (HyperLogLog) "
+                                                     "in this version: count_distinct(f, approx)");
+    if (arg && a->fn != AGG_WAVG && a->fn != AGG_HLL)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                 "%.*s() takes one field", (int)(field - 1 - start), start);
+    if (a->fn == AGG_HLL && (alen != 6 || strncmp(arg, "approx", 6) != 0))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                 "expected 'approx' as count_distinct's second argument");
+    if (a->fn == AGG_WAVG) {
+        a->field2 = schema_find(&job->current, arg, alen);
+        if (a->field2 < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "unknown field '%.*s'", (int)alen, arg);
+        a->in_type2 = job->current.f[a->field2].type;
+    }
     if (a->fn == AGG_COUNT) {
         if (flen)
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
@@ -552,7 +584,7 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
                                  "unknown field '%.*s'", (int)flen, field);
     a->in_type = job->current.f[a->field].type;
-    if (a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
+    if (a->fn != AGG_HLL && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
                                  "%.*s() needs a number, '%.*s' is a %s", (int)(field - 1 - start),
                                  start, (int)flen, field, ember_type_name(a->in_type));
@@ -689,6 +721,27 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
     char line[1024];
     snprintf(line, sizeof line, "aggregate %s", list);
     str_append(&job->layout, line);
+    return 0;
+}
+
+int ember_job_top(ember_job *job, const char *text, ember_err *err)
+{
+    char col[64];
+    int k = 0, used = 0;
+    int rc = enter_stage(job, STAGE_TOP, 0, err);
+    if (rc)
+        return rc;
+    if (job->window.kind == WIN_NONE)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: it "
+                             "needs a 'window' before it");
+    if (sscanf(text, " %d by %63[A-Za-z0-9_] %n", &k, col, &used) != 2 || text[used] || k < 1)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'K by COLUMN' (K >= 1)");
+    job->top_col = schema_find(&job->output, col, strlen(col));
+    if (job->top_col < job->n_keys + 2)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "'%s' is not an aggregate column of the output", col);
+    job->top_k = k;
+    job_text_append(job, 0, "top       %s", text);
     return 0;
 }
 

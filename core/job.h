@@ -45,7 +45,7 @@ typedef enum parse_on_error { ON_ERROR_FAIL, ON_ERROR_SKIP, ON_ERROR_DEAD_LETTER
 /* Which part of the job a line configures; API calls must come in order. */
 typedef enum job_stage {
     STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_TTL, STAGE_WINDOW, STAGE_AGG,
-    STAGE_HAVING, STAGE_SINK
+    STAGE_HAVING, STAGE_TOP, STAGE_SINK
 } job_stage;
 
 struct ember_job {
@@ -85,6 +85,8 @@ struct ember_job {
     acc_layout acc;
     schema output; /* rows handed to the sink */
     expr *having;  /* filter on output rows, NULL if none */
+    int top_k;     /* top K by top_col per window, 0 = all rows */
+    int top_col;   /* output column ranked by top */
 
     const sink_ops *sink;
     opt_set sink_opts;

@@ -190,6 +190,8 @@ static int load_text_step(ember_job *job, jf_line *l, ember_err *err)
         rc = ember_job_ttl(job, l->rest, err);
     else if (strcmp(l->word, "window") == 0)
         rc = ember_job_window(job, l->rest, err);
+    else if (strcmp(l->word, "top") == 0)
+        rc = ember_job_top(job, l->rest, err);
     else if (strcmp(l->word, "having") == 0)
         rc = ember_job_having(job, l->rest, err);
     else
@@ -219,12 +221,13 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
         return load_options_step(*job, l, err);
     if (!strcmp(w, "filter") || !strcmp(w, "select") || !strcmp(w, "key") ||
-        !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having"))
+        !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having") ||
+        !strcmp(w, "top"))
         return load_text_step(*job, l, err);
     char msg[256];
     snprintf(msg, sizeof msg,
              "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, join, dedupe, key, ttl, window, aggregate, having or sink)", w);
+             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

@@ -143,6 +143,9 @@ EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_er
 EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list, ember_err *err);
 /* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
 EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
+/* top K by COLUMN: of each window's rows emitted in a batch, only the K with
+ * the largest COLUMN (ties: smaller key first); needs a window */
+EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
 /* sink stdout | file dir=D */
 EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts,
                                     size_t n_opts, ember_err *err);

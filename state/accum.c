@@ -17,9 +17,12 @@
 
 #include "core/endian.h"
 
+#include "core/sink.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define ACC_HEADER_BYTES 2
 
@@ -29,7 +32,10 @@ static int agg_slots(agg_fn fn)
     case AGG_COUNT:
         return 0; /* reuses slot 0 */
     case AGG_AVG:
+    case AGG_WAVG:
         return 2;
+    case AGG_HLL:
+        return HLL_SLOTS;
     default:
         return 1;
     }
@@ -39,15 +45,20 @@ static int agg_check(const agg_spec *a, int i, ember_err *err)
 {
     if (a->fn == AGG_COUNT)
         return 0;
-    if (a->fn < AGG_COUNT || a->fn > AGG_AVG)
+    if (a->fn < AGG_COUNT || a->fn > AGG_HLL)
         return ember_err_set(err, -EINVAL, "aggregate %d (%s): unknown function %d", i + 1,
                              a->name, (int)a->fn);
     if (a->field < 0)
         return ember_err_set(err, -EMBER_EUSAGE, "aggregate %d (%s): needs a field", i + 1,
                              a->name);
+    if (a->fn == AGG_HLL)
+        return 0;
     if (a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
         return ember_err_set(err, -EMBER_EUSAGE,
                              "aggregate %d (%s): field must be int or float", i + 1, a->name);
+    if (a->fn == AGG_WAVG && a->in_type2 != EMBER_INT && a->in_type2 != EMBER_FLOAT)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "aggregate %d (%s): weight must be int or float", i + 1, a->name);
     return 0;
 }
 
@@ -173,8 +184,55 @@ static void fold_value(const agg_spec *a, acc_slot *s, acc_slot x)
         slot[1].i++;
         break;
     case AGG_COUNT:
+    case AGG_WAVG:
+    case AGG_HLL:
         break;
     }
+}
+
+/* HyperLogLog: the hash's top HLL_BITS pick a register, which keeps the
+ * largest rank (leading zeros + 1) of the remaining bits. */
+static void hll_add(acc_slot *s, const ember_value *v)
+{
+    char buf[64];
+    uint64_t h;
+    if (v->type == EMBER_NULL)
+        return;
+    if (v->type == EMBER_STRING)
+        h = XXH3_64bits(v->u.s.ptr, v->u.s.len);
+    else
+        h = XXH3_64bits(buf, value_format(v, buf, sizeof buf));
+    uint8_t *reg = (uint8_t *)s;
+    unsigned idx = (unsigned)(h >> (64 - HLL_BITS));
+    uint64_t rest = h << HLL_BITS;
+    uint8_t rank = (uint8_t)(rest ? __builtin_clzll(rest) + 1 : 64 - HLL_BITS + 1);
+    if (rank > reg[idx])
+        reg[idx] = rank;
+}
+
+static void hll_merge(acc_slot *into, const acc_slot *from)
+{
+    uint8_t *a = (uint8_t *)into;
+    const uint8_t *b = (const uint8_t *)from;
+    for (int i = 0; i < HLL_REGISTERS; i++)
+        if (b[i] > a[i])
+            a[i] = b[i];
+}
+
+/* The HLL estimate with the small-range (linear counting) correction. */
+static int64_t hll_estimate(const acc_slot *s)
+{
+    const uint8_t *reg = (const uint8_t *)s;
+    double m = HLL_REGISTERS, sum = 0;
+    int zeros = 0;
+    for (int i = 0; i < HLL_REGISTERS; i++) {
+        sum += ldexp(1.0, -reg[i]);
+        zeros += reg[i] == 0;
+    }
+    double e = 0.7213 / (1 + 1.079 / m) * m * m / sum;
+    if (e <= 2.5 * m && zeros)
+        e = m * log(m / zeros);
+    return (int64_t)(e + 0.5);
 }
 
 void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
@@ -185,6 +243,20 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
         acc_slot x;
         if (a->fn == AGG_COUNT || a->field < 0 || (uint32_t)a->field >= rec->n)
             continue;
+        if (a->fn == AGG_HLL) {
+            hll_add(&s[a->slot], &rec->values[a->field]);
+            continue;
+        }
+        if (a->fn == AGG_WAVG) {
+            acc_slot w;
+            if ((uint32_t)a->field2 < rec->n &&
+                value_get(&rec->values[a->field], EMBER_FLOAT, &x) &&
+                value_get(&rec->values[a->field2], EMBER_FLOAT, &w)) {
+                s[a->slot].f += x.f * w.f;
+                s[a->slot + 1].f += w.f;
+            }
+            continue;
+        }
         if (value_get(&rec->values[a->field], a->in_type, &x))
             fold_value(a, s, x);
     }
@@ -206,6 +278,13 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
             into[a->slot].f += f[0].f;
             into[a->slot + 1].i = add_wrap(into[a->slot + 1].i, f[1].i);
             break;
+        case AGG_WAVG:
+            into[a->slot].f += f[0].f;
+            into[a->slot + 1].f += f[1].f;
+            break;
+        case AGG_HLL:
+            hll_merge(&into[a->slot], f);
+            break;
         case AGG_COUNT:
             break;
         }
@@ -214,9 +293,9 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
 
 ember_type acc_result_type(const agg_spec *a)
 {
-    if (a->fn == AGG_COUNT)
+    if (a->fn == AGG_COUNT || a->fn == AGG_HLL)
         return EMBER_INT;
-    if (a->fn == AGG_AVG)
+    if (a->fn == AGG_AVG || a->fn == AGG_WAVG)
         return EMBER_FLOAT;
     return a->in_type;
 }
@@ -243,6 +322,15 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out)
             out->type = EMBER_NULL;
         else
             out->u.f = v.f / (double)s[a->slot + 1].i;
+        return;
+    case AGG_WAVG:
+        if (s[a->slot + 1].f == 0)
+            out->type = EMBER_NULL;
+        else
+            out->u.f = v.f / s[a->slot + 1].f;
+        return;
+    case AGG_HLL:
+        out->u.i = hll_estimate(&s[a->slot]);
         return;
     case AGG_MIN:
     case AGG_MAX:

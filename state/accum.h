@@ -2,7 +2,9 @@
  * accum: the per-key accumulator of the aggregate step: a fixed array of
  * 8-byte slots laid out from the aggregate list. Slot 0 always counts the
  * records folded in (so min/max know whether they are set); count() reuses
- * it, sum/min/max take one slot, avg takes two (sum as double, count).
+ * it, sum/min/max take one slot, avg takes two (sum as double, count),
+ * wavg(x, w) two (sum of x*w and sum of w, doubles: a VWAP is wavg(price,
+ * qty)), count_distinct(f, approx) HLL_SLOTS (HyperLogLog registers).
  *
  * Encoding in RocksDB (value of a key in the operator's column family):
  *   u8 version (=1) | u8 n_slots | n_slots x 8 bytes little-endian
@@ -20,12 +22,20 @@ typedef union acc_slot {
     double f;
 } acc_slot;
 
-typedef enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG } agg_fn;
+typedef enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_WAVG, AGG_HLL } agg_fn;
+
+/* HyperLogLog of count_distinct(f, approx): 2^HLL_BITS one-byte registers,
+ * 8 per slot; standard error about 1.04 / sqrt(256) = 6.5%. */
+#define HLL_BITS 8
+#define HLL_REGISTERS (1 << HLL_BITS)
+#define HLL_SLOTS (HLL_REGISTERS / 8)
 
 typedef struct agg_spec {
     agg_fn fn;
     int field;          /* index in the record schema; -1 for count() */
-    ember_type in_type; /* EMBER_INT or EMBER_FLOAT (NULL for count) */
+    ember_type in_type; /* EMBER_INT or EMBER_FLOAT (NULL for count; any for HLL) */
+    int field2;         /* wavg: the weight field */
+    ember_type in_type2;
     int slot;           /* first slot, filled by acc_layout_init */
     char name[64];      /* output column name, e.g. "avg_temp" or "count" */
 } agg_spec;

@@ -250,6 +250,62 @@ def test_kill9_at_every_step():
     check(crashes >= 10, "only %d crashes" % crashes)
 
 
+def test_wavg_count_distinct_top():
+    """Per symbol and 5 s tumbling window: wavg (a VWAP), approximate distinct
+    users (HyperLogLog, within 3 standard errors), and only the 3 symbols
+    with the most trades of each window."""
+    d = tmpdir("win-top")
+    rnd = random.Random(17)
+    base = 1_700_000_000_000
+    lines, recs = [], []
+    for i in range(40000):
+        sym = "S%02d" % min(int(rnd.expovariate(0.25)), 19)
+        t = base + i + rnd.randint(-20, 20)
+        price, qty, user = round(rnd.uniform(10, 20), 2), rnd.randint(1, 100), rnd.randrange(5000)
+        lines.append("%s,%.2f,%d,u%d,%d" % (sym, price, qty, user, t))
+        recs.append((sym, price, qty, user, t))
+    write(d + "/in.csv", "\n".join(lines) + "\n")
+    write(d + "/w.job", f"""job top
+batch      interval=1ms max-records=4000
+checkpoint dir={d}/ckpt
+source     file path={d}/in.csv
+parse      csv fields=sym,price:float,qty:int,user,ts:int
+key        sym
+window     tumbling 5s on ts watermark 100ms
+aggregate  count() wavg(price, qty) count_distinct(user, approx)
+top        3 by count
+sink       file dir={d}/out
+""")
+    ember("run", d + "/w.job", "--until-idle", check_rc=0)
+    win = {}
+    for sym, price, qty, user, t in recs:
+        w = win.setdefault((t // 5000 * 5000, sym), [0, 0.0, 0, set()])
+        w[0] += 1
+        w[1] += price * qty
+        w[2] += qty
+        w[3].add(user)
+    maxt = max(r[4] for r in recs)
+    closed = sorted({s for s, _ in win if s + 5000 <= maxt - 100})
+    files = batch_files(d + "/out")
+    got = [r for _, _, rows in files for r in rows]
+    check(files[-1][1] == ["sym", "window_start", "window_end", "count", "wavg_price",
+                "count_distinct_user"], "header %s" % files[-1][1])
+    want_rows = 0
+    for s in closed:
+        ranked = sorted(((-w[0], sym) for (st, sym), w in win.items() if st == s))[:3]
+        rows = [r for r in got if int(r[1]) == s]
+        check([r[0] for r in rows] == [sym for _, sym in ranked],
+              "window %d: top 3 %s, oracle %s" % (s, [r[0] for r in rows], ranked))
+        for r in rows:
+            c, pq, q, users = win[(s, r[0])]
+            check(int(r[3]) == c and close(float(r[4]), pq / q), "row %s vs %d %f" % (r, c, pq / q))
+            err = abs(int(r[5]) - len(users)) / len(users)
+            check(err < 3 * 1.04 / 16, "distinct users %s, exact %d" % (r[5], len(users)))
+        want_rows += len(rows)
+    check(want_rows == len(got) and len(closed) >= 6, "%d rows in %d windows" % (
+        len(got), len(closed)))
+
+
 def test_bad_window_specs():
     d = tmpdir("win-bad")
     write(d + "/in.csv", "a,1,1\n")
@@ -270,4 +326,4 @@ def test_bad_window_specs():
 if __name__ == "__main__":
     main([test_tumbling_event_time_with_late_file, test_sliding_event_time,
           test_sliding_emit_update, test_session_event_time, test_processing_time_and_having,
-          test_kill9_at_every_step, test_bad_window_specs])
+          test_kill9_at_every_step, test_wavg_count_distinct_top, test_bad_window_specs])
