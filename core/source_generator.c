@@ -13,7 +13,8 @@
 #include <time.h>
 
 static const opt_def generator_options[] = {
-    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions", "which records to generate"},
+    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades",
+     "which records to generate"},
     {"seed", OPT_INT, "1", NULL, "same seed, same records"},
     {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)"},
     {"count", OPT_INT, "0", NULL, "total records (0 = endless)"},

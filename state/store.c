@@ -550,6 +550,11 @@ out_free:
     return NULL;
 }
 
+void store_iter_seek(store_iter *it, const void *key, size_t klen)
+{
+    rocksdb_iter_seek(it->it, key, klen);
+}
+
 int store_iter_valid(store_iter *it)
 {
     size_t klen;

@@ -58,6 +58,8 @@ EMBER_MUST_CHECK int store_checkpoint(store *s, const char *dir, ember_err *err)
 
 /* Ordered iteration over a CF, optionally from a prefix (stops after it). */
 EMBER_MUST_CHECK store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen);
+/* Moves to the first key >= key (within the prefix bound, if any). */
+void store_iter_seek(store_iter *it, const void *key, size_t klen);
 int store_iter_valid(store_iter *it);
 void store_iter_next(store_iter *it);
 const char *store_iter_key(store_iter *it, size_t *len);

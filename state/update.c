@@ -32,6 +32,15 @@ typedef struct win_ref {
     acc_slot *value; /* set when emitted */
 } win_ref;
 
+/* The panes the batch's windows read, each looked up once: sorted by
+ * (user key, start); value NULL when the pane holds nothing. */
+typedef struct pane_ref {
+    const char *ukey;
+    uint32_t uklen;
+    int64_t start;
+    acc_slot *value;
+} pane_ref;
+
 typedef struct win_vec {
     win_ref *v;
     size_t n, cap;
@@ -53,9 +62,12 @@ struct state_update {
     int timer_cf;
     int64_t max_event_time; /* committed; WIN_NO_WATERMARK before any event */
     int64_t wm_old, wm_new; /* watermark before and after this batch */
+    int64_t ttl_done;       /* TTL timers before this are deleted */
     win_vec cand;           /* windows to fire or emit this batch */
     win_vec out;            /* emitted windows, sorted: the output rows */
     win_vec dead_timers;    /* session timers deleted this batch */
+    pane_ref *panes;        /* panes read by this batch's windows */
+    size_t n_panes, cap_panes;
     arena scratch;          /* keys and values of cand/out, reset per batch */
 };
 
@@ -70,6 +82,7 @@ state_update *state_update_new(const ember_job *job, store *st, int cf, int time
     u->cf = cf;
     u->timer_cf = timer_cf;
     u->max_event_time = WIN_NO_WATERMARK;
+    u->ttl_done = WIN_NO_WATERMARK;
     arena_init(&u->scratch, 64 * 1024);
     u->cache = cache_new(job->acc.n_slots, cache_bytes);
     u->enc = malloc(acc_encoded_bytes(&job->acc));
@@ -91,6 +104,7 @@ void state_update_free(state_update *u)
     free(u->cand.v);
     free(u->out.v);
     free(u->dead_timers.v);
+    free(u->panes);
     arena_free(&u->scratch);
     free(u);
 }
@@ -354,10 +368,24 @@ static int current_value(state_update *u, const char *key, uint32_t klen, acc_sl
     return rc ? rc : 1;
 }
 
+/* An iterator over timers from `from` on. Timers before it were deleted by
+ * earlier batches; seeking past their tombstones keeps firing from
+ * rescanning them every batch. */
+static store_iter *timers_from(state_update *u, int64_t from)
+{
+    uint8_t k[WIN_SUFFIX];
+    store_iter *it = store_iter_new(u->st, u->timer_cf, NULL, 0);
+    if (it && from != WIN_NO_WATERMARK) {
+        window_put_time(k, from);
+        store_iter_seek(it, k, sizeof k);
+    }
+    return it;
+}
+
 /* Every timer due at the new watermark, from committed state, in order. */
 static int due_timers(state_update *u, win_vec *due, ember_err *err)
 {
-    store_iter *it = store_iter_new(u->st, u->timer_cf, NULL, 0);
+    store_iter *it = timers_from(u, u->wm_old == WIN_NO_WATERMARK ? u->wm_old : u->wm_old + 1);
     if (!it)
         return ember_err_set(err, -ENOMEM, "cannot read window timers");
     int rc = 0;
@@ -384,18 +412,35 @@ static int due_timers(state_update *u, win_vec *due, ember_err *err)
 
 /* Registers the windows holding a changed pane: timers for a new pane's
  * windows, candidates for the ones that fire or are emitted now. */
+/* The pane index (timers CF of tumbling and sliding windows): pane start |
+ * user key, one entry per pane holding data. The windows due at a new
+ * watermark are those of the panes starting in (old - SIZE, new - SLIDE],
+ * a range of the index; an entry is deleted with its pane, when the last
+ * window holding the pane fires. Two writes per pane, none per window. */
+static void pane_index(state_update *u, store_batch *wb, const char *ukey, uint32_t uklen,
+                       int64_t pane, int put)
+{
+    char key[KEY_MAX + 2 * WIN_SUFFIX];
+    window_put_time((uint8_t *)key, pane);
+    memcpy(key + WIN_SUFFIX, ukey, uklen);
+    if (put)
+        store_batch_put(wb, u->st, u->timer_cf, key, WIN_SUFFIX + uklen, "", 0);
+    else
+        store_batch_delete(wb, u->st, u->timer_cf, key, WIN_SUFFIX + uklen);
+}
+
 static int pane_windows(state_update *u, const changed_key *k, store_batch *wb, ember_err *err)
 {
     const window_spec *w = &u->job->window;
     uint32_t uklen = k->klen - WIN_SUFFIX;
     int64_t pane = window_get_time((const uint8_t *)k->key + uklen);
+    if (k->is_new)
+        pane_index(u, wb, k->key, uklen, pane, 1); /* deleted again if it closes now */
     for (int64_t end = pane + w->slide_ms; end <= pane + w->size_ms; end += w->slide_ms) {
         if (end <= u->wm_old)
             continue; /* closed before this batch */
         win_ref r = {k->key, uklen, end - w->size_ms, end, end <= u->wm_new,
                      w->emit == EMIT_UPDATE, NULL};
-        if (!r.fire && k->is_new)
-            put_timer(u, wb, &r);
         if (r.fire || r.update) {
             int rc = win_push(&u->cand, &r, err);
             if (rc)
@@ -405,24 +450,136 @@ static int pane_windows(state_update *u, const changed_key *k, store_batch *wb, 
     return 0;
 }
 
+static int cmp_pane_ref(const pane_ref *x, const char *ukey, uint32_t uklen, int64_t start)
+{
+    uint32_t n = x->uklen < uklen ? x->uklen : uklen;
+    int c = memcmp(x->ukey, ukey, n);
+    if (c || x->uklen != uklen)
+        return c ? c : (x->uklen > uklen) - (x->uklen < uklen);
+    return (x->start > start) - (x->start < start);
+}
+
+static pane_ref *find_pane(const state_update *u, const char *ukey, uint32_t uklen, int64_t t)
+{
+    size_t lo = 0, hi = u->n_panes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_pane_ref(&u->panes[mid], ukey, uklen, t);
+        if (!c)
+            return &u->panes[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int push_pane(state_update *u, const win_ref *r, int64_t t, ember_err *err)
+{
+    if (u->n_panes == u->cap_panes) {
+        size_t cap = u->cap_panes ? u->cap_panes * 2 : 1024;
+        pane_ref *p = realloc(u->panes, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory in window state");
+        u->panes = p;
+        u->cap_panes = cap;
+    }
+    u->panes[u->n_panes++] = (pane_ref){r->ukey, r->uklen, t, NULL};
+    return 0;
+}
+
+/* Values of panes [from, to) not changed or cached: one MultiGet. */
+static int fetch_panes(state_update *u, const size_t *idx, size_t n, ember_err *err)
+{
+    static __thread ember_str keys[MULTIGET_CHUNK], vals[MULTIGET_CHUNK];
+    for (size_t i = 0; i < n; i++) {
+        pane_ref *p = &u->panes[idx[i]];
+        char *k = arena_alloc(&u->scratch, p->uklen + WIN_SUFFIX);
+        if (!k)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        keys[i] = (ember_str){k, state_key(k, p->ukey, p->uklen, p->start)};
+    }
+    int rc = store_multiget(u->st, u->cf, keys, n, vals, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        pane_ref *p = &u->panes[idx[i]];
+        if (vals[i].ptr && !rc) {
+            p->value = scratch_slots(u);
+            rc = p->value ? acc_decode(&u->job->acc, vals[i].ptr, vals[i].len, p->value, err)
+                          : ember_err_set(err, -ENOMEM, "out of memory");
+        }
+        store_free_value(&vals[i]);
+    }
+    return rc;
+}
+
+/* Every pane the windows wins[0..n) read: this batch's value, the cache's,
+ * else one MultiGet per chunk for the rest. */
+static int cmp_panes(const void *a, const void *b)
+{
+    const pane_ref *y = b;
+    return cmp_pane_ref(a, y->ukey, y->uklen, y->start);
+}
+
+/* Values of the panes listed by due_panes and the batch's changed panes
+ * (every pane holding data that a window of this batch reads). */
+static int load_panes(state_update *u, ember_err *err)
+{
+    for (size_t i = 0; i < u->n_keys; i++) {
+        const changed_key *k = &u->keys[i];
+        win_ref r = {.ukey = k->key, .uklen = k->klen - WIN_SUFFIX};
+        int rc = push_pane(u, &r, window_get_time((const uint8_t *)k->key + r.uklen), err);
+        if (rc)
+            return rc;
+    }
+    if (u->n_panes > 1)
+        qsort(u->panes, u->n_panes, sizeof *u->panes, cmp_panes);
+    size_t n = 0;
+    for (size_t i = 0; i < u->n_panes; i++)
+        if (!n || cmp_panes(&u->panes[n - 1], &u->panes[i]) != 0)
+            u->panes[n++] = u->panes[i];
+    u->n_panes = n;
+    size_t miss[MULTIGET_CHUNK], n_miss = 0;
+    char key[KEY_MAX + WIN_SUFFIX];
+    for (size_t i = 0; i < u->n_panes; i++) {
+        pane_ref *p = &u->panes[i];
+        uint32_t klen = state_key(key, p->ukey, p->uklen, p->start);
+        changed_key *k = find_changed(u, key, klen);
+        acc_slot *hit = k ? k->merged : cache_get(u->cache, key, klen, preagg_hash(key, klen));
+        if (hit) {
+            if (!(p->value = scratch_slots(u)))
+                return ember_err_set(err, -ENOMEM, "out of memory");
+            memcpy(p->value, hit, (size_t)u->job->acc.n_slots * sizeof *hit);
+            continue;
+        }
+        miss[n_miss++] = i;
+        if (n_miss == MULTIGET_CHUNK) {
+            int rc = fetch_panes(u, miss, n_miss, err);
+            if (rc)
+                return rc;
+            n_miss = 0;
+        }
+    }
+    return n_miss ? fetch_panes(u, miss, n_miss, err) : 0;
+}
+
 /* A window's value is the merge of its panes; firing deletes its timer and
  * its oldest pane, which no later window holds. */
 static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *err)
 {
     const window_spec *w = &u->job->window;
-    acc_slot *value = scratch_slots(u), *pane = scratch_slots(u);
-    if (!value || !pane)
+    acc_slot *value = scratch_slots(u);
+    if (!value)
         return ember_err_set(err, -ENOMEM, "out of memory");
     acc_init(&u->job->acc, value);
     char key[KEY_MAX + WIN_SUFFIX];
     int found = 0, oldest_found = 0;
     for (int64_t t = r->start; t < r->end; t += w->slide_ms) {
-        uint32_t klen = state_key(key, r->ukey, r->uklen, t);
-        int rc = current_value(u, key, klen, pane, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            acc_merge(&u->job->acc, value, pane);
+        pane_ref *p = find_pane(u, r->ukey, r->uklen, t);
+        if (p && p->value) {
+            acc_merge(&u->job->acc, value, p->value);
             found = 1;
             oldest_found |= t == r->start;
         }
@@ -433,34 +590,83 @@ static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *er
         if (rc)
             return rc;
     }
-    if (r->fire) {
-        delete_timer(u, wb, r);
-        if (oldest_found)
-            delete_state(u, wb, key, state_key(key, r->ukey, r->uklen, r->start));
+    if (r->fire && oldest_found) {
+        pane_index(u, wb, r->ukey, r->uklen, r->start, 0);
+        delete_state(u, wb, key, state_key(key, r->ukey, r->uklen, r->start));
     }
     return 0;
 }
 
+/* Windows due at the new watermark from the committed pane index; also
+ * lists every indexed pane a window of this batch may read (panes starting
+ * before `hi`) so that only panes holding data are looked up. */
+static int due_panes(state_update *u, int64_t hi, ember_err *err)
+{
+    const window_spec *w = &u->job->window;
+    int64_t from = u->wm_old == WIN_NO_WATERMARK ? WIN_NO_WATERMARK : u->wm_old - w->size_ms + 1;
+    store_iter *it = timers_from(u, from);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "cannot read the pane index");
+    int rc = 0;
+    for (; !rc && store_iter_valid(it); store_iter_next(it)) {
+        size_t n;
+        const char *k = store_iter_key(it, &n);
+        if (n < WIN_SUFFIX) {
+            rc = ember_err_set(err, -EMBER_ECORRUPT, "pane index entry of %zu bytes", n);
+            break;
+        }
+        int64_t pane = window_get_time((const uint8_t *)k);
+        if (pane >= hi)
+            break;
+        win_ref r = {.uklen = (uint32_t)(n - WIN_SUFFIX), .fire = 1};
+        if (!(r.ukey = arena_strndup(&u->scratch, k + WIN_SUFFIX, r.uklen)) ||
+            push_pane(u, &r, pane, err)) {
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        for (int64_t end = pane + w->slide_ms; end <= pane + w->size_ms && !rc;
+             end += w->slide_ms) {
+            if (end <= u->wm_old || end > u->wm_new)
+                continue;
+            r.start = end - w->size_ms;
+            r.end = end;
+            rc = win_push(&u->cand, &r, err);
+        }
+    }
+    store_iter_free(it);
+    return rc;
+}
+
 static int panes_batch(state_update *u, store_batch *wb, ember_err *err)
 {
+    const window_spec *w = &u->job->window;
     int rc = fold_changed(u, wb, err);
     for (size_t i = 0; i < u->n_keys && !rc; i++)
         rc = pane_windows(u, &u->keys[i], wb, err);
+    int64_t hi = u->wm_new == WIN_NO_WATERMARK ? WIN_NO_WATERMARK : u->wm_new - w->slide_ms + 1;
+    for (size_t i = 0; i < u->cand.n; i++) /* emit=update reads windows not yet due */
+        if (u->cand.v[i].end > hi)
+            hi = u->cand.v[i].end;
+    u->n_panes = 0;
     if (!rc)
-        rc = due_timers(u, &u->cand, err);
+        rc = due_panes(u, hi, err);
     if (rc)
         return rc;
     if (u->cand.n > 1)
         qsort(u->cand.v, u->cand.n, sizeof *u->cand.v, cmp_win_ref);
-    for (size_t i = 0; i < u->cand.n && !rc; i++) {
-        win_ref r = u->cand.v[i];
-        while (i + 1 < u->cand.n && cmp_win_ref(&r, &u->cand.v[i + 1]) == 0) {
-            r.fire |= u->cand.v[i + 1].fire;
-            r.update |= u->cand.v[i + 1].update;
-            i++;
+    size_t n = 0; /* merge duplicates in place */
+    for (size_t i = 0; i < u->cand.n; i++) {
+        if (n && cmp_win_ref(&u->cand.v[n - 1], &u->cand.v[i]) == 0) {
+            u->cand.v[n - 1].fire |= u->cand.v[i].fire;
+            u->cand.v[n - 1].update |= u->cand.v[i].update;
+        } else {
+            u->cand.v[n++] = u->cand.v[i];
         }
-        rc = pane_fire(u, &r, wb, err);
     }
+    u->cand.n = n;
+    rc = load_panes(u, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = pane_fire(u, &u->cand.v[i], wb, err);
     return rc;
 }
 
@@ -752,7 +958,7 @@ static int is_changed_key(const state_update *u, const char *key, uint32_t klen)
  * a new timer and stay. */
 static int expire_idle(state_update *u, int64_t batch_time, store_batch *wb, ember_err *err)
 {
-    store_iter *it = store_iter_new(u->st, u->timer_cf, NULL, 0);
+    store_iter *it = timers_from(u, u->ttl_done);
     if (!it)
         return ember_err_set(err, -ENOMEM, "cannot read TTL timers");
     for (; store_iter_valid(it); store_iter_next(it)) {
@@ -768,6 +974,9 @@ static int expire_idle(state_update *u, int64_t batch_time, store_batch *wb, emb
         delete_state(u, wb, key, klen);
     }
     store_iter_free(it);
+    /* Everything due up to batch_time is gone once this batch commits; a
+     * failed commit ends the run, so the next process starts from scratch. */
+    u->ttl_done = batch_time + 1;
     return 0;
 }
 
