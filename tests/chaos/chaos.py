@@ -294,6 +294,132 @@ def scenario_compatible_change(rounds):
     return finish(d, data, st)
 
 
+def scenario_stateful_operators(rounds):
+    """dedupe -> join -> sliding event-time window with out-of-order and late
+    events, killed at random moments and at every failpoint; the batch files
+    must equal a Python simulation of the documented semantics, batch by batch
+    (windows fire once, with the same values; duplicates dropped once)."""
+    d = tempfile.mkdtemp(prefix="ember-chaos-operators-")
+    st = Stats("stateful-operators")
+    batch = rng.choice([100, 200])
+    groups = {"k%02d" % k: "g%d" % (k % 6) for k in range(30)}
+    with open(d + "/groups.csv", "w") as f:
+        f.write("k,grp\n" + "".join("%s,%s\n" % kv for kv in sorted(groups.items())))
+    lines, base, sent = [], 1_700_000_000_000, []
+    for i in range(30000):
+        if sent and rng.random() < 0.1:  # a redelivery of an earlier event
+            lines.append(rng.choice(sent[-500:]))
+            continue
+        t = base + i * 5 + rng.randint(-700, 700) - (20000 if rng.random() < 0.01 else 0)
+        line = "e%d,k%02d,%d,%d,%d" % (i, rng.randrange(32), i, t, rng.randrange(-100, 100))
+        sent.append(line)
+        lines.append(line)
+    with open(d + "/in.csv", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job operators
+batch      interval=1ms max-records={batch}
+checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=4KB
+source     file path={d}/in.csv
+parse      csv fields=id,k,seq:int,ts:int,v:int
+dedupe     id within 1h
+join       table path={d}/groups.csv key=k fields=grp
+key        grp
+window     sliding 4s every 2s on ts watermark 1s late=file:{d}/late.csv
+aggregate  count() sum(v) max(v)
+sink       file dir={d}/out
+""")
+    i = 0
+    while st.crashes < rounds and st.runs < rounds * 4:
+        if i % 2:
+            point = CRASH_POINTS[i % len(CRASH_POINTS)]
+            p = run(d, st, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 3))})
+        else:
+            e = dict(os.environ)
+            e.pop("EMBER_FAILPOINTS", None)
+            p = subprocess.Popen([EMBER, "run", d + "/c.job", "--until-idle"],
+                                 stderr=subprocess.PIPE, text=True, env=e)
+            time.sleep(rng.uniform(0.02, 0.4))
+            p.send_signal(signal.SIGKILL)
+            _, err = p.communicate()
+            scan_stderr(err, st)
+            st.runs += 1
+        i += 1
+        if p.returncode == -signal.SIGKILL:
+            st.crashes += 1
+        elif p.returncode == 0:
+            break  # the input is fixed: the job finished
+        else:
+            raise Bad("operators: exit %d" % p.returncode)
+    p = run(d, st)
+    if p.returncode != 0:
+        raise Bad("operators: the final run failed: " + p.stderr[-2000:])
+    out, late = simulate_operator_batches(lines, batch, groups)
+    got = batch_rows(d)
+    if got != out:
+        diff = [(b, g, w) for b, (g, w) in enumerate(zip(got, out)) if g != w][:2]
+        raise Bad("operators: output differs from the simulation (%d vs %d batches) %s" % (
+            len(got), len(out), diff))
+    with open(d + "/late.csv") as f:
+        if f.read().splitlines() != late:
+            raise Bad("operators: late file differs from the simulation")
+    read_hits(d, st)
+    print("  %-22s crashes %4d  replayed batches %4d  lost 0  duplicated 0" % (
+        st.name, st.crashes, st.replayed))
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
+def simulate_operator_batches(lines, batch, groups):
+    """Per input batch: dedupe (first copy of an id ever), join (drop unknown
+    keys), then sliding 4s/2s windows with watermark 1s, emit=final."""
+    size, slide, delay = 4000, 2000, 1000
+    seen, panes, out, late, maxt = set(), {}, [], [], None
+    for b in range(0, len(lines), batch):
+        wm_old = None if maxt is None else maxt - delay
+        for line in lines[b:b + batch]:
+            ident, k, _, ts, v = line.split(",")
+            if ident in seen:
+                continue
+            seen.add(ident)
+            if k not in groups:
+                continue
+            t, g = int(ts), groups[k]
+            p = t // slide * slide
+            if wm_old is not None and p + size <= wm_old:
+                late.append(line)
+                continue
+            c, s, m = panes.get((g, p), (0, 0, None))
+            panes[(g, p)] = (c + 1, s + int(v), int(v) if m is None else max(m, int(v)))
+            maxt = t if maxt is None else max(maxt, t)
+        wm_new = None if maxt is None else maxt - delay
+        fire = set()
+        for (g, p) in panes:
+            for e in range(p + slide, p + size + 1, slide):
+                if (wm_old is None or e > wm_old) and wm_new is not None and e <= wm_new:
+                    fire.add((g, e))
+        rows = []
+        for g, e in sorted(fire):
+            c = s = 0
+            m = None
+            for p in range(e - size, e, slide):
+                if (g, p) in panes:
+                    pc, ps, pm = panes[(g, p)]
+                    c, s, m = c + pc, s + ps, pm if m is None else max(m, pm)
+            rows.append("%s\t%d\t%d\t%d\t%d\t%d" % (g, e - size, e, c, s, m))
+        out.append(rows)
+    return out, late
+
+
+def batch_rows(d):
+    res = []
+    for name in sorted(os.listdir(d + "/out")):
+        if name.endswith(".tsv") and ".tmp" not in name:
+            with open(os.path.join(d, "out", name)) as f:
+                res.append(f.read().splitlines()[1:])
+    return res
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -307,6 +433,7 @@ def main():
         lambda: scenario_flipped_snapshot(max(share // 3, 3)),
         lambda: scenario_live_state_deleted(max(share // 3, 3)),
         lambda: scenario_compatible_change(max(share // 2, 4)),
+        lambda: scenario_stateful_operators(max(share // 2, 6)),
     ]
     t0 = time.time()
     total, hits, failed = 0, {}, 0
