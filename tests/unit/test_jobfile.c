@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(unknown_step_names_line_and_column)
 {
-    expect_error("job x\n  window tumbling 10s\n", 2, 3, "unknown step 'window'");
+    expect_error("job x\n  explode tags\n", 2, 3, "unknown step 'explode'");
 }
 END_TEST
 
