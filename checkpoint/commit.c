@@ -65,6 +65,24 @@ static int read_offsets(store *s, commit_record *c, ember_err *err)
     return 0;
 }
 
+/* The sink marker "sink/<kind>" (one sink per job). */
+static int read_sink_marker(store *s, commit_record *c, ember_err *err)
+{
+    store_iter *it = store_iter_new(s, STORE_META, "sink/", 5);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "out of memory reading the sink marker");
+    if (store_iter_valid(it)) {
+        size_t kn, vn;
+        const char *k = store_iter_key(it, &kn);
+        const char *v = store_iter_value(it, &vn);
+        snprintf(c->sink_kind, sizeof c->sink_kind, "%.*s", (int)(kn - 5), k + 5);
+        if (vn == 8)
+            c->sink_batch = get_u64le((const uint8_t *)v);
+    }
+    store_iter_free(it);
+    return 0;
+}
+
 int commit_read(store *s, commit_record *c, ember_err *err)
 {
     char *val = NULL;
@@ -87,7 +105,8 @@ int commit_read(store *s, commit_record *c, ember_err *err)
     c->dead_letter_bytes = get_u64le(p + 25);
     c->records_total = get_u64le(p + 33);
     free(val);
-    return read_offsets(s, c, err);
+    rc = read_offsets(s, c, err);
+    return rc ? rc : read_sink_marker(s, c, err);
 }
 
 void commit_free(commit_record *c)

@@ -14,6 +14,12 @@ static const struct {
     {"gen", cmd_gen, "write generator records to a file, TCP or Kafka"},
     {"failpoints", cmd_failpoints, "list the failpoints"},
     {"state", cmd_state, "print an operator's state"},
+    {"checkpoints", cmd_checkpoints, "list the live commit and the snapshots, verified"},
+    {"inspect", cmd_inspect, "job spec, committed batch, offsets, sink marker, a batch's PLAN"},
+    {"wal", cmd_wal, "dump the write-ahead log, flag torn or corrupt records"},
+    {"verify", cmd_verify, "check every checksum and the live state; exit 1 on damage"},
+    {"restore", cmd_restore, "roll the live state back to a snapshot"},
+    {"diff", cmd_diff, "state changes between two snapshots (or live)"},
 };
 
 static void usage(FILE *out)
