@@ -370,6 +370,37 @@ sink       file dir={d}/out
     return st
 
 
+def scenario_rocksdb_io_faults(rounds):
+    """libfiu (fiu-run -x) fails POSIX I/O calls at random inside the whole
+    process, RocksDB's own writes, fsyncs and reads included. A run must end
+    with exit 0 or one clear error (exit 1 or 2), never a signal; after the
+    faults clear, a clean run resumes with nothing lost or duplicated."""
+    if not shutil.which("fiu-run"):
+        raise Bad("fiu-run is missing (make deps installs fiu-utils)")
+    d, data, st = fresh("rocksdb-io-faults", n_records=6000)
+    failed = 0
+    while st.crashes < rounds and st.runs < rounds * 4:
+        e = dict(os.environ)
+        e.pop("EMBER_FAILPOINTS", None)
+        cmd = "enable_random name=posix/io/*,probability=%.4f" % rng.uniform(0.002, 0.03)
+        p = subprocess.run(["fiu-run", "-x", "-c", cmd, EMBER, "run", d + "/c.job", "--until-idle"],
+                           capture_output=True, text=True, timeout=300, env=e)
+        scan_stderr(p.stderr, st)
+        st.runs += 1
+        if p.returncode < 0:
+            raise Bad("%s: killed by signal %d: %s" % (cmd, -p.returncode, p.stderr[-1500:]))
+        if p.returncode == 0:
+            data.append(2000)
+            continue
+        last = [l for l in p.stderr.splitlines() if l.startswith("ember run:")]
+        if p.returncode not in (1, 2) or len(last) != 1:
+            raise Bad("%s: exit %d without one clear message: %s" % (cmd, p.returncode,
+                                                                     p.stderr[-1500:]))
+        st.crashes += 1
+        failed += 1
+    return finish(d, data, st)
+
+
 def simulate_operator_batches(lines, batch, groups):
     """Per input batch: dedupe (first copy of an id ever), join (drop unknown
     keys), then sliding 4s/2s windows with watermark 1s, emit=final."""
@@ -435,6 +466,8 @@ def main():
         lambda: scenario_compatible_change(max(share // 2, 4)),
         lambda: scenario_stateful_operators(max(share // 2, 6)),
     ]
+    if not SHORT:  # LD_PRELOAD of libfiu next to the ASan runtime of `make test` is not tried
+        scenarios.append(lambda: scenario_rocksdb_io_faults(max(share // 2, 6)))
     t0 = time.time()
     total, hits, failed = 0, {}, 0
     for s in scenarios:
