@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -90,6 +91,8 @@ int cmd_checkpoints(int argc, char **argv)
         int vrc = snap_verify(a.dir, batches[i], &m, &verr);
         manifest_free(&m);
         snap_path(path, sizeof path, a.dir, batches[i]);
+        if (vrc && access(path, F_OK) != 0)
+            continue; /* pruned by the running job meanwhile */
         manifest claimed = {0};
         ember_err ignored = {0};
         int readable = manifest_read(path, &claimed, &ignored) == 0;

@@ -6,8 +6,11 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import subprocess
+import time
 
-from harness import check, ember, gen_file, main, read_csv, state_json, tmpdir, write
+from harness import EMBER, check, ember, gen_file, main, read_csv, state_json, tmpdir, write
 
 BATCH = 2000
 N = 30000
@@ -144,6 +147,39 @@ def test_restore_then_run_continues():
     check(rc == 1 and "7" in err, "restore of a missing snapshot: %s" % err)
 
 
+def test_while_a_job_runs():
+    """Every read-only command works on the directory of a running job."""
+    d = tmpdir("tools-live")
+    write(d + "/g.job", f"""job live
+batch      interval=100ms max-records=5000
+checkpoint dir={d}/ckpt every=10 keep=3
+source     generator kind=transactions seed=4 rate=40000
+parse      csv fields=card,merchant,amount:float,ts:int
+key        merchant
+aggregate  count()
+sink       file dir={d}/out
+""")
+    p = subprocess.Popen([EMBER, "run", d + "/g.job"], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(250):  # bounded: up to 25 s for two snapshots
+            if os.path.isdir(d + "/ckpt/snapshots") and len(os.listdir(d + "/ckpt/snapshots")) >= 2:
+                break
+            time.sleep(0.1)
+        snaps = [c["batch"] for c in jrun("checkpoints", d + "/ckpt") if c["kind"] == "snapshot"]
+        check(len(snaps) >= 2, "snapshots while running: %s" % snaps)
+        # the newest two snapshots outlive the next two (keep=3, one a second)
+        diff = jrun("diff", d + "/ckpt", str(snaps[-2]), str(snaps[-1]))
+        check(diff["changed"] + diff["added"] > 0 and diff["removed"] == 0, "diff while running")
+        check(jrun("inspect", d + "/ckpt")["committed"]["batch"] >= snaps[-1], "inspect")
+        check(jrun("verify", d + "/ckpt")["sound"] is True, "verify while running")
+        check(jrun("wal", d + "/ckpt")["records"], "wal while running")
+        check(p.poll() is None, "the job kept running")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+    check(p.returncode == 0, "SIGTERM ends the job cleanly")
+
+
 def test_bad_arguments_and_directories():
     d = tmpdir("tools-bad")
     for cmd in ("checkpoints", "inspect", "wal", "verify"):
@@ -163,4 +199,5 @@ def test_bad_arguments_and_directories():
 
 if __name__ == "__main__":
     main([test_checkpoints_inspect_wal, test_diff_against_recount, test_verify_and_damage,
-          test_restore_then_run_continues, test_bad_arguments_and_directories])
+          test_restore_then_run_continues, test_while_a_job_runs,
+          test_bad_arguments_and_directories])
