@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "run a job file (recovering first)"},
     {"gen", cmd_gen, "write generator records to a file, TCP or Kafka"},
+    {"broker", cmd_broker, "a Kafka-protocol broker on 127.0.0.1 (for trying ember and tests)"},
     {"failpoints", cmd_failpoints, "list the failpoints"},
     {"state", cmd_state, "print an operator's state"},
     {"checkpoints", cmd_checkpoints, "list the live commit and the snapshots, verified"},
