@@ -27,29 +27,42 @@
  *                 generated from c alone.
  *   transactions  card,merchant,amount:float,ts:int
  *                 16-digit Luhn-valid card numbers from a pool of 100000,
- *                 merchants m00001..m05000, amounts mostly small with a
- *                 long tail (2 decimals).
+ *                 merchants m00001..m05000, amounts with a long tail
+ *                 (2 decimals): 90% in [1, 200), 9% in [200, 2000), 1% in
+ *                 [2000, 10000).
  *   posts         user,hashtag,ts:int
  *                 users u000001..u100000; 200 hashtags #topic000..#topic199
- *                 with a power-law skew (#topic000 most frequent), and in 1
- *                 of 8 posts the tag trending in that minute of event time,
- *                 #trending00..#trending49 (minute number mod 50), so the top
- *                 hashtags differ from minute to minute.
+ *                 with a power-law skew (#topic000 most frequent, ~15%), and
+ *                 in 1 of 8 posts the tag trending in that minute of event
+ *                 time: #trendingNN with NN = (ts / 60000) % 50, the minute
+ *                 counted from the Unix epoch so that it changes exactly at
+ *                 the boundaries of `tumbling 1m` windows (GEN_EPOCH_MS is
+ *                 20 s past a minute). Each minute's top hashtags are then
+ *                 #topic000, that minute's trending tag, #topic001, ...
  *   clicks        user,item,ts:int
- *                 8 sessions run side by side (record seq belongs to lane
- *                 seq % 8); a session is 50 clicks of one user, about 400 ms
- *                 of event time. Session s has user u0001..u5000 number
- *                 (s * 7919) % 5000 + 1, so a user comes back only after 5000
- *                 sessions (about 250 s of event time): a session window with
- *                 a gap up to 2 minutes sees each session exactly. Items
- *                 i0000..i1999 come in 100 categories of 20; a session clicks
- *                 items of one category, so items viewed together correlate.
+ *                 8 sessions run side by side: record seq is in lane seq % 8
+ *                 and session s = lane + 8 * (seq / 400), so session s holds
+ *                 the 50 records seq = 400 * (s / 8) + s % 8 + 8 * i, i < 50:
+ *                 one user's clicks 8 ms apart (at most 108 ms with jitter),
+ *                 about 400 ms of event time. Session s has user u0001..u5000
+ *                 number (s * 7919) % 5000 + 1 (7919 is prime, so 5000
+ *                 consecutive sessions have 5000 distinct users): a user
+ *                 comes back after exactly 5000 sessions, 250 s of event time
+ *                 later, more than 249 s after its last click. So a session
+ *                 window with any gap from 1 s to 4 minutes sees each session
+ *                 exactly. Items i0000..i1999 come in 100 categories of 20
+ *                 (item / 20); a session clicks items of one category chosen
+ *                 per session, so items viewed together correlate.
  *   trades        symbol,price:float,qty:int,ts:int
- *                 50 ticker symbols; each price follows its own triangle wave
- *                 of +-5% around its base over a 10-minute period of event
- *                 time, plus +-0.25% noise (2 decimals); qty 1..1000.
- * Every event time is GEN_EPOCH_MS + seq + jitter, jitter in [-50, 50], so
- * events arrive slightly out of order.
+ *                 50 ticker symbols (AAPL, MSFT, ...), uniformly chosen. A
+ *                 symbol's price is its base in [20, 500) (per seed and
+ *                 symbol), plus a triangle wave of +-5% of the base over a
+ *                 10-minute period of event time (phase shifted per
+ *                 symbol), plus +-0.25% noise per record, 2 decimals; so
+ *                 consecutive trades of a symbol stay within ~0.5% of each
+ *                 other while it drifts ~10% in 5 minutes. qty 1..1000.
+ * Every event time, clicks' included, is GEN_EPOCH_MS + seq + jitter, jitter
+ * uniform in [-50, 50], so events arrive slightly out of order.
  */
 #include "core/gen.h"
 
@@ -166,10 +179,11 @@ static inline uint32_t below(uint64_t w, uint32_t n)
 
 /* ---------------------------------------------------------------- writers */
 
+/* The writers build a line piece by piece; gen_line terminates it once. */
 static inline char *put_str(char *p, const char *s)
 {
     size_t n = strlen(s);
-    memcpy(p, s, n);
+    memcpy(p, s, n); /* NOLINT(bugprone-not-null-terminated-result) */
     return p + n;
 }
 
@@ -327,7 +341,8 @@ static char *put_card(char *p, uint64_t idx)
     return p;
 }
 
-/* Cents: 90% in [1, 200), 9% in [200, 2000), 1% in [2000, 10000). */
+/* An amount in cents: 90% in [1.00, 200.00), 9% in [200.00, 2000.00),
+ * 1% in [2000.00, 10000.00). */
 static int64_t amount_cents(uint64_t w)
 {
     uint32_t tier = below(w, 100);
@@ -361,7 +376,7 @@ static char *gen_post(uint64_t key, uint64_t seq, char *p)
     *p++ = ',';
     if (below(w1, 8) == 0) {
         p = put_str(p, "#trending");
-        p = put_fixed(p, (uint64_t)((ts - GEN_EPOCH_MS + 60000) / 60000) % N_TRENDING, 2);
+        p = put_fixed(p, (uint64_t)(ts / 60000) % N_TRENDING, 2);
     } else {
         /* u^3 puts most of the mass on low ranks: a power-law-like skew. */
         double u = (double)(w1 & 0xffffffffull) / 4294967296.0;
