@@ -12,10 +12,12 @@
 
 extern const sink_ops sink_stdout_ops;
 extern const sink_ops sink_file_ops;
+extern const sink_ops sink_kafka_ops;
 
 const sink_ops *const sink_registry[] = {
     &sink_stdout_ops,
     &sink_file_ops,
+    &sink_kafka_ops,
     NULL,
 };
 

@@ -14,12 +14,14 @@ extern const source_ops source_generator_ops;
 extern const source_ops source_file_ops;
 extern const source_ops source_socket_ops;
 extern const source_ops source_stdin_ops;
+extern const source_ops source_kafka_ops;
 
 const source_ops *const source_registry[] = {
     &source_generator_ops,
     &source_file_ops,
     &source_socket_ops,
     &source_stdin_ops,
+    &source_kafka_ops,
     NULL,
 };
 

@@ -72,6 +72,11 @@ typedef struct source_ops {
     /* Optional: 1 when no input will ever come again (stream closed). Without
      * it, a plan with no records counts as idle for --until-idle. */
     int (*exhausted)(source *src);
+    /* Optional: called once batch b's commit is durable, with the end offset
+     * of every partition it planned (to = the committed position). Kafka
+     * commits them to its consumer group so lag tools see progress; nothing
+     * depends on it for correctness (the checkpoint owns the offsets). */
+    void (*committed)(source *src, const src_range *ends, size_t n);
     void (*close)(source *src);
 } source_ops;
 
