@@ -1,5 +1,8 @@
 /*
  * ckread: helpers of the checkpoint inspection commands (see ckread.h).
+ * Everything here reads: RocksDB is opened read-only (it never writes to a
+ * read-only db directory, so a snapshot still matches its MANIFEST after
+ * being read) and the directory lock is never taken.
  */
 #include "tools/ckread.h"
 #include "tools/cli.h"
@@ -7,9 +10,38 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+static int parse_flag(const char *cmd, int argc, char **argv, int *i,
+                      const char *const *flags, ck_args *a)
+{
+    const char *f = argv[*i];
+    for (int j = 0; flags && flags[j]; j++) {
+        if (strcmp(f, flags[j]) != 0)
+            continue;
+        if (cli_u64(cli_value(argc, argv, i), &a->num[j]))
+            return cli_usage_error(cmd, "%s needs a number", f);
+        a->has[j] = 1;
+        return 0;
+    }
+    if (!strcmp(f, "--format")) {
+        const char *v = cli_value(argc, argv, i);
+        if (!v || (strcmp(v, "table") && strcmp(v, "json")))
+            return cli_usage_error(cmd, "--format takes table or json");
+        a->json = !strcmp(v, "json");
+        return 0;
+    }
+    if (!strcmp(f, "--op")) {
+        if (!(a->op = cli_value(argc, argv, i)))
+            return cli_usage_error(cmd, "--op needs an operator name");
+        return 0;
+    }
+    return cli_usage_error(cmd, "unknown option '%s'", f);
+}
 
 int ck_parse(const char *cmd, int argc, char **argv, const char *const *flags, int n_pos,
              void (*usage)(void), ck_args *a)
@@ -17,33 +49,19 @@ int ck_parse(const char *cmd, int argc, char **argv, const char *const *flags, i
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
-        int k = -1;
-        for (int j = 0; flags && flags[j]; j++)
-            if (!strcmp(f, flags[j]))
-                k = j;
+        int rc = 0;
         if (cli_is_help(f))
             return usage(), -1;
-        if (k >= 0) {
-            if (cli_u64(cli_value(argc, argv, &i), &a->num[k]))
-                return cli_usage_error(cmd, "%s needs a number", f);
-            a->has[k] = 1;
-        } else if (!strcmp(f, "--format")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || (strcmp(v, "table") && strcmp(v, "json")))
-                return cli_usage_error(cmd, "--format takes table or json");
-            a->json = !strcmp(v, "json");
-        } else if (!strcmp(f, "--op")) {
-            if (!(a->op = cli_value(argc, argv, &i)))
-                return cli_usage_error(cmd, "--op needs an operator name");
-        } else if (f[0] == '-' && f[1]) {
-            return cli_usage_error(cmd, "unknown option '%s'", f);
-        } else if (!a->dir) {
+        if (f[0] == '-' && f[1])
+            rc = parse_flag(cmd, argc, argv, &i, flags, a);
+        else if (!a->dir)
             a->dir = f;
-        } else if (a->n_pos < n_pos) {
+        else if (a->n_pos < n_pos)
             a->pos[a->n_pos++] = f;
-        } else {
-            return cli_usage_error(cmd, "unexpected argument '%s'", f);
-        }
+        else
+            rc = cli_usage_error(cmd, "unexpected argument '%s'", f);
+        if (rc)
+            return rc;
     }
     if (!a->dir)
         return cli_usage_error(cmd, "needs a checkpoint directory");
@@ -53,22 +71,120 @@ int ck_parse(const char *cmd, int argc, char **argv, const char *const *flags, i
     return 0;
 }
 
-int ck_read_commit(const char *cmd, const char *dir, commit_record *c)
+static int say(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The one line a command prints when DIR cannot be used; returns 1. */
+static int say(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ember %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* Missing, not a directory, unreadable, no JOB: each its own message. */
+static int check_dir(const char *cmd, const char *dir)
+{
+    char job[4200];
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return say(cmd, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return say(cmd, "%s: not a directory (an ember checkpoint directory was expected)", dir);
+    if (access(dir, R_OK | X_OK) != 0)
+        return say(cmd, "%s: %s", dir, strerror(errno));
+    snprintf(job, sizeof job, "%s/JOB", dir);
+    if (stat(job, &sb) != 0 && errno == ENOENT)
+        return say(cmd, "%s is not an ember checkpoint directory (no JOB file)", dir);
+    if (access(job, R_OK) != 0)
+        return say(cmd, "%s: %s", job, strerror(errno));
+    return 0;
+}
+
+ember_job *ck_load(const char *cmd, const char *dir)
+{
+    return check_dir(cmd, dir) ? NULL : statefmt_load_job(cmd, dir);
+}
+
+int ck_begin(const char *cmd, int argc, char **argv, const char *const *flags, int n_pos,
+             void (*usage)(void), ck_args *a, ember_job **job)
+{
+    int rc = ck_parse(cmd, argc, argv, flags, n_pos, usage, a);
+    *job = rc ? NULL : ck_load(cmd, a->dir);
+    return rc ? rc : *job ? 0 : 1;
+}
+
+int ck_open(const char *dir, uint64_t snapshot, store **st, ember_err *err)
+{
+    char db[4300];
+    struct stat sb;
+    store_opts o = {.read_only = 1};
+    if (snapshot)
+        snprintf(db, sizeof db, "%s/snapshots/%020" PRIu64 "/db", dir, snapshot);
+    else
+        snprintf(db, sizeof db, "%s/db", dir);
+    if (stat(db, &sb) != 0 && errno == ENOENT)
+        return snapshot ? ember_err_set(err, -ENOENT, "%s: no snapshot %" PRIu64, dir, snapshot)
+                        : ember_err_set(err, -ENOENT, "%s/db: missing (no live state)", dir);
+    if (access(db, R_OK | X_OK) != 0) /* RocksDB would call it "no state db here" */
+        return ember_err_set(err, -errno, "%s: %s", db, strerror(errno));
+    /* A running job may delete a file (an old RocksDB MANIFEST, a compacted
+     * table) between our reading of CURRENT and opening it: try again. */
+    int rc = 0;
+    for (useconds_t wait_us = 10000; wait_us <= 80000; wait_us *= 2) {
+        memset(err, 0, sizeof *err);
+        if (!(rc = store_open(db, NULL, 0, &o, st, err)) || access(db, F_OK) != 0)
+            break;
+        usleep(wait_us);
+    }
+    return rc;
+}
+
+int ck_read_commit(const char *dir, uint64_t snapshot, commit_record *c, ember_err *err)
 {
     store *st = NULL;
-    ember_err err = {0};
     memset(c, 0, sizeof *c);
-    if (statefmt_open(cmd, dir, 0, &st))
-        return -1;
-    int rc = commit_read(st, c, &err);
+    int rc = ck_open(dir, snapshot, &st, err);
+    if (rc)
+        return rc == -ENOENT ? -EIO : rc; /* -ENOENT means "nothing committed" */
+    rc = commit_read(st, c, err);
     store_close(st);
-    if (rc == -ENOENT)
-        return 1;
-    if (rc) {
-        fprintf(stderr, "ember %s: %s\n", cmd, err.msg);
-        return -1;
+    return rc;
+}
+
+static int visit_plan(const wal_record *r, void *ctx)
+{
+    ck_plans *p = ctx;
+    p->records++;
+    if (r->type != WAL_PLAN)
+        return 0;
+    if (p->n && r->batch != p->last + 1 && !p->gap_next) {
+        p->gap_prev = p->last;
+        p->gap_next = r->batch;
+        snprintf(p->gap_segment, sizeof p->gap_segment, "%s", r->segment);
+        p->gap_offset = r->offset;
     }
+    if (!p->n)
+        p->first = r->batch;
+    p->last = r->batch;
+    p->n++;
     return 0;
+}
+
+int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg,
+                  ember_err *err)
+{
+    char wal_dir[4200];
+    struct stat sb;
+    memset(p, 0, sizeof *p);
+    memset(dmg, 0, sizeof *dmg);
+    snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
+    if (stat(wal_dir, &sb) != 0 && errno == ENOENT)
+        return 0;
+    return wal_scan(wal_dir, after + 1, visit_plan, p, dmg, err);
 }
 
 uint64_t ck_du(const char *path)
@@ -106,4 +222,28 @@ void ck_text_offsets(FILE *out, const src_range *ends, size_t n)
         fprintf(out, "%sp%u=%" PRIu64, i ? " " : "", ends[i].partition, ends[i].to);
     if (!n)
         fputc('-', out);
+}
+
+void ck_json_str(FILE *out, const char *s)
+{
+    if (s)
+        json_string(out, s, strlen(s));
+    else
+        fputs("null", out);
+}
+
+void ck_json_row(FILE *out, const ember_job *job, const ember_record *row)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&buf, &n);
+    if (!mem) {
+        fputs("null", out);
+        return;
+    }
+    /* statefmt prints an array element ("\n  {...}"): keep the object only */
+    statefmt_row(mem, job, row, FMT_JSON, 1);
+    fclose(mem);
+    fputs(buf + strspn(buf, "\n "), out);
+    free(buf);
 }

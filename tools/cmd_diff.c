@@ -1,9 +1,12 @@
 /*
  * cmd_diff: `ember diff DIR A B [--op NAME] [--format table|json]`: keys
  * added, removed and changed between two versions of an operator's state,
- * each a snapshot's batch or `live`, with old and new values. Both are read
- * read-only and walked once, side by side, in key order.
+ * each a snapshot's batch or `live`, with old and new values. A snapshot is
+ * verified against its MANIFEST first (a damaged one would silently read as
+ * fewer keys); both are opened read-only and walked once, side by side, in
+ * key order.
  */
+#include "checkpoint/snapshot.h"
 #include "core/sink.h"
 #include "tools/ckread.h"
 #include "tools/cli.h"
@@ -17,15 +20,40 @@ static void usage(void)
 {
     printf("usage: ember diff DIR A B [--op NAME] [--format table|json]\n"
            "Keys added, removed and changed from state A to state B of an operator\n"
-           "(default: aggregate); A and B are snapshot batches or 'live'. Read-only.\n");
+           "(default: aggregate; see `ember state DIR` for the others), with old and new\n"
+           "values; A and B are snapshot batches or 'live'. Snapshots are verified first.\n"
+           "Read-only; works while the job runs.\n");
 }
 
-static int open_version(const char *dir, const char *v, store **st)
+/* "live" -> 0, a snapshot batch -> B; -1 when neither. */
+static int64_t parse_version(const char *v)
 {
     uint64_t b = 0;
-    if (strcmp(v, "live") != 0 && (cli_u64(v, &b) || b == 0))
-        return cli_usage_error("diff", "'%s' is neither a snapshot batch nor 'live'", v);
-    return statefmt_open("diff", dir, b, st) ? 1 : 0;
+    if (!strcmp(v, "live"))
+        return 0;
+    return cli_u64(v, &b) || b == 0 || b > INT64_MAX ? -1 : (int64_t)b;
+}
+
+static int open_version(const char *dir, uint64_t batch, const char *op, store **st, int *cf)
+{
+    ember_err err = {0};
+    if (batch && snap_verify(dir, batch, NULL, &err)) {
+        fprintf(stderr, "ember diff: snapshot %" PRIu64 ": %s\n", batch, err.msg);
+        return 1;
+    }
+    if (ck_open(dir, batch, st, &err)) {
+        fprintf(stderr, "ember diff: %s\n", err.msg);
+        return 1;
+    }
+    if ((*cf = store_cf_index(*st, op)) <= 0) {
+        fprintf(stderr, "ember diff: %s: no operator '%s' in %s", dir, op,
+                batch ? "snapshot" : "the live state");
+        if (batch)
+            fprintf(stderr, " %" PRIu64, batch);
+        fprintf(stderr, " (`ember state %s` lists them)\n", dir);
+        return 1;
+    }
+    return 0;
 }
 
 typedef struct side {
@@ -43,119 +71,192 @@ static void step(side *s, int first)
         s->v = store_iter_value(s->it, &s->vn);
 }
 
-static void print_values(const ember_job *job, const char *k, size_t kn, const char *v,
-                         size_t vn, int json)
+typedef struct differ {
+    const ember_job *job;
+    int decoded; /* the aggregate: rows decoded by the job spec */
+    int dedupe;  /* dedupe ids: the value is the expiry */
+    int json;
+    uint64_t added, removed, changed;
+} differ;
+
+/* Bytes outside printable ASCII as \xNN (timer keys, window suffixes). */
+static void print_raw(FILE *out, const char *s, size_t n, int json)
 {
-    ember_value vals[SCHEMA_MAX_FIELDS];
-    ember_record row;
-    ember_err err = {0};
-    if (statefmt_decode(job, k, kn, v, vn, vals, &row, &err)) {
-        printf(json ? "null" : "(undecodable: %s)", err.msg);
+    char *buf = malloc(4 * n + 1), *p = buf;
+    if (!buf)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        p += c >= 0x20 && c < 0x7f && c != '\\' ? sprintf(p, "%c", c) : sprintf(p, "\\x%02x", c);
+    }
+    *p = '\0';
+    if (json)
+        json_string(out, buf, (size_t)(p - buf));
+    else
+        fputs(buf, out);
+    free(buf);
+}
+
+/* The key as `ember state --key` takes it: key fields joined by ','. */
+static void print_key(const differ *d, const side *s, const ember_record *row, int ok)
+{
+    if (!d->decoded || !ok) {
+        print_raw(stdout, s->k, s->kn, d->json);
         return;
     }
-    if (json) {
-        statefmt_row(stdout, job, &row, FMT_JSON, 1);
-        return;
-    }
-    for (uint32_t i = (uint32_t)job->n_keys; i < row.n; i++) {
-        char buf[64];
-        if (row.values[i].type == EMBER_NULL)
-            snprintf(buf, sizeof buf, "NULL");
-        else
-            value_format(&row.values[i], buf, sizeof buf);
-        printf("%s%s=%s", i > (uint32_t)job->n_keys ? " " : "", job->output.f[i].name, buf);
+    char buf[4200];
+    size_t n = 0;
+    for (int i = 0; i < d->job->n_keys && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%.*s", i ? "," : "",
+                              (int)row->values[i].u.s.len, row->values[i].u.s.ptr);
+    n = n < sizeof buf ? n : sizeof buf - 1;
+    if (d->json)
+        json_string(stdout, buf, n);
+    else
+        printf("%.*s", (int)n, buf);
+}
+
+static uint64_t get_u64(const char *v)
+{
+    uint64_t x = 0;
+    for (int i = 7; i >= 0; i--)
+        x = (x << 8) | (uint8_t)v[i];
+    return x;
+}
+
+/* The value of one side: the decoded row, the dedupe expiry, or raw. */
+static void print_value(const differ *d, const side *s, const ember_record *row, int ok)
+{
+    if (d->decoded && ok && d->json) {
+        ck_json_row(stdout, d->job, row);
+    } else if (d->decoded && ok) {
+        for (uint32_t i = (uint32_t)d->job->n_keys; i < row->n; i++) {
+            char buf[64];
+            if (row->values[i].type == EMBER_NULL)
+                snprintf(buf, sizeof buf, "NULL");
+            else
+                value_format(&row->values[i], buf, sizeof buf);
+            printf("%s%s=%s", i > (uint32_t)d->job->n_keys ? " " : "",
+                   d->job->output.f[i].name, buf);
+        }
+    } else if (d->dedupe && s->vn == 8) {
+        printf(d->json ? "{\"expires\": %" PRIu64 "}" : "expires=%" PRIu64, get_u64(s->v));
+    } else {
+        printf(d->json ? "{\"value\": " : "value=");
+        print_raw(stdout, s->v, s->vn, d->json);
+        printf(d->json ? "}" : "");
     }
 }
 
-static void print_change(const ember_job *job, const char *what, const side *a, const side *b,
-                         int json, int first)
+static void print_change(differ *d, const char *what, const side *a, const side *b)
 {
-    const side *key = a ? a : b;
-    if (json) {
+    ember_value va[SCHEMA_MAX_FIELDS], vb[SCHEMA_MAX_FIELDS];
+    ember_record ra = {0}, rb = {0};
+    ember_err err = {0};
+    int oka = a && d->decoded && !statefmt_decode(d->job, a->k, a->kn, a->v, a->vn, va, &ra, &err);
+    int okb = b && d->decoded && !statefmt_decode(d->job, b->k, b->kn, b->v, b->vn, vb, &rb, &err);
+    int first = d->added + d->removed + d->changed == 0;
+    if (d->json) {
         printf("%s\n  {\"change\": \"%s\", \"key\": ", first ? "" : ",", what);
-        json_string(stdout, key->k, key->kn);
+        print_key(d, a ? a : b, a ? &ra : &rb, a ? oka : okb);
         printf(", \"old\": ");
         if (a)
-            print_values(job, a->k, a->kn, a->v, a->vn, 1);
+            print_value(d, a, &ra, oka);
         else
             printf("null");
         printf(", \"new\": ");
         if (b)
-            print_values(job, b->k, b->kn, b->v, b->vn, 1);
+            print_value(d, b, &rb, okb);
         else
             printf("null");
         printf("}");
         return;
     }
-    printf("%-8s %.*s", what, (int)key->kn, key->k);
+    printf("%-8s ", what);
+    print_key(d, a ? a : b, a ? &ra : &rb, a ? oka : okb);
     if (a) {
         printf("  old: ");
-        print_values(job, a->k, a->kn, a->v, a->vn, 0);
+        print_value(d, a, &ra, oka);
     }
     if (b) {
         printf("  new: ");
-        print_values(job, b->k, b->kn, b->v, b->vn, 0);
+        print_value(d, b, &rb, okb);
     }
     printf("\n");
+}
+
+static int key_cmp(const side *x, const side *y)
+{
+    if (!x->k || !y->k)
+        return !x->k ? 1 : -1;
+    size_t n = x->kn < y->kn ? x->kn : y->kn;
+    int c = memcmp(x->k, y->k, n);
+    return c ? c : (x->kn > y->kn) - (x->kn < y->kn);
+}
+
+/* One merge walk over both sides in key order. */
+static void walk(differ *d, side *x, side *y)
+{
+    step(x, 1);
+    step(y, 1);
+    while (x->k || y->k) {
+        int c = key_cmp(x, y);
+        if (c < 0) {
+            print_change(d, "removed", x, NULL);
+            d->removed++;
+            step(x, 0);
+        } else if (c > 0) {
+            print_change(d, "added", NULL, y);
+            d->added++;
+            step(y, 0);
+        } else {
+            if (x->vn != y->vn || memcmp(x->v, y->v, x->vn)) {
+                print_change(d, "changed", x, y);
+                d->changed++;
+            }
+            step(x, 0);
+            step(y, 0);
+        }
+    }
 }
 
 int cmd_diff(int argc, char **argv)
 {
     ck_args a;
+    ember_job *job;
+    store *sa = NULL, *sb = NULL;
+    int ca = 0, cb = 0;
     int rc = ck_parse("diff", argc, argv, NULL, 2, usage, &a);
     if (rc)
-        return rc < 0 ? 0 : rc;
-    ember_job *job = statefmt_load_job("diff", a.dir);
-    if (!job)
-        return 1;
-    store *sa = NULL, *sb = NULL;
+        return ck_exit_code(rc);
+    int64_t va = parse_version(a.pos[0]), vb = parse_version(a.pos[1]);
     const char *op = a.op ? a.op : "aggregate";
-    if ((rc = open_version(a.dir, a.pos[0], &sa)) || (rc = open_version(a.dir, a.pos[1], &sb)))
+    if (va < 0 || vb < 0)
+        return cli_usage_error("diff", "'%s' is neither a snapshot batch nor 'live'",
+                               a.pos[va < 0 ? 0 : 1]);
+    if (!(job = ck_load("diff", a.dir)))
+        return 1;
+    if ((rc = open_version(a.dir, (uint64_t)va, op, &sa, &ca)) ||
+        (rc = open_version(a.dir, (uint64_t)vb, op, &sb, &cb)))
         goto out;
-    int ca = store_cf_index(sa, op), cb = store_cf_index(sb, op);
-    if (ca <= 0 || cb <= 0 || strcmp(op, "aggregate") != 0) {
-        fprintf(stderr, "ember diff: %s: no aggregate operator '%s' to compare\n", a.dir, op);
-        rc = 1;
-        goto out;
-    }
+    differ d = {job, !strcmp(op, "aggregate") && job->n_aggs, !strcmp(op, "dedupe"), a.json,
+                0, 0, 0};
     side x = {.it = store_iter_new(sa, ca, NULL, 0)}, y = {.it = store_iter_new(sb, cb, NULL, 0)};
-    uint64_t added = 0, removed = 0, changed = 0;
+    if (!x.it || !y.it) {
+        fprintf(stderr, "ember diff: out of memory\n");
+        rc = 1;
+        goto out_iters;
+    }
     if (a.json)
         printf("{\"changes\": [");
-    step(&x, 1);
-    step(&y, 1);
-    while (x.k || y.k) {
-        int c = !x.k ? 1 : !y.k ? -1 : 0;
-        if (!c) {
-            size_t n = x.kn < y.kn ? x.kn : y.kn;
-            c = memcmp(x.k, y.k, n);
-            if (!c)
-                c = (x.kn > y.kn) - (x.kn < y.kn);
-        }
-        int first = added + removed + changed == 0;
-        if (c < 0) {
-            print_change(job, "removed", &x, NULL, a.json, first);
-            removed++;
-            step(&x, 0);
-        } else if (c > 0) {
-            print_change(job, "added", NULL, &y, a.json, first);
-            added++;
-            step(&y, 0);
-        } else {
-            if (x.vn != y.vn || memcmp(x.v, y.v, x.vn)) {
-                print_change(job, "changed", &x, &y, a.json, first);
-                changed++;
-            }
-            step(&x, 0);
-            step(&y, 0);
-        }
-    }
+    walk(&d, &x, &y);
     if (a.json)
         printf("%s], \"added\": %" PRIu64 ", \"removed\": %" PRIu64 ", \"changed\": %" PRIu64 "}\n",
-               added + removed + changed ? "\n" : "", added, removed, changed);
+               d.added + d.removed + d.changed ? "\n" : "", d.added, d.removed, d.changed);
     else
-        printf("%" PRIu64 " added, %" PRIu64 " removed, %" PRIu64 " changed\n", added, removed,
-               changed);
+        printf("%" PRIu64 " added, %" PRIu64 " removed, %" PRIu64 " changed\n", d.added,
+               d.removed, d.changed);
+out_iters:
     store_iter_free(x.it);
     store_iter_free(y.it);
 out:

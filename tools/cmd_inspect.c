@@ -2,12 +2,15 @@
  * cmd_inspect: `ember inspect DIR [--batch B] [--format table|json]`: the job
  * spec and its hash, the committed batch with its offsets and sink marker,
  * the WAL's segments and the PLAN of batch B (default: the newest PLAN).
+ * What cannot be read (the live state, the WAL) is reported on stderr, the
+ * rest is still printed, and the exit code is 1.
  */
 #include "checkpoint/wal.h"
 #include "core/io.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,18 @@ typedef struct plan_find {
     size_t n;
 } plan_find;
 
+typedef struct inspection {
+    char *spec;
+    uint64_t hash;
+    int committed; /* c holds a commit record */
+    int live_bad;  /* the live state could not be read */
+    commit_record c;
+    char **segs;
+    size_t n_segs;
+    char wal_dir[4200];
+    plan_find plan;
+} inspection;
+
 static int visit(const wal_record *r, void *ctx)
 {
     plan_find *p = ctx;
@@ -44,115 +59,141 @@ static int visit(const wal_record *r, void *ctx)
     return 0;
 }
 
-static void print_text(const char *spec, uint64_t hash, int have, const commit_record *c,
-                       char **segs, size_t n_segs, const char *wal_dir, const plan_find *p)
+static uint64_t seg_bytes(const inspection *in, size_t i)
 {
-    printf("job spec (hash %016" PRIx64 "):\n%s", hash, spec);
-    if (have)
-        printf("committed: nothing yet\n");
-    else {
+    char path[4500];
+    snprintf(path, sizeof path, "%s/%s", in->wal_dir, in->segs[i]);
+    return ck_du(path);
+}
+
+/* "committed", "not committed" or unknown (the live state unreadable). */
+static const char *plan_committed(const inspection *in, int json)
+{
+    if (in->live_bad)
+        return json ? "null" : "commit unknown";
+    if (in->committed && in->plan.batch <= in->c.batch)
+        return json ? "true" : "committed";
+    return json ? "false" : "not committed";
+}
+
+static void print_text(const inspection *in)
+{
+    const commit_record *c = &in->c;
+    const plan_find *p = &in->plan;
+    printf("job spec (hash %016" PRIx64 "):\n%s", in->hash, in->spec);
+    if (!in->committed) {
+        printf("committed: %s\n", in->live_bad ? "unknown (live state unreadable)" : "nothing yet");
+    } else {
         printf("committed: batch %" PRIu64 " at %" PRIu64 " ms, %" PRIu64 " records; offsets ",
                c->batch, c->batch_time_ms, c->records_total);
         ck_text_offsets(stdout, c->ends, c->n_ends);
         printf("\nsink marker: %s delivered batch %" PRIu64 "\n", c->sink_kind, c->sink_batch);
     }
     printf("wal segments:");
-    for (size_t i = 0; i < n_segs; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", wal_dir, segs[i]);
-        printf(" %s (%" PRIu64 " bytes)", segs[i], ck_du(path));
-    }
-    printf("%s\n", n_segs ? "" : " none");
+    for (size_t i = 0; i < in->n_segs; i++)
+        printf(" %s (%" PRIu64 " bytes)", in->segs[i], seg_bytes(in, i));
+    printf("%s\n", in->n_segs ? "" : " none");
     if (!p->found) {
         printf("plan: none in the WAL\n");
         return;
     }
     printf("plan of batch %" PRIu64 " (%s): batch time %" PRIu64 " ms, ranges", p->batch,
-           !have && p->batch <= c->batch ? "committed" : "not committed", p->time_ms);
+           plan_committed(in, 0), p->time_ms);
     for (size_t i = 0; i < p->n; i++)
         printf(" p%u=[%" PRIu64 ",%" PRIu64 ")", p->ranges[i].partition, p->ranges[i].from,
                p->ranges[i].to);
     printf("\n");
 }
 
-static void print_json(const char *spec, uint64_t hash, int have, const commit_record *c,
-                       char **segs, size_t n_segs, const char *wal_dir, const plan_find *p)
+static void print_json(const inspection *in)
 {
+    const commit_record *c = &in->c;
+    const plan_find *p = &in->plan;
     printf("{\"job_spec\": ");
-    json_string(stdout, spec, strlen(spec));
-    printf(", \"spec_hash\": \"%016" PRIx64 "\", \"committed\": ", hash);
-    if (have) {
+    ck_json_str(stdout, in->spec);
+    printf(", \"spec_hash\": \"%016" PRIx64 "\", \"committed\": ", in->hash);
+    if (!in->committed) {
         printf("null");
     } else {
         printf("{\"batch\": %" PRIu64 ", \"time_ms\": %" PRIu64 ", \"records\": %" PRIu64
                ", \"offsets\": ",
                c->batch, c->batch_time_ms, c->records_total);
         ck_json_offsets(stdout, c->ends, c->n_ends);
-        printf(", \"sink\": {\"kind\": \"%s\", \"batch\": %" PRIu64 "}}", c->sink_kind,
-               c->sink_batch);
+        printf(", \"sink\": {\"kind\": ");
+        ck_json_str(stdout, c->sink_kind);
+        printf(", \"batch\": %" PRIu64 "}}", c->sink_batch);
     }
     printf(", \"wal_segments\": [");
-    for (size_t i = 0; i < n_segs; i++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", wal_dir, segs[i]);
-        printf("%s{\"name\": \"%s\", \"bytes\": %" PRIu64 "}", i ? ", " : "", segs[i],
-               ck_du(path));
-    }
+    for (size_t i = 0; i < in->n_segs; i++)
+        printf("%s{\"name\": \"%s\", \"bytes\": %" PRIu64 "}", i ? ", " : "", in->segs[i],
+               seg_bytes(in, i));
     printf("], \"plan\": ");
     if (!p->found) {
         printf("null}\n");
         return;
     }
     printf("{\"batch\": %" PRIu64 ", \"time_ms\": %" PRIu64 ", \"committed\": %s, \"ranges\": [",
-           p->batch, p->time_ms, !have && p->batch <= c->batch ? "true" : "false");
+           p->batch, p->time_ms, plan_committed(in, 1));
     for (size_t i = 0; i < p->n; i++)
         printf("%s{\"partition\": %u, \"from\": %" PRIu64 ", \"to\": %" PRIu64 "}",
                i ? ", " : "", p->ranges[i].partition, p->ranges[i].from, p->ranges[i].to);
     printf("]}}\n");
 }
 
+/* Reads what can be read; returns 1 (after one stderr line each) when the
+ * live state or the WAL cannot be. */
+static int gather(const char *dir, inspection *in)
+{
+    char path[4200];
+    ember_err err = {0};
+    wal_damage dmg = {0};
+    int bad = 0, rc;
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    if (io_read_file(path, &in->spec, &(size_t){0}, &err)) {
+        fprintf(stderr, "ember inspect: %s\n", err.msg);
+        return 1;
+    }
+    rc = ck_read_commit(dir, 0, &in->c, &err);
+    in->committed = rc == 0;
+    if (rc && rc != -ENOENT) {
+        fprintf(stderr, "ember inspect: %s\n", err.msg);
+        bad = in->live_bad = 1;
+    }
+    snprintf(in->wal_dir, sizeof in->wal_dir, "%s/wal", dir);
+    memset(&err, 0, sizeof err);
+    if (wal_list_segments(in->wal_dir, &in->segs, &in->n_segs, &err) ||
+        (in->n_segs && wal_scan(in->wal_dir, 0, visit, &in->plan, &dmg, &err))) {
+        fprintf(stderr, "ember inspect: %s\n", err.msg);
+        bad = 1;
+    }
+    return bad;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     static const char *const flags[] = {"--batch", NULL};
     ck_args a;
-    int rc = ck_parse("inspect", argc, argv, flags, 0, usage, &a);
+    ember_job *job;
+    int rc = ck_begin("inspect", argc, argv, flags, 0, usage, &a, &job);
     if (rc)
-        return rc < 0 ? 0 : rc;
-    ember_job *job = statefmt_load_job("inspect", a.dir);
-    if (!job)
-        return 1;
-    char path[4200], wal_dir[4200];
-    char *spec = NULL;
-    size_t spec_n = 0;
-    ember_err err = {0};
-    snprintf(path, sizeof path, "%s/JOB", a.dir);
-    snprintf(wal_dir, sizeof wal_dir, "%s/wal", a.dir);
-    commit_record c;
-    int have = ck_read_commit("inspect", a.dir, &c);
-    char **segs = NULL;
-    size_t n_segs = 0;
-    plan_find p = {.want = a.has[0] ? a.num[0] : 0};
-    wal_damage dmg = {0};
-    if (have < 0 || io_read_file(path, &spec, &spec_n, &err) ||
-        wal_list_segments(wal_dir, &segs, &n_segs, &err) ||
-        (n_segs && wal_scan(wal_dir, 0, visit, &p, &dmg, &err))) {
-        if (err.msg[0])
-            fprintf(stderr, "ember inspect: %s\n", err.msg);
-        rc = 1;
-    } else if (a.has[0] && !p.found) {
-        fprintf(stderr, "ember inspect: %s: no PLAN of batch %" PRIu64 " in the WAL (it keeps "
+        return ck_exit_code(rc);
+    inspection in = {.hash = job_layout_hash(job), .plan.want = a.has[0] ? a.num[0] : 0};
+    rc = gather(a.dir, &in);
+    if (!in.spec) {
+        /* JOB unreadable: reported by gather */
+    } else if (a.has[0] && !in.plan.found && !rc) {
+        fprintf(stderr, "ember inspect: %s/wal: no PLAN of batch %" PRIu64 " (the WAL keeps "
                 "the batches after the oldest snapshot)\n", a.dir, a.num[0]);
         rc = 1;
     } else if (a.json) {
-        print_json(spec, job_layout_hash(job), have, &c, segs, n_segs, wal_dir, &p);
+        print_json(&in);
     } else {
-        print_text(spec, job_layout_hash(job), have, &c, segs, n_segs, wal_dir, &p);
+        print_text(&in);
     }
-    free(p.ranges);
-    free(spec);
-    wal_free_list(segs, n_segs);
-    if (have >= 0)
-        commit_free(&c);
+    free(in.plan.ranges);
+    free(in.spec);
+    wal_free_list(in.segs, in.n_segs);
+    commit_free(&in.c);
     ember_job_free(job);
     return rc;
 }

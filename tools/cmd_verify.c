@@ -1,8 +1,10 @@
 /*
  * cmd_verify: `ember verify DIR [--format table|json]`: checks every
  * checksum ember keeps (WAL records, each snapshot's files against its
- * MANIFEST) and the live state against its commit record (spec hash, exact
- * key count). Exit 0 when sound, 1 with one line per problem.
+ * MANIFEST), what recovery relies on (PLANs dense from the batch after the
+ * live commit, each snapshot's commit record of its batch) and the live
+ * state against its commit record (spec hash, exact key count). Exit 0 when
+ * sound, 1 with one line per problem.
  */
 #include "checkpoint/snapshot.h"
 #include "checkpoint/wal.h"
@@ -14,21 +16,23 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(void)
 {
     printf("usage: ember verify DIR [--format table|json]\n"
-           "Checks the WAL's record checksums, every snapshot's files against its\n"
-           "MANIFEST (size and xxh64), and the live state against its commit record (job\n"
-           "spec hash, exact key count). Prints one line per problem and exits 1, or\n"
-           "prints 'sound' and exits 0. A torn WAL tail (a crash mid-append, cut off on\n"
-           "the next run) is a note, not a problem. Read-only.\n");
+           "Checks the WAL (every record's checksum; PLANs dense from the batch after the\n"
+           "live commit), every snapshot (its files against its MANIFEST, size and xxh64;\n"
+           "its own commit record of its batch and job) and the live state against its\n"
+           "commit record (job spec hash, exact key count). Prints one line per problem\n"
+           "and exits 1, or prints 'sound' and exits 0. A torn WAL tail (a crash\n"
+           "mid-append, cut off on the next run) is a note, not a problem. Read-only.\n");
 }
 
 typedef struct findings {
-    char lines[64][600];
-    int is_problem[64];
+    char lines[256][600];
+    int is_problem[256];
     int n, problems;
 } findings;
 
@@ -39,7 +43,7 @@ static void add(findings *f, int problem, const char *fmt, ...)
 {
     va_list ap;
     f->problems += problem;
-    if (f->n == 64)
+    if (f->n == 256)
         return;
     va_start(ap, fmt);
     vsnprintf(f->lines[f->n], sizeof f->lines[0], fmt, ap);
@@ -60,24 +64,31 @@ static uint64_t meta_u64(store *st, const char *name, int *found)
     return x;
 }
 
-static void check_live(const char *dir, const ember_job *job, findings *f)
+/* The live state against its commit record; *committed = the committed
+ * batch, or -1 when unknown (unreadable live state). */
+static void check_live(const char *dir, const ember_job *job, findings *f, int64_t *committed)
 {
     store *st = NULL;
     commit_record c = {0};
     ember_err err = {0};
-    if (statefmt_open("verify", dir, 0, &st)) {
-        add(f, 1, "%s/db: the live state cannot be opened (the next run restores a snapshot)",
-            dir);
+    *committed = -1;
+    int rc = ck_open(dir, 0, &st, &err);
+    if (rc) {
+        add(f, 1, "%s (the next run restores the newest snapshot that verifies)", err.msg);
         return;
     }
-    int rc = commit_read(st, &c, &err);
-    if (rc == -ENOENT)
+    rc = commit_read(st, &c, &err);
+    if (rc == -ENOENT) {
         add(f, 0, "live state: nothing committed yet");
-    else if (rc)
-        add(f, 1, "live state: %s", err.msg);
-    else if (c.job_hash != job_layout_hash(job))
-        add(f, 1, "live state: committed by a job with spec hash %016" PRIx64 ", JOB has %016" PRIx64,
-            c.job_hash, job_layout_hash(job));
+        *committed = 0;
+    } else if (rc) {
+        add(f, 1, "%s/db: %s", dir, err.msg);
+    } else {
+        *committed = (int64_t)c.batch;
+        if (c.job_hash != job_layout_hash(job))
+            add(f, 1, "%s/db: committed by a job with spec hash %016" PRIx64 ", JOB has %016"
+                PRIx64, dir, c.job_hash, job_layout_hash(job));
+    }
     int cf = store_cf_index(st, "aggregate"), found = 0;
     uint64_t want = meta_u64(st, "state_keys", &found), have = 0;
     if (!rc && cf > 0 && found) {
@@ -86,8 +97,8 @@ static void check_live(const char *dir, const ember_job *job, findings *f)
             have++;
         store_iter_free(it);
         if (have != want)
-            add(f, 1, "live state: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
-                " says %" PRIu64, have, c.batch, want);
+            add(f, 1, "%s/db: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
+                " says %" PRIu64, dir, have, c.batch, want);
     }
     if (!rc)
         add(f, 0, "live state: batch %" PRIu64 " committed, %" PRIu64 " keys", c.batch, have);
@@ -95,33 +106,64 @@ static void check_live(const char *dir, const ember_job *job, findings *f)
     store_close(st);
 }
 
-static int count_record(const wal_record *r, void *ctx)
-{
-    (void)r;
-    ++*(uint64_t *)ctx;
-    return 0;
-}
-
-static void check_wal(const char *dir, findings *f)
+/* Checksums of every record, and the PLAN sequence recovery relies on:
+ * dense, and reaching back to the batch after the live commit. */
+static void check_wal(const char *dir, int64_t committed, findings *f)
 {
     char wal_dir[4200];
-    wal_damage dmg = {0};
+    struct stat sb;
+    ck_plans p;
+    wal_damage dmg;
     ember_err err = {0};
-    uint64_t n = 0;
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
-    if (wal_scan(wal_dir, 0, count_record, &n, &dmg, &err))
+    if (stat(wal_dir, &sb) != 0) {
+        add(f, 1, "%s: %s", wal_dir, strerror(errno));
+        return;
+    }
+    if (ck_scan_plans(dir, 0, &p, &dmg, &err)) {
         add(f, 1, "wal: %s", err.msg);
-    else if (dmg.corrupt)
+        return;
+    }
+    if (dmg.corrupt)
         add(f, 1, "wal: %s at byte %" PRIu64 ": corrupt record: %s", dmg.segment, dmg.offset,
             dmg.reason);
     else if (dmg.torn_tail)
         add(f, 0, "wal: %s at byte %" PRIu64 ": torn tail (%s), cut off by the next run",
             dmg.segment, dmg.offset, dmg.reason);
-    if (!dmg.corrupt)
-        add(f, 0, "wal: %" PRIu64 " records verified", n);
+    if (p.gap_next)
+        add(f, 1, "wal: %s at byte %" PRIu64 ": PLAN of batch %" PRIu64 " follows batch %" PRIu64
+            " (the PLANs between are missing)", p.gap_segment, p.gap_offset, p.gap_next,
+            p.gap_prev);
+    if (committed >= 0 && p.n && p.first > (uint64_t)committed + 1)
+        add(f, 1, "wal: the oldest PLAN is of batch %" PRIu64 " but the live state committed "
+            "batch %" PRId64 ": batches %" PRId64 "..%" PRIu64 " cannot be replayed", p.first,
+            committed, committed + 1, p.first - 1);
+    if (p.n)
+        add(f, 0, "wal: %" PRIu64 " records verified (PLANs of batches %" PRIu64 "..%" PRIu64 ")",
+            p.records, p.first, p.last);
+    else
+        add(f, 0, "wal: %" PRIu64 " records verified", p.records);
 }
 
-static void check_snapshots(const char *dir, findings *f)
+/* A verified snapshot's own commit record must be of its batch and job. */
+static void check_snapshot_commit(const char *dir, uint64_t batch, uint64_t hash, findings *f)
+{
+    commit_record c;
+    ember_err err = {0};
+    int rc = ck_read_commit(dir, batch, &c, &err);
+    if (rc)
+        add(f, 1, "snapshot %" PRIu64 ": %s", batch, rc == -ENOENT ? "no commit record" : err.msg);
+    else if (c.batch != batch)
+        add(f, 1, "snapshot %" PRIu64 ": its state committed batch %" PRIu64, batch, c.batch);
+    else if (c.job_hash != hash)
+        add(f, 1, "snapshot %" PRIu64 ": written by a job with spec hash %016" PRIx64
+            ", JOB has %016" PRIx64, batch, c.job_hash, hash);
+    else
+        add(f, 0, "snapshot %" PRIu64 ": verified", batch);
+    commit_free(&c);
+}
+
+static void check_snapshots(const char *dir, uint64_t hash, findings *f)
 {
     uint64_t *b = NULL;
     size_t n = 0;
@@ -134,12 +176,13 @@ static void check_snapshots(const char *dir, findings *f)
         ember_err verr = {0};
         char path[4200];
         snap_path(path, sizeof path, dir, b[i]);
-        if (snap_verify(dir, b[i], NULL, &verr) && access(path, F_OK) != 0)
+        int rc = snap_verify(dir, b[i], NULL, &verr);
+        if (rc && access(path, F_OK) != 0)
             add(f, 0, "snapshot %" PRIu64 ": pruned by the running job while verifying", b[i]);
-        else if (verr.code)
+        else if (rc)
             add(f, 1, "snapshot %" PRIu64 ": %s", b[i], verr.msg);
         else
-            add(f, 0, "snapshot %" PRIu64 ": verified", b[i]);
+            check_snapshot_commit(dir, b[i], hash, f);
     }
     free(b);
 }
@@ -147,20 +190,19 @@ static void check_snapshots(const char *dir, findings *f)
 int cmd_verify(int argc, char **argv)
 {
     ck_args a;
-    int rc = ck_parse("verify", argc, argv, NULL, 0, usage, &a);
+    ember_job *job;
+    int64_t committed;
+    int rc = ck_begin("verify", argc, argv, NULL, 0, usage, &a, &job);
     if (rc)
-        return rc < 0 ? 0 : rc;
-    ember_job *job = statefmt_load_job("verify", a.dir);
-    if (!job)
-        return 1;
+        return ck_exit_code(rc);
     findings *f = calloc(1, sizeof *f);
     if (!f) {
         ember_job_free(job);
         return 1;
     }
-    check_live(a.dir, job, f);
-    check_wal(a.dir, f);
-    check_snapshots(a.dir, f);
+    check_live(a.dir, job, f, &committed);
+    check_wal(a.dir, committed, f);
+    check_snapshots(a.dir, job_layout_hash(job), f);
     if (a.json) {
         printf("{\"sound\": %s, \"problems\": [", f->problems ? "false" : "true");
         for (int pass = 1, k = 0; pass >= 0; pass--, k = 0) {

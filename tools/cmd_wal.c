@@ -5,6 +5,7 @@
  */
 #include "checkpoint/wal.h"
 #include "tools/ckread.h"
+#include "tools/cli.h"
 #include "tools/commands.h"
 
 #include <inttypes.h>
@@ -41,48 +42,67 @@ static int visit(const wal_record *r, void *ctx)
     return 0;
 }
 
+static void print_damage(const dump *d, const char *kind, const char *segment, uint64_t offset,
+                         const char *reason)
+{
+    if (!d->json) {
+        if (kind)
+            printf("%-24s %10" PRIu64 "  %s: %s\n", segment, offset,
+                   !strcmp(kind, "torn") ? "TORN TAIL" : !strcmp(kind, "corrupt") ? "CORRUPT"
+                                                                                : "UNREADABLE",
+                   reason);
+        return;
+    }
+    printf("%s], \"damage\": ", d->n ? "\n" : "");
+    if (!kind) {
+        printf("null}\n");
+        return;
+    }
+    printf("{\"kind\": \"%s\", \"segment\": ", kind);
+    ck_json_str(stdout, segment);
+    printf(", \"offset\": %" PRIu64 ", \"reason\": ", offset);
+    ck_json_str(stdout, reason);
+    printf("}}\n");
+}
+
 int cmd_wal(int argc, char **argv)
 {
     static const char *const flags[] = {"--from", "--to", NULL};
     ck_args a;
+    ember_job *job;
     int rc = ck_parse("wal", argc, argv, flags, 0, usage, &a);
     if (rc)
-        return rc < 0 ? 0 : rc;
-    ember_job *job = statefmt_load_job("wal", a.dir);
-    if (!job)
+        return ck_exit_code(rc);
+    if (a.has[0] && a.has[1] && a.num[0] > a.num[1])
+        return cli_usage_error("wal", "--from %" PRIu64 " is after --to %" PRIu64, a.num[0],
+                               a.num[1]);
+    if (!(job = ck_load("wal", a.dir)))
         return 1;
     ember_job_free(job);
-    char wal_dir[4200];
-    snprintf(wal_dir, sizeof wal_dir, "%s/wal", a.dir);
+    char wal_dir[4200], **segs = NULL;
+    size_t n_segs = 0;
     dump d = {a.has[0] ? a.num[0] : 0, a.has[1] ? a.num[1] : UINT64_MAX, a.json, 0};
     wal_damage dmg = {0};
     ember_err err = {0};
+    snprintf(wal_dir, sizeof wal_dir, "%s/wal", a.dir);
+    /* a missing or unreadable WAL directory: one line, no half document */
+    if (wal_list_segments(wal_dir, &segs, &n_segs, &err)) {
+        fprintf(stderr, "ember wal: %s\n", err.msg);
+        return 1;
+    }
+    wal_free_list(segs, n_segs);
     if (a.json)
         printf("{\"records\": [");
     else
         printf("%-24s %10s  %-4s %10s %10s  %s\n", "segment", "offset", "type", "batch", "bytes",
                "checksum");
-    rc = wal_scan(wal_dir, d.from, visit, &d, &dmg, &err);
-    if (rc) {
-        if (a.json)
-            printf("]}\n");
+    if ((rc = wal_scan(wal_dir, d.from, visit, &d, &dmg, &err))) {
+        /* a read error part-way: still one whole document, and exit 1 */
+        print_damage(&d, "unreadable", "", 0, err.msg);
         fprintf(stderr, "ember wal: %s\n", err.msg);
         return 1;
     }
-    const char *what = dmg.corrupt ? "corrupt" : dmg.torn_tail ? "torn" : NULL;
-    if (a.json) {
-        printf("%s], \"damage\": ", d.n ? "\n" : "");
-        if (what) {
-            printf("{\"kind\": \"%s\", \"segment\": \"%s\", \"offset\": %" PRIu64 ", \"reason\": ",
-                   what, dmg.segment, dmg.offset);
-            json_string(stdout, dmg.reason, strlen(dmg.reason));
-            printf("}}\n");
-        } else {
-            printf("null}\n");
-        }
-    } else if (what) {
-        printf("%-24s %10" PRIu64 "  %s: %s\n", dmg.segment, dmg.offset,
-               dmg.corrupt ? "CORRUPT" : "TORN TAIL", dmg.reason);
-    }
+    print_damage(&d, dmg.corrupt ? "corrupt" : dmg.torn_tail ? "torn" : NULL, dmg.segment,
+                 dmg.offset, dmg.reason);
     return dmg.corrupt ? 1 : 0;
 }

@@ -1,43 +1,75 @@
 """Checkpoint inspection and repair commands (checkpoints, inspect, wal,
 verify, restore, diff) against directories made by real `ember run`
-processes, sound and damaged; JSON output parsed and compared with a Python
-recount of the job's input."""
+processes, sound and damaged (a flipped byte in a snapshot file, a missing
+MANIFEST, a torn or corrupt WAL record, a missing WAL segment, the live state
+deleted, unreadable files); JSON output parsed and compared with a Python
+recount of the job's input. `restore` is also killed at every durable step
+and must leave the old or the new state, and the next run must end at the
+recount of the whole input."""
 import fcntl
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import time
 
-from harness import EMBER, check, ember, gen_file, main, read_csv, state_json, tmpdir, write
+from harness import (EMBER, check, close, ember, gen_file, main, read_csv, state_json, tmpdir,
+                     write)
 
 BATCH = 2000
 N = 30000
+WAL_HEADER = struct.Struct("<IBQQ")  # len, type, batch, xxh64: checkpoint/wal.h
 
 
-def make_checkpoint():
-    d = tmpdir("tools")
-    gen_file("transactions", N, 2, d + "/in.csv")
-    write(d + "/t.job", f"""job tools
+_fixture = []
+
+
+def make_checkpoint(prefix="tools"):
+    """A copy of one checkpoint of 15 batches of 2000 transactions from a
+    file: snapshots 9, 12, 15 kept; WAL segments of ~4 PLANs, the ones before
+    batch 10 deleted. Returns (dir of the copy, input rows, end offset of each
+    line). The job is made once; run_job() runs it on a copy."""
+    if not _fixture:
+        d = tmpdir("tools-job")
+        gen_file("transactions", N, 2, d + "/in.csv")
+        write(d + "/t.job", f"""job tools
 batch      interval=1ms max-records={BATCH}
-checkpoint dir={d}/ckpt every=3 keep=3
+checkpoint dir={d}/ckpt every=3 keep=3 wal-segment=200B
 source     file path={d}/in.csv
 parse      csv fields=card,merchant,amount:float,ts:int
 key        merchant
 aggregate  count() sum(amount)
 sink       file dir={d}/out
 """)
-    ember("run", d + "/t.job", "--until-idle", check_rc=0)
-    with open(d + "/in.csv", "rb") as f:
-        lines = f.read().split(b"\n")[:-1]
-    ends = [0]
-    for l in lines:
-        ends.append(ends[-1] + len(l) + 1)
-    return d, read_csv(d + "/in.csv"), ends
+        ember("run", d + "/t.job", "--until-idle", check_rc=0)
+        with open(d + "/in.csv", "rb") as f:
+            lines = f.read().split(b"\n")[:-1]
+        ends = [0]
+        for l in lines:
+            ends.append(ends[-1] + len(l) + 1)
+        _fixture.extend([d, read_csv(d + "/in.csv"), ends])
+    job_dir, rows, ends = _fixture
+    d = tmpdir(prefix)
+    shutil.copytree(job_dir + "/ckpt", d + "/ckpt", symlinks=True)
+    return d, rows, ends
+
+
+def run_job(d):
+    """`ember run` of the fixture's job on the copy in d (its batch files go
+    to the fixture's out/, rewritten with the same bytes); returns stderr."""
+    return ember("run", _fixture[0] + "/t.job", "--dir", d + "/ckpt", "--until-idle",
+                 check_rc=0)[2]
+
+
+def out_file(batch):
+    with open(_fixture[0] + "/out/%012d.tsv" % batch) as f:
+        return f.read()
 
 
 def counts(rows):
+    """The oracle: count and sum(amount) per merchant."""
     out = {}
     for _, m, amount, _ in rows:
         c, s = out.get(m, (0, 0.0))
@@ -45,9 +77,49 @@ def counts(rows):
     return out
 
 
+def state_counts(ck, *extra):
+    return {r["merchant"]: (r["count"], r["sum_amount"]) for r in state_json(ck, "aggregate", *extra)}
+
+
+def same_counts(got, want):
+    return got.keys() == want.keys() and all(
+        got[k][0] == want[k][0] and close(got[k][1], want[k][1]) for k in want)
+
+
 def jrun(*args, rc=0):
     _, out, _ = ember(*args, "--format", "json", check_rc=rc)
     return json.loads(out)
+
+
+def one_line_error(args, rc, *words):
+    """The command fails with exit rc and exactly one stderr line holding words."""
+    got, out, err = ember(*args)
+    lines = err.strip().splitlines()
+    check(got == rc and len(lines) == 1 and all(w in err for w in words),
+          "ember %s: exit %d (wanted %d), stderr %r" % (" ".join(args), got, rc, err))
+    return out
+
+
+def wal_records(ck):
+    """(segment, offset, type, batch, length) of every WAL record, parsed here."""
+    recs = []
+    for seg in sorted(os.listdir(ck + "/wal")):
+        with open(os.path.join(ck, "wal", seg), "rb") as f:
+            data = f.read()
+        off = 0
+        while off + WAL_HEADER.size <= len(data):
+            n, typ, batch, _ = WAL_HEADER.unpack_from(data, off)
+            recs.append((seg, off, typ, batch, n))
+            off += WAL_HEADER.size + n
+    return recs
+
+
+def flip_byte(path, at):
+    with open(path, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0x40]))
 
 
 def test_checkpoints_inspect_wal():
@@ -55,100 +127,278 @@ def test_checkpoints_inspect_wal():
     ck = d + "/ckpt"
     cps = jrun("checkpoints", ck)
     check([c["kind"] for c in cps] == ["live", "snapshot", "snapshot", "snapshot"], str(cps))
-    check(cps[0]["batch"] == 15 and cps[0]["offsets"] == {"0": ends[N]}, "live %s" % cps[0])
+    live = cps[0]
+    check(live["batch"] == 15 and live["offsets"] == {"0": ends[N]} and live["verified"] is None
+          and live["problem"] is None and live["bytes"] > 0, "live %s" % live)
     for c in cps[1:]:
-        check(c["verified"] is True and c["offsets"] == {"0": ends[c["batch"] * BATCH]}
-              and c["bytes"] > 0, "snapshot %s" % c)
+        check(c["verified"] is True and c["problem"] is None
+              and c["offsets"] == {"0": ends[c["batch"] * BATCH]} and c["bytes"] > 0
+              and c["time_ms"] > 1.6e12, "snapshot %s" % c)
     check([c["batch"] for c in cps[1:]] == [9, 12, 15], "kept snapshots")
+    check(cps[3]["time_ms"] == live["time_ms"], "snapshot 15 carries batch 15's time")
     ins = jrun("inspect", ck, "--batch", "14")
     check(ins["committed"]["batch"] == 15 and ins["committed"]["records"] == N
+          and ins["committed"]["offsets"] == {"0": ends[N]}
           and ins["committed"]["sink"] == {"kind": "file", "batch": 15}, str(ins["committed"]))
-    check(ins["plan"]["ranges"] == [{"partition": 0, "from": ends[13 * BATCH],
-                                     "to": ends[14 * BATCH]}], str(ins["plan"]))
+    check(ins["plan"] == {"batch": 14, "time_ms": ins["plan"]["time_ms"], "committed": True,
+                          "ranges": [{"partition": 0, "from": ends[13 * BATCH],
+                                      "to": ends[14 * BATCH]}]}, str(ins["plan"]))
     check("key       merchant" in ins["job_spec"] and len(ins["spec_hash"]) == 16, "spec")
+    segs = sorted(os.listdir(ck + "/wal"))
+    check([s["name"] for s in ins["wal_segments"]] == segs and all(
+        s["bytes"] == os.path.getsize(os.path.join(ck, "wal", s["name"]))
+        for s in ins["wal_segments"]), "wal segments %s" % ins["wal_segments"])
+    check(jrun("inspect", ck)["plan"]["batch"] == 15, "inspect shows the newest PLAN")
+    one_line_error(("inspect", ck, "--batch", "3"), 1, "no PLAN of batch 3")
     wal = jrun("wal", ck)
-    check([(r["type"], r["batch"]) for r in wal["records"]] == [("PLAN", b) for b in range(1, 16)]
-          and wal["damage"] is None, "wal records %s" % wal["records"][:2])
-    part = jrun("wal", ck, "--from", "5", "--to", "6")
-    check([r["batch"] for r in part["records"]] == [5, 6], "wal --from --to")
+    mine = [(s, o, b, n) for s, o, t, b, n in wal_records(ck) if t == 1]
+    got = [(r["segment"], r["offset"], r["batch"], r["bytes"]) for r in wal["records"]]
+    check(got == mine and all(r["type"] == "PLAN" and r["checksum"] == "ok"
+                              for r in wal["records"]) and wal["damage"] is None,
+          "wal records %s vs %s" % (got, mine))
+    # the WAL keeps the PLANs after the oldest snapshot (9): 10..15 at least
+    batches = [r["batch"] for r in wal["records"]]
+    check(batches == list(range(batches[0], 16)) and batches[0] <= 10 and len(segs) > 1,
+          "WAL after pruning: %s in %s" % (batches, segs))
+    part = jrun("wal", ck, "--from", "11", "--to", "12")
+    check([r["batch"] for r in part["records"]] == [11, 12], "wal --from --to")
+    rc, out, _ = ember("checkpoints", ck)
+    check(rc == 0 and out.splitlines()[0].split()[:2] == ["kind", "batch"] and "yes" in out,
+          "checkpoints table: %s" % out)
 
 
 def test_diff_against_recount():
     d, rows, _ = make_checkpoint()
     before, after = counts(rows[:12 * BATCH]), counts(rows[:15 * BATCH])
     diff = jrun("diff", d + "/ckpt", "12", "15")
-    added = {c["key"] for c in diff["changes"] if c["change"] == "added"}
+    added = {c["key"]: c for c in diff["changes"] if c["change"] == "added"}
     changed = {c["key"]: c for c in diff["changes"] if c["change"] == "changed"}
-    check(added == set(after) - set(before), "added keys")
+    check(set(added) == set(after) - set(before), "added keys")
     want_changed = {k for k in before if after[k] != before[k]}
     check(set(changed) == want_changed and diff["removed"] == 0, "changed keys")
+    check(diff["added"] == len(added) and diff["changed"] == len(changed), "diff totals")
     for k, c in changed.items():
-        check(c["old"]["count"] == before[k][0] and c["new"]["count"] == after[k][0],
+        check(c["old"]["count"] == before[k][0] and c["new"]["count"] == after[k][0]
+              and close(c["new"]["sum_amount"], after[k][1]) and c["new"]["merchant"] == k,
               "%s: %s" % (k, c))
+    for k, c in added.items():
+        check(c["old"] is None and c["new"]["count"] == after[k][0], "added %s" % c)
+    back = jrun("diff", d + "/ckpt", "15", "9")
+    check(back["added"] == 0 and back["removed"] == len(set(after) - set(counts(rows[:9 * BATCH]))),
+          "diff backwards removes the keys added since")
     same = jrun("diff", d + "/ckpt", "15", "live")
     check(same["changes"] == [] and same["changed"] == 0, "snapshot 15 equals live")
+    rc, out, _ = ember("diff", d + "/ckpt", "12", "15")
+    check(rc == 0 and out.strip().endswith("%d added, 0 removed, %d changed"
+                                           % (len(added), len(changed))), "diff table")
+    one_line_error(("diff", d + "/ckpt", "12", "15", "--op", "nope"), 1, "no operator 'nope'")
+    one_line_error(("diff", d + "/ckpt", "7", "15"), 1, "snapshot 7")
+
+
+def test_diff_of_windowed_state():
+    """Windowed keys carry a binary window suffix: diff prints the key fields,
+    and A + diff(A, B) == B for the state `ember state` reads."""
+    d = tmpdir("tools-win")
+    gen_file("transactions", 8000, 3, d + "/in.csv")
+    write(d + "/w.job", f"""job win
+batch      interval=1ms max-records=1000
+checkpoint dir={d}/ckpt every=2 keep=3
+source     file path={d}/in.csv
+parse      csv fields=card,merchant,amount:float,ts:int
+key        merchant
+window     tumbling 1s on ts watermark 300ms
+aggregate  count() sum(amount)
+sink       file dir={d}/out
+""")
+    ember("run", d + "/w.job", "--until-idle", check_rc=0)
+    ck = d + "/ckpt"
+
+    def panes(*extra):
+        return {(r["merchant"], r["window_start"]): r for r in state_json(ck, "aggregate", *extra)}
+
+    a, b = panes("--snapshot", "4"), panes("--snapshot", "8")
+    diff = jrun("diff", ck, "4", "8")
+    for c in diff["changes"]:
+        row = c["new"] or c["old"]
+        check(c["key"] == row["merchant"] and c["key"].isprintable(), "key %r" % c["key"])
+        pane = (c["key"], row["window_start"])
+        if c["change"] == "removed":
+            check(a.pop(pane) == c["old"], "removed %s" % c)
+        else:
+            check(a.get(pane) == c["old"], "old value of %s" % c)
+            a[pane] = c["new"]
+    check(a == b and diff["removed"] > 0 and diff["added"] > 0,
+          "snapshot 4 + diff == snapshot 8 (%d panes)" % len(b))
+    timers = jrun("diff", ck, "4", "8", "--op", "timers")
+    check(timers["added"] + timers["removed"] > 0 and all(
+        c["key"].isprintable() for c in timers["changes"]), "raw diff of timers")
 
 
 def test_verify_and_damage():
     d, _, _ = make_checkpoint()
     ck = d + "/ckpt"
     v = jrun("verify", ck)
-    check(v["sound"] is True and v["problems"] == [], str(v))
+    check(v["sound"] is True and v["problems"] == [] and len(v["notes"]) >= 5, str(v))
     # torn WAL tail: half a header at the end of the last segment
     seg = sorted(os.listdir(ck + "/wal"))[-1]
+    size = os.path.getsize(os.path.join(ck, "wal", seg))
     with open(os.path.join(ck, "wal", seg), "ab") as f:
         f.write(b"\x20\x00\x00")
     w = jrun("wal", ck)
-    check(w["damage"]["kind"] == "torn" and w["damage"]["segment"] == seg, str(w["damage"]))
-    check(jrun("verify", ck)["sound"] is True, "a torn tail is a note, not a problem")
+    check(w["damage"] == {"kind": "torn", "segment": seg, "offset": size,
+                          "reason": w["damage"]["reason"]}, str(w["damage"]))
+    check(w["records"][-1]["batch"] == 15, "records before the torn tail are listed")
+    v = jrun("verify", ck)
+    check(v["sound"] is True and any("torn" in n for n in v["notes"]), "a torn tail is a note")
     # one flipped byte in snapshot 12, snapshot 9 without its MANIFEST
     snap = ck + "/snapshots/%020d/db" % 12
     sst = sorted(f for f in os.listdir(snap) if f.endswith(".sst"))[0]
-    with open(os.path.join(snap, sst), "r+b") as f:
-        f.seek(10)
-        b = f.read(1)
-        f.seek(10)
-        f.write(bytes([b[0] ^ 0x40]))
+    flip_byte(os.path.join(snap, sst), 10)
     os.unlink(ck + "/snapshots/%020d/MANIFEST" % 9)
     rc, out, _ = ember("verify", ck)
     problems = [l for l in out.splitlines() if l.startswith("problem:")]
     check(rc == 1 and len(problems) == 2 and "snapshot 12" in problems[1] and sst in problems[1]
-          and "snapshot 9" in problems[0], "verify: %d %s" % (rc, out))
+          and "snapshot 9" in problems[0] and "MANIFEST" in problems[0]
+          and out.splitlines()[-1] == "DAMAGED", "verify: %d %s" % (rc, out))
     cps = {c["batch"]: c for c in jrun("checkpoints", ck, rc=1) if c["kind"] == "snapshot"}
-    check(cps[12]["verified"] is False and cps[9]["verified"] is False
-          and cps[15]["verified"] is True, "checkpoints flags the damaged snapshots")
+    check(cps[12]["verified"] is False and sst in cps[12]["problem"]
+          and cps[9]["verified"] is False and cps[15]["verified"] is True
+          and cps[15]["problem"] is None, "checkpoints flags the damaged snapshots")
+    one_line_error(("diff", ck, "12", "15"), 1, "snapshot 12", sst)
+    one_line_error(("restore", ck, "--batch", "12"), 1, "snapshot 12", "nothing restored")
+
+
+def test_wal_damage():
+    d, _, _ = make_checkpoint()
+    ck = d + "/ckpt"
+    recs = {b: (s, o, n) for s, o, t, b, n in wal_records(ck)}
+    # the PLAN of batch 11 cut out of its segment: a gap after the oldest snapshot
+    gap = d + "/gap"
+    shutil.copytree(ck, gap, symlinks=True)
+    seg, off, n = recs[11]
+    path = os.path.join(gap, "wal", seg)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:off] + data[off + WAL_HEADER.size + n:])
+    v = jrun("verify", gap, rc=1)
+    check(len(v["problems"]) == 1 and "PLAN of batch 12 follows batch 10" in v["problems"][0],
+          str(v))
+    one_line_error(("restore", gap, "--batch", "9"), 1, "wal", "could not replay")
+    ember("restore", gap, "--batch", "12", check_rc=0)  # the PLANs after 12 are whole
+    # the segment holding batch 10 gone: sound for the live state (15), not for batch 9
+    head = d + "/head"
+    shutil.copytree(ck, head, symlinks=True)
+    os.unlink(os.path.join(head, "wal", recs[10][0]))
+    check(jrun("verify", head)["sound"], "the live commit needs no PLAN before 16")
+    one_line_error(("restore", head, "--batch", "9"), 1, "first PLAN after batch 9 is of batch")
+    # a flipped checksum byte in the PLAN of batch 13: corrupt, nothing after it read
+    seg, off, n = recs[13]
+    flip_byte(os.path.join(ck, "wal", seg), off + 13)
+    w = jrun("wal", ck, rc=1)
+    check(w["damage"]["kind"] == "corrupt" and w["damage"]["segment"] == seg
+          and w["damage"]["offset"] == off and "checksum" in w["damage"]["reason"]
+          and w["records"][-1]["batch"] == 12, "corrupt record: %s" % w["damage"])
+    rc, out, _ = ember("wal", ck)
+    check(rc == 1 and "CORRUPT" in out, "wal table flags the record: %s" % out)
+    v = jrun("verify", ck, rc=1)
+    check(any("corrupt record" in p and seg in p for p in v["problems"]), str(v))
+    # no WAL directory at all: one line from wal, a problem for verify
+    shutil.rmtree(ck + "/wal")
+    one_line_error(("wal", ck), 1, ck + "/wal")
+    check(any("wal" in p for p in jrun("verify", ck, rc=1)["problems"]), "verify without wal/")
+
+
+def test_live_state_deleted():
+    d, rows, _ = make_checkpoint()
+    ck = d + "/ckpt"
+    shutil.rmtree(ck + "/db")
+    cps = jrun("checkpoints", ck, rc=1)
+    check(cps[0]["kind"] == "live" and ck + "/db" in cps[0]["problem"]
+          and [c["verified"] for c in cps[1:]] == [True] * 3, "checkpoints: %s" % cps)
+    _, out, err = ember("inspect", ck, "--format", "json", check_rc=1)
+    ins = json.loads(out)
+    check(ins["committed"] is None and ins["plan"]["committed"] is None
+          and len(err.strip().splitlines()) == 1 and ck + "/db" in err, "inspect: %s" % err)
+    v = jrun("verify", ck, rc=1)
+    check(len(v["problems"]) == 1 and "db" in v["problems"][0], str(v))
+    one_line_error(("diff", ck, "12", "live"), 1, ck + "/db")
+    # restore rebuilds the live state from snapshot 12; the next run replays 13..15
+    ember("restore", ck, "--batch", "12", check_rc=0)
+    check(jrun("verify", ck)["sound"], "sound after the restore")
+    err = run_job(d)
+    check("committed batch 12 found" in err and "replayed 3 batches" in err, err)
+    check(same_counts(state_counts(ck), counts(rows)), "state after the replay")
 
 
 def test_restore_then_run_continues():
     d, rows, _ = make_checkpoint()
     ck = d + "/ckpt"
-    with open(d + "/out/%012d.tsv" % 15) as f:
-        last_batch_file = f.read()
-    # live state lost: verify says so, restore to 12, the next run replays 13..15
-    shutil.rmtree(ck + "/db")
-    rc, out, _ = ember("verify", ck)
-    check(rc == 1 and "cannot be opened" in out, "verify without live state: %s" % out)
+    last_batch_file = out_file(15)
     with open(ck + "/LOCK", "a") as lock:  # a running job holds the lock
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        rc, _, err = ember("restore", ck, "--batch", "12")
-        check(rc == 1 and "in use by another ember process" in err, "restore while locked: %d %s" % (rc, err))
+        one_line_error(("restore", ck, "--batch", "12"), 2, "in use by another ember process")
+    check(jrun("inspect", ck)["committed"]["batch"] == 15, "a refused restore changes nothing")
+    # the oldest snapshot: the WAL must still plan every batch after it
+    _, out, _ = ember("restore", ck, "--batch", "9", check_rc=0)
+    check("replays batches 10..15" in out, out)
+    check(same_counts(state_counts(ck), counts(rows[:9 * BATCH])), "restored state = batches 1..9")
+    check(jrun("inspect", ck)["committed"]["batch"] == 9 and jrun("verify", ck)["sound"],
+          "inspect and verify after the restore")
+    err = run_job(d)
+    check("replayed 6 batches" in err, "the run replays 10..15 from the WAL: %s" % err)
+    check(same_counts(state_counts(ck), counts(rows)), "state after the replay")
+    check(out_file(15) == last_batch_file, "replayed batch 15 wrote the same bytes")
+    # without the WAL the next run reads on from the snapshot's offsets
     ember("restore", ck, "--batch", "12", check_rc=0)
-    got = {r["merchant"]: (r["count"], r["sum_amount"]) for r in state_json(ck)}
-    want = counts(rows[:12 * BATCH])
-    check({k: c for k, (c, _) in got.items()} == {k: c for k, (c, _) in want.items()},
-          "restored state is the recount of the first 12 batches")
-    _, _, err = ember("run", d + "/t.job", "--until-idle", check_rc=0)
-    check("replayed 3 batches" in err, "the run replays 13..15 from the WAL: %s" % err)
-    got = {r["merchant"]: r["count"] for r in state_json(ck)}
-    check(got == {k: c for k, (c, _) in counts(rows).items()}, "state after the replay")
-    with open(d + "/out/%012d.tsv" % 15) as f:
-        check(f.read() == last_batch_file, "replayed batch 15 wrote the same bytes")
-    rc, _, err = ember("restore", ck, "--batch", "7")
-    check(rc == 1 and "7" in err, "restore of a missing snapshot: %s" % err)
+    shutil.rmtree(ck + "/wal")
+    _, out, _ = ember("restore", ck, "--batch", "12", check_rc=0)
+    check("continues from these offsets" in out, out)
+    err = run_job(d)
+    check("replayed" not in err, "nothing to replay: %s" % err)
+    check(same_counts(state_counts(ck), counts(rows)), "state after reading on from offsets")
+    one_line_error(("restore", ck, "--batch", "7"), 1, "no snapshot 7")
+
+
+def test_restore_killed_at_every_step():
+    """kill -9 at each durable write, fsync and rename of restore: DIR/db is
+    the old live state (batch 15) or snapshot 12, and the next run recovers."""
+    d, rows, _ = make_checkpoint()
+    ck, pristine = d + "/ckpt", _fixture[0] + "/ckpt"
+    seen = set()
+    # every rename (the exchange is the last), every other fsync (the last
+    # two come after the exchange)
+    for point, step in (("io.rename", 1), ("io.fsync", 2)):
+        for n in range(1, 40, step):
+            shutil.rmtree(ck)
+            shutil.copytree(pristine, ck, symlinks=True)
+            rc, _, _ = ember("restore", ck, "--batch", "12",
+                             env={"EMBER_FAILPOINTS": "%s=crash@%d" % (point, n)})
+            batch = jrun("inspect", ck)["committed"]["batch"]
+            check(batch in (12, 15), "%s@%d: live state of batch %s" % (point, n, batch))
+            seen.add(batch)
+            if rc == 0:
+                break
+            check(rc == -signal.SIGKILL, "%s@%d: exit %d" % (point, n, rc))
+            last_crash = n
+        else:
+            check(False, "restore never finished with %s crashes" % point)
+    check(seen == {12, 15}, "crashes before and after the exchange: %s" % seen)
+    # the last crash left the restored state and its staging directory
+    shutil.rmtree(ck)
+    shutil.copytree(pristine, ck, symlinks=True)
+    ember("restore", ck, "--batch", "12",
+          env={"EMBER_FAILPOINTS": "io.fsync=crash@%d" % last_crash})
+    check(os.path.isdir(ck + "/db.restoring"), "crashed before removing the staging copy")
+    run_job(d)
+    check(not os.path.exists(ck + "/db.restoring") and sorted(os.listdir(ck + "/snapshots")) ==
+          sorted(os.listdir(pristine + "/snapshots")), "the run cleans up, snapshots intact")
+    check(same_counts(state_counts(ck), counts(rows)), "state after a crashed restore and a run")
 
 
 def test_while_a_job_runs():
-    """Every read-only command works on the directory of a running job."""
+    """Every read-only command works on the directory of a running job;
+    restore refuses."""
     d = tmpdir("tools-live")
     write(d + "/g.job", f"""job live
 batch      interval=100ms max-records=5000
@@ -173,31 +423,85 @@ sink       file dir={d}/out
         check(jrun("inspect", d + "/ckpt")["committed"]["batch"] >= snaps[-1], "inspect")
         check(jrun("verify", d + "/ckpt")["sound"] is True, "verify while running")
         check(jrun("wal", d + "/ckpt")["records"], "wal while running")
+        one_line_error(("restore", d + "/ckpt", "--batch", str(snaps[-1])), 2,
+                       "in use by another ember process")
         check(p.poll() is None, "the job kept running")
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=60)
     check(p.returncode == 0, "SIGTERM ends the job cleanly")
+    # generator offsets are sequence numbers: one merchant count per record
+    for c in jrun("checkpoints", d + "/ckpt"):
+        extra = ("--snapshot", str(c["batch"])) if c["kind"] == "snapshot" else ()
+        total = sum(r["count"] for r in state_json(d + "/ckpt", "aggregate", *extra))
+        check(c["offsets"] == {"0": total} and total > 0, "offsets of %s: %d records" % (c, total))
+        if c["kind"] == "live":
+            committed = jrun("inspect", d + "/ckpt")["committed"]["records"]
+            check(committed == total, "%d records committed, %d counted" % (committed, total))
 
 
 def test_bad_arguments_and_directories():
     d = tmpdir("tools-bad")
-    for cmd in ("checkpoints", "inspect", "wal", "verify"):
-        rc, _, err = ember(cmd, d)
-        check(rc == 1 and "not an ember checkpoint" in err and len(err.strip().splitlines()) == 1,
-              "%s on a non-checkpoint: %d %s" % (cmd, rc, err))
-        rc, _, err = ember(cmd, d + "/missing")
-        check(rc == 1 and "No such file" in err, "%s on a missing dir: %s" % (cmd, err))
+    write(d + "/file", "x")
+    cmds = ("checkpoints", "inspect", "wal", "verify", "restore", "diff")
+    for i, cmd in enumerate(cmds):
+        extra = ("--batch", "1") if cmd == "restore" else ("1", "live") if cmd == "diff" else ()
+        one_line_error((cmd, d) + extra, 1, "not an ember checkpoint", d)
+        bad = (d + "/missing", "No such file") if i % 2 else (d + "/file", "not a directory")
+        one_line_error((cmd, bad[0]) + extra, 1, *bad)
         rc, out, _ = ember(cmd, "--help")
         check(rc == 0 and out.startswith("usage: ember " + cmd), "%s --help" % cmd)
-        rc, _, err = ember(cmd, d, "--bogus")
-        check(rc == 2, "%s --bogus: exit %d" % (cmd, rc))
-    check(ember("restore", d)[0] == 2, "restore without --batch is bad usage")
-    check(ember("diff", d, "1")[0] == 2, "diff needs two versions")
-    check(ember("diff", d, "x", "live")[0] in (1, 2), "diff of a bad version")
+        one_line_error((cmd, d, "--bogus") + extra, 2, "unknown option '--bogus'")
+    one_line_error(("verify", d, "--format", "xml"), 2, "--format takes table or json")
+    one_line_error(("restore", d), 2, "needs --batch")
+    one_line_error(("diff", d, "1"), 2, "needs 1 more argument")
+    one_line_error(("wal", d, "--from", "5", "--to", "2"), 2, "--from 5 is after --to 2")
+    one_line_error(("inspect", d, "--batch", "x"), 2, "--batch needs a number")
+    one_line_error(("diff", d, "x", "live"), 2, "'x' is neither a snapshot batch nor 'live'")
+
+
+def test_unreadable_files():
+    """Run as an unprivileged user: each unreadable part gets one line naming it."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("  (skipped: needs root and setpriv to act as another user)")
+        return
+    d, _, _ = make_checkpoint("tools-perm")
+    os.chmod(d, 0o755)
+    ck = d + "/ckpt"
+    for root, dirs, files in os.walk(ck):
+        for x in dirs + files:
+            os.chmod(os.path.join(root, x), 0o755 if x in dirs else 0o644)
+    nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EMBER)
+
+    def as_nobody(*args):
+        p = subprocess.run(nobody + args, capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr
+
+    def fails(path, mode, args, *words):
+        os.chmod(path, mode)
+        try:
+            rc, out, err = as_nobody(*args)
+        finally:
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+        check(rc == 1 and len(err.strip().splitlines()) <= 1 and all(
+            w in err + out for w in words), "%s: %d %r %r" % (args, rc, out[-500:], err))
+        return out
+
+    check(as_nobody("verify", ck)[0] == 0, "a readable checkpoint verifies as nobody")
+    for cmd in ("checkpoints", "inspect", "wal", "verify", "diff"):
+        extra = ("9", "12") if cmd == "diff" else ()
+        fails(ck, 0o700, (cmd, ck) + extra, ck + ": Permission denied")
+    fails(ck + "/JOB", 0o600, ("checkpoints", ck), ck + "/JOB: Permission denied")
+    out = fails(ck + "/db", 0o700, ("checkpoints", ck, "--format", "json"))
+    check(json.loads(out)[0]["problem"] == ck + "/db: Permission denied", out)
+    fails(ck + "/wal", 0o700, ("wal", ck), ck + "/wal", "Permission denied")
+    snap = ck + "/snapshots/%020d" % 12
+    fails(snap, 0o700, ("verify", ck), snap, "Permission denied")
+    fails(ck, 0o555, ("restore", ck, "--batch", "12"), ck + "/LOCK", "Permission denied")
 
 
 if __name__ == "__main__":
-    main([test_checkpoints_inspect_wal, test_diff_against_recount, test_verify_and_damage,
-          test_restore_then_run_continues, test_while_a_job_runs,
-          test_bad_arguments_and_directories])
+    main([test_checkpoints_inspect_wal, test_diff_against_recount, test_diff_of_windowed_state,
+          test_verify_and_damage, test_wal_damage, test_live_state_deleted,
+          test_restore_then_run_continues, test_restore_killed_at_every_step,
+          test_while_a_job_runs, test_bad_arguments_and_directories, test_unreadable_files])
