@@ -157,7 +157,8 @@ static int restore(const char *dir, uint64_t batch, ember_err *err)
     return rc;
 }
 
-static void say_next(const char *dir, uint64_t batch, const commit_record *c, const ck_plans *p)
+static void say_next(const char *dir, uint64_t batch, const commit_record *c, const ck_plans *p,
+                     const source_ops *src)
 {
     printf("restored snapshot %" PRIu64 " into %s/db (committed batch %" PRIu64 ", %" PRIu64
            " records; offsets ",
@@ -166,9 +167,12 @@ static void say_next(const char *dir, uint64_t batch, const commit_record *c, co
     if (p->n)
         printf(")\nthe next `ember run` replays batches %" PRIu64 "..%" PRIu64
                " from the WAL, then reads on from the sources\n", p->first, p->last);
-    else
+    else if (src->replayable)
         printf(")\nthe next `ember run` continues from these offsets (the WAL plans no batch "
                "after %" PRIu64 ")\n", batch);
+    else /* socket, stdin: what they gave is only in the WAL */
+        printf(")\nthe WAL holds no batch after %" PRIu64 " and a %s source cannot be read "
+               "again: the next `ember run` goes on with new input\n", batch, src->kind);
 }
 
 int cmd_restore(int argc, char **argv)
@@ -199,7 +203,7 @@ int cmd_restore(int argc, char **argv)
     if (rc)
         fprintf(stderr, "ember restore: %s\n", err.msg);
     else
-        say_next(a.dir, a.num[0], &c, &p);
+        say_next(a.dir, a.num[0], &c, &p, job->source);
     commit_free(&c);
     ember_job_free(job);
     return !rc ? 0 : rc == -EMBER_ELOCKED ? 2 : 1;
