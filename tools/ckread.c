@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int parse_flag(const char *cmd, int argc, char **argv, int *i,
-                      const char *const *flags, ck_args *a)
+static int parse_flag(const char *cmd, int argc, char **argv, int *i, const char *const *flags,
+                      ck_args *a)
 {
     const char *f = argv[*i];
     for (int j = 0; flags && flags[j]; j++) {
@@ -30,7 +30,7 @@ static int parse_flag(const char *cmd, int argc, char **argv, int *i,
     }
     if (!strcmp(f, "--format")) {
         const char *v = cli_value(argc, argv, i);
-        if (!v || (strcmp(v, "table") && strcmp(v, "json")))
+        if (!v || (strcmp(v, "table") != 0 && strcmp(v, "json") != 0))
             return cli_usage_error(cmd, "--format takes table or json");
         a->json = !strcmp(v, "json");
         return 0;
@@ -174,8 +174,7 @@ static int visit_plan(const wal_record *r, void *ctx)
     return 0;
 }
 
-int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg,
-                  ember_err *err)
+int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg, ember_err *err)
 {
     char wal_dir[4200];
     struct stat sb;

@@ -55,19 +55,19 @@ EMBER_MUST_CHECK int ck_read_commit(const char *dir, uint64_t snapshot, commit_r
 
 /* The PLAN records of DIR/wal with batch > after, as recovery reads them. */
 typedef struct ck_plans {
-    uint64_t first, last;  /* first and last PLAN batch > after; 0 if none */
-    uint64_t n;            /* PLAN records > after */
-    uint64_t records;      /* records of any type > after */
-    uint64_t gap_prev;     /* first break in the sequence: a PLAN of batch */
-    uint64_t gap_next;     /* gap_next after one of gap_prev (0: none) */
+    uint64_t first, last; /* first and last PLAN batch > after; 0 if none */
+    uint64_t n;           /* PLAN records > after */
+    uint64_t records;     /* records of any type > after */
+    uint64_t gap_prev;    /* first break in the sequence: a PLAN of batch */
+    uint64_t gap_next;    /* gap_next after one of gap_prev (0: none) */
     char gap_segment[64];
     uint64_t gap_offset;
 } ck_plans;
 
 /* Scans DIR/wal (a missing WAL has no records). *dmg describes a torn or
  * corrupt record (nothing after it is read). */
-EMBER_MUST_CHECK int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p,
-                                   wal_damage *dmg, ember_err *err);
+EMBER_MUST_CHECK int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg,
+                                   ember_err *err);
 
 /* Bytes of regular files under path. */
 uint64_t ck_du(const char *path);

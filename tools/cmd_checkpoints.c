@@ -46,8 +46,8 @@ static void print_row(const ck_row *r, int json, int first)
         printf("}");
         return;
     }
-    printf("%-9s %10" PRIu64 " %14" PRIu64 " %12" PRIu64 "  %-8s ", r->kind, r->batch,
-           r->time_ms, r->bytes, verified_text[r->verified + 1]);
+    printf("%-9s %10" PRIu64 " %14" PRIu64 " %12" PRIu64 "  %-8s ", r->kind, r->batch, r->time_ms,
+           r->bytes, verified_text[r->verified + 1]);
     ck_text_offsets(stdout, r->ends, r->n_ends);
     if (r->problem)
         printf("  (%s)", r->problem);
@@ -88,8 +88,14 @@ static int snapshot_row(const char *dir, uint64_t batch, int json)
     for (size_t j = 0; ends && j < claimed.n_offsets; j++)
         ends[j] = (src_range){claimed.offsets[j].partition, claimed.offsets[j].offset_end,
                               claimed.offsets[j].offset_end};
-    ck_row r = {"snapshot", batch, readable ? claimed.created_ms : 0, ck_du(path),
-                ends, ends ? claimed.n_offsets : 0, !bad, bad ? verr.msg : NULL};
+    ck_row r = {"snapshot",
+                batch,
+                readable ? claimed.created_ms : 0,
+                ck_du(path),
+                ends,
+                ends ? claimed.n_offsets : 0,
+                !bad,
+                bad ? verr.msg : NULL};
     print_row(&r, json, 0);
     free(ends);
     manifest_free(&claimed);

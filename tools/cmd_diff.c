@@ -136,8 +136,8 @@ static void print_value(const differ *d, const side *s, const ember_record *row,
                 snprintf(buf, sizeof buf, "NULL");
             else
                 value_format(&row->values[i], buf, sizeof buf);
-            printf("%s%s=%s", i > (uint32_t)d->job->n_keys ? " " : "",
-                   d->job->output.f[i].name, buf);
+            printf("%s%s=%s", i > (uint32_t)d->job->n_keys ? " " : "", d->job->output.f[i].name,
+                   buf);
         }
     } else if (d->dedupe && s->vn == 8) {
         printf(d->json ? "{\"expires\": %" PRIu64 "}" : "expires=%" PRIu64, get_u64(s->v));
@@ -210,7 +210,7 @@ static void walk(differ *d, side *x, side *y)
             d->added++;
             step(y, 0);
         } else {
-            if (x->vn != y->vn || memcmp(x->v, y->v, x->vn)) {
+            if (x->vn != y->vn || (x->vn && memcmp(x->v, y->v, x->vn) != 0)) {
                 print_change(d, "changed", x, y);
                 d->changed++;
             }
@@ -239,8 +239,8 @@ int cmd_diff(int argc, char **argv)
     if ((rc = open_version(a.dir, (uint64_t)va, op, &sa, &ca)) ||
         (rc = open_version(a.dir, (uint64_t)vb, op, &sb, &cb)))
         goto out;
-    differ d = {job, !strcmp(op, "aggregate") && job->n_aggs, !strcmp(op, "dedupe"), a.json,
-                0, 0, 0};
+    differ d = {job, !strcmp(op, "aggregate") && job->n_aggs, !strcmp(op, "dedupe"), a.json, 0, 0,
+                0};
     side x = {.it = store_iter_new(sa, ca, NULL, 0)}, y = {.it = store_iter_new(sb, cb, NULL, 0)};
     if (!x.it || !y.it) {
         fprintf(stderr, "ember diff: out of memory\n");
@@ -254,8 +254,8 @@ int cmd_diff(int argc, char **argv)
         printf("%s], \"added\": %" PRIu64 ", \"removed\": %" PRIu64 ", \"changed\": %" PRIu64 "}\n",
                d.added + d.removed + d.changed ? "\n" : "", d.added, d.removed, d.changed);
     else
-        printf("%" PRIu64 " added, %" PRIu64 " removed, %" PRIu64 " changed\n", d.added,
-               d.removed, d.changed);
+        printf("%" PRIu64 " added, %" PRIu64 " removed, %" PRIu64 " changed\n", d.added, d.removed,
+               d.changed);
 out_iters:
     store_iter_free(x.it);
     store_iter_free(y.it);

@@ -135,8 +135,8 @@ static void print_json(const inspection *in)
     printf("{\"batch\": %" PRIu64 ", \"time_ms\": %" PRIu64 ", \"committed\": %s, \"ranges\": [",
            p->batch, p->time_ms, plan_committed(in, 1));
     for (size_t i = 0; i < p->n; i++)
-        printf("%s{\"partition\": %u, \"from\": %" PRIu64 ", \"to\": %" PRIu64 "}",
-               i ? ", " : "", p->ranges[i].partition, p->ranges[i].from, p->ranges[i].to);
+        printf("%s{\"partition\": %u, \"from\": %" PRIu64 ", \"to\": %" PRIu64 "}", i ? ", " : "",
+               p->ranges[i].partition, p->ranges[i].from, p->ranges[i].to);
     printf("]}}\n");
 }
 
@@ -182,8 +182,10 @@ int cmd_inspect(int argc, char **argv)
     if (!in.spec) {
         /* JOB unreadable: reported by gather */
     } else if (a.has[0] && !in.plan.found && !rc) {
-        fprintf(stderr, "ember inspect: %s/wal: no PLAN of batch %" PRIu64 " (the WAL keeps "
-                "the batches after the oldest snapshot)\n", a.dir, a.num[0]);
+        fprintf(stderr,
+                "ember inspect: %s/wal: no PLAN of batch %" PRIu64 " (the WAL keeps "
+                "the batches after the oldest snapshot)\n",
+                a.dir, a.num[0]);
         rc = 1;
     } else if (a.json) {
         print_json(&in);

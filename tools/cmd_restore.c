@@ -54,21 +54,22 @@ static void usage(void)
 }
 
 /* Step 1: snapshot B is whole and is B's state of this job. */
-static int check_snapshot(const char *dir, const ember_job *job, uint64_t batch,
-                          commit_record *c, ember_err *err)
+static int check_snapshot(const char *dir, const ember_job *job, uint64_t batch, commit_record *c,
+                          ember_err *err)
 {
     char path[4200];
     snap_path(path, sizeof path, dir, batch);
     if (access(path, F_OK) != 0)
-        return ember_err_set(err, -ENOENT, "%s: no snapshot %" PRIu64 " (`ember checkpoints %s` "
-                             "lists them)", dir, batch, dir);
+        return ember_err_set(err, -ENOENT,
+                             "%s: no snapshot %" PRIu64 " (`ember checkpoints %s` "
+                             "lists them)",
+                             dir, batch, dir);
     int rc = snap_verify(dir, batch, NULL, err);
     if (rc)
         return ember_err_prefix(err, "snapshot %" PRIu64 " is damaged, nothing restored", batch);
     rc = ck_read_commit(dir, batch, c, err);
     if (rc == -ENOENT)
-        return ember_err_set(err, -EMBER_ECORRUPT, "snapshot %" PRIu64 ": no commit record",
-                             batch);
+        return ember_err_set(err, -EMBER_ECORRUPT, "snapshot %" PRIu64 ": no commit record", batch);
     if (!rc && c->batch != batch)
         rc = ember_err_set(err, -EMBER_ECORRUPT,
                            "snapshot %" PRIu64 ": its state committed batch %" PRIu64, batch,
@@ -130,10 +131,11 @@ static int swap_in(const char *live, const char *staged, const char *old, ember_
     if (renameat2(AT_FDCWD, staged, AT_FDCWD, live, RENAME_EXCHANGE) == 0)
         return 0;
     if (errno != EINVAL && errno != ENOSYS)
-        return ember_err_set(err, -errno, "exchange %s with %s: %s", staged, live,
-                             strerror(errno));
-    fprintf(stderr, "ember restore: note: the file system cannot exchange %s atomically; "
-            "using two renames\n", live);
+        return ember_err_set(err, -errno, "exchange %s with %s: %s", staged, live, strerror(errno));
+    fprintf(stderr,
+            "ember restore: note: the file system cannot exchange %s atomically; "
+            "using two renames\n",
+            live);
     rc = io_rename(live, old, err);
     return rc ? rc : io_rename(staged, live, err);
 }
@@ -166,13 +168,16 @@ static void say_next(const char *dir, uint64_t batch, const commit_record *c, co
     ck_text_offsets(stdout, c->ends, c->n_ends);
     if (p->n)
         printf(")\nthe next `ember run` replays batches %" PRIu64 "..%" PRIu64
-               " from the WAL, then reads on from the sources\n", p->first, p->last);
+               " from the WAL, then reads on from the sources\n",
+               p->first, p->last);
     else if (src->replayable)
         printf(")\nthe next `ember run` continues from these offsets (the WAL plans no batch "
-               "after %" PRIu64 ")\n", batch);
+               "after %" PRIu64 ")\n",
+               batch);
     else /* socket, stdin: what they gave is only in the WAL */
         printf(")\nthe WAL holds no batch after %" PRIu64 " and a %s source cannot be read "
-               "again: the next `ember run` goes on with new input\n", batch, src->kind);
+               "again: the next `ember run` goes on with new input\n",
+               batch, src->kind);
 }
 
 int cmd_restore(int argc, char **argv)
@@ -188,8 +193,9 @@ int cmd_restore(int argc, char **argv)
     if (rc)
         return ck_exit_code(rc);
     if (!a.has[0] || a.json)
-        return cli_usage_error("restore", a.json ? "has no --format" : "needs --batch B (a "
-                               "snapshot's batch)");
+        return cli_usage_error("restore", a.json ? "has no --format"
+                                                 : "needs --batch B (a "
+                                                   "snapshot's batch)");
     if (!(job = ck_load("restore", a.dir)))
         return 1;
     rc = ckdir_lock(a.dir, &lock, &err);

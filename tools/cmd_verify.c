@@ -30,9 +30,11 @@ static void usage(void)
            "mid-append, cut off on the next run) is a note, not a problem. Read-only.\n");
 }
 
+#define MAX_FINDINGS 256
+
 typedef struct findings {
-    char lines[256][600];
-    int is_problem[256];
+    char lines[MAX_FINDINGS][600];
+    int is_problem[MAX_FINDINGS];
     int n, problems;
 } findings;
 
@@ -42,13 +44,13 @@ static void add(findings *f, int problem, const char *fmt, ...)
 static void add(findings *f, int problem, const char *fmt, ...)
 {
     va_list ap;
-    f->problems += problem;
-    if (f->n == 256)
-        return;
     va_start(ap, fmt);
-    vsnprintf(f->lines[f->n], sizeof f->lines[0], fmt, ap);
+    f->problems += problem;
+    if (f->n < MAX_FINDINGS) { /* past it: counted, not printed; the exit code says it */
+        vsnprintf(f->lines[f->n], sizeof f->lines[0], fmt, ap);
+        f->is_problem[f->n++] = problem;
+    }
     va_end(ap);
-    f->is_problem[f->n++] = problem;
 }
 
 static uint64_t meta_u64(store *st, const char *name, int *found)
@@ -86,8 +88,9 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
     } else {
         *committed = (int64_t)c.batch;
         if (c.job_hash != job_layout_hash(job))
-            add(f, 1, "%s/db: committed by a job with spec hash %016" PRIx64 ", JOB has %016"
-                PRIx64, dir, c.job_hash, job_layout_hash(job));
+            add(f, 1,
+                "%s/db: committed by a job with spec hash %016" PRIx64 ", JOB has %016" PRIx64, dir,
+                c.job_hash, job_layout_hash(job));
     }
     int cf = store_cf_index(st, "aggregate"), found = 0;
     uint64_t want = meta_u64(st, "state_keys", &found), have = 0;
@@ -97,8 +100,10 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
             have++;
         store_iter_free(it);
         if (have != want)
-            add(f, 1, "%s/db: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
-                " says %" PRIu64, dir, have, c.batch, want);
+            add(f, 1,
+                "%s/db: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
+                " says %" PRIu64,
+                dir, have, c.batch, want);
     }
     if (!rc)
         add(f, 0, "live state: batch %" PRIu64 " committed, %" PRIu64 " keys", c.batch, have);
@@ -131,13 +136,15 @@ static void check_wal(const char *dir, int64_t committed, findings *f)
         add(f, 0, "wal: %s at byte %" PRIu64 ": torn tail (%s), cut off by the next run",
             dmg.segment, dmg.offset, dmg.reason);
     if (p.gap_next)
-        add(f, 1, "wal: %s at byte %" PRIu64 ": PLAN of batch %" PRIu64 " follows batch %" PRIu64
-            " (the PLANs between are missing)", p.gap_segment, p.gap_offset, p.gap_next,
-            p.gap_prev);
+        add(f, 1,
+            "wal: %s at byte %" PRIu64 ": PLAN of batch %" PRIu64 " follows batch %" PRIu64
+            " (the PLANs between are missing)",
+            p.gap_segment, p.gap_offset, p.gap_next, p.gap_prev);
     if (committed >= 0 && p.n && p.first > (uint64_t)committed + 1)
-        add(f, 1, "wal: the oldest PLAN is of batch %" PRIu64 " but the live state committed "
-            "batch %" PRId64 ": batches %" PRId64 "..%" PRIu64 " cannot be replayed", p.first,
-            committed, committed + 1, p.first - 1);
+        add(f, 1,
+            "wal: the oldest PLAN is of batch %" PRIu64 " but the live state committed "
+            "batch %" PRId64 ": batches %" PRId64 "..%" PRIu64 " cannot be replayed",
+            p.first, committed, committed + 1, p.first - 1);
     if (p.n)
         add(f, 0, "wal: %" PRIu64 " records verified (PLANs of batches %" PRIu64 "..%" PRIu64 ")",
             p.records, p.first, p.last);
@@ -156,8 +163,10 @@ static void check_snapshot_commit(const char *dir, uint64_t batch, uint64_t hash
     else if (c.batch != batch)
         add(f, 1, "snapshot %" PRIu64 ": its state committed batch %" PRIu64, batch, c.batch);
     else if (c.job_hash != hash)
-        add(f, 1, "snapshot %" PRIu64 ": written by a job with spec hash %016" PRIx64
-            ", JOB has %016" PRIx64, batch, c.job_hash, hash);
+        add(f, 1,
+            "snapshot %" PRIu64 ": written by a job with spec hash %016" PRIx64
+            ", JOB has %016" PRIx64,
+            batch, c.job_hash, hash);
     else
         add(f, 0, "snapshot %" PRIu64 ": verified", batch);
     commit_free(&c);

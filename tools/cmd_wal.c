@@ -48,8 +48,9 @@ static void print_damage(const dump *d, const char *kind, const char *segment, u
     if (!d->json) {
         if (kind)
             printf("%-24s %10" PRIu64 "  %s: %s\n", segment, offset,
-                   !strcmp(kind, "torn") ? "TORN TAIL" : !strcmp(kind, "corrupt") ? "CORRUPT"
-                                                                                : "UNREADABLE",
+                   !strcmp(kind, "torn")      ? "TORN TAIL"
+                   : !strcmp(kind, "corrupt") ? "CORRUPT"
+                                              : "UNREADABLE",
                    reason);
         return;
     }
@@ -96,13 +97,16 @@ int cmd_wal(int argc, char **argv)
     else
         printf("%-24s %10s  %-4s %10s %10s  %s\n", "segment", "offset", "type", "batch", "bytes",
                "checksum");
-    if ((rc = wal_scan(wal_dir, d.from, visit, &d, &dmg, &err))) {
+    if (wal_scan(wal_dir, d.from, visit, &d, &dmg, &err) != 0) {
         /* a read error part-way: still one whole document, and exit 1 */
         print_damage(&d, "unreadable", "", 0, err.msg);
         fprintf(stderr, "ember wal: %s\n", err.msg);
         return 1;
     }
-    print_damage(&d, dmg.corrupt ? "corrupt" : dmg.torn_tail ? "torn" : NULL, dmg.segment,
-                 dmg.offset, dmg.reason);
+    print_damage(&d,
+                 dmg.corrupt     ? "corrupt"
+                 : dmg.torn_tail ? "torn"
+                                 : NULL,
+                 dmg.segment, dmg.offset, dmg.reason);
     return dmg.corrupt ? 1 : 0;
 }
