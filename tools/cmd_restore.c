@@ -11,18 +11,28 @@
  * offsets. Recovery stops at a gap in the PLANs, so restore refuses when the
  * PLANs after B do not start at B+1 or have a hole.
  *
+ * Snapshots newer than B are deleted: they hold a future the next run
+ * re-executes, and recovery must never fall back to one (their commit
+ * records count dead-letter and late-file bytes that the next run cuts back
+ * to B's length, and their state may differ if the input or a join table
+ * changed since).
+ *
  * Crash safety: at every instant DIR/db is either the old live state or
- * snapshot B, never missing or half-copied.
+ * snapshot B, never missing or half-copied, and no snapshot is newer than
+ * the live state's commit.
  *   1. take DIR/LOCK; verify snapshot B's files (MANIFEST) and read its
  *      commit record (batch B, this job's spec hash); check the WAL
  *   2. build the copy in DIR/db.restoring/db with snapshot.c's snap_restore,
  *      run on a staging directory whose snapshots/ links to ../snapshots
  *      (files copied or hard-linked, fsynced, directory fsynced)
- *   3. swap it with DIR/db in one renameat2(RENAME_EXCHANGE) (a plain rename
- *      when there is no live state), then fsync DIR
- *   4. remove DIR/db.restoring, which now holds the old state
- * A kill before 3 leaves the old state, after 3 the new one; the leftover
- * DIR/db.restoring is removed by the next run (snap_cleanup) or restore.
+ *   3. rename the snapshots newer than B to .del-<batch> (the names
+ *      snap_cleanup removes), fsync snapshots/, remove them
+ *   4. swap the copy with DIR/db in one renameat2(RENAME_EXCHANGE) (a plain
+ *      rename when there is no live state), then fsync DIR
+ *   5. remove DIR/db.restoring, which now holds the old state
+ * A kill before 4 leaves the old state (perhaps without its newest
+ * snapshots: it needs none), after 4 the new one; leftovers are removed by
+ * the next run (snap_cleanup) or restore.
  */
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
@@ -36,6 +46,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,7 +151,36 @@ static int swap_in(const char *live, const char *staged, const char *old, ember_
     return rc ? rc : io_rename(staged, live, err);
 }
 
-static int restore(const char *dir, uint64_t batch, ember_err *err)
+/* Step 3: no snapshot newer than B survives. */
+static int drop_newer(const char *dir, uint64_t batch, size_t *dropped, ember_err *err)
+{
+    char parent[4200];
+    uint64_t *b = NULL;
+    size_t n = 0;
+    snprintf(parent, sizeof parent, "%s/snapshots", dir);
+    int rc = snap_list(dir, &b, &n, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char path[4200], doomed[4300];
+        if (b[i] <= batch)
+            continue;
+        snap_path(path, sizeof path, dir, b[i]);
+        snprintf(doomed, sizeof doomed, "%s/.del-%020" PRIu64, parent, b[i]);
+        rc = io_rename(path, doomed, err);
+        *dropped += !rc;
+    }
+    /* durable before the swap: recovery must not find one next to state B */
+    if (!rc && *dropped)
+        rc = io_fsync_dir(parent, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char doomed[4300];
+        snprintf(doomed, sizeof doomed, "%s/.del-%020" PRIu64, parent, b[i]);
+        rc = b[i] > batch ? io_remove_tree(doomed, err) : 0;
+    }
+    free(b);
+    return rc;
+}
+
+static int restore(const char *dir, uint64_t batch, size_t *dropped, ember_err *err)
 {
     char staging[4200], staged[4300], live[4200], old[4300];
     snprintf(staging, sizeof staging, "%s/" STAGING, dir);
@@ -148,6 +188,8 @@ static int restore(const char *dir, uint64_t batch, ember_err *err)
     snprintf(old, sizeof old, "%s/db.old", staging);
     snprintf(live, sizeof live, "%s/db", dir);
     int rc = stage(dir, batch, staging, err);
+    if (!rc)
+        rc = drop_newer(dir, batch, dropped, err);
     if (!rc)
         rc = swap_in(live, staged, old, err);
     if (!rc)
@@ -160,8 +202,11 @@ static int restore(const char *dir, uint64_t batch, ember_err *err)
 }
 
 static void say_next(const char *dir, uint64_t batch, const commit_record *c, const ck_plans *p,
-                     const source_ops *src)
+                     const source_ops *src, size_t dropped)
 {
+    if (dropped)
+        printf("deleted %zu snapshot%s newer than batch %" PRIu64 "\n", dropped,
+               dropped > 1 ? "s" : "", batch);
     printf("restored snapshot %" PRIu64 " into %s/db (committed batch %" PRIu64 ", %" PRIu64
            " records; offsets ",
            batch, dir, c->batch, c->records_total);
@@ -188,6 +233,7 @@ int cmd_restore(int argc, char **argv)
     commit_record c = {0};
     ck_plans p;
     ember_err err = {0};
+    size_t dropped = 0;
     int lock = -1;
     int rc = ck_parse("restore", argc, argv, flags, 0, usage, &a);
     if (rc)
@@ -204,12 +250,12 @@ int cmd_restore(int argc, char **argv)
     if (!rc)
         rc = check_wal(a.dir, a.num[0], &p, &err);
     if (!rc)
-        rc = restore(a.dir, a.num[0], &err);
+        rc = restore(a.dir, a.num[0], &dropped, &err);
     ckdir_unlock(lock);
     if (rc)
         fprintf(stderr, "ember restore: %s\n", err.msg);
     else
-        say_next(a.dir, a.num[0], &c, &p, job->source);
+        say_next(a.dir, a.num[0], &c, &p, job->source, dropped);
     commit_free(&c);
     ember_job_free(job);
     return !rc ? 0 : rc == -EMBER_ELOCKED ? 2 : 1;

@@ -341,7 +341,8 @@ def test_restore_then_run_continues():
     check(jrun("inspect", ck)["committed"]["batch"] == 15, "a refused restore changes nothing")
     # the oldest snapshot: the WAL must still plan every batch after it
     _, out, _ = ember("restore", ck, "--batch", "9", check_rc=0)
-    check("replays batches 10..15" in out, out)
+    check("replays batches 10..15" in out and "deleted 2 snapshots newer than batch 9" in out, out)
+    check([c["batch"] for c in jrun("checkpoints", ck)] == [9, 9], "only snapshot 9 is left")
     check(same_counts(state_counts(ck), counts(rows[:9 * BATCH])), "restored state = batches 1..9")
     check(jrun("inspect", ck)["committed"]["batch"] == 9 and jrun("verify", ck)["sound"],
           "inspect and verify after the restore")
@@ -349,6 +350,8 @@ def test_restore_then_run_continues():
     check("replayed 6 batches" in err, "the run replays 10..15 from the WAL: %s" % err)
     check(same_counts(state_counts(ck), counts(rows)), "state after the replay")
     check(out_file(15) == last_batch_file, "replayed batch 15 wrote the same bytes")
+    check([c["batch"] for c in jrun("checkpoints", ck)] == [15, 9, 12, 15],
+          "the replay took snapshots 12 and 15 again")
     # without the WAL the next run reads on from the snapshot's offsets
     ember("restore", ck, "--batch", "12", check_rc=0)
     shutil.rmtree(ck + "/wal")
@@ -360,39 +363,72 @@ def test_restore_then_run_continues():
     one_line_error(("restore", ck, "--batch", "7"), 1, "no snapshot 7")
 
 
+def test_restore_then_losing_the_live_state():
+    """After a restore to B, recovery may only fall back to B or what the
+    replay snapshots again, never to an older run's newer snapshot: the
+    dead-letter file (cut back to B's committed length by the next run) must
+    end up holding every bad line once, and the state the recount."""
+    d = tmpdir("tools-dl")
+    _, rows, _ = make_checkpoint()
+    lines = ["bad line %d" % i if i % 50 == 0 else ",".join(r) for i, r in enumerate(rows[:6000])]
+    write(d + "/in.csv", "\n".join(lines) + "\n")
+    write(d + "/d.job", f"""job dl
+batch      interval=1ms max-records=500
+checkpoint dir={d}/ckpt every=3 keep=3
+source     file path={d}/in.csv
+parse      csv fields=card,merchant,amount:float,ts:int on-error=dead-letter:{d}/dead.txt
+key        merchant
+aggregate  count() sum(amount)
+sink       file dir={d}/out
+""")
+    ember("run", d + "/d.job", "--until-idle", check_rc=0)
+    _, out, _ = ember("restore", d + "/ckpt", "--batch", "6", check_rc=0)
+    check("deleted 2 snapshots newer than batch 6" in out, out)
+    # killed after replaying two batches, then the live state is lost
+    rc, _, _ = ember("run", d + "/d.job", "--until-idle",
+                     env={"EMBER_FAILPOINTS": "recovery.mid_replay=crash@2"})
+    check(rc == -signal.SIGKILL, "the replay was killed: %d" % rc)
+    shutil.rmtree(d + "/ckpt/db")
+    _, _, err = ember("run", d + "/d.job", "--until-idle", check_rc=0)
+    check("restoring snapshot 6" in err, err)
+    with open(d + "/dead.txt") as f:
+        dead = [l.split("\t")[-1] for l in f.read().split("\n")[:-1]]
+    check(dead == [l for l in lines if l.startswith("bad")], "dead letters: %s" % dead[:3])
+    good = [r for i, r in enumerate(rows[:6000]) if i % 50]
+    check(same_counts(state_counts(d + "/ckpt"), counts(good)), "state after the fallback")
+
+
 def test_restore_killed_at_every_step():
-    """kill -9 at each durable write, fsync and rename of restore: DIR/db is
-    the old live state (batch 15) or snapshot 12, and the next run recovers."""
+    """kill -9 at each rename of restore and at its first and last fsyncs:
+    DIR/db is the old live state (batch 15) or snapshot 12, no snapshot is
+    newer than it, and the next run recovers."""
     d, rows, _ = make_checkpoint()
     ck, pristine = d + "/ckpt", _fixture[0] + "/ckpt"
-    seen = set()
-    # every rename (the exchange is the last), every other fsync (the last
-    # two come after the exchange)
-    for point, step in (("io.rename", 1), ("io.fsync", 2)):
-        for n in range(1, 40, step):
-            shutil.rmtree(ck)
-            shutil.copytree(pristine, ck, symlinks=True)
-            rc, _, _ = ember("restore", ck, "--batch", "12",
-                             env={"EMBER_FAILPOINTS": "%s=crash@%d" % (point, n)})
-            batch = jrun("inspect", ck)["committed"]["batch"]
-            check(batch in (12, 15), "%s@%d: live state of batch %s" % (point, n, batch))
-            seen.add(batch)
-            if rc == 0:
-                break
-            check(rc == -signal.SIGKILL, "%s@%d: exit %d" % (point, n, rc))
-            last_crash = n
-        else:
-            check(False, "restore never finished with %s crashes" % point)
-    check(seen == {12, 15}, "crashes before and after the exchange: %s" % seen)
+    stats = d + "/fp-stats"
+    ember("restore", ck, "--batch", "12", check_rc=0,
+          env={"EMBER_FAILPOINTS": "io.fsync=delay(0)", "EMBER_FAILPOINT_STATS": stats})
+    with open(stats) as f:
+        hits = dict((l.split("\t")[0], int(l.split("\t")[1])) for l in f.read().splitlines())
+    fsyncs = hits["io.fsync"]
+    seen = {}
+    for point, n in [("io.rename", i) for i in range(1, hits["io.rename"] + 1)] + [
+            ("io.fsync", 1), ("io.fsync", fsyncs - 1), ("io.fsync", fsyncs)]:
+        shutil.rmtree(ck)
+        shutil.copytree(pristine, ck, symlinks=True)
+        rc, _, _ = ember("restore", ck, "--batch", "12",
+                         env={"EMBER_FAILPOINTS": "%s=crash@%d" % (point, n)})
+        check(rc == -signal.SIGKILL, "%s@%d: exit %d" % (point, n, rc))
+        cps = jrun("checkpoints", ck)
+        batch = cps[0]["batch"]
+        check(batch in (12, 15) and all(c["batch"] <= batch for c in cps[1:]),
+              "%s@%d: live state of batch %s, snapshots %s" % (point, n, batch, cps[1:]))
+        seen[batch] = (point, n)
+    check(set(seen) == {12, 15}, "crashes before and after the exchange: %s" % seen)
     # the last crash left the restored state and its staging directory
-    shutil.rmtree(ck)
-    shutil.copytree(pristine, ck, symlinks=True)
-    ember("restore", ck, "--batch", "12",
-          env={"EMBER_FAILPOINTS": "io.fsync=crash@%d" % last_crash})
     check(os.path.isdir(ck + "/db.restoring"), "crashed before removing the staging copy")
     run_job(d)
     check(not os.path.exists(ck + "/db.restoring") and sorted(os.listdir(ck + "/snapshots")) ==
-          sorted(os.listdir(pristine + "/snapshots")), "the run cleans up, snapshots intact")
+          sorted(os.listdir(pristine + "/snapshots")), "the run cleans up, snapshots rebuilt")
     check(same_counts(state_counts(ck), counts(rows)), "state after a crashed restore and a run")
 
 
@@ -503,5 +539,6 @@ def test_unreadable_files():
 if __name__ == "__main__":
     main([test_checkpoints_inspect_wal, test_diff_against_recount, test_diff_of_windowed_state,
           test_verify_and_damage, test_wal_damage, test_live_state_deleted,
-          test_restore_then_run_continues, test_restore_killed_at_every_step,
+          test_restore_then_run_continues, test_restore_then_losing_the_live_state,
+          test_restore_killed_at_every_step,
           test_while_a_job_runs, test_bad_arguments_and_directories, test_unreadable_files])
