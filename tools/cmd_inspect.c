@@ -1,6 +1,6 @@
 /*
  * cmd_inspect: `ember inspect DIR [--batch B] [--format table|json]`: the job
- * spec and its hash, the committed batch with its offsets and sink marker,
+ * spec and its hash, the committed batch with its offsets and sink markers,
  * the WAL's segments and the PLAN of batch B (default: the newest PLAN).
  * What cannot be read (the live state, the WAL) is reported on stderr, the
  * rest is still printed, and the exit code is 1.
@@ -19,7 +19,7 @@ static void usage(void)
 {
     printf("usage: ember inspect DIR [--batch B] [--format table|json]\n"
            "Shows the job spec and its hash, the committed batch (time, records, source\n"
-           "offsets, sink marker), the WAL segments, and the PLAN of batch B (default:\n"
+           "offsets, sink markers), the WAL segments, and the PLAN of batch B (default:\n"
            "the newest PLAN in the WAL): its batch time and input ranges. Read-only.\n");
 }
 
@@ -31,11 +31,19 @@ typedef struct plan_find {
     size_t n;
 } plan_find;
 
+#define MAX_MARKERS 8
+
 typedef struct inspection {
     char *spec;
     uint64_t hash;
-    int committed; /* c holds a commit record */
-    int live_bad;  /* the live state could not be read */
+    int committed;         /* c holds a commit record */
+    int live_bad;          /* the live state could not be read */
+    const char *sink_kind; /* the job's sink: its marker is "sink" */
+    struct {
+        char kind[32];
+        uint64_t batch;
+    } markers[MAX_MARKERS]; /* every "sink/<kind>" (a job may have changed sink) */
+    size_t n_markers;
     commit_record c;
     char **segs;
     size_t n_segs;
@@ -87,7 +95,11 @@ static void print_text(const inspection *in)
         printf("committed: batch %" PRIu64 " at %" PRIu64 " ms, %" PRIu64 " records; offsets ",
                c->batch, c->batch_time_ms, c->records_total);
         ck_text_offsets(stdout, c->ends, c->n_ends);
-        printf("\nsink marker: %s delivered batch %" PRIu64 "\n", c->sink_kind, c->sink_batch);
+        printf("\nsink markers:");
+        for (size_t i = 0; i < in->n_markers; i++)
+            printf("%s %s delivered batch %" PRIu64, i ? "," : "", in->markers[i].kind,
+                   in->markers[i].batch);
+        printf("%s\n", in->n_markers ? "" : " none");
     }
     printf("wal segments:");
     for (size_t i = 0; i < in->n_segs; i++)
@@ -105,6 +117,31 @@ static void print_text(const inspection *in)
     printf("\n");
 }
 
+/* "sink": the marker of the job's sink (null if it has none yet), then
+ * "sink_markers": all of them. */
+static void print_json_markers(const inspection *in)
+{
+    const char *sep = "";
+    printf(", \"sink\": ");
+    for (size_t i = 0; i <= in->n_markers; i++) {
+        if (i == in->n_markers) {
+            printf("null");
+        } else if (!strcmp(in->markers[i].kind, in->sink_kind)) {
+            printf("{\"kind\": ");
+            ck_json_str(stdout, in->markers[i].kind);
+            printf(", \"batch\": %" PRIu64 "}", in->markers[i].batch);
+            break;
+        }
+    }
+    printf(", \"sink_markers\": [");
+    for (size_t i = 0; i < in->n_markers; i++, sep = ", ") {
+        printf("%s{\"kind\": ", sep);
+        ck_json_str(stdout, in->markers[i].kind);
+        printf(", \"batch\": %" PRIu64 "}", in->markers[i].batch);
+    }
+    printf("]");
+}
+
 static void print_json(const inspection *in)
 {
     const commit_record *c = &in->c;
@@ -119,9 +156,8 @@ static void print_json(const inspection *in)
                ", \"offsets\": ",
                c->batch, c->batch_time_ms, c->records_total);
         ck_json_offsets(stdout, c->ends, c->n_ends);
-        printf(", \"sink\": {\"kind\": ");
-        ck_json_str(stdout, c->sink_kind);
-        printf(", \"batch\": %" PRIu64 "}}", c->sink_batch);
+        print_json_markers(in);
+        printf("}");
     }
     printf(", \"wal_segments\": [");
     for (size_t i = 0; i < in->n_segs; i++)
@@ -140,6 +176,37 @@ static void print_json(const inspection *in)
     printf("]}}\n");
 }
 
+/* The commit record and every sink marker; 1 (printed) when unreadable. */
+static int read_live(const char *dir, inspection *in)
+{
+    store *st = NULL;
+    ember_err err = {0};
+    int rc = ck_open(dir, 0, &st, &err);
+    if (!rc && (rc = commit_read(st, &in->c, &err)) == -ENOENT)
+        rc = 0; /* nothing committed yet */
+    else if (!rc)
+        in->committed = 1;
+    store_iter *it = in->committed ? store_iter_new(st, STORE_META, "sink/", 5) : NULL;
+    for (; it && store_iter_valid(it) && in->n_markers < MAX_MARKERS; store_iter_next(it)) {
+        size_t kn, vn;
+        const char *k = store_iter_key(it, &kn), *v = store_iter_value(it, &vn);
+        uint64_t b = 0;
+        for (size_t i = vn == 8 ? 8 : 0; i > 0; i--)
+            b = (b << 8) | (uint8_t)v[i - 1];
+        snprintf(in->markers[in->n_markers].kind, sizeof in->markers[0].kind, "%.*s", (int)(kn - 5),
+                 k + 5);
+        in->markers[in->n_markers++].batch = b;
+    }
+    store_iter_free(it);
+    if (st)
+        store_close(st);
+    if (!rc)
+        return 0;
+    fprintf(stderr, "ember inspect: %s\n", err.msg);
+    in->live_bad = 1;
+    return 1;
+}
+
 /* Reads what can be read; returns 1 (after one stderr line each) when the
  * live state or the WAL cannot be. */
 static int gather(const char *dir, inspection *in)
@@ -147,18 +214,13 @@ static int gather(const char *dir, inspection *in)
     char path[4200];
     ember_err err = {0};
     wal_damage dmg = {0};
-    int bad = 0, rc;
+    int bad;
     snprintf(path, sizeof path, "%s/JOB", dir);
     if (io_read_file(path, &in->spec, &(size_t){0}, &err)) {
         fprintf(stderr, "ember inspect: %s\n", err.msg);
         return 1;
     }
-    rc = ck_read_commit(dir, 0, &in->c, &err);
-    in->committed = rc == 0;
-    if (rc && rc != -ENOENT) {
-        fprintf(stderr, "ember inspect: %s\n", err.msg);
-        bad = in->live_bad = 1;
-    }
+    bad = read_live(dir, in);
     snprintf(in->wal_dir, sizeof in->wal_dir, "%s/wal", dir);
     memset(&err, 0, sizeof err);
     if (wal_list_segments(in->wal_dir, &in->segs, &in->n_segs, &err) ||
@@ -177,7 +239,9 @@ int cmd_inspect(int argc, char **argv)
     int rc = ck_begin("inspect", argc, argv, flags, 0, usage, &a, &job);
     if (rc)
         return ck_exit_code(rc);
-    inspection in = {.hash = job_layout_hash(job), .plan.want = a.has[0] ? a.num[0] : 0};
+    inspection in = {.hash = job_layout_hash(job),
+                     .sink_kind = job->sink->kind,
+                     .plan.want = a.has[0] ? a.num[0] : 0};
     rc = gather(a.dir, &in);
     if (!in.spec) {
         /* JOB unreadable: reported by gather */

@@ -139,7 +139,9 @@ def test_checkpoints_inspect_wal():
     ins = jrun("inspect", ck, "--batch", "14")
     check(ins["committed"]["batch"] == 15 and ins["committed"]["records"] == N
           and ins["committed"]["offsets"] == {"0": ends[N]}
-          and ins["committed"]["sink"] == {"kind": "file", "batch": 15}, str(ins["committed"]))
+          and ins["committed"]["sink"] == {"kind": "file", "batch": 15}
+          and ins["committed"]["sink_markers"] == [{"kind": "file", "batch": 15}],
+          str(ins["committed"]))
     check(ins["plan"] == {"batch": 14, "time_ms": ins["plan"]["time_ms"], "committed": True,
                           "ranges": [{"partition": 0, "from": ends[13 * BATCH],
                                       "to": ends[14 * BATCH]}]}, str(ins["plan"]))
@@ -438,7 +440,7 @@ def test_while_a_job_runs():
     d = tmpdir("tools-live")
     write(d + "/g.job", f"""job live
 batch      interval=100ms max-records=5000
-checkpoint dir={d}/ckpt every=10 keep=3
+checkpoint dir={d}/ckpt every=4 keep=4
 source     generator kind=transactions seed=4 rate=40000
 parse      csv fields=card,merchant,amount:float,ts:int
 key        merchant
@@ -453,7 +455,7 @@ sink       file dir={d}/out
             time.sleep(0.1)
         snaps = [c["batch"] for c in jrun("checkpoints", d + "/ckpt") if c["kind"] == "snapshot"]
         check(len(snaps) >= 2, "snapshots while running: %s" % snaps)
-        # the newest two snapshots outlive the next two (keep=3, one a second)
+        # the newest two snapshots outlive the next two (keep=4, one per 0.4 s)
         diff = jrun("diff", d + "/ckpt", str(snaps[-2]), str(snaps[-1]))
         check(diff["changed"] + diff["added"] > 0 and diff["removed"] == 0, "diff while running")
         check(jrun("inspect", d + "/ckpt")["committed"]["batch"] >= snaps[-1], "inspect")
