@@ -11,7 +11,7 @@
 CC       ?= gcc
 PKGS     := rocksdb rdkafka liblz4 libxxhash
 DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev check pkg-config \
-            kcat rocksdb-tools python3 fiu-utils
+            kcat rocksdb-tools python3 fiu-utils libfiu-dev
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -64,7 +64,7 @@ $(eval $(call build_tree,build/asan,$(SAN_FLAGS)))
 
 # Installs only what pkg-config (or PATH) cannot find; CI has no terminal.
 deps:
-	@if ! pkg-config --exists $(PKGS) check || ! command -v kcat >/dev/null \
+	@if ! pkg-config --exists $(PKGS) check libfiu || ! command -v kcat >/dev/null \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
 	    || ! command -v fiu-run >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \

@@ -53,6 +53,14 @@ static int path_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* A recovery failpoint: crash kills recovery itself (the chaos suite restarts
+ * it and kills it again); an error action fails recovery with this message. */
+static int recovery_failpoint(const char *name, ember_err *err)
+{
+    int rc = FAILPOINT(name);
+    return rc ? ember_err_set(err, rc, "failpoint %s", name) : 0;
+}
+
 static int open_live(engine *e, ember_err *err)
 {
     char db[4200];
@@ -108,6 +116,8 @@ static int restore_newest(engine *e, const char *why, ember_err *err)
         }
         fprintf(stderr, "recovery: %s; restoring snapshot %" PRIu64 "\n", why, b[i - 1]);
         rc = snap_restore(e->dir, b[i - 1], err);
+        if (!rc)
+            rc = recovery_failpoint("recovery.after_restore", err);
         if (!rc)
             rc = open_live(e, err);
         free(b);
@@ -250,8 +260,8 @@ static int replay(engine *e, ember_err *err)
         if (!rc)
             rc = engine_execute(e, p->batch, p->time_ms, p->ranges, p->n, p->data,
                                 p->data_bytes, 1, err);
-        if (!rc && (rc = FAILPOINT("recovery.mid_replay")))
-            ember_err_set(err, rc, "failpoint recovery.mid_replay");
+        if (!rc)
+            rc = recovery_failpoint("recovery.mid_replay", err);
         if (!rc) {
             e->replayed_batches++;
             for (size_t j = 0; j < p->n; j++)
@@ -275,7 +285,7 @@ static int open_wal(engine *e, ember_err *err)
         fprintf(stderr, "recovery: WAL %s truncated at offset %" PRIu64 " (%s): %s\n",
                 dmg.segment, dmg.offset, dmg.torn_tail ? "torn tail" : "corrupt record",
                 dmg.reason);
-    return rc;
+    return rc ? rc : recovery_failpoint("recovery.after_wal_truncate", err);
 }
 
 /* Opens an append-only side file (dead letters, late records) cut back to
@@ -288,7 +298,7 @@ static int open_committed_file(const char *path, uint64_t committed, int *fd, em
     int rc = io_truncate(*fd, (off_t)committed, err);
     if (!rc && lseek(*fd, (off_t)committed, SEEK_SET) < 0)
         rc = ember_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    return rc;
+    return rc ? rc : recovery_failpoint("recovery.after_dead_letter_truncate", err);
 }
 
 static int open_dead_letters(engine *e, ember_err *err)
