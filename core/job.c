@@ -184,10 +184,16 @@ int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_
 }
 
 /* Options that only pace a source do not change what it reads. */
+/* Options that change how fast or from where input is read, or what happens
+ * when it is gone, but not what a saved offset means: a restart may change them. */
 static int source_option_is_pacing(const char *key)
 {
-    return strcmp(key, "rate") == 0 || strcmp(key, "max-per-partition") == 0 ||
-           strcmp(key, "brokers") == 0;
+    static const char *const keys[] = {"rate",    "max-per-partition", "brokers", "on-data-loss",
+                                       "timeout", "group",   "start"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return 1;
+    return 0;
 }
 
 int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, size_t n,

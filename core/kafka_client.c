@@ -106,12 +106,20 @@ rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", ep->bootstrap, errstr, sizeof errstr))
+    /* Reconnect within a second of the cluster coming back (default: up to 10 s). */
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", ep->bootstrap, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr, sizeof errstr))
         goto bad;
     for (size_t i = 0; settings && settings[i]; i += 2)
         if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], errstr, sizeof errstr))
             goto bad;
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    /* EMBER_KAFKA_DEBUG=eos,fetch,... turns librdkafka's own log back on
+     * with those debug contexts (for diagnosing the cluster, not for users). */
+    const char *debug = getenv("EMBER_KAFKA_DEBUG");
+    if (debug && *debug && rd_kafka_conf_set(conf, "debug", debug, errstr, sizeof errstr))
+        goto bad;
+    if (!debug || !*debug)
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
     rd_kafka_conf_set_error_cb(conf, keep_error);
     rd_kafka_conf_set_opaque(conf, ep);
     return conf;

@@ -43,8 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQUEST_TIMEOUT_MS 10000
-#define TXN_TIMEOUT_MS 60000
+#define REQUEST_TIMEOUT_MS 5000
+#define TXN_TIMEOUT_MS 60000 /* transaction.timeout.ms: records not acknowledged by then fail */
 #define EMBEDDED_PARTITIONS 4
 
 static const opt_def kafka_sink_options[] = {
@@ -397,9 +397,12 @@ static int init_txn(kafka_sink *s, ember_err *err)
         int rc = txn_error(s, "init_transactions", e, err);
         if (rc < 0)
             return rc;
-        if (s->timeout_ms && kafka_now_ms() >= give_up)
+        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
             return ember_err_set(err, -EHOSTUNREACH, "%s: cannot reach Kafka at %s: %s",
-                                 s->what, s->ep.shown, err->msg);
+                                 s->what, s->ep.shown, why);
+        }
         kafka_backoff_wait(&b, s->what, err->msg);
     }
 }
@@ -407,11 +410,18 @@ static int init_txn(kafka_sink *s, ember_err *err)
 static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
 {
     kafka_sink *s = snk->impl;
+    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    kafka_backoff b = {0};
     int rc = init_txn(s, err);
-    if (!rc)
+    while (!rc) {
         rc = read_newest_marker(s, err);
-    if (!rc)
-        rc = count_present(s, s->delivered + 1, err);
+        if (!rc)
+            rc = count_present(s, s->delivered + 1, err);
+        if (rc != -ETIMEDOUT || (s->timeout_ms && kafka_now_ms() >= give_up))
+            break;
+        kafka_backoff_wait(&b, s->what, err->msg);
+        rc = 0;
+    }
     if (rc)
         return rc;
     fprintf(stderr, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
@@ -532,7 +542,7 @@ static int commit_txn(kafka_sink *s, ember_err *err)
 {
     kafka_backoff b = {0};
     for (;;) {
-        rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, TXN_TIMEOUT_MS);
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, REQUEST_TIMEOUT_MS);
         if (!e)
             return s->in_txn = 0;
         int rc = txn_error(s, "commit_transaction", e, err);
@@ -540,6 +550,22 @@ static int commit_txn(kafka_sink *s, ember_err *err)
             return rc;
         kafka_backoff_wait(&b, s->what, err->msg);
     }
+}
+
+/* Waits for every delivery report, saying so while the cluster is slow;
+ * 1 when they did not all come within the transaction timeout. */
+static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
+{
+    double t0 = kafka_now_ms();
+    s->ep.last_error[0] = '\0';
+    while (rd_kafka_flush(s->rk, 2000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        if (kafka_now_ms() - t0 > TXN_TIMEOUT_MS)
+            return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
+        fprintf(stderr, "%s: batch %s: %d records not yet acknowledged by %s%s%s; waiting\n",
+                s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
+                s->ep.last_error[0] ? ": " : "", s->ep.last_error);
+    }
+    return 0;
 }
 
 /* Rows, then (once all are acknowledged) the marker, in one transaction.
@@ -563,8 +589,8 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
         if (rc)
             return rc;
     }
-    if (rd_kafka_flush(s->rk, TXN_TIMEOUT_MS) && !s->dr_failed)
-        return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
+    if (await_deliveries(s, b, err))
+        return 1;
     if (s->dr_failed && s->dr_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
         return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a record: %s",
                              s->what, b, s->dr_error);
@@ -578,7 +604,7 @@ static int abort_txn(kafka_sink *s, ember_err *err)
 {
     kafka_backoff b = {0};
     while (s->in_txn) {
-        rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, TXN_TIMEOUT_MS);
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, REQUEST_TIMEOUT_MS);
         if (!e) {
             s->in_txn = 0;
             break;
@@ -603,7 +629,9 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
             return rc;
         kafka_backoff_wait(&b, s->what, why);
         /* What the aborted attempt left visible is not sent again. */
-        if ((rc = count_present(s, batch, err)))
+        while ((rc = count_present(s, batch, err)) == -ETIMEDOUT)
+            kafka_backoff_wait(&b, s->what, err->msg);
+        if (rc)
             return rc;
     }
     if (rc)

@@ -222,16 +222,21 @@ static int wait_for_topic(kafka_source *s, ember_err *err)
 {
     double give_up = kafka_now_ms() + (double)s->timeout_ms;
     for (;;) {
-        int rc = refresh_partitions(s, REQUEST_TIMEOUT_MS, err);
+        int wait_ms = s->timeout_ms && s->timeout_ms < REQUEST_TIMEOUT_MS ? (int)s->timeout_ms
+                                                                          : REQUEST_TIMEOUT_MS;
+        int rc = refresh_partitions(s, wait_ms, err);
         if (rc == -ENOENT)
             return ember_err_set(err, -ENOENT, "%s: topic '%s' does not exist at %s (create "
                                  "it first, e.g. `ember broker --topic %s:4`)",
                                  s->what, s->topic, s->ep.shown, s->topic);
         if (rc != -ETIMEDOUT && rc != -EAGAIN)
             return rc ? ember_err_prefix(err, "%s", s->what) : 0;
-        if (s->timeout_ms && kafka_now_ms() >= give_up)
+        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
             return ember_err_set(err, -EHOSTUNREACH, "%s: gave up after %lld ms: %s", s->what,
-                                 (long long)s->timeout_ms, err->msg);
+                                 (long long)s->timeout_ms, why);
+        }
         kafka_backoff_wait(&s->backoff, s->what, err->msg);
     }
 }
@@ -392,6 +397,14 @@ static int check_log(kafka_source *s, kpart *p, int64_t end, ember_err *err)
 {
     int64_t lo = -1, hi = -1;
     rd_kafka_get_watermark_offsets(s->rk, s->topic, p->id, &lo, &hi); /* cached, no request */
+    if (lo < 0) {
+        /* Nothing fetched yet (a fresh start): ask, or the plan would name
+         * offsets that are already gone. */
+        ember_err ignored = {0};
+        if (kafka_offsets(s->rk, &s->ep, s->topic, &p->id, 1, KAFKA_EARLIEST, &lo,
+                          REQUEST_TIMEOUT_MS, &ignored))
+            lo = -1;
+    }
     int behind = lo >= 0 && p->next < lo, ahead = end >= 0 && p->next > end;
     if (!behind && !ahead)
         return 0;
@@ -550,8 +563,11 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
             p->read_next = to;
         return m->offset >= to;
     }
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+    int out_of_range = m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                       m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
+    if (out_of_range && m->offset >= 0 && m->offset < p->read_next)
+        return 0; /* about a fetch from before a seek (on-data-loss=skip moved past it) */
+    if (out_of_range)
         return lost_range(s, p->id, p->read_next, to, err);
     if (m->err) { /* transient (librdkafka retries): say so, keep waiting */
         fprintf(stderr, "%s partition %d: %s; waiting\n", s->what, (int)p->id,
