@@ -62,7 +62,7 @@ static int read_offsets(store *s, commit_record *c, ember_err *err)
         r->from = r->to = get_u64le((const uint8_t *)v);
     }
     store_iter_free(it);
-    return 0;
+    return store_read_status(s, err);
 }
 
 /* The sink marker "sink/<kind>" (one sink per job). */
@@ -80,7 +80,7 @@ static int read_sink_marker(store *s, commit_record *c, ember_err *err)
             c->sink_batch = get_u64le((const uint8_t *)v);
     }
     store_iter_free(it);
-    return 0;
+    return store_read_status(s, err);
 }
 
 int commit_read(store *s, commit_record *c, ember_err *err)

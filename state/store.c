@@ -54,6 +54,10 @@ struct store {
     size_t n_cfs;                        /* exposed: meta, ops, extras */
     char **cf_names;                     /* n_cfs */
     rocksdb_column_family_handle_t **cf; /* n_cfs + 1: "default" is last */
+    /* The first iterator read that failed since open: a failed read inside
+     * RocksDB ends an iteration as if the range ended, so every write and
+     * every reader that must see the whole range checks this first. */
+    char read_error[256];
 };
 
 struct store_batch {
@@ -61,6 +65,7 @@ struct store_batch {
 };
 
 struct store_iter {
+    store *s;
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ropts; /* must outlive it */
     char *prefix;                 /* prefix bytes, then the upper bound */
@@ -126,6 +131,12 @@ static int options_create(store *s, const store_opts *o)
     rocksdb_options_set_max_write_buffer_number(s->opts, STORE_MAX_WRITE_BUFFERS);
     rocksdb_options_set_atomic_flush(s->opts, 1);
     rocksdb_options_set_keep_log_file_num(s->opts, STORE_KEEP_INFO_LOGS);
+    /* RocksDB's info LOG is off unless EMBER_ROCKSDB_LOG is set: in RocksDB
+     * 7.8 its writer asserts (and aborts the process) on the write after one
+     * that failed, so an EIO on db/LOG would kill a job that should have
+     * stopped with a message. 6 is above HEADER_LEVEL: nothing is logged. */
+    if (!getenv("EMBER_ROCKSDB_LOG"))
+        rocksdb_options_set_info_log_level(s->opts, 6);
     rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
     return 0;
 }
@@ -479,6 +490,9 @@ int store_write(store *s, store_batch *b, int sync, ember_err *err)
     if (rc < 0)
         return ember_err_set(err, rc, "%s: write of %zu ops: %s (failpoint state.write)",
                              s->path, store_batch_count(b), strerror(-rc));
+    if (s->read_error[0])
+        return ember_err_set(err, -EIO, "%s: not writing a batch computed after a failed read (%s)",
+                             s->path, s->read_error);
     rocksdb_write(s->db, sync ? s->wopts_sync : s->wopts_nosync, b->wb, &rerr);
     if (rerr)
         return rocks_err(err, s->path, "write", rerr);
@@ -536,6 +550,7 @@ store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
         if (blen)
             rocksdb_readoptions_set_iterate_upper_bound(it->ropts, bound, blen);
     }
+    it->s = s;
     it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
     if (!it->it)
         goto out_free;
@@ -550,6 +565,22 @@ out_free:
     return NULL;
 }
 
+static void note_iter_error(store_iter *it)
+{
+    char *rerr = NULL;
+    rocksdb_iter_get_error(it->it, &rerr);
+    if (rerr && !it->s->read_error[0])
+        snprintf(it->s->read_error, sizeof it->s->read_error, "%s", rerr);
+    free(rerr);
+}
+
+int store_read_status(const store *s, ember_err *err)
+{
+    if (!s->read_error[0])
+        return 0;
+    return ember_err_set(err, -EIO, "%s: read failed: %s", s->path, s->read_error);
+}
+
 void store_iter_seek(store_iter *it, const void *key, size_t klen)
 {
     rocksdb_iter_seek(it->it, key, klen);
@@ -560,8 +591,10 @@ int store_iter_valid(store_iter *it)
     size_t klen;
     const char *k;
 
-    if (!rocksdb_iter_valid(it->it))
+    if (!rocksdb_iter_valid(it->it)) {
+        note_iter_error(it);
         return 0;
+    }
     if (!it->plen)
         return 1;
     k = rocksdb_iter_key(it->it, &klen);

@@ -65,6 +65,9 @@ void store_iter_next(store_iter *it);
 const char *store_iter_key(store_iter *it, size_t *len);
 const char *store_iter_value(store_iter *it, size_t *len);
 void store_iter_free(store_iter *it);
+/* -EIO (with the message) when an iterator read failed since the store was
+ * opened: an iteration that ended early must not be taken for a whole range. */
+EMBER_MUST_CHECK int store_read_status(const store *s, ember_err *err);
 
 /* Estimates from RocksDB properties (rocksdb.estimate-num-keys, live sst size
  * + memtables). */
