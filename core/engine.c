@@ -365,7 +365,7 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
         put_u64_meta(e, wb, "late_bytes", e->late_bytes);
     int rc = fp_step("state.before_commit", err);
     if (!rc)
-        rc = store_write(e->st, wb, 1, err);
+        rc = store_write(e->st, wb, !e->replay_nosync, err);
     if (rc)
         return rc;
     e->committed = batch;
@@ -378,8 +378,8 @@ static int snapshot_step(engine *e, uint64_t batch, uint64_t batch_time_ms, embe
 {
     uint64_t oldest = 0;
     const ember_job *job = e->job;
-    if (job->snapshot_every == 0)
-        return wal_delete_before(e->wal, batch + 1, err);
+    if (job->snapshot_every == 0) /* not while the commit may not be durable */
+        return e->replay_nosync ? 0 : wal_delete_before(e->wal, batch + 1, err);
     if (batch % (uint64_t)job->snapshot_every != 0)
         return 0;
     int rc = snap_create(e->dir, e->st, batch, batch_time_ms, e->last.ends, e->last.n_ends,

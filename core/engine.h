@@ -49,6 +49,10 @@ typedef struct engine {
     FILE *progress;
     double sched_delay_ms; /* of the batch being run, for its report */
     uint64_t replayed_batches, replayed_records;
+    /* Recovery sets it for every replayed batch but the last: their commits
+     * skip the fsync and keep the WAL (a power cut replays them again from
+     * their PLANs); the last replayed commit syncs them all. */
+    int replay_nosync;
 } engine;
 
 /* Steps 3-5 for one batch whose PLAN (and DATA) is already durable in the

@@ -95,11 +95,12 @@ static int scan_lines(file_source *f, uint64_t budget, size_t *bytes, ember_err 
         size_t got = 0;
         if (rc || (rc = read_at(f, f->buf + used, 1 << 20, f->next + used, &got, err)))
             return rc;
-        for (size_t i = used; i < used + got && lines < budget; i++)
-            if (f->buf[i] == '\n') {
-                lines++;
-                complete = i + 1;
-            }
+        /* memchr, not a byte loop: this scan was a quarter of a YSB batch (perf). */
+        const char *p = f->buf + used, *end = f->buf + used + got;
+        while (lines < budget && (p = memchr(p, '\n', (size_t)(end - p)))) {
+            lines++;
+            complete = (size_t)(++p - f->buf);
+        }
         used += got;
         if (got == 0 || lines >= budget)
             break;

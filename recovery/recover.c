@@ -257,9 +257,11 @@ static int replay(engine *e, ember_err *err)
     for (size_t i = 0; !rc && i < l.n; i++) {
         pending *p = &l.p[i];
         rc = check_available(e, p, &skipped, err);
+        e->replay_nosync = i + 1 < l.n; /* one fsync for the whole replay */
         if (!rc)
             rc = engine_execute(e, p->batch, p->time_ms, p->ranges, p->n, p->data,
                                 p->data_bytes, 1, err);
+        e->replay_nosync = 0;
         if (!rc)
             rc = recovery_failpoint("recovery.mid_replay", err);
         if (!rc) {
