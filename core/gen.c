@@ -271,14 +271,16 @@ static char *put_ad_id(char *p, uint32_t ad)
     return put_uuid(p, mix64(AD_SALT + c * GOLDEN), lo);
 }
 
-static inline int64_t event_time(uint64_t seq, uint64_t w)
+/* `ms`: the record's offset from GEN_EPOCH_MS before jitter (seq at the
+ * default 1000 events per second of event time). */
+static inline int64_t event_time(uint64_t ms, uint64_t w)
 {
-    return GEN_EPOCH_MS + (int64_t)seq + (int64_t)below(w, 2 * JITTER_MS + 1) - JITTER_MS;
+    return GEN_EPOCH_MS + (int64_t)ms + (int64_t)below(w, 2 * JITTER_MS + 1) - JITTER_MS;
 }
 
 /* ---------------------------------------------------------------- kinds */
 
-static char *gen_sensor(uint64_t key, uint64_t seq, char *p)
+static char *gen_sensor(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
     uint32_t roll = below(w0, 1000);
@@ -290,7 +292,7 @@ static char *gen_sensor(uint64_t key, uint64_t seq, char *p)
         p = put_fixed(p, s + 1, 4);
     }
     *p++ = ',';
-    p = put_i64(p, event_time(seq, word(key, seq, 2)));
+    p = put_i64(p, event_time(ms, word(key, seq, 2)));
     *p++ = ',';
     if (roll == 2)
         return put_str(p, "-99.00");
@@ -299,7 +301,7 @@ static char *gen_sensor(uint64_t key, uint64_t seq, char *p)
     return put_cents(p, base + (int64_t)below(word(key, seq, 3), 2000));
 }
 
-static char *gen_ad(uint64_t key, uint64_t seq, char *p)
+static char *gen_ad(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
     uint64_t w2 = word(key, seq, 2), ip = word(key, seq, 3);
@@ -313,7 +315,7 @@ static char *gen_ad(uint64_t key, uint64_t seq, char *p)
     *p++ = ',';
     p = put_str(p, event_types[below(w1 << 32, 3)]);
     *p++ = ',';
-    p = put_i64(p, event_time(seq, w2 << 32));
+    p = put_i64(p, event_time(ms, w2 << 32));
     *p++ = ',';
     p = put_u64(p, 1 + below(ip, 223));
     for (int i = 1; i < 4; i++) {
@@ -354,7 +356,7 @@ static int64_t amount_cents(uint64_t w)
     return 200000 + (int64_t)(v % 800000);
 }
 
-static char *gen_transaction(uint64_t key, uint64_t seq, char *p)
+static char *gen_transaction(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
     p = put_card(p, below(w0, N_CARDS));
@@ -364,13 +366,13 @@ static char *gen_transaction(uint64_t key, uint64_t seq, char *p)
     *p++ = ',';
     p = put_cents(p, amount_cents(word(key, seq, 2)));
     *p++ = ',';
-    return put_i64(p, event_time(seq, word(key, seq, 3)));
+    return put_i64(p, event_time(ms, word(key, seq, 3)));
 }
 
-static char *gen_post(uint64_t key, uint64_t seq, char *p)
+static char *gen_post(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t w0 = word(key, seq, 0), w1 = word(key, seq, 1);
-    int64_t ts = event_time(seq, word(key, seq, 2));
+    int64_t ts = event_time(ms, word(key, seq, 2));
     *p++ = 'u';
     p = put_fixed(p, 1 + below(w0, N_POST_USERS), 6);
     *p++ = ',';
@@ -387,7 +389,7 @@ static char *gen_post(uint64_t key, uint64_t seq, char *p)
     return put_i64(p, ts);
 }
 
-static char *gen_click(uint64_t key, uint64_t seq, char *p)
+static char *gen_click(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t lane = seq % CLICK_LANES, pos = seq / CLICK_LANES;
     uint64_t session = lane + CLICK_LANES * (pos / CLICKS_PER_SESSION);
@@ -399,7 +401,7 @@ static char *gen_click(uint64_t key, uint64_t seq, char *p)
     p = put_fixed(p, category * ITEMS_PER_CATEGORY + below(word(key, seq, 0), ITEMS_PER_CATEGORY),
                   4);
     *p++ = ',';
-    return put_i64(p, event_time(seq, word(key, seq, 1)));
+    return put_i64(p, event_time(ms, word(key, seq, 1)));
 }
 
 /* Price in cents: base * (1 + 5% triangle wave + 0.25% noise). */
@@ -416,11 +418,11 @@ static int64_t trade_cents(uint64_t key, uint32_t sym, int64_t ts, uint64_t w)
     return base + wave + noise;
 }
 
-static char *gen_trade(uint64_t key, uint64_t seq, char *p)
+static char *gen_trade(uint64_t key, uint64_t seq, uint64_t ms, char *p)
 {
     uint64_t w0 = word(key, seq, 0);
     uint32_t sym = below(w0, N_SYMBOLS);
-    int64_t ts = event_time(seq, word(key, seq, 1));
+    int64_t ts = event_time(ms, word(key, seq, 1));
     p = put_str(p, symbols[sym]);
     *p++ = ',';
     p = put_cents(p, trade_cents(key, sym, ts, word(key, seq, 2)));
@@ -432,26 +434,35 @@ static char *gen_trade(uint64_t key, uint64_t seq, char *p)
 
 size_t gen_line(gen_kind k, uint64_t seed, uint64_t seq, char *buf)
 {
+    return gen_line_at(k, seed, seq, GEN_EVENTS_PER_S, buf);
+}
+
+size_t gen_line_at(gen_kind k, uint64_t seed, uint64_t seq, uint64_t events_per_s, char *buf)
+{
     uint64_t key = stream_key(k, seed);
+    /* 128-bit product: seq * 1000 would overflow for endless streams. */
+    uint64_t ms = events_per_s == GEN_EVENTS_PER_S
+                      ? seq
+                      : (uint64_t)((unsigned __int128)seq * 1000u / (events_per_s ? events_per_s : 1));
     char *end = buf;
     switch (k) {
     case GEN_SENSORS:
-        end = gen_sensor(key, seq, buf);
+        end = gen_sensor(key, seq, ms, buf);
         break;
     case GEN_ADS:
-        end = gen_ad(key, seq, buf);
+        end = gen_ad(key, seq, ms, buf);
         break;
     case GEN_TRANSACTIONS:
-        end = gen_transaction(key, seq, buf);
+        end = gen_transaction(key, seq, ms, buf);
         break;
     case GEN_POSTS:
-        end = gen_post(key, seq, buf);
+        end = gen_post(key, seq, ms, buf);
         break;
     case GEN_CLICKS:
-        end = gen_click(key, seq, buf);
+        end = gen_click(key, seq, ms, buf);
         break;
     case GEN_TRADES:
-        end = gen_trade(key, seq, buf);
+        end = gen_trade(key, seq, ms, buf);
         break;
     default:
         break;

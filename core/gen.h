@@ -28,5 +28,10 @@ const char *gen_doc(gen_kind k);
 /* Writes record seq as one CSV line (no newline) into buf (>= GEN_LINE_MAX);
  * returns its length. Thread-safe, no allocation. */
 size_t gen_line(gen_kind k, uint64_t seed, uint64_t seq, char *buf);
+/* The same with event time advancing events_per_s records per second of
+ * event time instead of GEN_EVENTS_PER_S (1 ms per record); every field that
+ * follows event time (trending minutes, trade prices) follows it. */
+#define GEN_EVENTS_PER_S 1000u
+size_t gen_line_at(gen_kind k, uint64_t seed, uint64_t seq, uint64_t events_per_s, char *buf);
 
 #endif

@@ -73,7 +73,7 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size
 }
 
 int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, uint64_t count,
-                      uint64_t rate)
+                      uint64_t rate, uint64_t events_per_s)
 {
     char brokers[512], line[GEN_LINE_MAX];
     const char *slash = strchr(hostport_topic, '/');
@@ -91,7 +91,7 @@ int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, 
     int rc = 0;
     double t0 = mono_s();
     for (uint64_t seq = 0; seq < count && !rc && !d.failed; seq++) {
-        size_t n = gen_line(kind, seed, seq, line);
+        size_t n = gen_line_at(kind, seed, seq, events_per_s, line);
         rc = produce_one(rk, slash + 1, line, n);
         rd_kafka_poll(rk, 0);
         while (rate && (double)seq / (double)rate > mono_s() - t0)

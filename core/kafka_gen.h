@@ -8,6 +8,6 @@
  * (0 = as fast as possible); prints how many were acknowledged. Returns an
  * exit code (0 all acknowledged, 1 failure, 2 bad destination). */
 int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, uint64_t count,
-                      uint64_t rate);
+                      uint64_t rate, uint64_t events_per_s);
 
 #endif

@@ -18,12 +18,14 @@ static const opt_def generator_options[] = {
     {"seed", OPT_INT, "1", NULL, "same seed, same records"},
     {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)"},
     {"count", OPT_INT, "0", NULL, "total records (0 = endless)"},
+    {"event-rate", OPT_INT, "1000", NULL,
+     "records per second of event time (1000: event time advances 1 ms per record)"},
     {0},
 };
 
 typedef struct gen_source {
     gen_kind kind;
-    uint64_t seed, rate, count;
+    uint64_t seed, rate, count, events_per_s;
     uint64_t next;        /* first sequence number not yet planned */
     uint64_t anchor_seq;  /* rate pacing: seq available at anchor_ms */
     uint64_t anchor_ms;
@@ -46,6 +48,11 @@ static int gen_open(source *src, const opt_set *opts, const source_env *env, emb
     g->seed = (uint64_t)opts_int(opts, "seed");
     g->rate = (uint64_t)opts_int(opts, "rate");
     g->count = (uint64_t)opts_int(opts, "count");
+    g->events_per_s = (uint64_t)opts_int(opts, "event-rate");
+    if (g->events_per_s == 0) {
+        free(g);
+        return ember_err_set(err, -EMBER_EUSAGE, "source generator: event-rate must be positive");
+    }
     g->anchor_ms = monotonic_ms();
     src->impl = g;
     return 0;
@@ -94,7 +101,7 @@ static int gen_read(source *src, const src_range *r, src_line_fn fn, void *ctx, 
     gen_source *g = src->impl;
     char line[GEN_LINE_MAX];
     for (uint64_t seq = r->from; seq < r->to; seq++) {
-        size_t len = gen_line(g->kind, g->seed, seq, line);
+        size_t len = gen_line_at(g->kind, g->seed, seq, g->events_per_s, line);
         int rc = fn(line, len, ctx);
         if (rc)
             return rc;

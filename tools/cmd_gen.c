@@ -20,13 +20,13 @@
 typedef struct gen_args {
     int kind;
     const char *to;
-    uint64_t count, seed, rate;
+    uint64_t count, seed, rate, events_per_s;
     int has_count;
 } gen_args;
 
 static void usage(void)
 {
-    printf("usage: ember gen KIND --to DEST [--count N] [--seed S] [--rate R]\n"
+    printf("usage: ember gen KIND --to DEST [--count N] [--seed S] [--rate R] [--event-rate E]\n"
            "Writes the generator's records (one CSV line each) to DEST:\n"
            "  file:PATH | -            a file (or stdout)\n"
            "  tcp://HOST:PORT          a TCP listener (e.g. a socket source)\n"
@@ -34,6 +34,7 @@ static void usage(void)
            "  --count N  records (default: endless for tcp/kafka, required for files)\n"
            "  --seed S   same seed, same records (default 1)\n"
            "  --rate R   records per second (default: as fast as possible)\n"
+           "  --event-rate E  records per second of event time (default 1000: 1 ms each)\n"
            "KIND:\n");
     for (int k = 0; k < GEN_KIND_COUNT; k++)
         printf("  %-13s %s: %s\n", gen_kind_name((gen_kind)k), gen_fields((gen_kind)k),
@@ -44,6 +45,7 @@ static int parse_args(int argc, char **argv, gen_args *a)
 {
     a->kind = -1;
     a->seed = 1;
+    a->events_per_s = GEN_EVENTS_PER_S;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (cli_is_help(f))
@@ -56,6 +58,9 @@ static int parse_args(int argc, char **argv, gen_args *a)
             if (cli_u64(cli_value(argc, argv, &i), dst))
                 return cli_usage_error("gen", "%s needs a non-negative integer", f);
             a->has_count |= f[2] == 'c';
+        } else if (!strcmp(f, "--event-rate")) {
+            if (cli_u64(cli_value(argc, argv, &i), &a->events_per_s) || a->events_per_s == 0)
+                return cli_usage_error("gen", "--event-rate needs a positive integer");
         } else if (f[0] == '-' && f[1]) {
             return cli_usage_error("gen", "unknown flag '%s'", f);
         } else if (a->kind >= 0) {
@@ -96,7 +101,7 @@ static int write_stream(const gen_args *a, FILE *out, const char *what)
     char line[GEN_LINE_MAX + 1];
     double t0 = mono_s();
     for (uint64_t seq = 0; !a->has_count || seq < a->count; seq++) {
-        size_t n = gen_line((gen_kind)a->kind, a->seed, seq, line);
+        size_t n = gen_line_at((gen_kind)a->kind, a->seed, seq, a->events_per_s, line);
         line[n++] = '\n';
         if (fwrite(line, 1, n, out) != n) {
             fprintf(stderr, "ember gen: write to %s: %s\n", what, strerror(errno));
@@ -171,7 +176,7 @@ int cmd_gen(int argc, char **argv)
         return to_tcp(&a, a.to + 6);
     if (!strncmp(a.to, "kafka://", 8))
         return kafka_gen_produce(a.to + 8, (gen_kind)a.kind, a.seed,
-                                 a.has_count ? a.count : UINT64_MAX, a.rate);
+                                 a.has_count ? a.count : UINT64_MAX, a.rate, a.events_per_s);
     return cli_usage_error("gen", "unknown destination '%s' (expected file:PATH, "
                            "tcp://HOST:PORT or kafka://HOST:PORT/TOPIC)", a.to);
 }

@@ -304,6 +304,36 @@ START_TEST(event_times_are_slightly_out_of_order)
 }
 END_TEST
 
+/* event-rate: the default rate is gen_line itself; at E records per second
+ * of event time, record seq's time is EPOCH + seq * 1000 / E ms (+-50), and
+ * every other field is the same as at the default rate. */
+START_TEST(event_rate_scales_event_time_only)
+{
+    char a[GEN_LINE_MAX], b[GEN_LINE_MAX];
+    fields fa, fb;
+    int bad = 0;
+    for (int k = 0; k < GEN_KIND_COUNT; k++) {
+        int t = time_field((gen_kind)k);
+        ck_assert_int_ge(t, 0);
+        for (uint64_t seq = 0; seq < 3000000; seq += 9973) {
+            gen_line((gen_kind)k, 5, seq, a);
+            gen_line_at((gen_kind)k, 5, seq, GEN_EVENTS_PER_S, b);
+            bad += strcmp(a, b) != 0;
+            if (k == GEN_ADS || k == GEN_SENSORS || k == GEN_TRANSACTIONS) {
+                gen_line_at((gen_kind)k, 5, seq, 1000000, b);
+                split(a, &fa);
+                split(b, &fb);
+                long long ts = parse_int(fb.v[t]), expect = GEN_EPOCH_MS + (long long)(seq / 1000);
+                bad += ts < expect - 50 || ts > expect + 50;
+                for (int i = 0; i < fa.n; i++)
+                    bad += i != t && strcmp(fa.v[i], fb.v[i]) != 0;
+            }
+        }
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 START_TEST(huge_seq_and_seed_are_fine)
 {
     char line[GEN_LINE_MAX];
@@ -666,6 +696,7 @@ static Suite *gen_suite(void)
     tcase_add_test(tc, consecutive_records_differ);
     tcase_add_test(tc, fields_parse_with_schema);
     tcase_add_test(tc, event_times_are_slightly_out_of_order);
+    tcase_add_test(tc, event_rate_scales_event_time_only);
     tcase_add_test(tc, huge_seq_and_seed_are_fine);
     tcase_add_test(tc, sensors_values_in_range);
     tcase_add_test(tc, ads_values_in_range);
