@@ -11,6 +11,9 @@ its input with no holes (max(seq) == count - 1) after every crash.
 
   make chaos [CRASHES=N] [SEED=S]     full run (default 300 crashes)
   make test                            runs `chaos.py --short` (>= 100 crashes)
+  chaos.py --only kafka-kill-9,...     only the scenarios named (as printed)
+kafka-kill-9 runs kafka -> aggregate -> exactly-once kafka sink against
+`ember broker` and checks every batch of the output topic (read_committed).
 Every run prints its seed; the same SEED reproduces the same choices.
 """
 import json
@@ -18,6 +21,7 @@ import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,6 +29,8 @@ import time
 
 EMBER = os.environ.get("EMBER", "build/ember")
 SHORT = "--short" in sys.argv
+# --only NAME[,NAME...]: just those scenarios (names as printed)
+ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv[:-1] else []
 CRASHES = int(os.environ.get("CRASHES") or (120 if SHORT else 300))
 SEED = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 10**9))
 rng = random.Random(SEED)
@@ -621,27 +627,232 @@ def batch_rows(d):
     return res
 
 
+KAFKA_CRASH_POINTS = ["sink.before_commit", "sink.after_commit", "state.before_commit",
+                      "state.after_commit", "wal.after_append", "transform.after",
+                      "recovery.mid_replay", "snapshot.mid_copy"]
+
+
+class KafkaBroker:
+    """`ember broker` (librdkafka's mock cluster); addr is its first stdout line."""
+
+    def __init__(self, d, *topics):
+        args = [EMBER, "broker"]
+        for t in topics:
+            args += ["--topic", t]
+        self.err = open(d + "/broker.err", "w")
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.addr = self.p.stdout.readline().strip()
+        if not self.addr.startswith("127.0.0.1:"):
+            self.stop()
+            raise Bad("ember broker printed %r, not an address" % self.addr)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.err.close()
+
+
+def kcat_read(addr, topic, fmt):
+    """Every record of `topic` as a read_committed consumer sees it."""
+    p = subprocess.run(["kcat", "-C", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-q",
+                        "-X", "isolation.level=read_committed", "-f", fmt],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise Bad("kcat -C %s: exit %d: %s" % (topic, p.returncode, p.stderr[-500:]))
+    return p.stdout
+
+
+def kafka_produce(addr, data, n_records):
+    """Appends n records to the dataset's file and produces them (kcat -P,
+    one message per line, no key: they spread over the partitions)."""
+    start = os.path.getsize(data.path)
+    data.append(n_records)
+    with open(data.path, "rb") as f:
+        f.seek(start)
+        p = subprocess.run(["kcat", "-P", "-b", addr, "-t", "in"], input=f.read(),
+                           capture_output=True, timeout=120)
+    if p.returncode != 0:
+        raise Bad("kcat -P: exit %d: %s" % (p.returncode, p.stderr[-500:]))
+
+
+def wal_plans(ckpt):
+    """{batch: [(partition, from, to)]} from the WAL's PLAN records (format in
+    checkpoint/wal.c: [u32 len][u8 type][u64 batch][u64 xxh64][payload]; a
+    PLAN payload is [u64 time][u32 n][n x (u32 partition, u64 from, u64 to)])."""
+    plans = {}
+    for seg in sorted(os.listdir(ckpt + "/wal")):
+        data = open(os.path.join(ckpt, "wal", seg), "rb").read()
+        i = 0
+        while i + 21 <= len(data):
+            n, typ, batch = struct.unpack_from("<IBQ", data, i)
+            payload = data[i + 21:i + 21 + n]
+            if len(payload) < n:
+                break
+            if typ == 1:
+                count = struct.unpack_from("<I", payload, 8)[0]
+                plans[batch] = [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
+                                for k in range(count)]
+            i += 21 + n
+    return plans
+
+
+def kafka_verify(d, addr, data, st):
+    """The state against the oracle (as verify()), then the output topic batch
+    by batch: each batch's rows must be exactly the running (count, max seq,
+    sum) of the keys its planned offsets touched, each once; one marker per
+    batch."""
+    inputs = {}
+    for line in kcat_read(addr, "in", "%p %o %s\\n").splitlines():
+        part, off, v = line.split(" ", 2)
+        inputs[(int(part), int(off))] = v
+    want = {}
+    for v in inputs.values():
+        k, seq, val = v.split(",")
+        c, s, m = want.get(k, (0, 0, -1))
+        want[k] = (c + 1, s + int(val), max(m, int(seq)))
+    plans = wal_plans(d + "/ckpt")
+    if sorted(plans) != list(range(1, len(plans) + 1)):
+        raise Bad("kafka: WAL PLANs are not batches 1..%d" % len(plans))
+    expect, running = {}, {}
+    for b in sorted(plans):
+        touched = set()
+        for part, lo, hi in plans[b]:
+            for o in range(lo, hi):
+                k, seq, val = inputs[(part, o)].split(",")
+                c, s, m = running.get(k, (0, 0, -1))
+                running[k] = (c + 1, s + int(val), max(m, int(seq)))
+                touched.add(k)
+        expect[b] = sorted("%s\t%d\t%d\t%d" % (k, running[k][0], running[k][2], running[k][1])
+                           for k in touched)  # the row: k, count, max_seq, sum_v
+    got = {}
+    for line in kcat_read(addr, "out", "%h|%s\\n").splitlines():
+        headers, value = line.split("|", 1)
+        h = dict(x.split("=", 1) for x in headers.split(","))
+        got.setdefault(int(h["ember.batch"]), []).append(value)
+    rows_lost = sum(len(set(expect[b]) - set(got.get(b, []))) for b in expect)
+    rows_dup = sum(len(rows) - len(set(rows)) for rows in got.values())
+    wrong = [b for b in got if b not in expect or sorted(got[b]) != expect[b]]
+    marks = [int(v.split()[0].split("=")[1]) for v in
+             kcat_read(addr, "out.ember-markers", "%s\\n").splitlines() if v]
+    lost, dup = 0, 0
+    state_rows = state(d)
+    for k, (c, s, m) in want.items():
+        g = state_rows.get(k, {"count": 0, "max_seq": -1, "sum_v": 0})
+        lost, dup = lost + max(c - g["count"], 0), dup + max(g["count"] - c, 0)
+        if g["count"] == c and (g["sum_v"], g["max_seq"]) != (s, c - 1):
+            raise Bad("kafka: key %s: sum %d max seq %d, oracle %d %d" % (
+                k, g["sum_v"], g["max_seq"], s, c - 1))
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    print("  %-22s topic out (read_committed): %d batches, %d rows lost, %d duplicated, "
+          "%d batches differ, %d markers for %d batches; %d input records; %d restarts "
+          "found rows of an interrupted transaction" % (
+              "", len(got), rows_lost, rows_dup, len(wrong), len(marks), len(plans),
+              len(inputs), st.interrupted))
+    if lost or dup or rows_lost or rows_dup or wrong:
+        raise Bad("kafka: %d records lost, %d duplicated in the state; %d rows lost, %d "
+                  "duplicated in the topic; batches %s differ from the oracle" % (
+                      lost, dup, rows_lost, rows_dup, wrong[:5]))
+    if sorted(marks) != list(range(1, len(plans) + 1)):
+        raise Bad("kafka: %d markers for %d batches" % (len(marks), len(plans)))
+    if {k: v[:2] for k, v in want.items()} != data.want:
+        raise Bad("kafka: the input topic does not hold exactly the records produced")
+
+
+def scenario_kafka_kills(kills):
+    """kafka -> count/max(seq)/sum by key -> kafka (exactly-once sink), killed
+    with SIGKILL at random moments and at crash failpoints (half each), with
+    more input produced between runs; the state and every batch of the output
+    topic, read with isolation.level=read_committed, must match the oracle.
+    `ember broker` does not isolate transactions, so rows of aborted attempts
+    are visible too: the sink must not send them again."""
+    d, data, st = fresh("kafka-kill-9", n_records=0)
+    st.interrupted = 0  # restarts that found rows of an interrupted transaction
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job kchaos
+batch      interval=20ms max-records={rng.choice([200, 400, 700])}
+checkpoint dir={d}/ckpt every=4 keep=2
+source     kafka brokers=ADDR topic=in
+parse      csv fields=k,seq:int,v:int
+key        k
+aggregate  count() max(seq) sum(v)
+sink       kafka brokers=ADDR topic=out
+""")
+    broker = KafkaBroker(d, "in:3")
+    try:
+        job = open(d + "/c.job").read().replace("ADDR", broker.addr)
+        open(d + "/c.job", "w").write(job)
+        kafka_produce(broker.addr, data, 8000)
+        i = 0
+        while st.crashes < kills and st.runs < kills * 3:
+            if i % 2 == 0:
+                p = subprocess.Popen([EMBER, "run", d + "/c.job", "--until-idle"],
+                                     stderr=subprocess.PIPE, text=True,
+                                     env={k: v for k, v in os.environ.items()
+                                          if k != "EMBER_FAILPOINTS"})
+                time.sleep(rng.uniform(0.3, 2.0))  # startup (init_transactions) ~1 s
+                p.send_signal(signal.SIGKILL)
+                err = p.communicate(timeout=120)[1]
+                scan_stderr(err, st)
+                st.runs += 1
+            else:
+                point = KAFKA_CRASH_POINTS[(i // 2) % len(KAFKA_CRASH_POINTS)]
+                p = run(d, st, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
+                err = p.stderr
+            i += 1
+            st.interrupted += "from an interrupted attempt are there" in err
+            if p.returncode == -signal.SIGKILL:
+                st.crashes += 1
+            elif p.returncode != 0:
+                raise Bad("kafka: exit %d: %s" % (p.returncode, err[-1500:]))
+            if p.returncode == 0 or rng.random() < 0.5:
+                kafka_produce(broker.addr, data, rng.randint(500, 2500))
+        p = run(d, st)
+        if p.returncode != 0:
+            raise Bad("kafka: the final run failed (%d): %s" % (p.returncode, p.stderr[-2000:]))
+        read_hits(d, st)
+        kafka_verify(d, broker.addr, data, st)
+    finally:
+        broker.stop()
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
     share = max(CRASHES // 8, 4)
     scenarios = [
-        lambda: scenario_random_kills(share * 2),
-        lambda: scenario_failpoint_crashes(share * 2),
-        lambda: scenario_power_loss(share),
-        lambda: scenario_io_errors(max(share // 2, 6)),
-        lambda: scenario_torn_wal(max(share // 2, 4)),
-        lambda: scenario_flipped_snapshot(max(share // 3, 3)),
-        lambda: scenario_live_state_deleted(max(share // 3, 3)),
-        lambda: scenario_compatible_change(max(share // 2, 4)),
-        lambda: scenario_stateful_operators(max(share // 2, 6)),
-        lambda: scenario_recovery_crashes(max(share // 2, 6)),
+        ("random-kill-9", lambda: scenario_random_kills(share * 2)),
+        ("failpoint-crash", lambda: scenario_failpoint_crashes(share * 2)),
+        ("power-loss", lambda: scenario_power_loss(share)),
+        ("io-errors", lambda: scenario_io_errors(max(share // 2, 6))),
+        ("torn-wal-tail", lambda: scenario_torn_wal(max(share // 2, 4))),
+        ("flipped-snapshot", lambda: scenario_flipped_snapshot(max(share // 3, 3))),
+        ("live-state-deleted", lambda: scenario_live_state_deleted(max(share // 3, 3))),
+        ("compatible-change", lambda: scenario_compatible_change(max(share // 2, 4))),
+        ("stateful-operators", lambda: scenario_stateful_operators(max(share // 2, 6))),
+        ("recovery-crashes", lambda: scenario_recovery_crashes(max(share // 2, 6))),
+        ("kafka-kill-9", lambda: scenario_kafka_kills(max(share // 3, 4))),
     ]
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
-        scenarios.append(lambda: scenario_rocksdb_io_faults(max(share // 2, 6)))
+        scenarios.append(("rocksdb-io-faults",
+                          lambda: scenario_rocksdb_io_faults(max(share // 2, 6))))
+    if ONLY:
+        unknown = set(ONLY) - set(name for name, _ in scenarios)
+        if unknown:
+            print("chaos: no scenario %s (have: %s)" % (", ".join(sorted(unknown)), ", ".join(
+                name for name, _ in scenarios)))
+            sys.exit(2)
+        scenarios = [(name, s) for name, s in scenarios if name in ONLY]
     t0 = time.time()
     total, hits, failed = 0, {}, 0
-    for s in scenarios:
+    for _, s in scenarios:
         try:
             st = s()
             total += st.crashes
