@@ -92,8 +92,13 @@ demo: deps
 chaos: build/ember
 	EMBER=build/ember CRASHES=$(or $(CRASHES),300) SEED=$(SEED) python3 tests/chaos/chaos.py
 
-bench: deps build/ember
+bench: deps build/ember build/bench/ceiling
 	QUICK=$(QUICK) bench/run.sh
+
+# The bare loop the YSB figure is compared with (bench/ceiling.c).
+build/bench/ceiling: bench/ceiling.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lxxhash
 
 format:
 	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard include/*.h */*.h)
