@@ -149,6 +149,18 @@ static int read_input(engine *e, const src_range *r, size_t n, const char *pulle
         return split_pulled(&e->lines, pulled, pulled_bytes)
                    ? ember_err_set(err, -ENOMEM, "out of memory")
                    : 0;
+    size_t nonempty = 0, only = 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].to != r[i].from)
+            nonempty++, only = i;
+    if (nonempty == 1 && e->src.ops->read_block) { /* one block: no copy */
+        const char *data;
+        size_t bytes;
+        int rc = e->src.ops->read_block(&e->src, &r[only], &data, &bytes, err);
+        if (!rc && lines_index(&e->lines, data, bytes))
+            rc = ember_err_set(err, -ENOMEM, "out of memory reading batch input");
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         if (r[i].to == r[i].from)
             continue;
@@ -175,7 +187,7 @@ static int transform_step(engine *e, uint64_t batch, const src_range *r, size_t 
                              "(parse on-error=skip or dead-letter:PATH to go on)",
                              bad + 1, batch, n ? r[0].partition : 0, n ? r[0].from : 0, reason,
                              (int)(e->lines.len[bad] > 200 ? 200 : e->lines.len[bad]),
-                             e->lines.data + e->lines.off[bad]);
+                             lines_at(&e->lines, bad));
     }
     return rc;
 }

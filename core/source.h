@@ -66,6 +66,11 @@ typedef struct source_ops {
     /* Reads exactly one planned range (replayable sources only). */
     EMBER_MUST_CHECK int (*read)(source *src, const src_range *r, src_line_fn fn, void *ctx,
                                  ember_err *err);
+    /* Optional, a faster read: points *data at the range's bytes (whole
+     * newline-terminated lines), valid until the source's next plan or read,
+     * so the batch indexes its lines in place instead of copying each. */
+    EMBER_MUST_CHECK int (*read_block)(source *src, const src_range *r, const char **data,
+                                       size_t *n, ember_err *err);
     /* 0 when the range can still be read, -EMBER_EDATALOSS naming the
      * partition and the missing range otherwise. */
     EMBER_MUST_CHECK int (*available)(source *src, const src_range *r, ember_err *err);

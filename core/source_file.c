@@ -141,10 +141,15 @@ static int emit_lines(const char *p, size_t n, src_line_fn fn, void *ctx)
     return 0;
 }
 
-static int file_read(source *src, const src_range *r, src_line_fn fn, void *ctx, ember_err *err)
+/* The range's bytes in f->buf (the plan's scan left them there already
+ * unless this is a replay). */
+static int file_read_block(source *src, const src_range *r, const char **data, size_t *n,
+                           ember_err *err)
 {
     file_source *f = src->impl;
     size_t want = (size_t)(r->to - r->from), got = 0;
+    *data = f->buf;
+    *n = want;
     if (want == 0)
         return 0;
     if (r->from != f->range.from || r->to != f->range.to) {
@@ -159,7 +164,16 @@ static int file_read(source *src, const src_range *r, src_line_fn fn, void *ctx,
                                  (unsigned long long)r->to, (unsigned long long)(want - got));
         f->range = *r;
     }
-    return emit_lines(f->buf, want, fn, ctx);
+    *data = f->buf;
+    return 0;
+}
+
+static int file_read(source *src, const src_range *r, src_line_fn fn, void *ctx, ember_err *err)
+{
+    const char *data;
+    size_t n;
+    int rc = file_read_block(src, r, &data, &n, err);
+    return rc ? rc : emit_lines(data, n, fn, ctx);
 }
 
 static int file_available(source *src, const src_range *r, ember_err *err)
@@ -198,6 +212,7 @@ const source_ops source_file_ops = {
     .restore = file_restore,
     .plan = file_plan,
     .read = file_read,
+    .read_block = file_read_block,
     .available = file_available,
     .close = file_close,
 };

@@ -17,7 +17,7 @@
 
 /* ------------------------------------------------------------ batch_lines */
 
-int lines_push(batch_lines *b, const char *line, size_t len)
+static int grow_index(batch_lines *b)
 {
     if (b->n == b->n_cap) {
         size_t cap = b->n_cap ? b->n_cap * 2 : 4096;
@@ -31,6 +31,32 @@ int lines_push(batch_lines *b, const char *line, size_t len)
         b->len = lens;
         b->n_cap = cap;
     }
+    return 0;
+}
+
+int lines_index(batch_lines *b, const char *buf, size_t n)
+{
+    const char *p = buf, *end = buf + n;
+    b->borrowed = buf;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), line_len = len;
+        if (line_len && p[line_len - 1] == '\r')
+            line_len--;
+        if (grow_index(b))
+            return -ENOMEM;
+        b->off[b->n] = (uint64_t)(p - buf);
+        b->len[b->n++] = (uint32_t)line_len;
+        p += len + 1;
+    }
+    b->bytes = n;
+    return 0;
+}
+
+int lines_push(batch_lines *b, const char *line, size_t len)
+{
+    if (b->borrowed || grow_index(b))
+        return -ENOMEM; /* (a borrowed batch takes no copies) */
     if (b->bytes + len > b->cap) {
         size_t cap = b->cap ? b->cap : 1 << 20;
         while (cap < b->bytes + len)
@@ -41,7 +67,8 @@ int lines_push(batch_lines *b, const char *line, size_t len)
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->bytes, line, len);
+    if (len) /* an empty first line: data may still be NULL */
+        memcpy(b->data + b->bytes, line, len);
     b->off[b->n] = b->bytes;
     b->len[b->n++] = (uint32_t)len;
     b->bytes += len;
@@ -50,6 +77,7 @@ int lines_push(batch_lines *b, const char *line, size_t len)
 
 void lines_clear(batch_lines *b)
 {
+    b->borrowed = NULL;
     b->n = 0;
     b->bytes = 0;
 }
@@ -400,7 +428,7 @@ static int parse_record(worker *w, const char *line, size_t len, ember_record *r
 static int process_line(worker *w, size_t index)
 {
     const batch_lines *in = w->t->in;
-    const char *line = in->data + in->off[index];
+    const char *line = lines_at(in, index);
     size_t len = in->len[index];
     ember_record rec;
     w->stats.records_in++;
@@ -426,7 +454,7 @@ static int collect_id(worker *w, size_t index)
     const job_step *st = &w->t->job->steps[w->t->job->dedupe_step];
     ember_record rec;
     w->line = index;
-    if (parse_record(w, in->data + in->off[index], in->len[index], &rec)) {
+    if (parse_record(w, lines_at(in, index), in->len[index], &rec)) {
         w->err = (ember_err){0};
         return 0;
     }

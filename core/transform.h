@@ -12,9 +12,11 @@
 #include "core/job.h"
 #include "state/preagg.h"
 
-/* A batch's input: lines (no newline) inside `data`. */
+/* A batch's input: lines (no newline) inside `data`, or, after lines_index,
+ * inside a buffer the source owns (`borrowed`). */
 typedef struct batch_lines {
     char *data;
+    const char *borrowed;
     size_t bytes, cap;
     uint64_t *off;
     uint32_t *len;
@@ -22,6 +24,14 @@ typedef struct batch_lines {
 } batch_lines;
 
 EMBER_MUST_CHECK int lines_push(batch_lines *b, const char *line, size_t len);
+/* Indexes the newline-terminated lines of buf[0, n) without copying them;
+ * buf must outlive the batch. Only on a cleared batch_lines. */
+EMBER_MUST_CHECK int lines_index(batch_lines *b, const char *buf, size_t n);
+/* Line i's first byte. */
+static inline const char *lines_at(const batch_lines *b, size_t i)
+{
+    return (b->borrowed ? b->borrowed : b->data) + b->off[i];
+}
 void lines_clear(batch_lines *b);
 void lines_free(batch_lines *b);
 
