@@ -3,7 +3,9 @@
  *
  * Every micro-batch b runs, in this order, on the driver thread (workers
  * inside transform):
- *   1. plan      source.plan() decides each partition's input range
+ *   1. plan      source.plan() decides each partition's input range, at most
+ *                max-records, under backpressure at most what the job
+ *                processes in one interval (core/rate.c, new batches only)
  *   2. WAL       PLAN b (and DATA b for sources that cannot replay) appended
  *                and fsynced before anything else happens to b
  *   3. transform read exactly the planned ranges; parse, filter, select, key,
@@ -414,8 +416,25 @@ typedef struct batch_report {
     update_stats us;
     batch_timing t;
     double sched_delay_ms;
+    batch_pace pace;
     int replay, snapshot;
 } batch_report;
+
+/* The pacing fields of progress.jsonl: null where a replay or a job
+ * without backpressure has no value. */
+static void progress_json_pace(engine *e, const batch_report *r)
+{
+    fprintf(e->progress, ",\"input_rate\":%.1f,\"backpressure\":%s", r->pace.input_rate,
+            e->job->backpressure ? "true" : "false");
+    if (r->pace.rate_bound > 0)
+        fprintf(e->progress, ",\"rate_bound\":%.1f", r->pace.rate_bound);
+    else
+        fprintf(e->progress, ",\"rate_bound\":null");
+    if (r->pace.record_budget)
+        fprintf(e->progress, ",\"record_budget\":%" PRIu64, r->pace.record_budget);
+    else
+        fprintf(e->progress, ",\"record_budget\":null");
+}
 
 static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint64_t bytes)
 {
@@ -429,13 +448,15 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
             ",\"state_bytes\":%" PRIu64 ",\"keys_changed\":%" PRIu64 ",\"keys_deleted\":%" PRIu64 ",\"cache_hits\":%" PRIu64
             ",\"wal_ms\":%.3f,\"read_ms\":%.3f,\"transform_ms\":%.3f,\"state_ms\":%.3f,"
             "\"sink_ms\":%.3f,\"commit_ms\":%.3f,\"snapshot_ms\":%.3f,\"processing_ms\":%.3f,"
-            "\"scheduling_delay_ms\":%.3f,\"processing_rate\":%.1f,\"offsets\":{",
+            "\"scheduling_delay_ms\":%.3f,\"processing_rate\":%.1f",
             r->batch, r->time_ms, r->replay ? "true" : "false", r->ts.records_in,
             r->ts.records_out, r->ts.bad_records, r->ts.filtered_out, r->ts.late_records, r->ts.duplicates, r->rows,
             keys, bytes,
             r->us.keys_changed, r->us.deleted_keys, r->us.cache_hits, r->t.wal_ms, r->t.read_ms, r->t.transform_ms,
             r->t.state_ms, r->t.sink_ms, r->t.commit_ms, r->t.snapshot_ms, r->t.total_ms,
             r->sched_delay_ms, (double)r->ts.records_in / secs);
+    progress_json_pace(e, r);
+    fprintf(e->progress, ",\"offsets\":{");
     for (size_t i = 0; i < e->last.n_ends; i++)
         fprintf(e->progress, "%s\"%u\":%" PRIu64, i ? "," : "", e->last.ends[i].partition,
                 e->last.ends[i].to);
@@ -454,14 +475,16 @@ static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint6
         fprintf(stderr, " expired %" PRIu64, r->us.deleted_keys);
     if (e->dd)
         fprintf(stderr, " duplicates %" PRIu64, r->ts.duplicates);
-    fprintf(stderr, " | %.1f ms, delay %.0f ms | keys %" PRIu64 ", state %.1f MB",
-            r->t.total_ms, r->sched_delay_ms, keys, (double)bytes / 1048576.0);
+    fprintf(stderr, " | %.1f ms, delay %.0f ms", r->t.total_ms, r->sched_delay_ms);
+    if (r->pace.rate_bound > 0)
+        fprintf(stderr, ", bound %.0f rec/s", r->pace.rate_bound);
+    fprintf(stderr, " | keys %" PRIu64 ", state %.1f MB", keys, (double)bytes / 1048576.0);
     if (e->opts.progress)
         fprintf(stderr,
                 " | wal %.1f read %.1f transform %.1f state %.1f sink %.1f commit %.1f "
-                "snapshot %.1f ms | %.0f rec/s",
+                "snapshot %.1f ms | input %.0f rec/s, processed %.0f rec/s",
                 r->t.wal_ms, r->t.read_ms, r->t.transform_ms, r->t.state_ms, r->t.sink_ms,
-                r->t.commit_ms, r->t.snapshot_ms,
+                r->t.commit_ms, r->t.snapshot_ms, r->pace.input_rate,
                 r->t.total_ms > 0 ? (double)r->ts.records_in * 1e3 / r->t.total_ms : 0.0);
     fputc('\n', stderr);
 }
@@ -495,6 +518,8 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
 {
     batch_report rep = {.batch = batch, .time_ms = batch_time_ms, .replay = replay,
                         .sched_delay_ms = replay ? 0 : e->sched_delay_ms};
+    if (!replay)
+        rep.pace = e->pace;
     double t0 = mono_ms(), t;
     store_batch *wb = store_batch_new();
     int rc = wb ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
@@ -531,6 +556,7 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
         rc = snapshot_step(e, batch, batch_time_ms, err);
     rep.t.snapshot_ms = mono_ms() - t;
     rep.t.total_ms = mono_ms() - t0;
+    e->processing_ms = rep.t.total_ms;
     store_batch_free(wb);
     if (!rc)
         report_batch(e, &rep);
@@ -590,6 +616,27 @@ static int refresh_tables(engine *e, ember_err *err)
     return 0;
 }
 
+/* Records the next plan may take: max-records, or less under backpressure
+ * (max-records and the source's own caps such as max-per-partition stay hard
+ * caps: the source applies them inside this budget). */
+static uint64_t plan_budget(engine *e)
+{
+    uint64_t max = (uint64_t)e->job->max_records;
+    e->pace.rate_bound = e->job->backpressure ? e->rate.bound : 0;
+    e->pace.record_budget = e->job->backpressure ? rate_budget(&e->rate, max) : max;
+    return e->pace.record_budget;
+}
+
+/* Input rate: what the plan took over the time since the previous plan (one
+ * interval for the first), i.e. what arrived or was waiting. */
+static void note_input(engine *e, double plan_ms, uint64_t records)
+{
+    double since_ms = e->last_plan_ms > 0 ? plan_ms - e->last_plan_ms
+                                          : (double)e->job->interval_ms;
+    e->last_plan_ms = plan_ms;
+    e->pace.input_rate = (double)records * 1e3 / (since_ms > 1 ? since_ms : 1);
+}
+
 /* Runs one new batch; *idle = 1 when the source had nothing. */
 static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err *err)
 {
@@ -601,10 +648,12 @@ static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err 
     int rc = refresh_tables(e, err);
     if (rc)
         return rc;
-    rc = e->src.ops->plan(&e->src, (uint64_t)e->job->max_records, &r, &n, &pulled, err);
+    rc = e->src.ops->plan(&e->src, plan_budget(e), &r, &n, &pulled, err);
     if (rc)
         return rc;
-    *idle = planned_records(r, n, &pulled) == 0;
+    uint64_t records = planned_records(r, n, &pulled);
+    note_input(e, t0, records);
+    *idle = records == 0;
     if (*idle)
         return 0;
     uint64_t time_ms = engine_now_ms();
@@ -614,7 +663,10 @@ static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err 
     if (rc)
         return rc;
     e->sched_delay_ms = sched_delay_ms + (mono_ms() - t0);
-    return engine_execute(e, batch, time_ms, r, n, pulled.data, pulled.bytes, 0, err);
+    rc = engine_execute(e, batch, time_ms, r, n, pulled.data, pulled.bytes, 0, err);
+    if (!rc && e->job->backpressure)
+        rate_update(&e->rate, t0, records, e->processing_ms, e->sched_delay_ms);
+    return rc;
 }
 
 /* Sleeps until `until_ms` (monotonic) or a stop request. */
@@ -629,16 +681,22 @@ static void wait_until(double until_ms)
     }
 }
 
+/* Batches start every interval; one that overran its interval is followed
+ * at once. The scheduling delay of a batch is how late it started against
+ * its due time (`due`: one interval after the previous start), so an
+ * overrun shows as the next batch's delay, as in Spark. */
 static int run_loop(engine *e, ember_err *err)
 {
     uint64_t done = 0;
-    double next = mono_ms();
+    double next = mono_ms(), due = next;
+    rate_init(&e->rate, (double)e->job->interval_ms, (double)e->job->min_rate,
+              (double)e->job->initial_rate);
     while (!stop_requested && (!e->opts.max_batches || done < e->opts.max_batches)) {
         wait_until(next);
         if (stop_requested)
             break;
         int idle = 0;
-        double delay = mono_ms() - next;
+        double delay = mono_ms() - due;
         int rc = run_new_batch(e, delay, &idle, err);
         if (rc)
             return rc;
@@ -647,6 +705,7 @@ static int run_loop(engine *e, ember_err *err)
             break;
         done += !idle;
         next += (double)e->job->interval_ms;
+        due = next;
         if (next < mono_ms()) /* overran its interval: the next batch starts at once */
             next = mono_ms();
     }

@@ -8,6 +8,7 @@
 #include "checkpoint/commit.h"
 #include "checkpoint/wal.h"
 #include "core/job.h"
+#include "core/rate.h"
 #include "core/transform.h"
 #include "state/update.h"
 
@@ -16,6 +17,13 @@
 typedef struct batch_timing {
     double wal_ms, read_ms, transform_ms, state_ms, sink_ms, commit_ms, snapshot_ms, total_ms;
 } batch_timing;
+
+/* How a new batch was paced, for its report (all zero for a replay). */
+typedef struct batch_pace {
+    double input_rate;     /* records/s: planned records over the time since the last plan */
+    double rate_bound;     /* records/s the plan was held to; 0 = none */
+    uint64_t record_budget; /* most records the plan could take */
+} batch_pace;
 
 typedef struct engine {
     ember_job *job;
@@ -48,6 +56,10 @@ typedef struct engine {
 
     FILE *progress;
     double sched_delay_ms; /* of the batch being run, for its report */
+    batch_pace pace;       /* of the batch being run, for its report */
+    double processing_ms;  /* of the batch engine_execute ran last */
+    double last_plan_ms;   /* monotonic time of the last plan, idle ones too; 0 = none */
+    rate_estimator rate;   /* batch backpressure=on: bounds the next plan */
     uint64_t replayed_batches, replayed_records;
     /* Recovery sets it for every replayed batch but the last: their commits
      * skip the fsync and keep the WAL (a power cut replays them again from

@@ -16,7 +16,15 @@
 
 static const opt_def batch_options[] = {
     {"interval", OPT_DURATION, "1s", NULL, "time between batch starts"},
-    {"max-records", OPT_INT, "1000000", NULL, "most records one batch takes"},
+    {"max-records", OPT_INT, "1000000", NULL, "most records one batch takes (a hard cap)"},
+    {"backpressure", OPT_ENUM, "off", "on|off",
+     "size each new batch to what the job processes in one interval (a PID rate estimator, "
+     "as Spark's spark.streaming.backpressure.enabled, off by default as there)"},
+    {"min-rate", OPT_INT, "100", NULL,
+     "backpressure: the rate bound never drops below this, records/s"},
+    {"initial-rate", OPT_INT, "0", NULL,
+     "backpressure: records/s of the batches planned before the first estimate "
+     "(0 = max-records)"},
     {0},
 };
 
@@ -49,6 +57,7 @@ ember_job *ember_job_new(const char *name)
     snprintf(job->name, sizeof job->name, "%s", name && *name ? name : "job");
     job->interval_ms = 1000;
     job->max_records = 1000000;
+    job->min_rate = 100;
     job->snapshot_every = 20;
     job->snapshot_keep = 3;
     job->cache_bytes = 256ll << 20;
@@ -153,6 +162,9 @@ int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n, ember_err *
         return rc;
     job->interval_ms = opts_int(&set, "interval");
     job->max_records = opts_int(&set, "max-records");
+    job->backpressure = strcmp(opts_str(&set, "backpressure"), "on") == 0;
+    job->min_rate = opts_int(&set, "min-rate");
+    job->initial_rate = opts_int(&set, "initial-rate");
     opts_free(&set);
     if (job->max_records <= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "max-records must be at least 1");

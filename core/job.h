@@ -53,6 +53,9 @@ struct ember_job {
     job_stage stage;
     int64_t interval_ms;
     int64_t max_records;
+    int backpressure;     /* batch backpressure=on: plans follow core/rate.c */
+    int64_t min_rate;     /* records/s, floor of the backpressure bound */
+    int64_t initial_rate; /* records/s before the first estimate; 0 = none */
 
     char *ckpt_dir;
     int64_t snapshot_every; /* batches; 0 = never */
@@ -100,6 +103,9 @@ void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* XXH64 of job->layout: the "job spec hash" of checkpoints. */
 uint64_t job_layout_hash(const ember_job *job);
+/* Option tables of the `batch` and `checkpoint` lines (for --help). */
+const opt_def *job_batch_options(void);
+const opt_def *job_checkpoint_options(void);
 /* Fills the defaults of unset parts and checks the job is complete. */
 EMBER_MUST_CHECK int job_finish(ember_job *job, ember_err *err);
 

@@ -1,4 +1,5 @@
 /* cmd_run: `ember run JOB.job`, the batch cycle until stopped, idle or N batches. */
+#include "core/job.h"
 #include "core/options.h"
 #include "core/sink.h"
 #include "core/source.h"
@@ -24,6 +25,8 @@ static void usage(FILE *out)
             "SIGINT/SIGTERM finish the current batch and exit 0.\n"
             "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
             "bad job file, incompatible or locked checkpoint directory.\n\n");
+    opts_print(out, "batch: how batches are cut", job_batch_options());
+    opts_print(out, "checkpoint: where and how often state is saved", job_checkpoint_options());
     for (size_t i = 0; source_registry[i]; i++) {
         char title[128];
         snprintf(title, sizeof title, "source %s: %s", source_registry[i]->kind,

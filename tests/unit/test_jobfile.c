@@ -162,6 +162,33 @@ START_TEST(layout_hash_ignores_harmless_changes)
 }
 END_TEST
 
+/* Backpressure is off unless asked for (as in Spark) and, like the rest
+ * of the `batch` line, leaves the state layout alone. */
+START_TEST(backpressure_options_parse_and_keep_the_layout)
+{
+    ember_job *a = NULL, *b = NULL;
+    ember_err err = {0};
+    ck_assert_int_eq(load(valid, &a, &err), 0);
+    ck_assert_int_eq(a->backpressure, 0);
+    ck_assert_int_eq(a->min_rate, 100);
+    ck_assert_int_eq(a->initial_rate, 0);
+    char text[2048];
+    snprintf(text, sizeof text, "%s", valid);
+    char *at = strstr(text, "max-records=200000\n");
+    snprintf(at, sizeof text - (size_t)(at - text), "%s%s",
+             "max-records=200000 backpressure=on min-rate=5000 initial-rate=70000\n",
+             strstr(valid, "max-records=200000\n") + strlen("max-records=200000\n"));
+    ck_assert_int_eq(load(text, &b, &err), 0);
+    ck_assert_int_eq(b->backpressure, 1);
+    ck_assert_int_eq(b->min_rate, 5000);
+    ck_assert_int_eq(b->initial_rate, 70000);
+    ck_assert_uint_eq(job_layout_hash(a), job_layout_hash(b));
+    ember_job_free(a);
+    ember_job_free(b);
+    expect_error("job x\nbatch backpressure=yes\n", 2, 7, "not one of");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jobfile");
@@ -177,6 +204,7 @@ int main(void)
     tcase_add_test(tc, steps_out_of_order);
     tcase_add_test(tc, unterminated_quote_and_bad_pair);
     tcase_add_test(tc, layout_hash_ignores_harmless_changes);
+    tcase_add_test(tc, backpressure_options_parse_and_keep_the_layout);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
