@@ -132,11 +132,11 @@ def markers(addr, topic, job):
 
 
 def kafka_job(d, addr, name="kk", source_extra="", sink="kafka", max_records=2500,
-              interval="20ms"):
+              interval="20ms", batch_extra=""):
     sink_line = ("sink       kafka brokers=%s topic=out" % addr if sink == "kafka"
                  else "sink       file dir=%s/out" % d)
     write(d + "/k.job", f"""job {name}
-batch      interval={interval} max-records={max_records}
+batch      interval={interval} max-records={max_records} {batch_extra}
 checkpoint dir={d}/ckpt every=100000
 source     kafka brokers={addr} topic=in {source_extra}
 parse      csv fields=sensor,ts:int,temp:float
@@ -369,7 +369,35 @@ def test_group_offsets():
         b.stop()
 
 
+def test_backpressure_keeps_max_per_partition():
+    """backpressure=on: a plan takes at most bound x interval records, split
+    over the partitions, and max-per-partition stays a hard cap on each
+    partition's range whatever the bound."""
+    b = Broker("in:4")
+    try:
+        produce(b.addr, "in", 40000, 12)
+        d = tmpdir("kafka-bp")
+        job = kafka_job(d, b.addr, name="bp", max_records=100000, interval="50ms",
+                        source_extra="max-per-partition=3000",
+                        batch_extra="backpressure=on initial-rate=40000 min-rate=20000")
+        ember("run", job, "--until-idle", check_rc=0, timeout=120)
+        lines = [json.loads(l) for l in open(d + "/ckpt/progress.jsonl")]
+        # Before an estimate: initial-rate 40000/s x 50 ms = 2000 records.
+        check([(l["records_in"], l["record_budget"]) for l in lines[:2]] ==
+              [(2000, 2000), (2000, 2000)], "first batches %r" % lines[:2])
+        for batch, ranges in wal_plans(d + "/ckpt").items():
+            for p, lo, hi in ranges:
+                check(hi - lo <= 3000, "batch %d partition %d took %d > max-per-partition" % (
+                    batch, p, hi - lo))
+        check(all(l["records_in"] <= min(l["record_budget"], 12000) for l in lines),
+              "a batch over its budget or the partitions' caps")
+        verify_exactly_once(d, b.addr, job="bp")
+    finally:
+        b.stop()
+
+
 if __name__ == "__main__":
     print("test_kafka: seed %d" % SEED)
     main([test_broker_cli, test_missing_topic_and_wrong_address, test_kill9_exactly_once,
-          test_broker_outage_mid_run, test_retention_data_loss, test_group_offsets])
+          test_broker_outage_mid_run, test_retention_data_loss, test_group_offsets,
+          test_backpressure_keeps_max_per_partition])
