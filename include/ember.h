@@ -103,7 +103,7 @@ typedef void (*ember_map_fn)(ember_record *rec, void *user);
 EMBER_MUST_CHECK ember_job *ember_job_new(const char *name);
 void ember_job_free(ember_job *job);
 
-/* batch interval=.. max-records=.. */
+/* batch interval=.. max-records=.. [backpressure=on|off min-rate=.. initial-rate=..] */
 EMBER_MUST_CHECK int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n_opts,
                                      ember_err *err);
 /* checkpoint dir=.. every=.. keep=.. cache=.. on-data-loss=fail|skip */

@@ -111,8 +111,8 @@ START_TEST(uninformative_batches_are_ignored)
 {
     rate_estimator r;
     rate_init(&r, 100, 100, 0);
-    ck_assert_int_eq(rate_update(&r, 0, 0, 10, 0), 0);   /* no records */
-    ck_assert_int_eq(rate_update(&r, 0, 100, 0, 0), 0);  /* no time */
+    ck_assert_int_eq(rate_update(&r, 0, 0, 10, 0), 0);  /* no records */
+    ck_assert_int_eq(rate_update(&r, 0, 100, 0, 0), 0); /* no time */
     ck_assert_int_eq(r.seeded, 0);
     rate_update(&r, 500, 1000, 100, 0);
     ck_assert_int_eq(rate_update(&r, 500, 10, 100, 0), 0); /* clock did not advance */
