@@ -5,6 +5,7 @@
  */
 #include "core/job.h"
 #include "state/table.h"
+#include "state/summary.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -525,7 +526,7 @@ static const struct {
 } agg_names[] = {
     {"count", AGG_COUNT}, {"sum", AGG_SUM},   {"min", AGG_MIN},
     {"max", AGG_MAX},     {"avg", AGG_AVG},   {"wavg", AGG_WAVG},
-    {"count_distinct", AGG_HLL},
+    {"count_distinct", AGG_SET}, {"topk", AGG_TOPK},
 };
 
 static int agg_lookup(const char *name, size_t len, agg_fn *fn)
@@ -536,17 +537,53 @@ static int agg_lookup(const char *name, size_t len, agg_fn *fn)
     return -1;
 }
 
+/* The second argument, if the function takes one: wavg's weight (checked
+ * by the caller), count_distinct's "approx" (HyperLogLog instead of an
+ * exact set), topk's K. end: the closing parenthesis. */
+static int agg_second_arg(agg_spec *a, const char *list, const char *start, const char *field,
+                          const char *arg, size_t alen, const char *end, ember_err *err)
+{
+    int fn_len = (int)(field - 1 - start);
+    if (a->fn == AGG_WAVG && !alen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(end - list) + 1,
+                                 "wavg needs a weight: wavg(x, w)");
+    if (a->fn == AGG_TOPK && !alen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(end - list) + 1,
+                                 "topk needs a count: topk(f, K)");
+    if (arg && a->fn != AGG_WAVG && a->fn != AGG_SET && a->fn != AGG_TOPK)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                 "%.*s() takes one field", fn_len, start);
+    if (a->fn == AGG_SET && arg) {
+        if (alen != 6 || strncmp(arg, "approx", 6) != 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "expected 'approx' as count_distinct's second argument");
+        a->fn = AGG_HLL;
+    }
+    if (a->fn == AGG_TOPK) {
+        int k = 0;
+        for (size_t i = 0; i < alen && k <= TOPK_MAX_K; i++)
+            k = arg[i] >= '0' && arg[i] <= '9' ? k * 10 + (arg[i] - '0') : TOPK_MAX_K + 1;
+        if (k < 1 || k > TOPK_MAX_K)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "topk's K must be a number from 1 to %d, not '%.*s'",
+                                     TOPK_MAX_K, (int)alen, arg);
+        a->k = k;
+    }
+    return 0;
+}
+
 /* One "fn(field)" starting at *pp; advances *pp past it. */
 static int parse_one_agg(ember_job *job, const char *list, const char **pp, ember_err *err)
 {
     const char *p = *pp, *start = p;
+    int rc;
     agg_spec *a = &job->aggs[job->n_aggs];
     while (is_ident(*p))
         p++;
     if (agg_lookup(start, (size_t)(p - start), &a->fn))
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(start - list) + 1,
-                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg, wavg "
-                                 "or count_distinct)",
+                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg, wavg, "
+                                 "count_distinct or topk)",
                                  (int)(p - start), start);
     if (*p != '(')
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected '('");
@@ -556,7 +593,7 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     size_t flen = (size_t)(p - field);
     const char *arg = NULL;
     size_t alen = 0;
-    if (*p == ',') { /* wavg(x, w), count_distinct(f, approx) */
+    if (*p == ',') { /* wavg(x, w), count_distinct(f, approx), topk(f, K) */
         while (*++p == ' ')
             ;
         arg = p;
@@ -567,17 +604,9 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     if (*p != ')')
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected ')'");
     *pp = p + 1;
-    if ((a->fn == AGG_WAVG || a->fn == AGG_HLL) && !alen)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
-                                 a->fn == AGG_WAVG ? "wavg needs a weight: wavg(x, w)"
-                                                   : "count_distinct is approximate (HyperLogLog) "
-                                                     "in this version: count_distinct(f, approx)");
-    if (arg && a->fn != AGG_WAVG && a->fn != AGG_HLL)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
-                                 "%.*s() takes one field", (int)(field - 1 - start), start);
-    if (a->fn == AGG_HLL && (alen != 6 || strncmp(arg, "approx", 6) != 0))
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
-                                 "expected 'approx' as count_distinct's second argument");
+    rc = agg_second_arg(a, list, start, field, arg, alen, p, err);
+    if (rc)
+        return rc;
     if (a->fn == AGG_WAVG) {
         a->field2 = schema_find(&job->current, arg, alen);
         if (a->field2 < 0)
@@ -602,7 +631,8 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
                                  "unknown field '%.*s'", (int)flen, field);
     a->in_type = job->current.f[a->field].type;
-    if (a->fn != AGG_HLL && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
+    int any_type = a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK;
+    if (!any_type && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
                                  "%.*s() needs a number, '%.*s' is a %s", (int)(field - 1 - start),
                                  start, (int)flen, field, ember_type_name(a->in_type));

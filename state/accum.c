@@ -14,6 +14,7 @@
  *     An int min/max whose only values equal its sentinel reads back as NULL.
  */
 #include "state/accum.h"
+#include "state/summary.h"
 
 #include "core/endian.h"
 
@@ -26,9 +27,9 @@
 
 #define ACC_HEADER_BYTES 2
 
-static int agg_slots(agg_fn fn)
+static int agg_slots(const agg_spec *a)
 {
-    switch (fn) {
+    switch (a->fn) {
     case AGG_COUNT:
         return 0; /* reuses slot 0 */
     case AGG_AVG:
@@ -36,6 +37,10 @@ static int agg_slots(agg_fn fn)
         return 2;
     case AGG_HLL:
         return HLL_SLOTS;
+    case AGG_SET:
+        return SET_SLOTS;
+    case AGG_TOPK:
+        return topk_slots(a->k);
     default:
         return 1;
     }
@@ -45,13 +50,16 @@ static int agg_check(const agg_spec *a, int i, ember_err *err)
 {
     if (a->fn == AGG_COUNT)
         return 0;
-    if (a->fn < AGG_COUNT || a->fn > AGG_HLL)
+    if (a->fn < AGG_COUNT || a->fn > AGG_TOPK)
         return ember_err_set(err, -EINVAL, "aggregate %d (%s): unknown function %d", i + 1,
                              a->name, (int)a->fn);
     if (a->field < 0)
         return ember_err_set(err, -EMBER_EUSAGE, "aggregate %d (%s): needs a field", i + 1,
                              a->name);
-    if (a->fn == AGG_HLL)
+    if (a->fn == AGG_TOPK && (a->k < 1 || a->k > TOPK_MAX_K))
+        return ember_err_set(err, -EMBER_EUSAGE, "aggregate %d (%s): K must be 1 to %d, not %d",
+                             i + 1, a->name, TOPK_MAX_K, a->k);
+    if (a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK)
         return 0;
     if (a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
         return ember_err_set(err, -EMBER_EUSAGE,
@@ -72,7 +80,7 @@ int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, ember_err *err)
         int rc = agg_check(&aggs[i], i, err);
         if (rc < 0)
             return rc;
-        int need = agg_slots(aggs[i].fn);
+        int need = agg_slots(&aggs[i]);
         if (next + need > ACC_MAX_SLOTS)
             return ember_err_set(err, -EMBER_EUSAGE,
                                  "aggregate list needs more than %d state slots (at %s)",
@@ -183,9 +191,7 @@ static void fold_value(const agg_spec *a, acc_slot *s, acc_slot x)
         slot[0].f += a->in_type == EMBER_INT ? (double)x.i : x.f;
         slot[1].i++;
         break;
-    case AGG_COUNT:
-    case AGG_WAVG:
-    case AGG_HLL:
+    default: /* folded by acc_add itself */
         break;
     }
 }
@@ -247,6 +253,14 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
             hll_add(&s[a->slot], &rec->values[a->field]);
             continue;
         }
+        if (a->fn == AGG_SET) {
+            set_add(&s[a->slot], &rec->values[a->field]);
+            continue;
+        }
+        if (a->fn == AGG_TOPK) {
+            topk_add(&s[a->slot], a->k, &rec->values[a->field]);
+            continue;
+        }
         if (a->fn == AGG_WAVG) {
             acc_slot w;
             if ((uint32_t)a->field2 < rec->n &&
@@ -285,6 +299,12 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
         case AGG_HLL:
             hll_merge(&into[a->slot], f);
             break;
+        case AGG_SET:
+            set_merge(&into[a->slot], f);
+            break;
+        case AGG_TOPK:
+            topk_merge(&into[a->slot], f, a->k);
+            break;
         case AGG_COUNT:
             break;
         }
@@ -293,8 +313,10 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
 
 ember_type acc_result_type(const agg_spec *a)
 {
-    if (a->fn == AGG_COUNT || a->fn == AGG_HLL)
+    if (a->fn == AGG_COUNT || a->fn == AGG_HLL || a->fn == AGG_SET)
         return EMBER_INT;
+    if (a->fn == AGG_TOPK)
+        return EMBER_STRING;
     if (a->fn == AGG_AVG || a->fn == AGG_WAVG)
         return EMBER_FLOAT;
     return a->in_type;
@@ -307,7 +329,20 @@ static int extreme_unset(const agg_spec *a, acc_slot v)
     return v.i == (a->fn == AGG_MIN ? INT64_MAX : INT64_MIN);
 }
 
-void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out)
+/* topk's "a:5|b:3" into txt (NULL when txt is full or missing). */
+static void topk_result(const agg_spec *a, const acc_slot *s, ember_value *out, acc_text *txt)
+{
+    if (!txt || txt->used >= sizeof txt->buf) {
+        out->type = EMBER_NULL;
+        return;
+    }
+    char *p = txt->buf + txt->used;
+    size_t n = topk_format(&s[a->slot], a->k, p, sizeof txt->buf - txt->used);
+    txt->used += n;
+    out->u.s = (ember_str){p, (uint32_t)n};
+}
+
+void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out, acc_text *txt)
 {
     const agg_spec *a = &l->aggs[i];
     acc_slot v = s[a->slot];
@@ -332,6 +367,14 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out)
     case AGG_HLL:
         out->u.i = hll_estimate(&s[a->slot]);
         return;
+    case AGG_SET:
+        out->u.i = set_count(&s[a->slot]);
+        if (out->u.i < 0)
+            out->type = EMBER_NULL; /* overflowed: acc_check fails the batch */
+        return;
+    case AGG_TOPK:
+        topk_result(a, s, out, txt);
+        return;
     case AGG_MIN:
     case AGG_MAX:
         if (s[0].i == 0 || extreme_unset(a, v)) {
@@ -348,47 +391,163 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out)
         out->u.f = v.f;
 }
 
-/*
- * Value format (one key of an operator's column family):
- *   offset 0   u8   version, ACC_CODEC_VERSION (1)
- *   offset 1   u8   n_slots (<= ACC_MAX_SLOTS)
- *   offset 2   n_slots x 8 bytes, little-endian: int64 (two's complement)
- *              or IEEE-754 double bit pattern, as the layout says
- * No checksum here: RocksDB checksums its blocks and the WAL.
- */
-size_t acc_encoded_bytes(const acc_layout *l)
+int acc_check(const acc_layout *l, const acc_slot *s, ember_err *err)
 {
-    return ACC_HEADER_BYTES + (size_t)l->n_slots * 8;
+    for (int i = 0; i < l->n_aggs; i++) {
+        const agg_spec *a = &l->aggs[i];
+        if (a->fn == AGG_SET && set_count(&s[a->slot]) < 0)
+            return ember_err_set(err, -EOVERFLOW,
+                                 "%s: more than %d distinct values, the bound of an exact "
+                                 "count_distinct (use count_distinct(f, approx))",
+                                 a->name, SET_MAX);
+    }
+    return 0;
 }
 
-void acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out)
+/*
+ * Value format (one key of an operator's column family), little-endian.
+ * Version 1, for layouts of at most 255 slots without count_distinct(f) or
+ * topk (what every checkpoint before version 2 holds):
+ *   offset 0   u8   version, ACC_CODEC_VERSION (1)
+ *   offset 1   u8   n_slots (<= 255)
+ *   offset 2   n_slots x 8 bytes: int64 (two's complement) or IEEE-754
+ *              double bit pattern, as the layout says
+ * Version 2, for the other layouts (the summaries' unused slots are zero
+ * and not written, so a key with 3 distinct values stores 3 hashes):
+ *   offset 0   u8   version, ACC_CODEC_VERSION_SUMMARY (2)
+ *   offset 1   u16  n_slots (<= ACC_MAX_SLOTS)
+ *   offset 3   the slots in layout order, 8 bytes each as above, except
+ *              that a summary writes its header slot (n) and then only its
+ *              used slots: n hashes (count_distinct), n counters of 8 slots
+ *              (topk)
+ * No checksum here: RocksDB checksums its blocks and the WAL.
+ */
+static int codec_v2(const acc_layout *l)
 {
-    out[0] = ACC_CODEC_VERSION;
-    out[1] = (uint8_t)l->n_slots;
-    for (int i = 0; i < l->n_slots; i++) {
+    if (l->n_slots > 255)
+        return 1;
+    for (int i = 0; i < l->n_aggs; i++)
+        if (l->aggs[i].fn == AGG_SET || l->aggs[i].fn == AGG_TOPK)
+            return 1;
+    return 0;
+}
+
+static size_t header_bytes(const acc_layout *l)
+{
+    return codec_v2(l) ? 3 : ACC_HEADER_BYTES;
+}
+
+size_t acc_encoded_bytes(const acc_layout *l)
+{
+    return header_bytes(l) + (size_t)l->n_slots * 8;
+}
+
+static uint8_t *put_slots(uint8_t *p, const acc_slot *s, int n)
+{
+    for (int i = 0; i < n; i++, p += 8) {
         uint64_t bits;
         memcpy(&bits, &s[i], sizeof bits);
-        put_u64le(out + ACC_HEADER_BYTES + 8 * (size_t)i, bits);
+        put_u64le(p, bits);
     }
+    return p;
+}
+
+/* Slots of aggregate a that are in use (all, but for a summary). */
+static int used_slots(const agg_spec *a, const acc_slot *s)
+{
+    if (a->fn == AGG_SET)
+        return set_used_slots(&s[a->slot]);
+    if (a->fn == AGG_TOPK)
+        return topk_used_slots(&s[a->slot]);
+    return agg_slots(a);
+}
+
+size_t acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out)
+{
+    uint8_t *p = out;
+    if (!codec_v2(l)) {
+        *p++ = ACC_CODEC_VERSION;
+        *p++ = (uint8_t)l->n_slots;
+        return (size_t)(put_slots(p, s, l->n_slots) - out);
+    }
+    *p++ = ACC_CODEC_VERSION_SUMMARY;
+    *p++ = (uint8_t)(l->n_slots & 0xff);
+    *p++ = (uint8_t)(l->n_slots >> 8);
+    p = put_slots(p, s, 1);
+    for (int i = 0; i < l->n_aggs; i++) {
+        const agg_spec *a = &l->aggs[i];
+        if (a->fn != AGG_COUNT)
+            p = put_slots(p, &s[a->slot], used_slots(a, s));
+    }
+    return (size_t)(p - out);
+}
+
+/* Reads n slots at *p, if they are within end. */
+static int get_slots(const uint8_t **p, const uint8_t *end, acc_slot *s, int n)
+{
+    if (n < 0 || (size_t)(end - *p) < (size_t)n * 8)
+        return -1;
+    for (int i = 0; i < n; i++, *p += 8) {
+        uint64_t bits = get_u64le(*p);
+        memcpy(&s[i], &bits, sizeof bits);
+    }
+    return 0;
+}
+
+/* A summary's header slot, read: the used slots it announces, or -1. */
+static int summary_used(const agg_spec *a, const acc_slot *s)
+{
+    int64_t n = s[a->slot].i;
+    if (a->fn == AGG_SET)
+        return n >= -1 && n <= SET_MAX ? set_used_slots(&s[a->slot]) : -1;
+    return n >= 0 && n <= topk_counters(a->k) ? topk_used_slots(&s[a->slot]) : -1;
+}
+
+static int decode_summary(const acc_layout *l, const uint8_t *p, const uint8_t *end, acc_slot *s,
+                          ember_err *err)
+{
+    memset(s, 0, (size_t)l->n_slots * sizeof *s);
+    int bad = get_slots(&p, end, s, 1);
+    for (int i = 0; i < l->n_aggs && !bad; i++) {
+        const agg_spec *a = &l->aggs[i];
+        if (a->fn == AGG_COUNT)
+            continue;
+        if (a->fn != AGG_SET && a->fn != AGG_TOPK) {
+            bad = get_slots(&p, end, &s[a->slot], agg_slots(a));
+            continue;
+        }
+        bad = get_slots(&p, end, &s[a->slot], 1);
+        int used = bad ? -1 : summary_used(a, s);
+        bad = used < 0 || get_slots(&p, end, &s[a->slot + 1], used - 1);
+    }
+    if (bad || p != end)
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "state value: %zu bytes do not hold the %d slots' summaries",
+                             (size_t)(end - p), l->n_slots);
+    return 0;
 }
 
 int acc_decode(const acc_layout *l, const void *buf, size_t len, acc_slot *s, ember_err *err)
 {
     const uint8_t *p = buf;
+    int v2 = codec_v2(l);
+    size_t hdr = header_bytes(l);
 
-    if (len != acc_encoded_bytes(l))
+    if (v2 ? len < hdr || len > acc_encoded_bytes(l) : len != acc_encoded_bytes(l))
         return ember_err_set(err, -EMBER_ECORRUPT,
-                             "state value: %zu bytes, expected %zu for %d slots", len,
-                             acc_encoded_bytes(l), l->n_slots);
-    if (p[0] != ACC_CODEC_VERSION)
+                             "state value: %zu bytes, expected %s%zu for %d slots", len,
+                             v2 ? "at most " : "", acc_encoded_bytes(l), l->n_slots);
+    int version = v2 ? ACC_CODEC_VERSION_SUMMARY : ACC_CODEC_VERSION;
+    if (p[0] != version)
         return ember_err_set(err, -EMBER_ECORRUPT, "state value: version %u, expected %d",
-                             p[0], ACC_CODEC_VERSION);
-    if (p[1] != l->n_slots)
-        return ember_err_set(err, -EMBER_ECORRUPT, "state value: %u slots, expected %d", p[1],
-                             l->n_slots);
-    for (int i = 0; i < l->n_slots; i++) {
-        uint64_t bits = get_u64le(p + ACC_HEADER_BYTES + 8 * (size_t)i);
-        memcpy(&s[i], &bits, sizeof bits);
-    }
+                             p[0], version);
+    int n_slots = v2 ? p[1] | p[2] << 8 : p[1];
+    if (n_slots != l->n_slots)
+        return ember_err_set(err, -EMBER_ECORRUPT, "state value: %d slots, expected %d",
+                             n_slots, l->n_slots);
+    if (v2)
+        return decode_summary(l, p + hdr, p + len, s, err);
+    p += hdr;
+    (void)get_slots(&p, p + 8 * (size_t)n_slots, s, n_slots);
     return 0;
 }

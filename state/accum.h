@@ -4,11 +4,13 @@
  * records folded in (so min/max know whether they are set); count() reuses
  * it, sum/min/max take one slot, avg takes two (sum as double, count),
  * wavg(x, w) two (sum of x*w and sum of w, doubles: a VWAP is wavg(price,
- * qty)), count_distinct(f, approx) HLL_SLOTS (HyperLogLog registers).
+ * qty)), count_distinct(f, approx) HLL_SLOTS (HyperLogLog registers),
+ * count_distinct(f) SET_SLOTS (an exact set) and topk(f, K) topk_slots(K)
+ * (a Space-Saving sketch); see summary.h for those two.
  *
- * Encoding in RocksDB (value of a key in the operator's column family):
- *   u8 version (=1) | u8 n_slots | n_slots x 8 bytes little-endian
- * Integer slots are int64, float slots are IEEE-754 doubles.
+ * Encoding in RocksDB (value of a key in the operator's column family): see
+ * the comment above acc_encode. Integer slots are int64, float slots are
+ * IEEE-754 doubles.
  */
 #ifndef EMBER_ACCUM_H
 #define EMBER_ACCUM_H
@@ -22,7 +24,17 @@ typedef union acc_slot {
     double f;
 } acc_slot;
 
-typedef enum agg_fn { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_WAVG, AGG_HLL } agg_fn;
+typedef enum agg_fn {
+    AGG_COUNT,
+    AGG_SUM,
+    AGG_MIN,
+    AGG_MAX,
+    AGG_AVG,
+    AGG_WAVG,
+    AGG_HLL,  /* count_distinct(f, approx) */
+    AGG_SET,  /* count_distinct(f): exact */
+    AGG_TOPK, /* topk(f, K) */
+} agg_fn;
 
 /* HyperLogLog of count_distinct(f, approx): 2^HLL_BITS one-byte registers,
  * 8 per slot; standard error about 1.04 / sqrt(256) = 6.5%. */
@@ -36,12 +48,24 @@ typedef struct agg_spec {
     ember_type in_type; /* EMBER_INT or EMBER_FLOAT (NULL for count; any for HLL) */
     int field2;         /* wavg: the weight field */
     ember_type in_type2;
+    int k;              /* topk: how many values to report (1..TOPK_MAX_K) */
     int slot;           /* first slot, filled by acc_layout_init */
     char name[64];      /* output column name, e.g. "avg_temp" or "count" */
 } agg_spec;
 
-#define ACC_MAX_SLOTS 64
+/* 16 KB per key in memory at most; a layout with count_distinct(f) or topk
+ * needs more than the 255 slots that version 1 of the codec can count. */
+#define ACC_MAX_SLOTS 2048
 #define ACC_CODEC_VERSION 1
+#define ACC_CODEC_VERSION_SUMMARY 2
+
+/* Text results (topk) of one output row: acc_result writes into buf and
+ * points the value at it. Reset used to 0 before each row. */
+#define ACC_TEXT_BYTES 16384
+typedef struct acc_text {
+    size_t used;
+    char buf[ACC_TEXT_BYTES];
+} acc_text;
 
 typedef struct acc_layout {
     agg_spec *aggs; /* borrowed */
@@ -56,14 +80,19 @@ void acc_init(const acc_layout *l, acc_slot *s);
 void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec);
 /* into += from (associative and commutative, so shards merge in any order). */
 void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from);
-/* The value of aggregate i (avg of nothing is NULL). */
-void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out);
+/* The value of aggregate i (avg of nothing is NULL). A text result (topk)
+ * is written into txt and borrowed from it; NULL without txt. */
+void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out, acc_text *txt);
+/* Fails (-EOVERFLOW) when an exact count_distinct went past its bound. */
+EMBER_MUST_CHECK int acc_check(const acc_layout *l, const acc_slot *s, ember_err *err);
 /* Result type of aggregate i (count: INT, avg: FLOAT, others: input type). */
 ember_type acc_result_type(const agg_spec *a);
 
+/* The largest encoding: out of acc_encode needs this many bytes. */
 size_t acc_encoded_bytes(const acc_layout *l);
-void acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out);
-/* Rejects a wrong version or slot count with -EMBER_ECORRUPT. */
+/* Returns the length written (<= acc_encoded_bytes). */
+size_t acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out);
+/* Rejects a wrong version, slot count or length with -EMBER_ECORRUPT. */
 EMBER_MUST_CHECK int acc_decode(const acc_layout *l, const void *buf, size_t len, acc_slot *s,
                                 ember_err *err);
 

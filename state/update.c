@@ -56,6 +56,7 @@ struct state_update {
     acc_slot *slots;
     uint8_t *enc;
     ember_value row_vals[SCHEMA_MAX_FIELDS];
+    acc_text row_text; /* topk results of the current row */
     update_stats stats;
 
     /* windowed jobs */
@@ -233,6 +234,17 @@ static int load_previous(state_update *u, ember_err *err)
 
 static void ttl_timer(state_update *u, store_batch *wb, const changed_key *k, int put);
 
+/* An exact count_distinct past its bound fails the batch, naming the key
+ * (windowed keys: without their time suffix). Replay fails the same way. */
+static int check_bounds(state_update *u, const acc_slot *v, const char *key, uint32_t klen,
+                        ember_err *err)
+{
+    int rc = acc_check(&u->job->acc, v, err);
+    if (rc && is_windowed(u) && klen >= WIN_SUFFIX)
+        klen -= WIN_SUFFIX;
+    return rc ? ember_err_prefix(err, "key '%.*s'", (int)klen, key) : 0;
+}
+
 /* Folds every changed key's delta into its previous value and writes it. */
 static int fold_changed(state_update *u, store_batch *wb, ember_err *err)
 {
@@ -245,10 +257,12 @@ static int fold_changed(state_update *u, store_batch *wb, ember_err *err)
         if (u->job->ttl_ms && !k->is_new)
             ttl_timer(u, wb, k, 0);
         acc_merge(l, k->merged, k->delta);
+        if ((rc = check_bounds(u, k->merged, k->key, k->klen, err)))
+            return rc;
         if (u->job->ttl_ms)
             ttl_timer(u, wb, k, 1);
-        acc_encode(l, k->merged, u->enc);
-        store_batch_put(wb, u->st, u->cf, k->key, k->klen, u->enc, acc_encoded_bytes(l));
+        size_t n = acc_encode(l, k->merged, u->enc);
+        store_batch_put(wb, u->st, u->cf, k->key, k->klen, u->enc, n);
         if (cache_put(u->cache, k->key, k->klen, k->hash, k->merged))
             return ember_err_set(err, -ENOMEM, "out of memory in state cache");
     }
@@ -586,7 +600,9 @@ static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *er
     }
     if (found && ((r->fire && w->emit == EMIT_FINAL) || r->update)) {
         r->value = value;
-        int rc = win_push(&u->out, r, err);
+        int rc = check_bounds(u, value, r->ukey, r->uklen + WIN_SUFFIX, err);
+        if (!rc)
+            rc = win_push(&u->out, r, err);
         if (rc)
             return rc;
     }
@@ -759,11 +775,14 @@ static int session_write(state_update *u, const char *ukey, uint32_t uklen, cons
     acc_init(&u->job->acc, acc);
     for (size_t i = from; i < to; i++)
         acc_merge(&u->job->acc, acc, l->v[i].slots);
+    int rc = check_bounds(u, acc, ukey, uklen + WIN_SUFFIX, err);
+    if (rc)
+        return rc;
     win_ref r = {ukey, uklen, sess_first(u, acc), sess_last(u, acc) + w->size_ms, 0,
                  w->emit == EMIT_UPDATE, acc};
     r.fire = r.end <= u->wm_new;
     char key[KEY_MAX + WIN_SUFFIX];
-    int reused = 0, rc = 0;
+    int reused = 0;
     for (size_t i = from; i < to && !rc; i++) {
         const sess *m = &l->v[i];
         if (!m->existing)
@@ -780,8 +799,8 @@ static int session_write(state_update *u, const char *ukey, uint32_t uklen, cons
         return rc;
     if (!r.fire) {
         uint32_t klen = state_key(key, ukey, uklen, r.start);
-        acc_encode(&u->job->acc, acc, u->enc);
-        store_batch_put(wb, u->st, u->cf, key, klen, u->enc, acc_encoded_bytes(&u->job->acc));
+        size_t n = acc_encode(&u->job->acc, acc, u->enc);
+        store_batch_put(wb, u->st, u->cf, key, klen, u->enc, n);
         put_timer(u, wb, &r);
         u->stats.new_keys += !reused;
     }
@@ -1029,8 +1048,9 @@ void state_update_row(state_update *u, size_t i, ember_record *row)
         u->row_vals[n++].u.i = u->out.v[i].start;
         u->row_vals[n++].u.i = u->out.v[i].end;
     }
+    u->row_text.used = 0;
     for (int a = 0; a < job->n_aggs; a++)
-        acc_result(&job->acc, value, a, &u->row_vals[n++]);
+        acc_result(&job->acc, value, a, &u->row_vals[n++], &u->row_text);
     row->n = (uint32_t)n;
     row->values = u->row_vals;
 }

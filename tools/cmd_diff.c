@@ -151,10 +151,11 @@ static void print_value(const differ *d, const side *s, const ember_record *row,
 static void print_change(differ *d, const char *what, const side *a, const side *b)
 {
     ember_value va[SCHEMA_MAX_FIELDS], vb[SCHEMA_MAX_FIELDS];
+    acc_text ta, tb;
     ember_record ra = {0}, rb = {0};
     ember_err err = {0};
-    int oka = a && d->decoded && !statefmt_decode(d->job, a->k, a->kn, a->v, a->vn, va, &ra, &err);
-    int okb = b && d->decoded && !statefmt_decode(d->job, b->k, b->kn, b->v, b->vn, vb, &rb, &err);
+    int oka = a && d->decoded && !statefmt_decode(d->job, a->k, a->kn, a->v, a->vn, va, &ra, &ta, &err);
+    int okb = b && d->decoded && !statefmt_decode(d->job, b->k, b->kn, b->v, b->vn, vb, &rb, &tb, &err);
     int first = d->added + d->removed + d->changed == 0;
     if (d->json) {
         printf("%s\n  {\"change\": \"%s\", \"key\": ", first ? "" : ",", what);

@@ -181,6 +181,7 @@ static int print_timers(store *st, int cf, const state_args *a, int ttl)
 static int print_rows(store *st, int cf, const ember_job *job, const state_args *a)
 {
     ember_value vals[SCHEMA_MAX_FIELDS];
+    acc_text txt;
     ember_err err = {0};
     char *want = stored_key(a->key ? a->key : a->prefix ? a->prefix : "");
     size_t wlen = strlen(want);
@@ -198,7 +199,7 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
             continue;
         if (a->limit && shown == a->limit)
             break;
-        if (statefmt_decode(job, k, klen, v, vlen, vals, &row, &err)) {
+        if (statefmt_decode(job, k, klen, v, vlen, vals, &row, &txt, &err)) {
             fprintf(stderr, "ember state: %s\n", err.msg);
             rc = 1;
             break;

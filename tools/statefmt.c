@@ -62,7 +62,8 @@ int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **s
 }
 
 int statefmt_decode(const ember_job *job, const char *key, size_t klen, const char *val,
-                    size_t vlen, ember_value *vals, ember_record *row, ember_err *err)
+                    size_t vlen, ember_value *vals, ember_record *row, acc_text *txt,
+                    ember_err *err)
 {
     acc_slot slots[ACC_MAX_SLOTS];
     int n = 0;
@@ -94,8 +95,9 @@ int statefmt_decode(const ember_job *job, const char *key, size_t klen, const ch
         vals[n++].u.i = w_end;
     }
     /* acc_result may need the slot array after return: copy values now. */
+    txt->used = 0;
     for (int a = 0; a < job->n_aggs; a++)
-        acc_result(&job->acc, slots, a, &vals[n++]);
+        acc_result(&job->acc, slots, a, &vals[n++], txt);
     row->n = (uint32_t)n;
     row->values = vals;
     return 0;

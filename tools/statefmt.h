@@ -15,9 +15,11 @@ ember_job *statefmt_load_job(const char *cmd, const char *dir);
 /* Opens DIR/db, or DIR/snapshots/<B>/db when snapshot != 0, read-only. */
 int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **st);
 /* Fills row (key fields then aggregates) from a stored key and value;
- * vals needs SCHEMA_MAX_FIELDS entries. */
+ * vals needs SCHEMA_MAX_FIELDS entries; text results (topk) are written to
+ * txt, which the row borrows. */
 int statefmt_decode(const ember_job *job, const char *key, size_t klen, const char *val,
-                    size_t vlen, ember_value *vals, ember_record *row, ember_err *err);
+                    size_t vlen, ember_value *vals, ember_record *row, acc_text *txt,
+                    ember_err *err);
 void statefmt_header(FILE *out, const ember_job *job, state_format f);
 void statefmt_row(FILE *out, const ember_job *job, const ember_record *row, state_format f,
                   int first);

@@ -148,10 +148,10 @@ START_TEST(wavg_and_hll_match_direct_computation)
     }
     acc_merge(&l, a, b);
     ember_value out;
-    acc_result(&l, a, 0, &out);
+    acc_result(&l, a, 0, &out, NULL);
     ck_assert_int_eq(out.type, EMBER_FLOAT);
     ck_assert(fabs(out.u.f - pq / q) < 1e-9 * (pq / q));
-    acc_result(&l, a, 1, &out);
+    acc_result(&l, a, 1, &out, NULL);
     double rel = fabs((double)out.u.i - distinct) / distinct;
     ck_assert_msg(rel < 3 * 1.04 / 16, "HLL estimate %lld for %d distinct", (long long)out.u.i,
                   distinct);
@@ -163,9 +163,9 @@ START_TEST(wavg_and_hll_match_direct_computation)
                             {.type = EMBER_STRING, .u.s = {id, (uint32_t)strlen(id)}}};
         fold(&l, b, v, 3);
     }
-    acc_result(&l, b, 1, &out);
+    acc_result(&l, b, 1, &out, NULL);
     ck_assert_msg(out.u.i >= 19 && out.u.i <= 21, "20 distinct read %lld", (long long)out.u.i);
-    acc_result(&l, b, 0, &out);
+    acc_result(&l, b, 0, &out, NULL);
     ck_assert_int_eq(out.type, EMBER_NULL); /* wavg of nothing */
     free(a);
     free(b);
