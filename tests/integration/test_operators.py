@@ -1,11 +1,13 @@
-"""State TTL, dedupe and the stream-static join through real `ember run`
-processes, each checked against a Python oracle over the same input."""
+"""State TTL, dedupe, the stream-static join and the summary aggregates
+(exact count_distinct, topk) through real `ember run` processes, each checked
+against a Python oracle over the same input."""
 import json
 import os
 import random
 import time
 
-from harness import batch_files, check, close, ember, main, state_json, tmpdir, write
+from harness import (batch_files, check, close, ember, latest_rows, main, state_json,
+                     tmpdir, write)
 
 
 def ttl_job(d, ttl="1s"):
@@ -241,7 +243,162 @@ def test_dedupe_horizon_expires():
     check(ids == {i for i, _, v in p2 if v >= 0}, "dedupe state holds only ids of the horizon")
 
 
+def summary_job(d, window="", aggs="count() count_distinct(user) count_distinct(v) topk(item, 4)",
+                name="s"):
+    write(d + "/%s.job" % name, f"""job summary
+batch      interval=1ms max-records=2000
+checkpoint dir={d}/ckpt
+source     file path={d}/in.csv
+parse      csv fields=k,user,item,v:int,ts:int
+key        k
+{"window     " + window if window else ""}
+aggregate  {aggs}
+sink       file dir={d}/out
+""")
+    return d + "/%s.job" % name
+
+
+def summary_input(rnd, n, keys=12, users=240, start=1_700_000_000_000):
+    """Items are skewed (a few frequent, 24 in all: within topk's counters,
+    so its counts are exact); under 256 distinct users per key."""
+    rows = []
+    for i in range(n):
+        item = "i%02d" % min(int(rnd.expovariate(0.3)), 23)
+        rows.append(("k%02d" % rnd.randrange(keys), "u%d" % rnd.randrange(users), item,
+                     rnd.randrange(-50, 50), start + i + rnd.randint(-20, 20)))
+    return rows
+
+
+def summary_oracle(rows, k=4):
+    """{key: (count, distinct users, distinct v, "item:n|...")}: ties by item."""
+    acc = {}
+    for key, user, item, v, _ in rows:
+        a = acc.setdefault(key, [0, set(), set(), {}])
+        a[0] += 1
+        a[1].add(user)
+        a[2].add(v)
+        a[3][item] = a[3].get(item, 0) + 1
+    return {key: (c, len(u), len(vs), topk_text(items, k)) for key, (c, u, vs, items) in acc.items()}
+
+
+def topk_text(counts, k):
+    top = sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:k]
+    return "|".join("%s:%d" % x for x in top)
+
+
+def write_rows(path, rows):
+    write(path, "".join("%s,%s,%s,%d,%d\n" % r for r in rows))
+
+
+def summary_state(d):
+    return {r["k"]: (r["count"], r["count_distinct_user"], r["count_distinct_v"], r["topk_item"])
+            for r in state_json(d + "/ckpt")}
+
+
+def out_files(d):
+    res = {}
+    for name in sorted(os.listdir(d + "/out")):
+        if name.endswith(".tsv") and ".tmp" not in name:
+            with open(os.path.join(d + "/out", name)) as f:
+                res[name] = f.read()
+    return res
+
+
+def test_count_distinct_exact_and_topk_with_crash():
+    """Exact count_distinct (string and int fields) and topk per key equal the
+    oracle; a run killed after the transform of batch 3 and restarted writes
+    the same state and the same batch files as a run without a crash."""
+    rows = summary_input(random.Random(21), 24000)
+    want = summary_oracle(rows)
+    clean, crashed = tmpdir("summary"), tmpdir("summary-crash")
+    for d in (clean, crashed):
+        write_rows(d + "/in.csv", rows)
+    ember("run", summary_job(clean), "--until-idle", check_rc=0)
+    got = summary_state(clean)
+    check(got == want, "state %s\noracle %s" % (sorted(got.items())[:3], sorted(want.items())[:3]))
+    check(max(u for _, u, _, _ in want.values()) > 200, "keys have over 200 distinct users")
+    _, latest = latest_rows(clean + "/out")
+    check({k: r[4] for k, r in latest.items()} == {k: w[3] for k, w in want.items()},
+          "the topk column of the output")
+    j = summary_job(crashed)
+    rc, _, err = ember("run", j, "--until-idle",
+                       env={"EMBER_FAILPOINTS": "transform.after=crash@3"})
+    check(rc == -9, "crash at batch 3: exit %d %s" % (rc, err[-800:]))
+    ember("run", j, "--until-idle", check_rc=0)
+    check(summary_state(crashed) == want, "state after the crash and replay")
+    check(out_files(crashed) == out_files(clean), "batch files after the crash and replay")
+
+
+def window_oracle(rows, size, slide, delay, k=3):
+    """Windows [s, s + size), s a multiple of slide, closed at the last
+    watermark: {(key, s): (count, distinct users, topk items)}."""
+    maxt = max(r[4] for r in rows)
+    acc = {}
+    for key, user, item, _, t in rows:
+        s = t // slide * slide
+        while s > t - size:
+            if s + size <= maxt - delay:
+                a = acc.setdefault((key, s), [0, set(), {}])
+                a[0] += 1
+                a[1].add(user)
+                a[2][item] = a[2].get(item, 0) + 1
+            s -= slide
+    return {w: (c, len(u), topk_text(items, k)) for w, (c, u, items) in acc.items()}
+
+
+def test_count_distinct_topk_windows():
+    """Per key and window, tumbling and sliding (panes merged: set union and
+    sketch merge), the emitted rows equal the oracle."""
+    rows = summary_input(random.Random(5), 30000, keys=6, users=150)
+    for spec, size, slide in (("tumbling 5s on ts watermark 100ms", 5000, 5000),
+                              ("sliding 10s every 5s on ts watermark 100ms", 10000, 5000)):
+        d = tmpdir("summary-win")
+        write_rows(d + "/in.csv", rows)
+        j = summary_job(d, spec, "count() count_distinct(user) topk(item, 3)")
+        ember("run", j, "--until-idle", check_rc=0)
+        files = batch_files(d + "/out")
+        check(files[-1][1] == ["k", "window_start", "window_end", "count", "count_distinct_user",
+                               "topk_item"], "header %s" % files[-1][1])
+        got = {(r[0], int(r[1])): (int(r[3]), int(r[4]), r[5])
+               for _, _, rs in files for r in rs}
+        want = window_oracle(rows, size, slide, 100)
+        bad = [(w, got.get(w), want.get(w)) for w in sorted(set(got) | set(want))
+               if got.get(w) != want.get(w)]
+        check(not bad, "%s: %d windows differ, e.g. %s" % (spec, len(bad), bad[:3]))
+        check(len(want) >= 30, "%s: %d windows" % (spec, len(want)))
+
+
+def test_count_distinct_bound_and_bad_specs():
+    """Past 256 distinct values of one key the run fails naming the key (and
+    fails again the same way on restart); approx has no bound. Bad topk and
+    count_distinct arguments are usage errors naming the column."""
+    d = tmpdir("summary-bound")
+    rows = [("small", "u%d" % (i % 10), "i", 1, i) for i in range(500)]
+    rows += [("big", "u%d" % i, "i", 1, 500 + i) for i in range(300)]
+    write_rows(d + "/in.csv", rows)
+    j = summary_job(d)
+    for _ in range(2):
+        rc, _, err = ember("run", j, "--until-idle")
+        check(rc == 1 and "key 'big'" in err and "more than 256 distinct values" in err,
+              "exit %d: %s" % (rc, err.strip()[-600:]))
+    d2 = tmpdir("summary-approx")
+    write_rows(d2 + "/in.csv", rows)
+    ember("run", summary_job(d2, aggs="count_distinct(user, approx)"), "--until-idle",
+          check_rc=0)
+    got = {r["k"]: r["count_distinct_user"] for r in state_json(d2 + "/ckpt")}
+    check(got["small"] == 10 and abs(got["big"] - 300) < 300 * 3 * 1.04 / 16, "approx %s" % got)
+    for aggs, msg in (("topk(item)", "topk needs a count"),
+                      ("topk(item, 0)", "from 1 to 32"),
+                      ("topk(item, 33)", "from 1 to 32"),
+                      ("topk(item, many)", "from 1 to 32"),
+                      ("count_distinct(user, roughly)", "expected 'approx'")):
+        rc, _, err = ember("run", summary_job(d, aggs=aggs, name="bad"), "--until-idle")
+        check(rc == 2 and msg in err and "bad.job:8:" in err,
+              "%s: exit %d, %s" % (aggs, rc, err.strip()))
+
+
 if __name__ == "__main__":
     main([test_ttl_expires_idle_keys, test_join_table_reload_and_replay,
           test_join_on_miss_keep_and_bad_tables, test_dedupe_with_kill9,
-          test_dedupe_horizon_expires])
+          test_dedupe_horizon_expires, test_count_distinct_exact_and_topk_with_crash,
+          test_count_distinct_topk_windows, test_count_distinct_bound_and_bad_specs])
