@@ -12,13 +12,16 @@
  *   step then fails the batch with a message naming the key.
  *   Slots: [n][hash 0]...[hash SET_MAX-1], n = -1 once overflowed.
  *
- * topk(f, K): a Space-Saving sketch (Metwally et al.) of m = max(TOPK_FACTOR
- *   * K, TOPK_MIN_COUNTERS) counters (64 bytes each: K = 10 is 2.5 KB). Exact while a key (or window) has at most that many distinct
- *   values; beyond, a counter's count overestimates by at most N / m (N
- *   records, m counters), and every value more frequent than N / m is kept.
+ * topk(f, K): a Space-Saving sketch (Metwally et al.) of
+ *   m = max(TOPK_FACTOR * K, TOPK_MIN_COUNTERS) counters, 64 bytes each
+ *   (K = 10: 2.5 KB). Exact while a key (or window) has at most m distinct
+ *   values. Beyond, in one pass, a count is never too low and at most N / m
+ *   too high (N records), and every value more frequent than N / m is kept.
  *   Merging adds counts, charging a value missing from a full sketch with
- *   that sketch's smallest count, and keeps the m largest (the mergeable
- *   Space-Saving of Agarwal et al., same N / m bound).
+ *   that sketch's smallest count (at most its N_i / m), and keeps the m
+ *   largest (Space-Saving merged as in Agarwal et al., "Mergeable
+ *   summaries"): counts stay upper bounds, too high by about N / m in all
+ *   (test_summary checks 2 N / m over a four-way merge).
  *   A value is identified by its XXH3-64 hash; its text is kept up to
  *   TOPK_TEXT_MAX bytes for the output (longer values print truncated).
  *   Slots: [n] then m counters of TOPK_COUNTER_SLOTS slots:
