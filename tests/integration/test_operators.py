@@ -368,6 +368,51 @@ def test_count_distinct_topk_windows():
         check(len(want) >= 30, "%s: %d windows" % (spec, len(want)))
 
 
+def session_oracle(rows, gap, delay, k=3):
+    """Sessions (a key's records less than gap apart) closed at the last
+    watermark: {(key, first): (last + gap, count, distinct users, topk)}."""
+    maxt = max(r[4] for r in rows)
+    by_key, out = {}, {}
+    for r in rows:
+        by_key.setdefault(r[0], []).append(r)
+    for key, rs in by_key.items():
+        rs.sort(key=lambda r: r[4])
+        sess = []
+        for r in rs + [None]:
+            if sess and (r is None or r[4] >= sess[-1][4] + gap):
+                end = sess[-1][4] + gap
+                if end <= maxt - delay:
+                    items = {}
+                    for x in sess:
+                        items[x[2]] = items.get(x[2], 0) + 1
+                    out[(key, sess[0][4])] = (end, len(sess), len({x[1] for x in sess}),
+                                              topk_text(items, k))
+                sess = []
+            if r is not None:
+                sess.append(r)
+    return out
+
+
+def test_count_distinct_topk_sessions():
+    """Session windows merge the summaries of the sessions a record joins."""
+    rnd = random.Random(8)
+    rows = [r[:4] + (1_700_000_000_000 + 9 * i + rnd.randint(-20, 20),)
+            for i, r in enumerate(summary_input(rnd, 6000, keys=8, users=60))]
+    d = tmpdir("summary-sess")
+    write_rows(d + "/in.csv", rows)
+    j = summary_job(d, "session 120ms on ts watermark 100ms",
+                    "count() count_distinct(user) topk(item, 3)")
+    ember("run", j, "--until-idle", check_rc=0)
+    got = {(r[0], int(r[1])): (int(r[2]), int(r[3]), int(r[4]), r[5])
+           for _, _, rs in batch_files(d + "/out") for r in rs}
+    want = session_oracle(rows, 120, 100)
+    bad = [(w, got.get(w), want.get(w)) for w in sorted(set(got) | set(want))
+           if got.get(w) != want.get(w)]
+    check(not bad, "%d sessions differ, e.g. %s" % (len(bad), bad[:3]))
+    check(len(want) >= 50 and max(v[1] for v in want.values()) >= 10,
+          "%d sessions, longest %d records" % (len(want), max(v[1] for v in want.values())))
+
+
 def test_count_distinct_bound_and_bad_specs():
     """Past 256 distinct values of one key the run fails naming the key (and
     fails again the same way on restart); approx has no bound. Bad topk and
@@ -401,4 +446,5 @@ if __name__ == "__main__":
     main([test_ttl_expires_idle_keys, test_join_table_reload_and_replay,
           test_join_on_miss_keep_and_bad_tables, test_dedupe_with_kill9,
           test_dedupe_horizon_expires, test_count_distinct_exact_and_topk_with_crash,
-          test_count_distinct_topk_windows, test_count_distinct_bound_and_bad_specs])
+          test_count_distinct_topk_windows, test_count_distinct_topk_sessions,
+          test_count_distinct_bound_and_bad_specs])
