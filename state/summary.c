@@ -261,6 +261,8 @@ size_t topk_format(const acc_slot *s, int k, char *buf, size_t cap)
     counter all[TOPK_FACTOR * TOPK_MAX_K];
     int64_t n = s[0].i;
     size_t len = 0;
+    if (n <= 0)
+        return 0;
     for (int64_t i = 0; i < n; i++)
         counter_get(s, i, &all[i]);
     qsort(all, (size_t)n, sizeof *all, counter_qsort);
