@@ -127,6 +127,33 @@ START_TEST(key_and_aggregate_errors)
 }
 END_TEST
 
+START_TEST(summary_aggregates_parse)
+{
+    const char *head = "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n"
+                       "key sensor\n";
+    char text[512];
+    ember_job *job = NULL;
+    ember_err err = {0};
+    snprintf(text, sizeof text,
+             "%saggregate count_distinct(ts) count_distinct(ts, approx) topk(sensor, 10)\n", head);
+    ck_assert_int_eq(load(text, &job, &err), 0);
+    ck_assert_int_eq(job->aggs[0].fn, AGG_SET);
+    ck_assert_int_eq(job->aggs[1].fn, AGG_HLL);
+    ck_assert_int_eq(job->aggs[2].fn, AGG_TOPK);
+    ck_assert_int_eq(job->aggs[2].k, 10);
+    ck_assert_str_eq(job->output.f[3].name, "topk_sensor");
+    ck_assert_int_eq(job->output.f[3].type, EMBER_STRING);
+    ck_assert_int_eq(job->output.f[1].type, EMBER_INT);
+    ember_job_free(job);
+    snprintf(text, sizeof text, "%saggregate topk(sensor)\n", head);
+    expect_error(text, 5, 22, "topk needs a count");
+    snprintf(text, sizeof text, "%saggregate topk(sensor, 40)\n", head);
+    expect_error(text, 5, 24, "from 1 to 32, not '40'");
+    snprintf(text, sizeof text, "%saggregate count_distinct(ts, exact)\n", head);
+    expect_error(text, 5, 30, "expected 'approx'");
+}
+END_TEST
+
 START_TEST(steps_out_of_order)
 {
     expect_error("job x\nparse csv fields=a\n", 2, 7, "needs a 'source'");
@@ -201,6 +228,7 @@ int main(void)
     tcase_add_test(tc, unknown_source_and_sink);
     tcase_add_test(tc, expression_errors_point_into_the_line);
     tcase_add_test(tc, key_and_aggregate_errors);
+    tcase_add_test(tc, summary_aggregates_parse);
     tcase_add_test(tc, steps_out_of_order);
     tcase_add_test(tc, unterminated_quote_and_bad_pair);
     tcase_add_test(tc, layout_hash_ignores_harmless_changes);
