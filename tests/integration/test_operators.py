@@ -348,7 +348,8 @@ def window_oracle(rows, size, slide, delay, k=3):
 
 def test_count_distinct_topk_windows():
     """Per key and window, tumbling and sliding (panes merged: set union and
-    sketch merge), the emitted rows equal the oracle."""
+    sketch merge), the emitted rows equal the oracle, and a run killed before
+    a commit and restarted writes the same batch files."""
     rows = summary_input(random.Random(5), 30000, keys=6, users=150)
     for spec, size, slide in (("tumbling 5s on ts watermark 100ms", 5000, 5000),
                               ("sliding 10s every 5s on ts watermark 100ms", 10000, 5000)):
@@ -366,6 +367,14 @@ def test_count_distinct_topk_windows():
                if got.get(w) != want.get(w)]
         check(not bad, "%s: %d windows differ, e.g. %s" % (spec, len(bad), bad[:3]))
         check(len(want) >= 30, "%s: %d windows" % (spec, len(want)))
+        c = tmpdir("summary-win-crash")  # killed before the commit of batch 4
+        write_rows(c + "/in.csv", rows)
+        j = summary_job(c, spec, "count() count_distinct(user) topk(item, 3)")
+        rc, _, err = ember("run", j, "--until-idle",
+                           env={"EMBER_FAILPOINTS": "state.before_commit=crash@4"})
+        check(rc == -9, "%s: crash at batch 4: exit %d %s" % (spec, rc, err[-800:]))
+        ember("run", j, "--until-idle", check_rc=0)
+        check(out_files(c) == out_files(d), "%s: batch files after the crash" % spec)
 
 
 def session_oracle(rows, gap, delay, k=3):
