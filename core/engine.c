@@ -518,8 +518,10 @@ int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms, const src_
 {
     batch_report rep = {.batch = batch, .time_ms = batch_time_ms, .replay = replay,
                         .sched_delay_ms = replay ? 0 : e->sched_delay_ms};
-    if (!replay)
+    if (!replay) {
         rep.pace = e->pace;
+        rep.t.wal_ms = e->wal_ms;
+    }
     double t0 = mono_ms(), t;
     store_batch *wb = store_batch_new();
     int rc = wb ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
@@ -657,12 +659,14 @@ static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err 
     if (*idle)
         return 0;
     uint64_t time_ms = engine_now_ms();
+    double t_wal = mono_ms();
     rc = wal_maybe_rotate(e->wal, batch, err);
     if (!rc)
         rc = wal_plan_step(e, batch, time_ms, r, n, &pulled, err);
     if (rc)
         return rc;
-    e->sched_delay_ms = sched_delay_ms + (mono_ms() - t0);
+    e->wal_ms = mono_ms() - t_wal; /* the PLAN (and DATA) append and its fsync */
+    e->sched_delay_ms = sched_delay_ms + (t_wal - t0);
     rc = engine_execute(e, batch, time_ms, r, n, pulled.data, pulled.bytes, 0, err);
     if (!rc && e->job->backpressure)
         rate_update(&e->rate, t0, records, e->processing_ms, e->sched_delay_ms);

@@ -65,6 +65,7 @@ typedef struct engine {
      * skip the fsync and keep the WAL (a power cut replays them again from
      * their PLANs); the last replayed commit syncs them all. */
     int replay_nosync;
+    double wal_ms; /* the new batch's WAL step, for its report */
 } engine;
 
 /* Steps 3-5 for one batch whose PLAN (and DATA) is already durable in the
