@@ -823,6 +823,130 @@ sink       kafka brokers=ADDR topic=out
     return st
 
 
+# ---------------------------------------------------------------- TTL
+
+TTL_MS = 150
+
+
+def write_ttl_job(d):
+    with open(d + "/t.job", "w") as f:
+        f.write(f"""job chaos-ttl
+batch      interval=15ms max-records={rng.choice([40, 80, 120])}
+checkpoint dir={d}/ckpt every=4 keep=2 wal-segment=2KB
+source     file path={d}/in.csv
+parse      csv fields=k,seq:int,v:int
+key        k
+ttl        {TTL_MS}ms
+aggregate  count() max(seq) sum(v)
+sink       file dir={d}/out
+""")
+
+
+def ttl_append(d, seqs, n):
+    """n records over 60 keys with a skew (k00-k09 hot, the rest seldom), so
+    cold keys go idle past the TTL while the job runs."""
+    with open(d + "/in.csv", "a") as f:
+        for _ in range(n):
+            k = rng.randrange(10) if rng.random() < 0.9 else rng.randrange(10, 60)
+            f.write("k%02d,%d,%d\n" % (k, seqs[k], rng.randrange(-100, 100)))
+            seqs[k] += 1
+
+
+def ttl_oracle(d):
+    """The state a TTL job must hold, simulated over the batches it committed:
+    their batch times and end offsets come from progress.jsonl (replays
+    included, each batch once), their records from the input file. At batch
+    time T a key untouched by the batch whose last update + TTL <= T is
+    deleted; a touched key folds the batch in and its last update becomes T."""
+    batches = {}
+    for line in open(d + "/ckpt/progress.jsonl"):
+        try:
+            b = json.loads(line)
+        except ValueError:
+            continue  # a line torn by SIGKILL
+        key = (b["batch_time_ms"], b["offsets"]["0"])
+        if batches.setdefault(b["batch"], key) != key:
+            raise Bad("batch %d reported twice differently: %r, %r" % (
+                b["batch"], batches[b["batch"]], key))
+    data = open(d + "/in.csv", "rb").read()
+    state, last, at = {}, {}, 0
+    for b in sorted(batches):
+        t, end = batches[b]
+        touched = set()
+        for line in data[at:end].decode().splitlines():
+            k, seq, v = line.split(",")
+            c, m, sm = state.get(k, (0, -1, 0))
+            state[k] = (c + 1, max(m, int(seq)), sm + int(v))
+            touched.add(k)
+        for k in list(state):
+            if k in touched:
+                last[k] = t
+            elif last[k] + TTL_MS <= t:
+                del state[k], last[k]
+        at = end
+    if at != len(data):
+        raise Bad("the batches end at byte %d of %d" % (at, len(data)))
+    return state, len(batches)
+
+
+def scenario_ttl_kills(rounds):
+    """ttl 150ms on batch time under random kill -9 and failpoint crashes:
+    the state after the last run equals the simulation over the committed
+    batches, expired keys gone and live ones exact."""
+    d = tempfile.mkdtemp(prefix="ember-chaos-ttl-")
+    st, seqs = Stats("ttl-expiry"), [0] * 60
+    ttl_append(d, seqs, 3000)
+    write_ttl_job(d)
+    points = ["transform.after", "state.before_commit", "state.after_commit",
+              "sink.before_commit", "wal.after_append", "snapshot.mid_copy", "recovery.mid_replay"]
+    while st.crashes < rounds and st.runs < rounds * 4:
+        e = dict(os.environ)
+        e.pop("EMBER_FAILPOINTS", None)
+        e["EMBER_FAILPOINT_STATS"] = d + "/fp.stats"
+        if rng.random() < 0.5:
+            e["EMBER_FAILPOINTS"] = "%s=crash@%d" % (rng.choice(points), rng.randint(1, 12))
+        p = subprocess.Popen([EMBER, "run", d + "/t.job", "--until-idle"],
+                             stderr=subprocess.PIPE, text=True, env=e)
+        try:
+            _, err = p.communicate(timeout=rng.uniform(0.05, 0.6))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            _, err = p.communicate()
+        scan_stderr(err, st)
+        st.runs += 1
+        if p.returncode == -signal.SIGKILL:
+            st.crashes += 1
+        elif p.returncode != 0:
+            raise Bad("ttl run exited %d: %s" % (p.returncode, err[-1500:]))
+        ttl_append(d, seqs, rng.choice([300, 1000, 2000]))
+    e = dict(os.environ)
+    e.pop("EMBER_FAILPOINTS", None)
+    p = subprocess.run([EMBER, "run", d + "/t.job", "--until-idle"], capture_output=True,
+                       text=True, timeout=300, env=e)
+    scan_stderr(p.stderr, st)
+    if p.returncode != 0:
+        raise Bad("ttl: the final run failed (%d): %s" % (p.returncode, p.stderr[-1500:]))
+    read_hits(d, st)
+    want, n_batches = ttl_oracle(d)
+    q = subprocess.run([EMBER, "state", d + "/ckpt", "--op", "aggregate", "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    if q.returncode != 0:
+        raise Bad("ember state failed: " + q.stderr)
+    got = {o["k"]: (o["count"], o["max_seq"], o["sum_v"]) for o in json.loads(q.stdout)}
+    expired = sum(seqs[k] > 0 for k in range(60)) - len(want)
+    lost = sum(max(0, w[0] - got.get(k, (0,))[0]) for k, w in want.items())
+    dup = sum(max(0, g[0] - want.get(k, (0,))[0]) for k, g in got.items())
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d  "
+          "(%d batches, %d keys live, %d expired)" % (st.name, st.crashes, st.runs, st.replayed,
+                                                       lost, dup, n_batches, len(want), expired))
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        raise Bad("ttl: %d keys differ from the simulation, e.g. %s: state %r, oracle %r" % (
+            len(diff), diff[0], got.get(diff[0]), want.get(diff[0])))
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -839,6 +963,7 @@ def main():
         ("stateful-operators", lambda: scenario_stateful_operators(max(share // 2, 6))),
         ("recovery-crashes", lambda: scenario_recovery_crashes(max(share // 2, 6))),
         ("kafka-kill-9", lambda: scenario_kafka_kills(max(share // 3, 4))),
+        ("ttl-expiry", lambda: scenario_ttl_kills(max(share // 3, 6))),
     ]
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
         scenarios.append(("rocksdb-io-faults",
