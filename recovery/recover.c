@@ -340,13 +340,19 @@ static int open_plugins(engine *e, ember_err *err)
     sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0};
     e->src.ops = e->job->source;
     int rc = e->src.ops->open(&e->src, &e->job->source_opts, &senv, err);
-    if (rc)
+    if (rc) {
+        if (e->src.impl) /* a failed open may leave what it made so far */
+            e->src.ops->close(&e->src);
         return rc;
+    }
     e->src_open = 1;
     e->snk.ops = e->job->sink;
     rc = e->snk.ops->open(&e->snk, &e->job->sink_opts, &kenv, err);
-    if (rc)
+    if (rc) {
+        if (e->snk.impl)
+            e->snk.ops->close(&e->snk);
         return rc;
+    }
     e->snk_open = 1;
     rc = e->snk.ops->recover(&e->snk, e->committed, err);
     if (rc)
