@@ -407,6 +407,41 @@ def bench_recovery():
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
 
 
+def bench_ysb_kafka(inputs, runs):
+    """The YSB pipeline from Kafka to Kafka: `ember broker` with an ads topic
+    of 64 partitions, the records produced by `ember gen --to kafka://`, the
+    exactly-once kafka sink (one transaction per batch). The embedded broker
+    keeps ~5 MB per partition (librdkafka's mock), ~30K ads records: 64
+    partitions hold 1M."""
+    _, table = inputs
+    count = 300_000 if QUICK else 1_000_000
+    b = subprocess.Popen([EMBER, "broker", "--topic", "ads:64", "--topic", "out:4"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        addr = b.stdout.readline().strip()
+        sh([EMBER, "gen", "ads", "--count", str(count), "--event-rate", str(EVENT_RATE),
+            "--to", "kafka://%s/ads" % addr])
+        rates = []
+        for i in range(runs):
+            d = tempfile.mkdtemp(prefix="ember-bench-ysbk-")
+            job = YSB_JOB.format(interval="1ms", batch=1_000_000, table=table, window="10s",
+                                 source="kafka brokers=%s topic=ads" % addr)
+            job = job.replace("job bench-ysb", "job bench-ysb-kafka-%d" % i).replace(
+                "sink       file dir=@DIR@/out", "sink       kafka brokers=%s topic=out" % addr)
+            with open(d + "/b.job", "w") as f:
+                f.write(job.replace("@DIR@", d))
+            wall, _, _ = run_measured([EMBER, "run", d + "/b.job", "--until-idle"])
+            got = sum(p["records_in"] for p in progress(d + "/ckpt"))
+            if got != count:
+                sys.exit("ysb kafka: the job read %d records of %d" % (got, count))
+            rates.append(count / wall)
+            shutil.rmtree(d, ignore_errors=True)
+        return {"records": count, "records_per_s": spread(rates)}
+    finally:
+        b.terminate()
+        b.wait(timeout=30)
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -437,6 +472,10 @@ def table(res):
                 "p50 %.0f ms, p99 %.0f ms (max %.0f) | p99 = %.1f intervals |" % (
                     fmt_rate(lat["rate"]), lat["p50_ms"], lat["p99_ms"], lat["max_ms"],
                     lat["p99_ms"] / 100.0))
+    if res.get("ysb_kafka"):
+        r = res["ysb_kafka"]["records_per_s"]
+        rows.append("| YSB kafka -> kafka (exactly-once sink), 1 thread | records/s | %s [%s, %s] "
+                    "| |" % (fmt_rate(r["median"]), fmt_rate(r["min"]), fmt_rate(r["max"])))
     for keys, v in res["state_scale"].items():
         rows.append("| running count, %s keys (cache %s) | records/s, disk, peak RSS | %s [%s, %s], "
                     "%.0f MB, %.0f MB | |" % (
@@ -477,6 +516,7 @@ def main():
         ("ysb", lambda: bench_ysb(inputs, count, runs)),
         ("ysb_latency", lambda: bench_ysb_latency(
             inputs, res["ysb"]["generator_t1"]["records_per_s"]["median"])),
+        ("ysb_kafka", lambda: bench_ysb_kafka(inputs, 3)),
         ("db_bench", db_bench),
         ("agg100k_t1", lambda: bench_agg("1")),
         ("agg100k_t2", lambda: bench_agg("2")),

@@ -34,6 +34,9 @@ static rd_kafka_t *make_producer(const char *brokers, gen_delivery *d)
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr) ||
+        /* keyless records spread evenly over the partitions, not in runs of
+         * one partition per linger (sticky partitioning) */
+        rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr)) {
         fprintf(stderr, "ember gen: kafka config: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
