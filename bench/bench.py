@@ -108,9 +108,9 @@ sink       file dir=@DIR@/out
 
 
 def bench_agg(threads):
-    count = 2_000_000 if QUICK else 10_000_000
+    count = 1_000_000 if QUICK else 10_000_000
     rates, state_rates, commit_ms = [], [], []
-    for _ in range(3 if QUICK else 5):
+    for _ in range(2 if QUICK else 5):
         wall, p = run_job(AGG_JOB.format(count=count, batch=1_000_000), ["--threads", threads])
         rates.append(count / wall)
         keys = sum(b["keys_changed"] for b in p)
@@ -377,7 +377,7 @@ def bench_state_scale(sizes, runs):
 # ---------------------------------------------------------------- checkpoint cost
 
 def bench_checkpoint_cost(runs):
-    count = 2_000_000 if QUICK else 5_000_000
+    count = 1_000_000 if QUICK else 5_000_000
     res = {}
     for every in (1, 10, 100, 0):
         job = AGG_JOB.format(count=count, batch=100_000).replace(
@@ -400,7 +400,7 @@ def bench_checkpoint_cost(runs):
 # ---------------------------------------------------------------- others
 
 def bench_recovery():
-    env = dict(os.environ, EMBER=EMBER, REPEAT="3")
+    env = dict(os.environ, EMBER=EMBER, REPEAT="2" if QUICK else "3")
     if QUICK:
         env["QUICK"] = "1"
     out = sh([sys.executable, os.path.join(ROOT, "bench", "recovery_bench.py")], env=env).stdout
@@ -520,9 +520,9 @@ def main():
         ("db_bench", db_bench),
         ("agg100k_t1", lambda: bench_agg("1")),
         ("agg100k_t2", lambda: bench_agg("2")),
-        ("checkpoint", lambda: bench_checkpoint_cost(3)),
+        ("checkpoint", lambda: bench_checkpoint_cost(2 if QUICK else 3)),
         ("state_scale", lambda: bench_state_scale(
-            [10_000, 1_000_000] if QUICK else [10_000, 1_000_000, 10_000_000], 3 if QUICK else 3)),
+            [10_000, 1_000_000] if QUICK else [10_000, 1_000_000, 10_000_000], 2 if QUICK else 3)),
         ("snapshot", bench_snapshot),
         ("recovery", bench_recovery),
         ("kafka", bench_kafka),

@@ -832,7 +832,7 @@ def write_ttl_job(d):
     with open(d + "/t.job", "w") as f:
         f.write(f"""job chaos-ttl
 batch      interval=15ms max-records={rng.choice([40, 80, 120])}
-checkpoint dir={d}/ckpt every=4 keep=2 wal-segment=2KB
+checkpoint dir={d}/ckpt every=25 keep=100000 wal-segment=2KB
 source     file path={d}/in.csv
 parse      csv fields=k,seq:int,v:int
 key        k
@@ -852,22 +852,45 @@ def ttl_append(d, seqs, n):
             seqs[k] += 1
 
 
+def wal_plan_times(ckpt):
+    """{batch: (batch time ms, end offset of partition 0)} from the WAL's PLAN
+    records (layout in wal_plans)."""
+    plans = {}
+    for seg in sorted(os.listdir(ckpt + "/wal")):
+        data = open(os.path.join(ckpt, "wal", seg), "rb").read()
+        i = 0
+        while i + 21 <= len(data):
+            n, typ, batch = struct.unpack_from("<IBQ", data, i)
+            payload = data[i + 21:i + 21 + n]
+            if len(payload) < n:
+                break
+            if typ == 1:
+                t, count = struct.unpack_from("<QI", payload, 0)
+                ranges = [struct.unpack_from("<IQQ", payload, 12 + 20 * k) for k in range(count)]
+                plans[batch] = (t, [r[2] for r in ranges if r[0] == 0][0])
+            i += 21 + n
+    return plans
+
+
 def ttl_oracle(d):
-    """The state a TTL job must hold, simulated over the batches it committed:
-    their batch times and end offsets come from progress.jsonl (replays
-    included, each batch once), their records from the input file. At batch
-    time T a key untouched by the batch whose last update + TTL <= T is
-    deleted; a touched key folds the batch in and its last update becomes T."""
-    batches = {}
+    """The state a TTL job must hold, simulated over the batches it ran: their
+    batch times and end offsets come from the WAL's PLAN records (the job
+    keeps every snapshot, so no segment is deleted; progress.jsonl is not
+    enough: a SIGKILL between a commit and its progress line leaves a batch
+    out), their records from the input file. At batch time T a key untouched
+    by the batch whose last update + TTL <= T is deleted; a touched key folds
+    the batch in and its last update becomes T."""
+    batches = wal_plan_times(d + "/ckpt")
+    if sorted(batches) != list(range(1, len(batches) + 1)):
+        raise Bad("ttl: the WAL's PLANs are not batches 1..%d" % len(batches))
     for line in open(d + "/ckpt/progress.jsonl"):
         try:
             b = json.loads(line)
         except ValueError:
             continue  # a line torn by SIGKILL
-        key = (b["batch_time_ms"], b["offsets"]["0"])
-        if batches.setdefault(b["batch"], key) != key:
-            raise Bad("batch %d reported twice differently: %r, %r" % (
-                b["batch"], batches[b["batch"]], key))
+        if batches.get(b["batch"]) != (b["batch_time_ms"], b["offsets"]["0"]):
+            raise Bad("ttl: batch %d ran as %r, its PLAN says %r" % (
+                b["batch"], (b["batch_time_ms"], b["offsets"]["0"]), batches.get(b["batch"])))
     data = open(d + "/in.csv", "rb").read()
     state, last, at = {}, {}, 0
     for b in sorted(batches):
