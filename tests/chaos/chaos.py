@@ -832,7 +832,7 @@ def write_ttl_job(d):
     with open(d + "/t.job", "w") as f:
         f.write(f"""job chaos-ttl
 batch      interval=15ms max-records={rng.choice([40, 80, 120])}
-checkpoint dir={d}/ckpt every=25 keep=100000 wal-segment=2KB
+checkpoint dir={d}/ckpt every=1000000 wal-segment=2KB
 source     file path={d}/in.csv
 parse      csv fields=k,seq:int,v:int
 key        k
@@ -875,7 +875,8 @@ def wal_plan_times(ckpt):
 def ttl_oracle(d):
     """The state a TTL job must hold, simulated over the batches it ran: their
     batch times and end offsets come from the WAL's PLAN records (the job
-    keeps every snapshot, so no segment is deleted; progress.jsonl is not
+    never reaches a snapshot, and only a snapshot lets the WAL's older
+    segments go, so every PLAN stays; progress.jsonl is not
     enough: a SIGKILL between a commit and its progress line leaves a batch
     out), their records from the input file. At batch time T a key untouched
     by the batch whose last update + TTL <= T is deleted; a touched key folds
