@@ -98,6 +98,10 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
 static void keep_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
     kafka_endpoint *ep = opaque;
+    /* "1/1 brokers are down" follows the error that says why (connection
+     * refused, name not known): keep the why. */
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && ep->last_error[0])
+        return;
     snprintf(ep->last_error, sizeof ep->last_error, "%s", reason);
 }
 
