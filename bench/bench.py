@@ -55,9 +55,8 @@ def progress(ckpt):
 CEILING = os.path.join(ROOT, "build", "bench", "ceiling")
 
 
-def run_job(text, args=(), keep=None):
-    """Runs a job to idle; (wall s, progress records, peak RSS MB). With keep,
-    the job's directory stays for the caller (keep receives its path)."""
+def run_job(text, args=()):
+    """Runs a job to idle; (wall s, progress records)."""
     d = tempfile.mkdtemp(prefix="ember-bench-")
     job = os.path.join(d, "b.job")
     with open(job, "w") as f:
@@ -70,10 +69,7 @@ def run_job(text, args=(), keep=None):
     if p.returncode != 0:
         sys.exit("bench job failed (%d): %s" % (p.returncode, err.decode()[-2000:]))
     prog = progress(os.path.join(d, "ckpt"))
-    if keep is not None:
-        keep.append(d)
-    else:
-        shutil.rmtree(d, ignore_errors=True)
+    shutil.rmtree(d, ignore_errors=True)
     return wall, prog
 
 

@@ -199,7 +199,7 @@ int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_
 /* Options that only pace a source do not change what it reads. */
 /* Options that change how fast or from where input is read, or what happens
  * when it is gone, but not what a saved offset means: a restart may change them. */
-static int source_option_is_pacing(const char *key)
+static int source_option_outside_layout(const char *key)
 {
     static const char *const keys[] = {"rate",    "max-per-partition", "brokers", "on-data-loss",
                                        "timeout", "group",   "start"};
@@ -230,7 +230,7 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
     opts_text(opts, n, text, sizeof text);
     job_text_append(job, 0, "source    %s%s", kind, text);
     for (size_t i = 0; i < n && used < sizeof layout; i++)
-        if (!source_option_is_pacing(opts[i].key))
+        if (!source_option_outside_layout(opts[i].key))
             used += (size_t)snprintf(layout + used, sizeof layout - used, " %s=%s",
                                      opts[i].key, opts[i].value);
     snprintf(text, sizeof text, "source %s%s", kind, layout);

@@ -681,9 +681,10 @@ def kafka_produce(addr, data, n_records):
 
 
 def wal_plans(ckpt):
-    """{batch: [(partition, from, to)]} from the WAL's PLAN records (format in
-    checkpoint/wal.c: [u32 len][u8 type][u64 batch][u64 xxh64][payload]; a
-    PLAN payload is [u64 time][u32 n][n x (u32 partition, u64 from, u64 to)])."""
+    """{batch: (batch time ms, [(partition, from, to)])} from the WAL's PLAN
+    records (format in checkpoint/wal.c: [u32 len][u8 type][u64 batch][u64
+    xxh64][payload]; a PLAN payload is [u64 time][u32 n][n x (u32 partition,
+    u64 from, u64 to)])."""
     plans = {}
     for seg in sorted(os.listdir(ckpt + "/wal")):
         data = open(os.path.join(ckpt, "wal", seg), "rb").read()
@@ -694,9 +695,9 @@ def wal_plans(ckpt):
             if len(payload) < n:
                 break
             if typ == 1:
-                count = struct.unpack_from("<I", payload, 8)[0]
-                plans[batch] = [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
-                                for k in range(count)]
+                t, count = struct.unpack_from("<QI", payload, 0)
+                plans[batch] = (t, [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
+                                    for k in range(count)])
             i += 21 + n
     return plans
 
@@ -721,7 +722,7 @@ def kafka_verify(d, addr, data, st):
     expect, running = {}, {}
     for b in sorted(plans):
         touched = set()
-        for part, lo, hi in plans[b]:
+        for part, lo, hi in plans[b][1]:
             for o in range(lo, hi):
                 k, seq, val = inputs[(part, o)].split(",")
                 c, s, m = running.get(k, (0, 0, -1))
@@ -852,26 +853,6 @@ def ttl_append(d, seqs, n):
             seqs[k] += 1
 
 
-def wal_plan_times(ckpt):
-    """{batch: (batch time ms, end offset of partition 0)} from the WAL's PLAN
-    records (layout in wal_plans)."""
-    plans = {}
-    for seg in sorted(os.listdir(ckpt + "/wal")):
-        data = open(os.path.join(ckpt, "wal", seg), "rb").read()
-        i = 0
-        while i + 21 <= len(data):
-            n, typ, batch = struct.unpack_from("<IBQ", data, i)
-            payload = data[i + 21:i + 21 + n]
-            if len(payload) < n:
-                break
-            if typ == 1:
-                t, count = struct.unpack_from("<QI", payload, 0)
-                ranges = [struct.unpack_from("<IQQ", payload, 12 + 20 * k) for k in range(count)]
-                plans[batch] = (t, [r[2] for r in ranges if r[0] == 0][0])
-            i += 21 + n
-    return plans
-
-
 def ttl_oracle(d):
     """The state a TTL job must hold, simulated over the batches it ran: their
     batch times and end offsets come from the WAL's PLAN records (the job
@@ -881,7 +862,8 @@ def ttl_oracle(d):
     out), their records from the input file. At batch time T a key untouched
     by the batch whose last update + TTL <= T is deleted; a touched key folds
     the batch in and its last update becomes T."""
-    batches = wal_plan_times(d + "/ckpt")
+    batches = {b: (t, [r[2] for r in ranges if r[0] == 0][0])
+               for b, (t, ranges) in wal_plans(d + "/ckpt").items()}
     if sorted(batches) != list(range(1, len(batches) + 1)):
         raise Bad("ttl: the WAL's PLANs are not batches 1..%d" % len(batches))
     for line in open(d + "/ckpt/progress.jsonl"):
