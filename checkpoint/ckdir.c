@@ -1,6 +1,6 @@
 /* ckdir: lock and job-spec check of a checkpoint directory (see ckdir.h). */
 #include "checkpoint/ckdir.h"
-#include "core/io.h"
+#include "core/base/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

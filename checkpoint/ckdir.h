@@ -10,7 +10,7 @@
 #ifndef EMBER_CKDIR_H
 #define EMBER_CKDIR_H
 
-#include "core/job.h"
+#include "core/job/job.h"
 
 /* Creates DIR if needed and takes DIR/LOCK; -EMBER_ELOCKED if another
  * process holds it. *fd is the lock, released by ckdir_unlock or exit. */

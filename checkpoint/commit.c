@@ -1,6 +1,6 @@
 /* commit: encoding of the commit record in the meta column family (see commit.h). */
 #include "checkpoint/commit.h"
-#include "core/endian.h"
+#include "core/base/endian.h"
 
 #include <errno.h>
 #include <stdio.h>

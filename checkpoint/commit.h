@@ -12,7 +12,7 @@
 #ifndef EMBER_COMMIT_H
 #define EMBER_COMMIT_H
 
-#include "core/source.h"
+#include "core/source/source.h"
 #include "state/store.h"
 
 typedef struct commit_record {

@@ -21,7 +21,7 @@
  * (io_write_file_atomic), so a crash leaves the old MANIFEST or the new one.
  */
 #include "checkpoint/manifest.h"
-#include "core/io.h"
+#include "core/base/io.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,8 +5,8 @@
  * ".del-" name before removing it, so a half-deleted snapshot is never listed.
  */
 #include "checkpoint/snapshot.h"
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 #define EMBER_SNAPSHOT_H
 
 #include "checkpoint/manifest.h"
-#include "core/source.h"
+#include "core/source/source.h"
 #include "state/store.h"
 
 void snap_path(char *buf, size_t cap, const char *ckpt_dir, uint64_t batch);

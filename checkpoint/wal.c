@@ -36,9 +36,9 @@
  * wal_delete_before removes oldest first, so a crash leaves a suffix.
  */
 #include "checkpoint/wal.h"
-#include "core/endian.h"
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/base/endian.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 
 #include <assert.h>
 #include <dirent.h>

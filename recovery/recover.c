@@ -21,11 +21,11 @@
  */
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
-#include "core/engine.h"
+#include "core/engine/engine.h"
 #include "state/dedupe.h"
 #include "state/table.h"
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
 #ifndef EMBER_CACHE_H
 #define EMBER_CACHE_H
 
-#include "state/accum.h"
+#include "core/ops/accum.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * dedupe: ids seen within a horizon (see dedupe.h).
  */
 #include "state/dedupe.h"
-#include "core/window.h"
+#include "core/ops/window.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #ifndef EMBER_DEDUPE_H
 #define EMBER_DEDUPE_H
 
-#include "core/transform.h"
+#include "core/engine/transform.h"
 #include "state/store.h"
 
 typedef struct dedupe dedupe;

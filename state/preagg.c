@@ -19,7 +19,7 @@
  */
 #include "state/preagg.h"
 
-#include "core/arena.h"
+#include "core/base/arena.h"
 
 #include <stdlib.h>
 #include <string.h>

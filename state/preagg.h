@@ -9,7 +9,7 @@
 #ifndef EMBER_PREAGG_H
 #define EMBER_PREAGG_H
 
-#include "state/accum.h"
+#include "core/ops/accum.h"
 #include <stddef.h>
 #include <stdint.h>
 

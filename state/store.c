@@ -26,7 +26,7 @@
  */
 #include "state/store.h"
 
-#include "core/failpoint.h"
+#include "core/fault/failpoint.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -2,10 +2,10 @@
  * table: a join table in memory and in its RocksDB column family (table.h).
  */
 #include "state/table.h"
-#include "core/arena.h"
-#include "core/csv.h"
-#include "core/io.h"
-#include "core/sink.h"
+#include "core/base/arena.h"
+#include "core/ops/csv.h"
+#include "core/base/io.h"
+#include "core/ops/text.h"
 
 #include <errno.h>
 #include <stdio.h>

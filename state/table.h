@@ -18,7 +18,7 @@
 #ifndef EMBER_TABLE_H
 #define EMBER_TABLE_H
 
-#include "core/schema.h"
+#include "core/ops/schema.h"
 #include "state/store.h"
 
 typedef struct join_table join_table;

@@ -3,7 +3,7 @@
  * MultiGet) and one Put per distinct key per batch, never per record.
  */
 #include "state/update.h"
-#include "core/arena.h"
+#include "core/base/arena.h"
 #include "state/cache.h"
 
 #include <errno.h>

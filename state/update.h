@@ -8,7 +8,7 @@
 #ifndef EMBER_UPDATE_H
 #define EMBER_UPDATE_H
 
-#include "core/transform.h"
+#include "core/engine/transform.h"
 #include "state/store.h"
 
 typedef struct state_update state_update;

@@ -6,7 +6,7 @@
  * SIGINT/SIGTERM. SIGUSR1 takes every broker down (connections dropped, new
  * ones refused) and SIGUSR2 brings them back, for broker-outage tests.
  */
-#include "core/kafka_mock.h"
+#include "core/kafka/mock.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 

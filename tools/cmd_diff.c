@@ -7,7 +7,7 @@
  * key order.
  */
 #include "checkpoint/snapshot.h"
-#include "core/sink.h"
+#include "core/ops/text.h"
 #include "tools/ckread.h"
 #include "tools/cli.h"
 #include "tools/commands.h"

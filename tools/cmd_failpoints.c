@@ -1,5 +1,5 @@
 /* cmd_failpoints: `ember failpoints` lists every failpoint and its meaning. */
-#include "core/failpoint.h"
+#include "core/fault/failpoint.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 

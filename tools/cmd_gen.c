@@ -3,8 +3,8 @@
  * exactly the records the generator source produces for that seed, as CSV
  * lines, to file:PATH (or - for stdout), tcp://HOST:PORT or kafka://HOST:PORT/TOPIC.
  */
-#include "core/gen.h"
-#include "core/kafka_gen.h"
+#include "core/ops/gen.h"
+#include "core/kafka/produce_gen.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 

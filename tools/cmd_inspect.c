@@ -6,7 +6,7 @@
  * rest is still printed, and the exit code is 1.
  */
 #include "checkpoint/wal.h"
-#include "core/io.h"
+#include "core/base/io.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
 

@@ -36,8 +36,8 @@
  */
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 #include "tools/ckread.h"
 #include "tools/cli.h"
 #include "tools/commands.h"

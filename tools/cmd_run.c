@@ -1,8 +1,8 @@
 /* cmd_run: `ember run JOB.job`, the batch cycle until stopped, idle or N batches. */
-#include "core/job.h"
-#include "core/options.h"
-#include "core/sink.h"
-#include "core/source.h"
+#include "core/job/job.h"
+#include "core/base/options.h"
+#include "core/sink/sink.h"
+#include "core/source/source.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 

@@ -1,5 +1,5 @@
 /* main: the `ember` command: dispatches to one function per subcommand. */
-#include "core/failpoint.h"
+#include "core/fault/failpoint.h"
 #include "tools/commands.h"
 
 #include <stdio.h>

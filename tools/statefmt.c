@@ -5,8 +5,8 @@
  * objects, key fields and aggregates by name).
  */
 #include "tools/statefmt.h"
-#include "core/sink.h"
-#include "core/transform.h"
+#include "core/ops/text.h"
+#include "core/engine/transform.h"
 
 #include <errno.h>
 #include <inttypes.h>

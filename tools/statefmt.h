@@ -2,7 +2,7 @@
 #ifndef EMBER_STATEFMT_H
 #define EMBER_STATEFMT_H
 
-#include "core/job.h"
+#include "core/job/job.h"
 #include "state/store.h"
 
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * from the generated values (no slots, no merge), so layout, folding,
  * merging and the value codec are all checked against plain arithmetic.
  */
-#include "state/accum.h"
+#include "core/ops/accum.h"
 
 #include <check.h>
 #include <errno.h>

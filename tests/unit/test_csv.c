@@ -2,7 +2,7 @@
  * TSV, field counts, and the field and column named in every error. Lines
  * are copied into exact-size heap buffers without a NUL so that ASan catches
  * any read past len. */
-#include "core/csv.h"
+#include "core/ops/csv.h"
 
 #include <check.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* test_expr: core/expr.c — precedence against values worked out by hand,
  * result types, type and syntax errors with their exact columns, NULL
  * semantics, division by zero, strings, and select lists. */
-#include "core/expr.h"
+#include "core/ops/expr.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* test_failpoint: core/failpoint.c — spec parsing, @N and pP semantics,
  * error returns, delay, crash (in a forked child) and hit statistics. */
-#include "core/failpoint.h"
+#include "core/fault/failpoint.h"
 
 #include <check.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
  * are hashed rather than linear, and the properties that hold for every kind
  * loop over the kinds inside one test case instead of forking one per kind.
  */
-#include "core/gen.h"
+#include "core/ops/gen.h"
 
 #include <check.h>
 #include <ctype.h>

@@ -1,8 +1,8 @@
 /* test_io: core/io.c — atomic replace, error messages, failpoint-injected
  * short writes / ENOSPC / EIO, directory helpers, and power-loss mode (in
  * forked children that crash through a failpoint; the parent inspects). */
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 
 #include <check.h>
 #include <dirent.h>

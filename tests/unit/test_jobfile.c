@@ -1,6 +1,6 @@
 /* test_jobfile: the job-file loader: valid files, and every error kind with
  * its FILE:LINE:COL, computed by hand from the text written here. */
-#include "core/job.h"
+#include "core/job/job.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * (lines_push) and lines indexed in place in a source's buffer (lines_index)
  * must give the same lines: no newline, a CR before it dropped, a last line
  * without a newline kept, empty lines kept. */
-#include "core/transform.h"
+#include "core/engine/transform.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * verification catching a changed byte, a size change, a missing file and
  * an extra file, and a damaged MANIFEST itself. */
 #include "checkpoint/manifest.h"
-#include "core/io.h"
+#include "core/base/io.h"
 
 #include <check.h>
 #include <errno.h>

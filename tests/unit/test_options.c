@@ -1,7 +1,7 @@
 /* test_options: option tables (types, defaults, unknown/missing options) and
  * the PLAN record codec, against values written out by hand. */
-#include "core/options.h"
-#include "core/source.h"
+#include "core/base/options.h"
+#include "core/source/source.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test_rate: core/rate.c — the PID rate estimator of backpressure and the
  * record budget it gives the next plan. Expected values are worked out by
  * hand in the comments from the equations in core/rate.h. */
-#include "core/rate.h"
+#include "core/engine/rate.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* test_schema: core/schema.c — field specs, their error columns, lookup. */
-#include "core/schema.h"
+#include "core/ops/schema.h"
 
 #include <check.h>
 #include <stdio.h>

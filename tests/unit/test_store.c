@@ -6,7 +6,7 @@
  */
 #include "state/store.h"
 
-#include "core/failpoint.h"
+#include "core/fault/failpoint.h"
 
 #include <check.h>
 #include <ctype.h>

@@ -4,8 +4,8 @@
  * and their version 2 codec. Oracles are plain counting arrays over the
  * generated values.
  */
-#include "state/accum.h"
-#include "state/summary.h"
+#include "core/ops/accum.h"
+#include "core/ops/summary.h"
 
 #include <check.h>
 #include <errno.h>

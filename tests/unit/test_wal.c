@@ -1,9 +1,9 @@
 /* test_wal: checkpoint/wal.c — round trips, torn tails at every byte, bit
  * flips at every byte, empty segments, segment deletion, failed writes. */
 #include "checkpoint/wal.h"
-#include "core/endian.h"
-#include "core/failpoint.h"
-#include "core/io.h"
+#include "core/base/endian.h"
+#include "core/fault/failpoint.h"
+#include "core/base/io.h"
 
 #include <check.h>
 #include <errno.h>

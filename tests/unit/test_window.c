@@ -3,8 +3,8 @@
  * the time codec) and the window-era aggregates of state/accum.c (wavg and
  * the HyperLogLog of count_distinct), each against plain arithmetic.
  */
-#include "core/window.h"
-#include "state/accum.h"
+#include "core/ops/window.h"
+#include "core/ops/accum.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,0 +1,699 @@
+/*
+ * transform: per-record work of a batch, on worker threads (see transform.h).
+ * Thread rules: a worker touches only its own struct worker; the driver reads
+ * results after pthread_join. Per-record memory comes from the worker arena,
+ * reset at the start of each batch.
+ */
+#include "core/engine/transform.h"
+#include "core/ops/csv.h"
+#include "core/ops/text.h"
+#include "state/table.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ batch_lines */
+
+static int grow_index(batch_lines *b)
+{
+    if (b->n == b->n_cap) {
+        size_t cap = b->n_cap ? b->n_cap * 2 : 4096;
+        uint64_t *off = realloc(b->off, cap * sizeof *off);
+        if (!off)
+            return -ENOMEM;
+        b->off = off;
+        uint32_t *lens = realloc(b->len, cap * sizeof *lens);
+        if (!lens)
+            return -ENOMEM;
+        b->len = lens;
+        b->n_cap = cap;
+    }
+    return 0;
+}
+
+int lines_index(batch_lines *b, const char *buf, size_t n)
+{
+    const char *p = buf, *end = buf + n;
+    b->borrowed = buf;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), line_len = len;
+        if (line_len && p[line_len - 1] == '\r')
+            line_len--;
+        if (grow_index(b))
+            return -ENOMEM;
+        b->off[b->n] = (uint64_t)(p - buf);
+        b->len[b->n++] = (uint32_t)line_len;
+        p += len + 1;
+    }
+    b->bytes = n;
+    return 0;
+}
+
+int lines_push(batch_lines *b, const char *line, size_t len)
+{
+    if (b->borrowed || grow_index(b))
+        return -ENOMEM; /* (a borrowed batch takes no copies) */
+    if (b->bytes + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 20;
+        while (cap < b->bytes + len)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (len) /* an empty first line: data may still be NULL */
+        memcpy(b->data + b->bytes, line, len);
+    b->off[b->n] = b->bytes;
+    b->len[b->n++] = (uint32_t)len;
+    b->bytes += len;
+    return 0;
+}
+
+void lines_clear(batch_lines *b)
+{
+    b->borrowed = NULL;
+    b->n = 0;
+    b->bytes = 0;
+}
+
+void lines_free(batch_lines *b)
+{
+    free(b->data);
+    free(b->off);
+    free(b->len);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+typedef struct row_vec {
+    ember_record *rows;
+    size_t n, cap;
+} row_vec;
+
+typedef struct worker {
+    int id;
+    transform *t;
+    size_t first, last; /* line slice [first, last) */
+    preagg **shards;    /* one map per shard */
+    ember_value **vals; /* per step: the record after it */
+    arena scratch;
+    row_vec out;
+    text_buf dead;
+    text_buf late;
+    transform_stats stats;
+    char key[KEY_MAX];
+    int rc;
+    uint64_t bad_index;
+    ember_err err;
+    uint64_t line; /* the line being processed */
+    struct {
+        dedupe_id *v;
+        size_t n, cap;
+    } ids; /* dedupe: ids of this worker's slice, in order */
+} worker;
+
+struct transform {
+    const ember_job *job;
+    int n_workers;
+    worker *w;
+    const batch_lines *in;
+    int64_t batch_time_ms, watermark;
+    dedupe_fn dedupe;
+    void *dedupe_ctx;
+    uint8_t *drop_line; /* dedupe: per line of the batch */
+    size_t drop_cap;
+    dedupe_id *ids; /* dedupe: every worker's ids in input order, kept for the batch */
+    size_t ids_cap;
+};
+
+static int worker_init(worker *w, transform *t, int id)
+{
+    const ember_job *job = t->job;
+    w->id = id;
+    w->t = t;
+    arena_init(&w->scratch, 256 * 1024);
+    w->vals = calloc((size_t)job->n_steps + 1, sizeof *w->vals);
+    if (!w->vals)
+        return -ENOMEM;
+    for (int s = 0; s <= job->n_steps; s++) {
+        w->vals[s] = calloc((size_t)job->max_width + 1, sizeof **w->vals);
+        if (!w->vals[s])
+            return -ENOMEM;
+    }
+    if (!job->n_aggs)
+        return 0;
+    w->shards = calloc((size_t)t->n_workers, sizeof *w->shards);
+    if (!w->shards)
+        return -ENOMEM;
+    for (int s = 0; s < t->n_workers; s++)
+        if (!(w->shards[s] = preagg_new(job->acc.n_slots)))
+            return -ENOMEM;
+    return 0;
+}
+
+static void worker_free(worker *w, const ember_job *job)
+{
+    if (w->vals)
+        for (int s = 0; s <= job->n_steps; s++)
+            free(w->vals[s]);
+    free(w->vals);
+    if (w->shards)
+        for (int s = 0; s < w->t->n_workers; s++)
+            preagg_free(w->shards[s]);
+    free(w->shards);
+    free(w->out.rows);
+    free(w->ids.v);
+    text_free(&w->dead);
+    text_free(&w->late);
+    arena_free(&w->scratch);
+}
+
+transform *transform_new(const ember_job *job, int threads)
+{
+    transform *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->job = job;
+    t->n_workers = threads < 1 ? 1 : threads;
+    t->w = calloc((size_t)t->n_workers, sizeof *t->w);
+    if (!t->w)
+        goto fail;
+    for (int i = 0; i < t->n_workers; i++)
+        if (worker_init(&t->w[i], t, i))
+            goto fail;
+    return t;
+fail:
+    transform_free(t);
+    return NULL;
+}
+
+void transform_free(transform *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; t->w && i < t->n_workers; i++)
+        if (t->w[i].t)
+            worker_free(&t->w[i], t->job);
+    free(t->w);
+    free(t->drop_line);
+    free(t->ids);
+    free(t);
+}
+
+/* ------------------------------------------------------------ per record */
+
+static int key_append_value(char *key, size_t used, const ember_value *v)
+{
+    if (v->type == EMBER_STRING) {
+        if (used + v->u.s.len > KEY_MAX)
+            return -1;
+        memcpy(key + used, v->u.s.ptr, v->u.s.len);
+        return (int)(used + v->u.s.len);
+    }
+    return (int)(used + value_format(v, key + used, KEY_MAX - used));
+}
+
+/* Builds the key of rec into w->key; returns its length or -1 if too long. */
+static int build_key(worker *w, const ember_record *rec)
+{
+    const ember_job *job = w->t->job;
+    int used = 0;
+    for (int i = 0; i < job->n_keys; i++) {
+        if (i) {
+            if (used + 1 >= KEY_MAX)
+                return -1;
+            w->key[used++] = KEY_SEP;
+        }
+        used = key_append_value(w->key, (size_t)used, &rec->values[job->key_fields[i]]);
+        if (used < 0)
+            return -1;
+    }
+    return used;
+}
+
+/* Event times beyond +-2^62 ms are rejected so window arithmetic cannot overflow. */
+#define EVENT_TIME_LIMIT (INT64_C(1) << 62)
+
+/* The record's time: its event-time field, or the batch time. */
+static int record_time(worker *w, const ember_record *rec, int64_t *t)
+{
+    const window_spec *win = &w->t->job->window;
+    if (win->time_field < 0) {
+        *t = w->t->batch_time_ms;
+        return 0;
+    }
+    const ember_value *v = &rec->values[win->time_field];
+    if (v->type != EMBER_INT)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "event time '%s' is empty",
+                             w->t->job->current.f[win->time_field].name);
+    if (v->u.i <= -EVENT_TIME_LIMIT || v->u.i >= EVENT_TIME_LIMIT)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "event time %lld is out of range",
+                             (long long)v->u.i);
+    *t = v->u.i;
+    return 0;
+}
+
+/* Windowed jobs: appends the pane (or session bucket) start to the key, or
+ * returns 1 when the record is late. The time goes into the pseudo-field
+ * past the record's fields, where sessions' hidden min/max read it. */
+static int window_assign(worker *w, ember_record *rec, int *klen, const char *line, size_t len)
+{
+    const window_spec *win = &w->t->job->window;
+    int64_t t = 0;
+    int rc = record_time(w, rec, &t);
+    if (rc)
+        return rc;
+    if (window_is_late(win, t, w->t->watermark)) {
+        w->stats.late_records++;
+        if (win->late_path && (text_append(&w->late, line, len) || text_append(&w->late, "\n", 1)))
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        return 1;
+    }
+    if (t > w->stats.max_event_time)
+        w->stats.max_event_time = t;
+    if (*klen + WIN_SUFFIX > KEY_MAX)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes",
+                             KEY_MAX - WIN_SUFFIX);
+    window_put_time((uint8_t *)w->key + *klen, window_pane_start(win, t));
+    *klen += WIN_SUFFIX;
+    ember_value *slot = &rec->values[w->t->job->current.n];
+    slot->type = EMBER_INT;
+    slot->u.i = t;
+    rec->n = (uint32_t)w->t->job->current.n + 1;
+    return 0;
+}
+
+static int aggregate_record(worker *w, ember_record *rec, const char *line, size_t len)
+{
+    int klen = build_key(w, rec);
+    if (klen < 0)
+        return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes", KEY_MAX);
+    if (w->t->job->window.kind != WIN_NONE) {
+        int rc = window_assign(w, rec, &klen, line, len);
+        if (rc)
+            return rc > 0 ? 0 : rc;
+    } else if (w->t->job->ttl_ms) { /* the key's last update, a hidden max */
+        ember_value *slot = &rec->values[w->t->job->current.n];
+        slot->type = EMBER_INT;
+        slot->u.i = w->t->batch_time_ms;
+        rec->n = (uint32_t)w->t->job->current.n + 1;
+    }
+    uint64_t h = preagg_hash(w->key, (uint32_t)klen);
+    preagg *m = w->shards[h % (uint64_t)w->t->n_workers];
+    int is_new;
+    acc_slot *slots = preagg_upsert(m, w->key, (uint32_t)klen, h, &is_new);
+    if (!slots)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory in pre-aggregation");
+    if (is_new)
+        acc_init(&w->t->job->acc, slots);
+    acc_add(&w->t->job->acc, slots, rec);
+    return 0;
+}
+
+static int emit_row(worker *w, const ember_record *rec)
+{
+    row_vec *o = &w->out;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        ember_record *p = realloc(o->rows, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        o->rows = p;
+        o->cap = cap;
+    }
+    ember_value *copy = arena_alloc(&w->scratch, rec->n * sizeof *copy);
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    memcpy(copy, rec->values, rec->n * sizeof *copy);
+    o->rows[o->n++] = (ember_record){rec->n, copy};
+    return 0;
+}
+
+/* Appends the table row's fields; 1 = no row and on-miss=drop. */
+static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
+{
+    const ember_value *kv = &rec->values[st->join_key];
+    const ember_value *row = NULL;
+    char buf[64];
+    if (kv->type == EMBER_STRING)
+        row = table_lookup(st->table, kv->u.s.ptr, kv->u.s.len);
+    else if (kv->type != EMBER_NULL)
+        row = table_lookup(st->table, buf, value_format(kv, buf, sizeof buf));
+    if (!row && !st->join_keep)
+        return 1;
+    ember_record next = {rec->n + (uint32_t)st->join_fields, w->vals[s + 1]};
+    memcpy(next.values, rec->values, rec->n * sizeof *rec->values);
+    for (int j = 0; j < st->join_fields; j++)
+        next.values[rec->n + (uint32_t)j] = row ? row[j] : (ember_value){.type = EMBER_NULL};
+    *rec = next;
+    return 0;
+}
+
+/* Runs steps [0, upto) on a parsed record; 1 = dropped by a filter. */
+static int run_steps(worker *w, ember_record *rec, int upto)
+{
+    const ember_job *job = w->t->job;
+    for (int s = 0; s < upto; s++) {
+        const job_step *st = &job->steps[s];
+        switch (st->kind) {
+        case STEP_FILTER:
+            if (!expr_is_true(st->filter, rec))
+                return 1;
+            break;
+        case STEP_FILTER_FN:
+            if (!st->filter_fn(rec, st->user))
+                return 1;
+            break;
+        case STEP_MAP_FN:
+            st->map_fn(rec, st->user);
+            break;
+        case STEP_JOIN:
+            if (join_record(w, st, s, rec))
+                return 1;
+            break;
+        case STEP_DEDUPE:
+            if (w->t->drop_line && w->t->drop_line[w->line]) {
+                w->stats.duplicates++;
+                return 1;
+            }
+            break;
+        case STEP_SELECT: {
+            ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};
+            select_eval(st->select, rec, &next);
+            *rec = next;
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+static int handle_bad_record(worker *w, size_t index, const char *line, size_t len)
+{
+    const ember_job *job = w->t->job;
+    if (job->on_error == ON_ERROR_FAIL) {
+        w->bad_index = index;
+        return w->err.code ? w->err.code : -EMBER_EBADRECORD;
+    }
+    w->stats.bad_records++;
+    if (job->on_error == ON_ERROR_DEAD_LETTER &&
+        (text_append(&w->dead, w->err.msg, strlen(w->err.msg)) ||
+         text_append(&w->dead, "\t", 1) || text_append(&w->dead, line, len) ||
+         text_append(&w->dead, "\n", 1)))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_record(worker *w, const char *line, size_t len, ember_record *rec)
+{
+    const ember_job *job = w->t->job;
+    rec->values = w->vals[0];
+    if (!job->has_parse) {
+        rec->n = 1;
+        rec->values[0].type = EMBER_STRING;
+        rec->values[0].u.s = (ember_str){line, (uint32_t)len};
+        return 0;
+    }
+    rec->n = (uint32_t)job->input.n;
+    return csv_parse_line(line, len, job->delim, &job->input, rec->values, &w->scratch, &w->err);
+}
+
+static int process_line(worker *w, size_t index)
+{
+    const batch_lines *in = w->t->in;
+    const char *line = lines_at(in, index);
+    size_t len = in->len[index];
+    ember_record rec;
+    w->stats.records_in++;
+    w->line = index;
+    if (parse_record(w, line, len, &rec))
+        return handle_bad_record(w, index, line, len);
+    if (run_steps(w, &rec, w->t->job->n_steps)) {
+        w->stats.filtered_out++;
+        return 0;
+    }
+    w->stats.records_out++;
+    if (!w->t->job->n_aggs)
+        return emit_row(w, &rec);
+    int rc = aggregate_record(w, &rec, line, len);
+    return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index, line, len) : rc;
+}
+
+/* Dedupe phase 1: the id of every record that reaches the dedupe step. Bad
+ * records are left for the main pass to report. */
+static int collect_id(worker *w, size_t index)
+{
+    const batch_lines *in = w->t->in;
+    const job_step *st = &w->t->job->steps[w->t->job->dedupe_step];
+    ember_record rec;
+    w->line = index;
+    if (parse_record(w, lines_at(in, index), in->len[index], &rec)) {
+        w->err = (ember_err){0};
+        return 0;
+    }
+    if (run_steps(w, &rec, w->t->job->dedupe_step))
+        return 0;
+    const ember_value *v = &rec.values[st->dedupe_field];
+    char buf[64];
+    const char *id = v->u.s.ptr;
+    size_t len = v->type == EMBER_STRING ? v->u.s.len : 0;
+    if (v->type == EMBER_NULL)
+        return 0; /* no id: never a duplicate */
+    if (v->type != EMBER_STRING) {
+        len = value_format(v, buf, sizeof buf);
+        id = buf;
+    }
+    if (len > KEY_MAX)
+        return 0;
+    char *copy = arena_strndup(&w->scratch, id, len);
+    if (w->ids.n == w->ids.cap) {
+        size_t cap = w->ids.cap ? w->ids.cap * 2 : 1024;
+        dedupe_id *p = realloc(w->ids.v, cap * sizeof *p);
+        if (!p)
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+        w->ids.v = p;
+        w->ids.cap = cap;
+    }
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    w->ids.v[w->ids.n++] = (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy,
+                                       (uint32_t)len};
+    return 0;
+}
+
+static void *collect_ids_main(void *arg)
+{
+    worker *w = arg;
+    w->ids.n = 0;
+    for (size_t i = w->first; i < w->last && !w->rc; i++)
+        w->rc = collect_id(w, i);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    for (size_t i = w->first; i < w->last && !w->rc; i++)
+        w->rc = process_line(w, i);
+    return NULL;
+}
+
+/* Phase 2: worker s folds shard s of every other worker into its own. */
+static void *merge_main(void *arg)
+{
+    worker *w = arg;
+    transform *t = w->t;
+    preagg *into = w->shards[w->id];
+    for (int o = 0; o < t->n_workers && !w->rc; o++) {
+        if (o == w->id)
+            continue;
+        preagg *from = t->w[o].shards[w->id];
+        for (size_t i = 0; i < preagg_count(from); i++) {
+            preagg_entry *e = preagg_entry_at(from, i);
+            int is_new;
+            acc_slot *s = preagg_upsert(into, e->key, e->klen, e->hash, &is_new);
+            if (!s) {
+                w->rc = ember_err_set(&w->err, -ENOMEM, "out of memory merging shards");
+                break;
+            }
+            if (is_new)
+                acc_init(&t->job->acc, s);
+            acc_merge(&t->job->acc, s, e->slots);
+        }
+    }
+    return NULL;
+}
+
+static int run_parallel(transform *t, void *(*fn)(void *))
+{
+    pthread_t tid[256];
+    int started = 0;
+    if (t->n_workers == 1) {
+        fn(&t->w[0]);
+        return 0;
+    }
+    for (int i = 1; i < t->n_workers && i < 256; i++, started++)
+        if (pthread_create(&tid[i], NULL, fn, &t->w[i]) != 0) {
+            t->w[i].rc = ember_err_set(&t->w[i].err, -EAGAIN, "cannot start worker thread");
+            break;
+        }
+    fn(&t->w[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tid[i], NULL);
+    return 0;
+}
+
+static void reset_workers(transform *t, const batch_lines *in)
+{
+    size_t per = (in->n + (size_t)t->n_workers - 1) / (size_t)t->n_workers;
+    for (int i = 0; i < t->n_workers; i++) {
+        worker *w = &t->w[i];
+        w->first = per * (size_t)i < in->n ? per * (size_t)i : in->n;
+        w->last = w->first + per < in->n ? w->first + per : in->n;
+        w->rc = 0;
+        w->err = (ember_err){0};
+        w->out.n = 0;
+        w->dead.len = 0;
+        w->late.len = 0;
+        memset(&w->stats, 0, sizeof w->stats);
+        w->stats.max_event_time = WIN_NO_WATERMARK;
+        arena_reset(&w->scratch);
+        for (int s = 0; w->shards && s < t->n_workers; s++)
+            preagg_reset(w->shards[s]);
+    }
+}
+
+/* The first failing worker in input order decides the error. */
+static int collect_error(transform *t, uint64_t *bad_index, ember_err *err)
+{
+    for (int i = 0; i < t->n_workers; i++) {
+        if (!t->w[i].rc)
+            continue;
+        *err = t->w[i].err;
+        err->code = t->w[i].rc;
+        *bad_index = t->w[i].bad_index;
+        return t->w[i].rc;
+    }
+    return 0;
+}
+
+/* Dedupe phase 2 (driver): ids of all workers in input order to the
+ * deciding state; their verdicts become a per-line bitmap. */
+static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err)
+{
+    size_t n = 0, k = 0;
+    run_parallel(t, collect_ids_main);
+    for (int i = 0; i < t->n_workers; i++) {
+        if (t->w[i].rc) {
+            *err = t->w[i].err;
+            return t->w[i].rc;
+        }
+        n += t->w[i].ids.n;
+    }
+    if (in->n > t->drop_cap) {
+        uint8_t *p = realloc(t->drop_line, in->n);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        t->drop_line = p;
+        t->drop_cap = in->n;
+    }
+    memset(t->drop_line, 0, in->n);
+    if (n > t->ids_cap) {
+        dedupe_id *p = realloc(t->ids, n * sizeof *p);
+        if (!p)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        t->ids = p;
+        t->ids_cap = n;
+    }
+    dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
+    uint8_t *drop = calloc(n ? n : 1, 1);
+    int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < t->n_workers; i++) {
+        memcpy(all + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *all);
+        k += t->w[i].ids.n;
+    }
+    if (!rc && n)
+        rc = t->dedupe(t->dedupe_ctx, all, n, drop, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        t->drop_line[all[i].line] = drop[i];
+    free(drop);
+    return rc;
+}
+
+int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, ember_err *err)
+{
+    t->in = in;
+    reset_workers(t, in);
+    if (t->job->dedupe_step >= 0) {
+        int rc = t->dedupe ? decide_duplicates(t, in, err)
+                           : ember_err_set(err, -EINVAL, "dedupe step without its state");
+        if (rc)
+            return rc;
+    }
+    run_parallel(t, worker_main);
+    int rc = collect_error(t, bad_index, err);
+    if (rc || !t->job->n_aggs || t->n_workers == 1)
+        return rc;
+    run_parallel(t, merge_main);
+    return collect_error(t, bad_index, err);
+}
+
+int transform_workers(const transform *t) { return t->n_workers; }
+
+int64_t transform_batch_time(const transform *t) { return t->batch_time_ms; }
+
+int transform_shards(const transform *t) { return t->job->n_aggs ? t->n_workers : 0; }
+
+preagg *transform_shard(transform *t, int s) { return t->w[s].shards[s]; }
+
+void transform_rows(transform *t, size_t i_worker, ember_record **rows, size_t *n)
+{
+    *rows = t->w[i_worker].out.rows;
+    *n = t->w[i_worker].out.n;
+}
+
+const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes)
+{
+    *bytes = t->w[i_worker].dead.len;
+    return t->w[i_worker].dead.data;
+}
+
+void transform_set_dedupe(transform *t, dedupe_fn fn, void *ctx)
+{
+    t->dedupe = fn;
+    t->dedupe_ctx = ctx;
+}
+
+void transform_set_clock(transform *t, int64_t batch_time_ms, int64_t watermark)
+{
+    t->batch_time_ms = batch_time_ms;
+    t->watermark = watermark;
+}
+
+const char *transform_late_lines(transform *t, size_t i_worker, size_t *bytes)
+{
+    *bytes = t->w[i_worker].late.len;
+    return t->w[i_worker].late.data;
+}
+
+void transform_get_stats(const transform *t, transform_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_event_time = WIN_NO_WATERMARK;
+    for (int i = 0; i < t->n_workers; i++) {
+        out->records_in += t->w[i].stats.records_in;
+        out->bad_records += t->w[i].stats.bad_records;
+        out->filtered_out += t->w[i].stats.filtered_out;
+        out->records_out += t->w[i].stats.records_out;
+        out->late_records += t->w[i].stats.late_records;
+        out->duplicates += t->w[i].stats.duplicates;
+        if (t->w[i].stats.max_event_time > out->max_event_time)
+            out->max_event_time = t->w[i].stats.max_event_time;
+    }
+}

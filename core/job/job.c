@@ -1,0 +1,839 @@
+/*
+ * job: the public API that builds a pipeline (include/ember.h). Each call
+ * validates its options against the plugin's or step's option table, checks
+ * that steps come in pipeline order, and records one canonical job-file line.
+ */
+#include "core/job/job.h"
+#include "state/table.h"
+#include "core/ops/summary.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <xxhash.h>
+
+static const opt_def batch_options[] = {
+    {"interval", OPT_DURATION, "1s", NULL, "time between batch starts"},
+    {"max-records", OPT_INT, "1000000", NULL, "most records one batch takes (a hard cap)"},
+    {"backpressure", OPT_ENUM, "off", "on|off",
+     "size each new batch to what the job processes in one interval (a PID rate estimator, "
+     "as Spark's spark.streaming.backpressure.enabled, off by default as there)"},
+    {"min-rate", OPT_INT, "100", NULL,
+     "backpressure: the rate bound never drops below this, records/s"},
+    {"initial-rate", OPT_INT, "0", NULL,
+     "backpressure: records/s of the batches planned before the first estimate "
+     "(0 = max-records)"},
+    {0},
+};
+
+static const opt_def checkpoint_options[] = {
+    {"dir", OPT_STR, "", NULL, "checkpoint directory (default ./ckpt/<job>)"},
+    {"every", OPT_INT, "20", NULL, "snapshot every N batches (0 = never)"},
+    {"keep", OPT_INT, "3", NULL, "snapshots to keep"},
+    {"cache", OPT_SIZE, "256MB", NULL, "bound of the hot-key state cache"},
+    {"wal-segment", OPT_SIZE, "64MB", NULL, "WAL segment size before rotation"},
+    {"on-data-loss", OPT_ENUM, "fail", "fail|skip", "planned input gone at recovery"},
+    {0},
+};
+
+static const opt_def parse_options[] = {
+    {"fields", OPT_STR, NULL, NULL, "name[:int|:float|:string],... in column order"},
+    {"on-error", OPT_ENUM, "fail", "fail|skip|dead-letter:", "bad record: stop, count, or "
+                                                             "append to dead-letter:PATH"},
+    {0},
+};
+
+const opt_def *job_batch_options(void) { return batch_options; }
+const opt_def *job_checkpoint_options(void) { return checkpoint_options; }
+const opt_def *job_parse_options(void) { return parse_options; }
+
+ember_job *ember_job_new(const char *name)
+{
+    ember_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    snprintf(job->name, sizeof job->name, "%s", name && *name ? name : "job");
+    job->interval_ms = 1000;
+    job->max_records = 1000000;
+    job->min_rate = 100;
+    job->snapshot_every = 20;
+    job->snapshot_keep = 3;
+    job->cache_bytes = 256ll << 20;
+    job->wal_segment_bytes = 64ll << 20;
+    job->delim = ',';
+    job->dedupe_step = -1;
+    job_text_append(job, 0, "job       %s", job->name);
+    return job;
+}
+
+static void free_steps(ember_job *job)
+{
+    for (int i = 0; i < job->n_steps; i++) {
+        expr_free(job->steps[i].filter);
+        select_free(job->steps[i].select);
+        table_free(job->steps[i].table);
+    }
+}
+
+void ember_job_free(ember_job *job)
+{
+    if (!job)
+        return;
+    free_steps(job);
+    opts_free(&job->source_opts);
+    opts_free(&job->sink_opts);
+    free(job->ckpt_dir);
+    free(job->dead_letter_path);
+    free(job->window.late_path);
+    expr_free(job->having);
+    free(job->text);
+    free(job->layout);
+    free(job);
+}
+
+static void str_append(char **dst, const char *line)
+{
+    size_t old = *dst ? strlen(*dst) : 0;
+    char *p = realloc(*dst, old + strlen(line) + 2);
+    if (!p)
+        return; /* the text is informational; a lost line only weakens the check */
+    memcpy(p + old, line, strlen(line));
+    p[old + strlen(line)] = '\n';
+    p[old + strlen(line) + 1] = '\0';
+    *dst = p;
+}
+
+void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    str_append(&job->text, line);
+    if (layout_line)
+        str_append(&job->layout, line);
+}
+
+uint64_t job_layout_hash(const ember_job *job)
+{
+    const char *l = job->layout ? job->layout : "";
+    return XXH64(l, strlen(l), 0);
+}
+
+static const char *stage_name(job_stage s)
+{
+    static const char *const names[] = {"job", "source", "parse", "filter/select", "key",
+                                        "ttl", "window", "aggregate", "having", "top",
+                                        "sink"};
+    return names[s];
+}
+
+/* Steps must follow the pipeline order; `stage` is where this call belongs. */
+static int enter_stage(ember_job *job, job_stage stage, int repeatable, ember_err *err)
+{
+    if (job->stage > stage || (job->stage == stage && !repeatable))
+        return ember_err_set(err, -EMBER_EUSAGE, "'%s' cannot come after '%s'",
+                             stage_name(stage), stage_name(job->stage));
+    if (stage >= STAGE_PARSE && !job->source)
+        return ember_err_set(err, -EMBER_EUSAGE, "'%s' needs a 'source' before it",
+                             stage_name(stage));
+    job->stage = stage;
+    return 0;
+}
+
+/* "k=v k=v" of the options, for the canonical text. */
+static void opts_text(const ember_opt *opts, size_t n, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, " %s=%s", opts[i].key, opts[i].value);
+}
+
+int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n, ember_err *err)
+{
+    opt_set set = {0};
+    char text[1024];
+    int rc = opts_bind(batch_options, opts, n, &set, err);
+    if (rc)
+        return rc;
+    job->interval_ms = opts_int(&set, "interval");
+    job->max_records = opts_int(&set, "max-records");
+    job->backpressure = strcmp(opts_str(&set, "backpressure"), "on") == 0;
+    job->min_rate = opts_int(&set, "min-rate");
+    job->initial_rate = opts_int(&set, "initial-rate");
+    opts_free(&set);
+    if (job->max_records <= 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "max-records must be at least 1");
+    opts_text(opts, n, text, sizeof text);
+    job_text_append(job, 0, "batch     %s", text);
+    return 0;
+}
+
+int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_err *err)
+{
+    opt_set set = {0};
+    char text[1024];
+    int rc = opts_bind(checkpoint_options, opts, n, &set, err);
+    if (rc)
+        return rc;
+    free(job->ckpt_dir);
+    job->ckpt_dir = opts_str(&set, "dir")[0] ? strdup(opts_str(&set, "dir")) : NULL;
+    job->snapshot_every = opts_int(&set, "every");
+    job->snapshot_keep = opts_int(&set, "keep");
+    job->cache_bytes = opts_int(&set, "cache");
+    job->wal_segment_bytes = opts_int(&set, "wal-segment");
+    job->on_data_loss_skip = strcmp(opts_str(&set, "on-data-loss"), "skip") == 0;
+    opts_free(&set);
+    if (job->snapshot_keep < 1)
+        return ember_err_set(err, -EMBER_EUSAGE, "keep must be at least 1");
+    opts_text(opts, n, text, sizeof text);
+    job_text_append(job, 0, "checkpoint%s", text);
+    return 0;
+}
+
+/* Options that only pace a source do not change what it reads. */
+/* Options that change how fast or from where input is read, or what happens
+ * when it is gone, but not what a saved offset means: a restart may change them. */
+static int source_option_outside_layout(const char *key)
+{
+    static const char *const keys[] = {"rate",    "max-per-partition", "brokers", "on-data-loss",
+                                       "timeout", "group",   "start"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
+                     ember_err *err)
+{
+    char text[1024] = "", layout[1024] = "";
+    size_t used = 0;
+    int rc = enter_stage(job, STAGE_SOURCE, 0, err);
+    if (rc)
+        return rc;
+    job->source = source_find(kind);
+    if (!job->source)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "unknown source '%s' (expected generator, file, kafka, socket "
+                             "or stdin)", kind);
+    rc = opts_bind(job->source->options, opts, n, &job->source_opts, err);
+    if (rc) {
+        job->source = NULL;
+        return rc;
+    }
+    opts_text(opts, n, text, sizeof text);
+    job_text_append(job, 0, "source    %s%s", kind, text);
+    for (size_t i = 0; i < n && used < sizeof layout; i++)
+        if (!source_option_outside_layout(opts[i].key))
+            used += (size_t)snprintf(layout + used, sizeof layout - used, " %s=%s",
+                                     opts[i].key, opts[i].value);
+    snprintf(text, sizeof text, "source %s%s", kind, layout);
+    str_append(&job->layout, text);
+    return 0;
+}
+
+static int set_on_error(ember_job *job, const char *v)
+{
+    if (strcmp(v, "fail") == 0)
+        job->on_error = ON_ERROR_FAIL;
+    else if (strcmp(v, "skip") == 0)
+        job->on_error = ON_ERROR_SKIP;
+    else {
+        job->on_error = ON_ERROR_DEAD_LETTER;
+        job->dead_letter_path = strdup(v + strlen("dead-letter:"));
+        if (!job->dead_letter_path)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, size_t n,
+                    ember_err *err)
+{
+    opt_set set = {0};
+    char text[1024];
+    int rc = enter_stage(job, STAGE_PARSE, 0, err);
+    if (rc)
+        return rc;
+    if (strcmp(format, "csv") != 0 && strcmp(format, "tsv") != 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown format '%s' (expected csv or tsv)",
+                             format);
+    rc = opts_bind(parse_options, opts, n, &set, err);
+    if (rc)
+        return rc;
+    job->delim = format[0] == 't' ? '\t' : ',';
+    rc = schema_parse(&job->input, opts_str(&set, "fields"), err);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(opts[i].key, "fields") == 0)
+                err->col = -(int)(i + 1); /* loader: column inside option i's value */
+        goto out;
+    }
+    rc = set_on_error(job, opts_str(&set, "on-error"));
+    if (rc) {
+        ember_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    job->has_parse = 1;
+    job->current = job->input;
+    job->max_width = job->input.n;
+    opts_text(opts, n, text, sizeof text);
+    job_text_append(job, 0, "parse     %s%s", format, text);
+    snprintf(text, sizeof text, "parse %s fields=%s", format, opts_str(&set, "fields"));
+    str_append(&job->layout, text);
+out:
+    opts_free(&set);
+    return rc;
+}
+
+/* Records from a source with no parse step have one string field "line". */
+static void ensure_schema(ember_job *job)
+{
+    if (job->has_parse || job->current.n > 0)
+        return;
+    job->current.n = 1;
+    snprintf(job->current.f[0].name, sizeof job->current.f[0].name, "line");
+    job->current.f[0].type = EMBER_STRING;
+    job->input = job->current;
+    job->max_width = 1;
+}
+
+static job_step *add_step(ember_job *job, step_kind kind, ember_err *err)
+{
+    if (enter_stage(job, STAGE_STEPS, 1, err))
+        return NULL;
+    if (job->n_steps == JOB_MAX_STEPS) {
+        ember_err_set(err, -EMBER_EUSAGE, "more than %d filter/select steps", JOB_MAX_STEPS);
+        return NULL;
+    }
+    ensure_schema(job);
+    job_step *st = &job->steps[job->n_steps];
+    memset(st, 0, sizeof *st);
+    st->kind = kind;
+    st->width = job->current.n;
+    return st;
+}
+
+int ember_job_filter(ember_job *job, const char *text, ember_err *err)
+{
+    job_step *st = add_step(job, STEP_FILTER, err);
+    if (!st)
+        return err->code;
+    int rc = expr_compile(text, &job->current, &st->filter, err);
+    if (rc)
+        return rc;
+    if (expr_type(st->filter) != EMBER_BOOL) {
+        ember_type t = expr_type(st->filter);
+        expr_free(st->filter);
+        st->filter = NULL;
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                 "filter must be a condition (a comparison, and/or/not), "
+                                 "not a %s", ember_type_name(t));
+    }
+    job->n_steps++;
+    job_text_append(job, 0, "filter    %s", text);
+    return 0;
+}
+
+int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, void *user, ember_err *err)
+{
+    job_step *st = add_step(job, STEP_FILTER_FN, err);
+    if (!st)
+        return err->code;
+    st->filter_fn = fn;
+    st->user = user;
+    job->n_steps++;
+    job_text_append(job, 0, "# filter: C callback");
+    return 0;
+}
+
+int ember_job_select(ember_job *job, const char *text, ember_err *err)
+{
+    job_step *st = add_step(job, STEP_SELECT, err);
+    if (!st)
+        return err->code;
+    int rc = select_compile(text, &job->current, &st->select, err);
+    if (rc)
+        return rc;
+    job->current = st->select->out;
+    st->width = job->current.n;
+    if (job->current.n > job->max_width)
+        job->max_width = job->current.n;
+    job->n_steps++;
+    job_text_append(job, 0, "select    %s", text);
+    return 0;
+}
+
+static const opt_def join_options[] = {
+    {"path", OPT_STR, NULL, NULL, "CSV file with a header line"},
+    {"key", OPT_STR, NULL, NULL, "record field matched against the table column of that name"},
+    {"fields", OPT_STR, NULL, NULL, "table columns appended, name[:int|:float|:string],..."},
+    {"on-miss", OPT_ENUM, "drop", "drop|keep", "no row for the key: drop the record, or keep "
+                                              "it with NULL fields"},
+    {0},
+};
+
+
+/* The record schema after the join: the current fields, then the table's. */
+static int join_schema(ember_job *job, job_step *st, const schema *fields, ember_err *err)
+{
+    for (int j = 0; j < fields->n; j++) {
+        if (schema_find(&job->current, fields->f[j].name, strlen(fields->f[j].name)) >= 0)
+            return ember_err_set(err, -EMBER_EUSAGE, "join field '%s' is already a field of "
+                                 "the record", fields->f[j].name);
+        if (job->current.n == SCHEMA_MAX_FIELDS)
+            return ember_err_set(err, -EMBER_EUSAGE, "too many fields after the join");
+        job->current.f[job->current.n++] = fields->f[j];
+    }
+    st->width = job->current.n;
+    if (job->current.n > job->max_width)
+        job->max_width = job->current.n;
+    return 0;
+}
+
+int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
+                   ember_err *err)
+{
+    opt_set set = {0};
+    schema fields;
+    char text[1024];
+    job_step *st = add_step(job, STEP_JOIN, err);
+    if (!st)
+        return err->code;
+    if (strcmp(kind, "table") != 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown join '%s' (expected table)", kind);
+    int rc = opts_bind(join_options, opts, n, &set, err);
+    if (rc)
+        return rc;
+    const char *key = opts_str(&set, "key");
+    st->join_key = schema_find(&job->current, key, strlen(key));
+    if (st->join_key < 0)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is not a field of the record", key);
+    else if (job->current.f[st->join_key].type == EMBER_FLOAT)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is a float; join on a string or "
+                           "an int", key);
+    else if (!(rc = schema_parse(&fields, opts_str(&set, "fields"), err)))
+        rc = join_schema(job, st, &fields, err);
+    if (!rc && !(st->table = table_new(opts_str(&set, "path"), key, &fields)))
+        rc = ember_err_set(err, -ENOMEM, "out of memory");
+    if (!rc) {
+        st->join_fields = fields.n;
+        st->join_keep = strcmp(opts_str(&set, "on-miss"), "keep") == 0;
+        job->n_steps++;
+        opts_text(opts, n, text, sizeof text);
+        job_text_append(job, 0, "join      table%s", text);
+    }
+    opts_free(&set);
+    return rc;
+}
+
+int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
+{
+    char field[64], within[16], horizon[32];
+    int used = 0;
+    if (job->dedupe_step >= 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
+    job_step *st = add_step(job, STEP_DEDUPE, err);
+    if (!st)
+        return err->code;
+    if (sscanf(text, " %63[A-Za-z0-9_] %15s %31s %n", field, within, horizon, &used) != 3 ||
+        strcmp(within, "within") != 0 || text[used])
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'FIELD within DURATION'");
+    st->dedupe_field = schema_find(&job->current, field, strlen(field));
+    if (st->dedupe_field < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "unknown field '%s'", field);
+    if (opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms) || st->dedupe_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, horizon) - text) + 1,
+                                 "'%s' is not a positive duration like 10m", horizon);
+    job->dedupe_step = job->n_steps++;
+    job_text_append(job, 0, "dedupe    %s", text);
+    return 0;
+}
+
+int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err)
+{
+    job_step *st = add_step(job, STEP_MAP_FN, err);
+    if (!st)
+        return err->code;
+    st->map_fn = fn;
+    st->user = user;
+    job->n_steps++;
+    job_text_append(job, 0, "# map: C callback");
+    return 0;
+}
+
+static int is_ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+static const char *skip_sep(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    return p;
+}
+
+static int add_key_field(ember_job *job, const char *name, size_t len, int col, ember_err *err)
+{
+    int idx = schema_find(&job->current, name, len);
+    if (idx < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown field '%.*s' in key",
+                                 (int)len, name);
+    if (job->n_keys == JOB_MAX_KEYS)
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "more than %d key fields",
+                                 JOB_MAX_KEYS);
+    job->key_fields[job->n_keys++] = idx;
+    return 0;
+}
+
+int ember_job_key(ember_job *job, const char *fields, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_KEY, 0, err);
+    if (rc)
+        return rc;
+    ensure_schema(job);
+    for (const char *p = skip_sep(fields); *p; p = skip_sep(p)) {
+        const char *start = p;
+        while (is_ident(*p))
+            p++;
+        if (p == start)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - fields) + 1,
+                                     "expected a field name");
+        rc = add_key_field(job, start, (size_t)(p - start), (int)(start - fields) + 1, err);
+        if (rc)
+            return rc;
+    }
+    if (job->n_keys == 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected at least one key field");
+    job_text_append(job, 0, "key       %s", fields);
+    char line[512];
+    snprintf(line, sizeof line, "key %s", fields);
+    str_append(&job->layout, line);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    agg_fn fn;
+} agg_names[] = {
+    {"count", AGG_COUNT}, {"sum", AGG_SUM},   {"min", AGG_MIN},
+    {"max", AGG_MAX},     {"avg", AGG_AVG},   {"wavg", AGG_WAVG},
+    {"count_distinct", AGG_SET}, {"topk", AGG_TOPK},
+};
+
+static int agg_lookup(const char *name, size_t len, agg_fn *fn)
+{
+    for (size_t i = 0; i < sizeof agg_names / sizeof agg_names[0]; i++)
+        if (strlen(agg_names[i].name) == len && strncasecmp(agg_names[i].name, name, len) == 0)
+            return (*fn = agg_names[i].fn), 0;
+    return -1;
+}
+
+/* The second argument, if the function takes one: wavg's weight (checked
+ * by the caller), count_distinct's "approx" (HyperLogLog instead of an
+ * exact set), topk's K. end: the closing parenthesis. */
+static int agg_second_arg(agg_spec *a, const char *list, const char *start, const char *field,
+                          const char *arg, size_t alen, const char *end, ember_err *err)
+{
+    int fn_len = (int)(field - 1 - start);
+    if (a->fn == AGG_WAVG && !alen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(end - list) + 1,
+                                 "wavg needs a weight: wavg(x, w)");
+    if (a->fn == AGG_TOPK && !alen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(end - list) + 1,
+                                 "topk needs a count: topk(f, K)");
+    if (arg && a->fn != AGG_WAVG && a->fn != AGG_SET && a->fn != AGG_TOPK)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                 "%.*s() takes one field", fn_len, start);
+    if (a->fn == AGG_SET && arg) {
+        if (alen != 6 || strncmp(arg, "approx", 6) != 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "expected 'approx' as count_distinct's second argument");
+        a->fn = AGG_HLL;
+    }
+    if (a->fn == AGG_TOPK) {
+        int k = 0;
+        for (size_t i = 0; i < alen && k <= TOPK_MAX_K; i++)
+            k = arg[i] >= '0' && arg[i] <= '9' ? k * 10 + (arg[i] - '0') : TOPK_MAX_K + 1;
+        if (k < 1 || k > TOPK_MAX_K)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "topk's K must be a number from 1 to %d, not '%.*s'",
+                                     TOPK_MAX_K, (int)alen, arg);
+        a->k = k;
+    }
+    return 0;
+}
+
+/* One "fn(field)" starting at *pp; advances *pp past it. */
+static int parse_one_agg(ember_job *job, const char *list, const char **pp, ember_err *err)
+{
+    const char *p = *pp, *start = p;
+    int rc;
+    agg_spec *a = &job->aggs[job->n_aggs];
+    while (is_ident(*p))
+        p++;
+    if (agg_lookup(start, (size_t)(p - start), &a->fn))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(start - list) + 1,
+                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg, wavg, "
+                                 "count_distinct or topk)",
+                                 (int)(p - start), start);
+    if (*p != '(')
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected '('");
+    const char *field = ++p;
+    while (is_ident(*p))
+        p++;
+    size_t flen = (size_t)(p - field);
+    const char *arg = NULL;
+    size_t alen = 0;
+    if (*p == ',') { /* wavg(x, w), count_distinct(f, approx), topk(f, K) */
+        while (*++p == ' ')
+            ;
+        arg = p;
+        while (is_ident(*p))
+            p++;
+        alen = (size_t)(p - arg);
+    }
+    if (*p != ')')
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected ')'");
+    *pp = p + 1;
+    rc = agg_second_arg(a, list, start, field, arg, alen, p, err);
+    if (rc)
+        return rc;
+    if (a->fn == AGG_WAVG) {
+        a->field2 = schema_find(&job->current, arg, alen);
+        if (a->field2 < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
+                                     "unknown field '%.*s'", (int)alen, arg);
+        a->in_type2 = job->current.f[a->field2].type;
+    }
+    if (a->fn == AGG_COUNT) {
+        if (flen)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
+                                     "count() takes no field");
+        a->field = -1;
+        a->in_type = EMBER_NULL;
+        snprintf(a->name, sizeof a->name, "count");
+        return 0;
+    }
+    if (!flen)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
+                                 "expected a field name");
+    a->field = schema_find(&job->current, field, flen);
+    if (a->field < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
+                                 "unknown field '%.*s'", (int)flen, field);
+    a->in_type = job->current.f[a->field].type;
+    int any_type = a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK;
+    if (!any_type && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
+                                 "%.*s() needs a number, '%.*s' is a %s", (int)(field - 1 - start),
+                                 start, (int)flen, field, ember_type_name(a->in_type));
+    snprintf(a->name, sizeof a->name, "%.*s_%.*s", (int)(field - 1 - start), start, (int)flen,
+             field);
+    return 0;
+}
+
+/* A session's first and last event time ride in two hidden aggregates,
+ * min and max of the record's time, which transform puts in the pseudo-field
+ * just past the record's fields; a TTL job keeps its keys' last update (the
+ * batch time) the same way. Returns how many hidden aggregates. */
+static int add_hidden_aggs(ember_job *job)
+{
+    if (job->ttl_ms) {
+        agg_spec *a = &job->aggs[job->n_aggs];
+        *a = (agg_spec){.fn = AGG_MAX, .field = job->current.n, .in_type = EMBER_INT};
+        snprintf(a->name, sizeof a->name, "last_update");
+        return 1;
+    }
+    if (job->window.kind != WIN_SESSION)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        agg_spec *a = &job->aggs[job->n_aggs + i];
+        *a = (agg_spec){.fn = i ? AGG_MAX : AGG_MIN, .field = job->current.n,
+                        .in_type = EMBER_INT};
+        snprintf(a->name, sizeof a->name, "%s", i ? "session_last" : "session_first");
+    }
+    return 2;
+}
+
+int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_TTL, 0, err);
+    if (rc)
+        return rc;
+    if (job->n_keys == 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'ttl' needs a 'key' before it");
+    if (opts_parse_value(OPT_DURATION, duration, &job->ttl_ms) || job->ttl_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                 "'%s' is not a positive duration like 30s, 10m or 1h", duration);
+    job_text_append(job, 1, "ttl       %lld", (long long)job->ttl_ms);
+    return 0;
+}
+
+int ember_job_window(ember_job *job, const char *spec, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_WINDOW, 0, err);
+    if (rc)
+        return rc;
+    if (job->n_keys == 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'window' needs a 'key' before it");
+    if (job->ttl_ms)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "'ttl' and 'window' exclude each other (closed windows are "
+                             "deleted by the watermark)");
+    if ((rc = window_parse(spec, &job->current, &job->window, err)))
+        return rc;
+    if (job->current.n >= job->max_width)
+        job->max_width = job->current.n + 1; /* room for the time pseudo-field */
+    job_text_append(job, 0, "window    %s", spec);
+    char line[512];
+    window_layout_text(&job->window, &job->current, line, sizeof line);
+    str_append(&job->layout, line);
+    return 0;
+}
+
+int ember_job_having(ember_job *job, const char *text, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_HAVING, 0, err);
+    if (rc)
+        return rc;
+    if (!job->n_aggs)
+        return ember_err_set(err, -EMBER_EUSAGE, "'having' needs an 'aggregate' before it");
+    if ((rc = expr_compile(text, &job->output, &job->having, err)))
+        return rc;
+    if (expr_type(job->having) != EMBER_BOOL) {
+        expr_free(job->having);
+        job->having = NULL;
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "'having' needs a true/false expression");
+    }
+    job_text_append(job, 0, "having    %s", text);
+    return 0;
+}
+
+/* Rows of an aggregating job: the key fields, [window_start, window_end,]
+ * then one column per aggregate. */
+static void build_output_schema(ember_job *job)
+{
+    schema *o = &job->output;
+    o->n = 0;
+    for (int i = 0; i < job->n_keys; i++, o->n++) {
+        o->f[o->n] = job->current.f[job->key_fields[i]];
+        o->f[o->n].type = EMBER_STRING;
+    }
+    if (job->window.kind != WIN_NONE) {
+        static const char *const cols[] = {"window_start", "window_end"};
+        for (int i = 0; i < 2; i++, o->n++) {
+            snprintf(o->f[o->n].name, sizeof o->f[o->n].name, "%s", cols[i]);
+            o->f[o->n].type = EMBER_INT;
+        }
+    }
+    for (int i = 0; i < job->n_aggs; i++, o->n++) {
+        snprintf(o->f[o->n].name, sizeof o->f[o->n].name, "%s", job->aggs[i].name);
+        o->f[o->n].type = acc_result_type(&job->aggs[i]);
+    }
+}
+
+int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_AGG, 0, err);
+    if (rc)
+        return rc;
+    if (job->n_keys == 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'aggregate' needs a 'key' before it");
+    for (const char *p = skip_sep(list); *p; p = skip_sep(p)) {
+        if (job->n_aggs == JOB_MAX_AGGS)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
+                                     "more than %d aggregates", JOB_MAX_AGGS);
+        rc = parse_one_agg(job, list, &p, err);
+        if (rc)
+            return rc;
+        job->n_aggs++;
+    }
+    if (job->n_aggs == 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected an aggregate like count()");
+    if (job->n_keys + job->n_aggs + 2 > SCHEMA_MAX_FIELDS)
+        return ember_err_set(err, -EMBER_EUSAGE, "too many output columns");
+    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_hidden_aggs(job), err);
+    if (rc)
+        return rc;
+    build_output_schema(job);
+    job_text_append(job, 0, "aggregate %s", list);
+    char line[1024];
+    snprintf(line, sizeof line, "aggregate %s", list);
+    str_append(&job->layout, line);
+    return 0;
+}
+
+int ember_job_top(ember_job *job, const char *text, ember_err *err)
+{
+    char col[64];
+    int k = 0, used = 0;
+    int rc = enter_stage(job, STAGE_TOP, 0, err);
+    if (rc)
+        return rc;
+    if (job->window.kind == WIN_NONE)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: it "
+                             "needs a 'window' before it");
+    if (sscanf(text, " %d by %63[A-Za-z0-9_] %n", &k, col, &used) != 2 || text[used] || k < 1)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'K by COLUMN' (K >= 1)");
+    job->top_col = schema_find(&job->output, col, strlen(col));
+    if (job->top_col < job->n_keys + 2)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "'%s' is not an aggregate column of the output", col);
+    job->top_k = k;
+    job_text_append(job, 0, "top       %s", text);
+    return 0;
+}
+
+int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
+                   ember_err *err)
+{
+    char text[1024];
+    int rc = enter_stage(job, STAGE_SINK, 0, err);
+    if (rc)
+        return rc;
+    job->sink = sink_find(kind);
+    if (!job->sink)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "unknown sink '%s' (expected stdout, file or kafka)", kind);
+    rc = opts_bind(job->sink->options, opts, n, &job->sink_opts, err);
+    if (rc) {
+        job->sink = NULL;
+        return rc;
+    }
+    opts_text(opts, n, text, sizeof text);
+    job_text_append(job, 0, "sink      %s%s", kind, text);
+    return 0;
+}
+
+int job_finish(ember_job *job, ember_err *err)
+{
+    if (!job->source)
+        return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", job->name);
+    ensure_schema(job);
+    if (job->n_keys && !job->n_aggs)
+        return ember_err_set(err, -EMBER_EUSAGE, "'key' needs an 'aggregate' after it");
+    if (!job->n_aggs)
+        job->output = job->current;
+    if (!job->sink) {
+        job->sink = sink_find("stdout");
+        if (opts_bind(job->sink->options, NULL, 0, &job->sink_opts, err))
+            return err->code;
+    }
+    if (!job->ckpt_dir) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "ckpt/%s", job->name);
+        job->ckpt_dir = strdup(dir);
+        if (!job->ckpt_dir)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+    }
+    return 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * job: the internal form of an ember_job, built by the public API in job.c
+ * (the job-file loader is a client of that API). Every API call also appends
+ * one canonical line to `text`, so a job built from C has a job file too:
+ * that text is what DIR/JOB keeps and what the spec check compares.
+ */
+#ifndef EMBER_JOB_H
+#define EMBER_JOB_H
+
+#include "core/ops/expr.h"
+#include "core/ops/schema.h"
+#include "core/sink/sink.h"
+#include "core/source/source.h"
+#include "core/ops/window.h"
+#include "core/ops/accum.h"
+
+#define JOB_MAX_STEPS 32
+#define JOB_MAX_KEYS 8
+#define JOB_MAX_AGGS 32
+
+typedef enum step_kind {
+    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN, STEP_DEDUPE
+} step_kind;
+
+struct join_table;
+
+typedef struct job_step {
+    step_kind kind;
+    expr *filter;
+    select_list *select;
+    ember_filter_fn filter_fn;
+    ember_map_fn map_fn;
+    void *user;
+    struct join_table *table; /* STEP_JOIN: the static side */
+    int join_key;             /* STEP_JOIN: record field matched against the table's key */
+    int join_fields;          /* STEP_JOIN: columns appended */
+    int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
+    int dedupe_field;         /* STEP_DEDUPE: the id field */
+    int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
+    int width; /* fields in the record after this step */
+} job_step;
+
+typedef enum parse_on_error { ON_ERROR_FAIL, ON_ERROR_SKIP, ON_ERROR_DEAD_LETTER } on_error_mode;
+
+/* Which part of the job a line configures; API calls must come in order. */
+typedef enum job_stage {
+    STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_TTL, STAGE_WINDOW, STAGE_AGG,
+    STAGE_HAVING, STAGE_TOP, STAGE_SINK
+} job_stage;
+
+struct ember_job {
+    char name[128];
+    job_stage stage;
+    int64_t interval_ms;
+    int64_t max_records;
+    int backpressure;     /* batch backpressure=on: plans follow core/rate.c */
+    int64_t min_rate;     /* records/s, floor of the backpressure bound */
+    int64_t initial_rate; /* records/s before the first estimate; 0 = none */
+
+    char *ckpt_dir;
+    int64_t snapshot_every; /* batches; 0 = never */
+    int64_t snapshot_keep;
+    int64_t cache_bytes;
+    int64_t wal_segment_bytes;
+    int on_data_loss_skip;
+
+    const source_ops *source;
+    opt_set source_opts;
+
+    int has_parse;
+    char delim;
+    schema input; /* schema made by parse */
+    on_error_mode on_error;
+    char *dead_letter_path;
+
+    job_step steps[JOB_MAX_STEPS];
+    int n_steps;
+    schema current; /* schema after the last step */
+    int max_width;  /* widest record anywhere in the pipeline */
+
+    int key_fields[JOB_MAX_KEYS];
+    int n_keys;
+    int dedupe_step; /* index of the dedupe step, -1 if none */
+    int64_t ttl_ms;     /* idle keys expire after this much batch time; 0 = never */
+    window_spec window; /* kind WIN_NONE without a window step */
+    agg_spec aggs[JOB_MAX_AGGS + 2];
+    int n_aggs; /* the aggregates the user asked for; hidden ones follow */
+    acc_layout acc;
+    schema output; /* rows handed to the sink */
+    expr *having;  /* filter on output rows, NULL if none */
+    int top_k;     /* top K by top_col per window, 0 = all rows */
+    int top_col;   /* output column ranked by top */
+
+    const sink_ops *sink;
+    opt_set sink_opts;
+
+    char *text;      /* canonical job text, one line per API call */
+    char *layout; /* the lines that decide the state layout */
+};
+
+/* Canonical text appended for each API call. */
+void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* XXH64 of job->layout: the "job spec hash" of checkpoints. */
+uint64_t job_layout_hash(const ember_job *job);
+/* Option tables of the `batch` and `checkpoint` lines (for --help). */
+const opt_def *job_batch_options(void);
+const opt_def *job_checkpoint_options(void);
+/* Fills the defaults of unset parts and checks the job is complete. */
+EMBER_MUST_CHECK int job_finish(ember_job *job, ember_err *err);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * jobfile: loads a job file (one pipeline step per line, see README) by
+ * calling the public API for each line. It only tokenizes and turns the
+ * API's column-in-argument errors into FILE:LINE:COL messages.
+ */
+#include "core/base/io.h"
+#include "core/job/job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_OPTS 32
+
+typedef struct jf_line {
+    const char *path;
+    int lineno;
+    char *text;      /* the line, comment stripped, NUL-terminated */
+    char *word;      /* the step name */
+    char *rest;      /* everything after the step name */
+    int rest_col;    /* 1-based column where rest starts */
+    char *arg;       /* first word of rest for source/parse/sink */
+    ember_opt opts[LINE_MAX_OPTS];
+    int opt_col[LINE_MAX_OPTS];
+    size_t n_opts;
+} jf_line;
+
+static int jf_error(ember_err *err, const jf_line *l, int col, const char *msg)
+{
+    char copy[sizeof err->msg];
+    snprintf(copy, sizeof copy, "%s", msg);
+    return ember_err_set_col(err, -EMBER_EUSAGE, col, "%s:%d:%d: %s", l->path, l->lineno,
+                             col > 0 ? col : 1, copy);
+}
+
+/* Cuts a trailing "# comment" that is not inside quotes. */
+static void strip_comment(char *s)
+{
+    char quote = 0;
+    for (char *p = s; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (*p == '#') {
+            *p = '\0';
+            break;
+        }
+    }
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+}
+
+static char *skip_ws(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static char *cut_word(char *p)
+{
+    while (*p && *p != ' ' && *p != '\t')
+        p++;
+    if (*p)
+        *p++ = '\0';
+    return p;
+}
+
+/* key=value or key="quoted value"; returns the position after it. */
+static int cut_option(jf_line *l, char *p, char **next, ember_err *err)
+{
+    int col = (int)(p - l->text) + 1;
+    char *eq = p;
+    while (*eq && *eq != '=' && *eq != ' ' && *eq != '\t')
+        eq++;
+    if (*eq != '=' || eq == p)
+        return jf_error(err, l, col, "expected key=value");
+    if (l->n_opts == LINE_MAX_OPTS)
+        return jf_error(err, l, col, "too many options");
+    *eq = '\0';
+    char *v = eq + 1, *end;
+    if (*v == '"') {
+        end = strchr(++v, '"');
+        if (!end)
+            return jf_error(err, l, col, "unterminated quoted value");
+        *end++ = '\0';
+    } else {
+        end = v;
+        while (*end && *end != ' ' && *end != '\t')
+            end++;
+        if (*end)
+            *end++ = '\0';
+    }
+    l->opts[l->n_opts] = (ember_opt){p, v};
+    l->opt_col[l->n_opts++] = col;
+    *next = end;
+    return 0;
+}
+
+static int split_options(jf_line *l, char *p, ember_err *err)
+{
+    for (p = skip_ws(p); *p; p = skip_ws(p)) {
+        int rc = cut_option(l, p, &p, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Turns the API's err->col (see options.h / ember.h) into a line column. */
+static int api_error(ember_err *err, const jf_line *l, int is_opts)
+{
+    int col = l->rest_col;
+    if (is_opts && err->col > 0 && (size_t)err->col <= l->n_opts)
+        col = l->opt_col[err->col - 1];
+    else if (is_opts && err->col < 0 && (size_t)(-err->col) <= l->n_opts)
+        col = l->opt_col[-err->col - 1];
+    else if (!is_opts && err->col > 0)
+        col = l->rest_col + err->col - 1;
+    return jf_error(err, l, col, err->msg);
+}
+
+static int need_arg(jf_line *l, const char *what, ember_err *err)
+{
+    if (!l->arg || !*l->arg)
+        return jf_error(err, l, l->rest_col, what);
+    return 0;
+}
+
+static int load_kind_step(ember_job *job, jf_line *l, ember_err *err)
+{
+    char *p = l->rest;
+    int rc = 0;
+    l->arg = p;
+    p = cut_word(p);
+    if (strcmp(l->word, "source") == 0) {
+        if ((rc = need_arg(l, "expected a source kind (generator, file, kafka, socket, stdin)",
+                           err)) || (rc = split_options(l, p, err)))
+            return rc;
+        rc = ember_job_source(job, l->arg, l->opts, l->n_opts, err);
+    } else if (strcmp(l->word, "join") == 0) {
+        if ((rc = need_arg(l, "expected a join kind (table)", err)) ||
+            (rc = split_options(l, p, err)))
+            return rc;
+        rc = ember_job_join(job, l->arg, l->opts, l->n_opts, err);
+    } else if (strcmp(l->word, "parse") == 0) {
+        if ((rc = need_arg(l, "expected a format (csv or tsv)", err)) ||
+            (rc = split_options(l, p, err)))
+            return rc;
+        rc = ember_job_parse(job, l->arg, l->opts, l->n_opts, err);
+    } else {
+        if ((rc = need_arg(l, "expected a sink kind (stdout, file, kafka)", err)) ||
+            (rc = split_options(l, p, err)))
+            return rc;
+        rc = ember_job_sink(job, l->arg, l->opts, l->n_opts, err);
+    }
+    return rc ? api_error(err, l, 1) : 0;
+}
+
+static int load_options_step(ember_job *job, jf_line *l, ember_err *err)
+{
+    int rc = split_options(l, l->rest, err);
+    if (rc)
+        return rc;
+    if (strcmp(l->word, "batch") == 0)
+        rc = ember_job_batch(job, l->opts, l->n_opts, err);
+    else
+        rc = ember_job_checkpoint(job, l->opts, l->n_opts, err);
+    return rc ? api_error(err, l, 1) : 0;
+}
+
+static int load_text_step(ember_job *job, jf_line *l, ember_err *err)
+{
+    int rc;
+    if (!*l->rest)
+        return jf_error(err, l, l->rest_col, "expected an argument after the step name");
+    if (strcmp(l->word, "filter") == 0)
+        rc = ember_job_filter(job, l->rest, err);
+    else if (strcmp(l->word, "select") == 0)
+        rc = ember_job_select(job, l->rest, err);
+    else if (strcmp(l->word, "key") == 0)
+        rc = ember_job_key(job, l->rest, err);
+    else if (strcmp(l->word, "dedupe") == 0)
+        rc = ember_job_dedupe(job, l->rest, err);
+    else if (strcmp(l->word, "ttl") == 0)
+        rc = ember_job_ttl(job, l->rest, err);
+    else if (strcmp(l->word, "window") == 0)
+        rc = ember_job_window(job, l->rest, err);
+    else if (strcmp(l->word, "top") == 0)
+        rc = ember_job_top(job, l->rest, err);
+    else if (strcmp(l->word, "having") == 0)
+        rc = ember_job_having(job, l->rest, err);
+    else
+        rc = ember_job_aggregate(job, l->rest, err);
+    return rc ? api_error(err, l, 0) : 0;
+}
+
+static int load_line(ember_job **job, jf_line *l, ember_err *err)
+{
+    char *p = skip_ws(l->text);
+    l->word = p;
+    p = skip_ws(cut_word(p));
+    l->rest = p;
+    l->rest_col = (int)(p - l->text) + 1;
+    const char *w = l->word;
+
+    if (strcmp(w, "job") == 0) {
+        if (*job)
+            return jf_error(err, l, 1, "'job' must be the first line and appear once");
+        *job = ember_job_new(*l->rest ? l->rest : "job");
+        return *job ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    }
+    if (!*job && !(*job = ember_job_new("job")))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "join") || !strcmp(w, "sink"))
+        return load_kind_step(*job, l, err);
+    if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
+        return load_options_step(*job, l, err);
+    if (!strcmp(w, "filter") || !strcmp(w, "select") || !strcmp(w, "key") ||
+        !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having") ||
+        !strcmp(w, "top"))
+        return load_text_step(*job, l, err);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
+             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w);
+    return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
+}
+
+static int load_text(const char *path, char *text, ember_job **out, ember_err *err)
+{
+    ember_job *job = NULL;
+    int rc = 0, lineno = 0;
+    char *save = NULL;
+    for (char *line = text; line && !rc; line = save) {
+        save = strchr(line, '\n');
+        if (save)
+            *save++ = '\0';
+        lineno++;
+        strip_comment(line);
+        if (!*skip_ws(line))
+            continue;
+        jf_line l = {.path = path, .lineno = lineno, .text = line};
+        rc = load_line(&job, &l, err);
+    }
+    if (!rc && !job)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "%s: empty job file", path);
+    if (!rc && (rc = job_finish(job, err)))
+        ember_err_prefix(err, "%s", path);
+    if (rc) {
+        ember_job_free(job);
+        return rc;
+    }
+    *out = job;
+    return 0;
+}
+
+int ember_job_load_file(const char *path, ember_job **out, ember_err *err)
+{
+    char *text = NULL;
+    size_t n;
+    int rc = io_read_file(path, &text, &n, err);
+    if (rc)
+        return rc;
+    if (memchr(text, '\0', n)) {
+        free(text);
+        return ember_err_set(err, -EMBER_EUSAGE, "%s: not a text file (contains NUL bytes)",
+                             path);
+    }
+    rc = load_text(path, text, out, err);
+    free(text);
+    return rc;
+}

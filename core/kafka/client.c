@@ -1,0 +1,309 @@
+/*
+ * kafka_client: helpers the Kafka source and sink share (see kafka_client.h).
+ *
+ * librdkafka logs every failed connection attempt itself; those lines are
+ * dropped here (log_cb) and the newest error is kept instead (error_cb), so
+ * an outage reads as one ember line per retry naming the address and cause.
+ */
+#include "core/kafka/client.h"
+#include "core/kafka/mock.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double kafka_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One "host:port" (or "host", port 9092) must parse and resolve. */
+static int check_address(const char *addr, size_t len, const char *what, ember_err *err)
+{
+    char host[256], port[16] = "9092";
+    const char *scheme = strstr(addr, "://");
+    if (scheme && (size_t)(scheme - addr) < len) {
+        len -= (size_t)(scheme + 3 - addr);
+        addr = scheme + 3;
+    }
+    const char *colon = memrchr(addr, ':', len);
+    size_t host_len = colon ? (size_t)(colon - addr) : len;
+    if (host_len == 0 || host_len >= sizeof host)
+        return ember_err_set(err, -EMBER_EUSAGE, "%s: bad broker address '%.*s' (expected "
+                             "HOST:PORT)", what, (int)len, addr);
+    snprintf(host, sizeof host, "%.*s", (int)host_len, addr);
+    if (colon) {
+        size_t pl = len - host_len - 1;
+        char *end;
+        snprintf(port, sizeof port, "%.*s", (int)(pl < sizeof port ? pl : sizeof port - 1),
+                 colon + 1);
+        long v = strtol(port, &end, 10);
+        if (pl == 0 || pl >= sizeof port || *end || v < 1 || v > 65535)
+            return ember_err_set(err, -EMBER_EUSAGE, "%s: bad port in broker address '%.*s'",
+                                 what, (int)len, addr);
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc)
+        return ember_err_set(err, -EMBER_EUSAGE, "%s: broker address '%.*s' does not resolve "
+                             "(%s)", what, (int)len, addr, gai_strerror(rc));
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int kafka_endpoint_open(kafka_endpoint *ep, const char *brokers, const char *what,
+                        ember_err *err)
+{
+    memset(ep, 0, sizeof *ep);
+    if (strcmp(brokers, "embedded") == 0) {
+        const char *b = NULL;
+        int rc = kafka_mock_embedded_acquire(&b, err);
+        if (rc)
+            return ember_err_prefix(err, "%s", what);
+        ep->embedded = 1;
+        snprintf(ep->bootstrap, sizeof ep->bootstrap, "%s", b);
+        snprintf(ep->shown, sizeof ep->shown, "embedded broker %s", b);
+        return 0;
+    }
+    if (!*brokers || strlen(brokers) >= sizeof ep->bootstrap)
+        return ember_err_set(err, -EMBER_EUSAGE, "%s: brokers= needs HOST:PORT[,HOST:PORT...] "
+                             "or embedded", what);
+    for (const char *p = brokers; *p;) {
+        size_t len = strcspn(p, ",");
+        int rc = len ? check_address(p, len, what, err) : 0;
+        if (rc)
+            return rc;
+        p += len + (p[len] == ',');
+    }
+    snprintf(ep->bootstrap, sizeof ep->bootstrap, "%s", brokers);
+    snprintf(ep->shown, sizeof ep->shown, "%s", brokers);
+    return 0;
+}
+
+void kafka_endpoint_close(kafka_endpoint *ep)
+{
+    if (ep->embedded)
+        kafka_mock_embedded_release();
+    ep->embedded = 0;
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {}
+
+static void keep_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    kafka_endpoint *ep = opaque;
+    /* "1/1 brokers are down" follows the error that says why (connection
+     * refused, name not known): keep the why. */
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && ep->last_error[0])
+        return;
+    snprintf(ep->last_error, sizeof ep->last_error, "%s", reason);
+}
+
+rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
+                                ember_err *err)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Reconnect within a second of the cluster coming back (default: up to 10 s). */
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", ep->bootstrap, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr, sizeof errstr))
+        goto bad;
+    for (size_t i = 0; settings && settings[i]; i += 2)
+        if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], errstr, sizeof errstr))
+            goto bad;
+    /* EMBER_KAFKA_DEBUG=eos,fetch,... turns librdkafka's own log back on
+     * with those debug contexts (for diagnosing the cluster, not for users). */
+    const char *debug = getenv("EMBER_KAFKA_DEBUG");
+    if (debug && *debug && rd_kafka_conf_set(conf, "debug", debug, errstr, sizeof errstr))
+        goto bad;
+    if (!debug || !*debug)
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    rd_kafka_conf_set_error_cb(conf, keep_error);
+    rd_kafka_conf_set_opaque(conf, ep);
+    return conf;
+bad:
+    rd_kafka_conf_destroy(conf);
+    ember_err_set(err, -EINVAL, "kafka client setting: %s", errstr);
+    return NULL;
+}
+
+/* The cause of a failed request: librdkafka's newest error if it has one
+ * (e.g. "Connect to ipv4#127.0.0.1:9 failed: Connection refused"). */
+static const char *cause(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_resp_err_t e)
+{
+    rd_kafka_poll(rk, 0); /* serves error_cb */
+    return ep->last_error[0] ? ep->last_error : rd_kafka_err2str(e);
+}
+
+static int unreachable(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_resp_err_t e,
+                       ember_err *err)
+{
+    return ember_err_set(err, -ETIMEDOUT, "cannot reach Kafka at %s: %s", ep->shown,
+                         cause(rk, ep, e));
+}
+
+int kafka_partitions(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, int timeout_ms,
+                     int32_t **ids, size_t *n, ember_err *err)
+{
+    /* Metadata of all topics: naming the topic would let a broker with
+     * auto.create.topics.enable (and the mock cluster, always) create it. */
+    const struct rd_kafka_metadata *md = NULL;
+    ep->last_error[0] = '\0';
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (e)
+        return unreachable(rk, ep, e, err);
+    const struct rd_kafka_metadata_topic *t = NULL;
+    for (int i = 0; i < md->topic_cnt && !t; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0)
+            t = &md->topics[i];
+    int rc = 0;
+    if (!t || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        rc = ember_err_set(err, -ENOENT, "topic '%s' does not exist at %s", topic, ep->shown);
+    else if (t->err)
+        rc = ember_err_set(err, -EAGAIN, "topic '%s' at %s: %s", topic, ep->shown,
+                           rd_kafka_err2str(t->err));
+    else if (!(*ids = malloc(((size_t)t->partition_cnt + 1) * sizeof **ids)))
+        rc = ember_err_set(err, -ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < t->partition_cnt; i++)
+        (*ids)[i] = t->partitions[i].id;
+    if (!rc)
+        *n = (size_t)t->partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+int kafka_offsets(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, const int32_t *ids,
+                  size_t n, int64_t which, int64_t *out, int timeout_ms, ember_err *err)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topic, ids[i])->offset = which;
+    ep->last_error[0] = '\0';
+    /* A timestamp of -1 (-2) asks ListOffsets for the latest (earliest) offset. */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms);
+    int rc = e ? unreachable(rk, ep, e, err) : 0;
+    for (int i = 0; !rc && i < l->cnt; i++)
+        out[i] = l->elems[i].err ? -1 : l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+void kafka_backoff_fail(kafka_backoff *b, const char *what, const char *problem)
+{
+    if (b->delay_ms < 100)
+        b->delay_ms = 100;
+    fprintf(stderr, "%s: %s; retrying in %d ms\n", what, problem, b->delay_ms);
+    b->retry_at_ms = kafka_now_ms() + b->delay_ms;
+    b->delay_ms = b->delay_ms * 2 > 5000 ? 5000 : b->delay_ms * 2;
+    b->failing++;
+}
+
+void kafka_backoff_wait(kafka_backoff *b, const char *what, const char *problem)
+{
+    kafka_backoff_fail(b, what, problem);
+    double left = b->retry_at_ms - kafka_now_ms();
+    if (left > 0) {
+        struct timespec ts = {(time_t)(left / 1000), (long)(fmod(left, 1000) * 1e6)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int kafka_backoff_due(const kafka_backoff *b) { return kafka_now_ms() >= b->retry_at_ms; }
+
+void kafka_backoff_ok(kafka_backoff *b, const char *what)
+{
+    if (b->failing)
+        fprintf(stderr, "%s: Kafka reachable again after %d retries\n", what, b->failing);
+    b->failing = 0;
+    b->delay_ms = 100;
+}
+
+void kafka_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    buf[0] = '\0';
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v)
+        snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), (const char *)v);
+}
+
+/* ------------------------------------------------------------ scan */
+
+typedef struct scan_state {
+    int64_t from, to, next;
+    kafka_msg_fn fn;
+    void *ctx;
+} scan_state;
+
+/* 1 when the range is done, 0 to go on, <0 error. */
+static int scan_one(scan_state *s, const rd_kafka_message_t *m, const char *topic,
+                    kafka_backoff *b, kafka_endpoint *ep, ember_err *err)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return m->offset >= s->to; /* EOF before `to`: more is on its way */
+    if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+        m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+        return ember_err_set(err, -EMBER_EDATALOSS, "topic %s partition %d: offsets [%lld, "
+                             "%lld) are no longer in the log (%s)", topic, (int)m->partition,
+                             (long long)s->next, (long long)s->to, rd_kafka_message_errstr(m));
+    if (m->err) {
+        kafka_backoff_wait(b, topic, rd_kafka_message_errstr(m));
+        return 0;
+    }
+    if (m->offset < s->next)
+        return 0; /* from before a seek */
+    if (m->offset >= s->to)
+        return 1;
+    s->next = m->offset + 1;
+    int rc = s->fn(m, s->ctx);
+    return rc ? rc : s->next >= s->to;
+}
+
+int kafka_scan(rd_kafka_t *consumer, kafka_endpoint *ep, const char *topic, int32_t p,
+               int64_t from, int64_t to, kafka_msg_fn fn, void *ctx, ember_err *err)
+{
+    scan_state s = {from, to, from, fn, ctx};
+    kafka_backoff b = {0};
+    if (from >= to)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset = from;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_partition(consumer, topic, p);
+    rd_kafka_queue_forward(q, NULL); /* consume this partition's queue directly */
+    rd_kafka_resp_err_t e = rd_kafka_assign(consumer, l);
+    int rc = e ? ember_err_set(err, -EIO, "assign %s [%d]: %s", topic, (int)p,
+                               rd_kafka_err2str(e))
+               : 0;
+    double last_progress = kafka_now_ms();
+    while (rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(q, 200);
+        if (!m) {
+            if (kafka_now_ms() - last_progress > 5000) {
+                char why[400];
+                snprintf(why, sizeof why, "partition %d: waiting for offsets [%lld, %lld) "
+                         "from %s (%s)", (int)p, (long long)s.next, (long long)to, ep->shown,
+                         cause(consumer, ep, RD_KAFKA_RESP_ERR__TIMED_OUT));
+                kafka_backoff_wait(&b, topic, why);
+                last_progress = kafka_now_ms();
+            }
+            continue;
+        }
+        rc = scan_one(&s, m, topic, &b, ep, err);
+        rd_kafka_message_destroy(m);
+        last_progress = kafka_now_ms();
+    }
+    rd_kafka_assign(consumer, NULL);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,796 @@
+/*
+ * expr: the expression language of filter and select (grammar in expr.h).
+ * Text -> tokens -> typed tree in one recursive-descent pass when the job
+ * loads; every node's type is known then, so evaluation (per record, in the
+ * transform step) never checks types beyond NULL. Evaluation is reentrant:
+ * worker threads share one compiled tree and never write to it.
+ *
+ * Error columns: a type error of a binary operator (+, <, ...) points at the
+ * operator; a non-boolean operand of and/or/not points at that operand; an
+ * unknown field, bad literal or unexpected token points at the token.
+ */
+#include "core/ops/expr.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Parentheses nest at most this deep (the parser recurses on them). */
+#define EXPR_MAX_DEPTH 200
+
+typedef enum node_kind {
+    N_CONST,
+    N_FIELD,
+    N_NEG,
+    N_ADD,
+    N_SUB,
+    N_MUL,
+    N_DIV,
+    N_MOD,
+    N_EQ,
+    N_NE,
+    N_LT,
+    N_LE,
+    N_GT,
+    N_GE,
+    N_AND,
+    N_OR,
+    N_NOT
+} node_kind;
+
+struct expr {
+    node_kind kind;
+    ember_type type;   /* result type */
+    ember_type otype;  /* operand type for comparisons and arithmetic */
+    int field;         /* N_FIELD: index in the input schema */
+    int col;           /* 1-based column where this subexpression starts */
+    ember_value value; /* N_CONST */
+    char *text;        /* owned copy of a string constant */
+    expr *l, *r;
+};
+
+typedef enum tok_kind {
+    T_END,
+    T_INT,
+    T_FLOAT,
+    T_STR,
+    T_IDENT,
+    T_OP,
+    T_LPAREN,
+    T_RPAREN,
+    T_COMMA
+} tok_kind;
+
+typedef struct parser {
+    const char *src;
+    const schema *in;
+    size_t pos; /* start of the current token */
+    tok_kind tok;
+    size_t tok_len; /* token length in src */
+    int depth;      /* open parentheses */
+    ember_err *err;
+} parser;
+
+/* ------------------------------------------------------------------ lexer */
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_ident_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_ident(char c)
+{
+    return is_ident_start(c) || is_digit(c);
+}
+
+static int syntax_error(parser *p, size_t at, const char *what)
+{
+    return ember_err_set_col(p->err, -EMBER_EUSAGE, (int)at + 1, "%s", what);
+}
+
+/* digits ["." digits] [("e"|"E") ["+"|"-"] digits], or "." digits */
+static void lex_number(parser *p, const char *s)
+{
+    size_t n = 0;
+    p->tok = T_INT;
+    while (is_digit(s[n]))
+        n++;
+    if (s[n] == '.') {
+        p->tok = T_FLOAT;
+        for (n++; is_digit(s[n]); n++)
+            ;
+    }
+    if (s[n] == 'e' || s[n] == 'E') {
+        size_t e = n + 1 + (s[n + 1] == '+' || s[n + 1] == '-');
+        if (is_digit(s[e])) {
+            p->tok = T_FLOAT;
+            for (n = e; is_digit(s[n]); n++)
+                ;
+        }
+    }
+    p->tok_len = n;
+}
+
+static int lex_operator(parser *p, const char *s)
+{
+    p->tok = T_OP;
+    if (strchr("=<>!", s[0]) && s[1] == '=')
+        p->tok_len = 2;
+    else if (s[0] == '!')
+        return syntax_error(p, p->pos, "expected '!='");
+    return 0;
+}
+
+static int next_token(parser *p)
+{
+    const char *s = p->src;
+    p->pos += p->tok_len;
+    while (s[p->pos] == ' ' || s[p->pos] == '\t')
+        p->pos++;
+    const char *t = s + p->pos;
+    p->tok_len = 1;
+    if (*t == '\0') {
+        p->tok = T_END;
+        p->tok_len = 0;
+    } else if (is_digit(*t) || (*t == '.' && is_digit(t[1]))) {
+        lex_number(p, t);
+    } else if (*t == '"' || *t == '\'') {
+        const char *close = strchr(t + 1, *t);
+        if (!close)
+            return syntax_error(p, p->pos, "unterminated string (expected a closing quote)");
+        p->tok = T_STR;
+        p->tok_len = (size_t)(close - t) + 1;
+    } else if (is_ident_start(*t)) {
+        while (is_ident(t[p->tok_len]))
+            p->tok_len++;
+        p->tok = T_IDENT;
+    } else if (*t == '(' || *t == ')' || *t == ',') {
+        p->tok = *t == '(' ? T_LPAREN : *t == ')' ? T_RPAREN : T_COMMA;
+    } else if (strchr("+-*/%=<>!", *t)) {
+        return lex_operator(p, t);
+    } else {
+        return ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1,
+                                 "unexpected character '%c'", *t);
+    }
+    return 0;
+}
+
+/* Keywords are case-insensitive identifiers; operators match exactly. */
+static int tok_is(const parser *p, const char *text)
+{
+    size_t n = strlen(text);
+    if (p->tok_len != n)
+        return 0;
+    if (p->tok == T_IDENT)
+        return strncasecmp(p->src + p->pos, text, n) == 0;
+    return p->tok == T_OP && strncmp(p->src + p->pos, text, n) == 0;
+}
+
+static int tok_is_keyword(const parser *p)
+{
+    return tok_is(p, "and") || tok_is(p, "or") || tok_is(p, "not") || tok_is(p, "as") ||
+           tok_is(p, "true") || tok_is(p, "false");
+}
+
+/* ------------------------------------------------------------- tree nodes */
+
+void expr_free(expr *e)
+{
+    if (!e)
+        return;
+    expr_free(e->l);
+    expr_free(e->r);
+    free(e->text);
+    free(e);
+}
+
+/* New node starting at column col (0-based); frees l and r on failure. */
+static expr *node(parser *p, node_kind k, ember_type t, size_t col, expr *l, expr *r)
+{
+    expr *e = calloc(1, sizeof *e);
+    if (!e) {
+        ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
+        expr_free(l);
+        expr_free(r);
+        return NULL;
+    }
+    e->kind = k;
+    e->type = t;
+    e->col = (int)col + 1;
+    e->l = l;
+    e->r = r;
+    return e;
+}
+
+static int is_num(ember_type t)
+{
+    return t == EMBER_INT || t == EMBER_FLOAT;
+}
+
+static ember_type num_result(const expr *l, const expr *r)
+{
+    return l->type == EMBER_FLOAT || r->type == EMBER_FLOAT ? EMBER_FLOAT : EMBER_INT;
+}
+
+/* Reports at 1-based column col and frees the operands. */
+static expr *type_error(parser *p, int col, expr *l, expr *r, const char *fmt, const char *a,
+                        const char *b)
+{
+    ember_err_set_col(p->err, -EMBER_EUSAGE, col, fmt, a, b);
+    expr_free(l);
+    expr_free(r);
+    return NULL;
+}
+
+/* Consumes the current token; frees e and returns NULL if the next is bad. */
+static expr *advance(parser *p, expr *e)
+{
+    if (e && next_token(p)) {
+        expr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* ---------------------------------------------------------------- atoms */
+
+static expr *parse_or(parser *p);
+
+static int int_literal(parser *p, const char *s, int64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < p->tok_len; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
+            return ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1,
+                                     "integer %.*s is out of range (int64)", (int)p->tok_len, s);
+        v = v * 10 + d;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static expr *parse_literal(parser *p)
+{
+    const char *s = p->src + p->pos;
+    expr *e = node(p, N_CONST, EMBER_BOOL, p->pos, NULL, NULL);
+    if (!e)
+        return NULL;
+    if (p->tok == T_STR) {
+        e->type = EMBER_STRING;
+        e->text = strndup(s + 1, p->tok_len - 2);
+        if (!e->text) {
+            ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
+            return expr_free(e), NULL;
+        }
+        e->value.u.s = (ember_str){e->text, (uint32_t)(p->tok_len - 2)};
+    } else if (p->tok == T_INT) {
+        e->type = EMBER_INT;
+        if (int_literal(p, s, &e->value.u.i))
+            return expr_free(e), NULL;
+    } else if (p->tok == T_FLOAT) {
+        e->type = EMBER_FLOAT;
+        e->value.u.f = strtod(s, NULL); /* the lexer checked the syntax */
+        if (!isfinite(e->value.u.f)) {
+            ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1, "number %.*s is out of range",
+                              (int)p->tok_len, s);
+            return expr_free(e), NULL;
+        }
+    } else {
+        e->value.u.i = tok_is(p, "true");
+    }
+    e->value.type = e->type;
+    return advance(p, e);
+}
+
+static expr *parse_field(parser *p)
+{
+    int idx = schema_find(p->in, p->src + p->pos, p->tok_len);
+    if (idx < 0) {
+        ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1, "unknown field '%.*s'",
+                          (int)p->tok_len, p->src + p->pos);
+        return NULL;
+    }
+    expr *e = node(p, N_FIELD, p->in->f[idx].type, p->pos, NULL, NULL);
+    if (e)
+        e->field = idx;
+    return advance(p, e);
+}
+
+static expr *parse_paren(parser *p)
+{
+    size_t open = p->pos;
+    if (++p->depth > EXPR_MAX_DEPTH) {
+        syntax_error(p, open, "parentheses nested too deeply");
+        return NULL;
+    }
+    if (next_token(p))
+        return NULL;
+    expr *e = parse_or(p);
+    p->depth--;
+    if (e && p->tok != T_RPAREN) {
+        expr_free(e);
+        ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1,
+                          "expected ')' to close the '(' at column %zu", open + 1);
+        return NULL;
+    }
+    if (e)
+        e->col = (int)open + 1;
+    return advance(p, e);
+}
+
+static expr *parse_atom(parser *p)
+{
+    if (p->tok == T_LPAREN)
+        return parse_paren(p);
+    if (p->tok == T_INT || p->tok == T_FLOAT || p->tok == T_STR || tok_is(p, "true") ||
+        tok_is(p, "false"))
+        return parse_literal(p);
+    if (p->tok == T_IDENT && !tok_is_keyword(p))
+        return parse_field(p);
+    if (p->tok == T_END)
+        syntax_error(p, p->pos, "expected a value, a field or '(' at the end");
+    else
+        ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1,
+                          "expected a value, a field or '(', not '%.*s'", (int)p->tok_len,
+                          p->src + p->pos);
+    return NULL;
+}
+
+/* ------------------------------------------------------------- operators */
+
+/* unary := "-" unary | atom. Iterative, so "- - - x" cannot blow the stack;
+ * a negated constant is folded into the constant. */
+static expr *parse_unary(parser *p)
+{
+    size_t first = p->pos, last = p->pos;
+    int n = 0;
+    for (; tok_is(p, "-"); n++) {
+        last = p->pos;
+        if (next_token(p))
+            return NULL;
+    }
+    expr *x = parse_atom(p);
+    if (!x || n == 0)
+        return x;
+    if (!is_num(x->type))
+        return type_error(p, (int)last + 1, x, NULL, "cannot negate a %s%s",
+                          ember_type_name(x->type), "");
+    for (; n > 0 && x->kind == N_CONST; n--) {
+        if (x->type == EMBER_INT)
+            x->value.u.i = (int64_t)(0 - (uint64_t)x->value.u.i); /* wraps, never UB */
+        else
+            x->value.u.f = -x->value.u.f;
+    }
+    for (; n > 0 && x; n--)
+        x = node(p, N_NEG, x->type, first, x, NULL);
+    if (x)
+        x->col = (int)first + 1;
+    return x;
+}
+
+static const struct {
+    const char *op;
+    node_kind kind;
+    int level; /* 0 sum, 1 product */
+} arith_ops[] = {
+    {"+", N_ADD, 0}, {"-", N_SUB, 0}, {"*", N_MUL, 1}, {"/", N_DIV, 1}, {"%", N_MOD, 1}};
+
+static int arith_op(const parser *p, int level, node_kind *k)
+{
+    for (size_t i = 0; i < sizeof arith_ops / sizeof arith_ops[0]; i++)
+        if (arith_ops[i].level == level && tok_is(p, arith_ops[i].op))
+            return (*k = arith_ops[i].kind), 1;
+    return 0;
+}
+
+static expr *arith(parser *p, node_kind k, size_t op_col, expr *l, expr *r)
+{
+    if (!is_num(l->type) || !is_num(r->type))
+        return type_error(p, (int)op_col + 1, l, r, "arithmetic needs numbers, not %s and %s",
+                          ember_type_name(l->type), ember_type_name(r->type));
+    /* int / int is float, as in Spark SQL: 7 / 2 = 3.5 */
+    ember_type t = k == N_DIV ? EMBER_FLOAT : num_result(l, r);
+    expr *e = node(p, k, t, (size_t)l->col - 1, l, r);
+    if (e)
+        e->otype = num_result(l, r);
+    return e;
+}
+
+/* level 0: sum := prod (+|- prod)*, level 1: prod := unary (*|/|% unary)* */
+static expr *parse_arith(parser *p, int level)
+{
+    expr *l = level == 1 ? parse_unary(p) : parse_arith(p, 1);
+    node_kind k;
+    while (l && arith_op(p, level, &k)) {
+        size_t op_col = p->pos;
+        if (next_token(p))
+            return expr_free(l), NULL;
+        expr *r = level == 1 ? parse_unary(p) : parse_arith(p, 1);
+        if (!r)
+            return expr_free(l), NULL;
+        l = arith(p, k, op_col, l, r);
+    }
+    return l;
+}
+
+static const struct {
+    const char *op;
+    node_kind kind;
+} cmp_ops[] = {{"==", N_EQ}, {"=", N_EQ},  {"!=", N_NE}, {"<=", N_LE},
+               {"<", N_LT},  {">=", N_GE}, {">", N_GT}};
+
+static int cmp_op(const parser *p, node_kind *k)
+{
+    for (size_t i = 0; i < sizeof cmp_ops / sizeof cmp_ops[0]; i++)
+        if (tok_is(p, cmp_ops[i].op))
+            return (*k = cmp_ops[i].kind), 1;
+    return 0;
+}
+
+static int comparable(node_kind k, ember_type a, ember_type b)
+{
+    if (is_num(a) && is_num(b))
+        return 1;
+    if (a != b)
+        return 0;
+    return a == EMBER_STRING || k == N_EQ || k == N_NE; /* booleans: only = and != */
+}
+
+static expr *compare_node(parser *p, node_kind k, size_t op_col, expr *l, expr *r)
+{
+    if (!comparable(k, l->type, r->type))
+        return type_error(p, (int)op_col + 1, l, r, "cannot compare %s with %s",
+                          ember_type_name(l->type), ember_type_name(r->type));
+    expr *e = node(p, k, EMBER_BOOL, (size_t)l->col - 1, l, r);
+    if (e)
+        e->otype = is_num(l->type) ? num_result(l, r) : l->type;
+    return e;
+}
+
+/* cmp := sum (op sum)?; "a < b < c" is an error, not (a < b) < c. */
+static expr *parse_cmp(parser *p)
+{
+    node_kind k;
+    expr *l = parse_arith(p, 0);
+    if (!l || !cmp_op(p, &k))
+        return l;
+    size_t op_col = p->pos;
+    if (next_token(p))
+        return expr_free(l), NULL;
+    expr *r = parse_arith(p, 0);
+    if (!r)
+        return expr_free(l), NULL;
+    expr *e = compare_node(p, k, op_col, l, r);
+    if (e && cmp_op(p, &k)) {
+        syntax_error(p, p->pos, "comparisons cannot be chained: join them with 'and'");
+        return expr_free(e), NULL;
+    }
+    return e;
+}
+
+/* not := "not" not | cmp. Iterative; "not not x" is x (two-valued logic). */
+static expr *parse_not(parser *p)
+{
+    size_t first = p->pos;
+    int n = 0;
+    for (; tok_is(p, "not"); n++)
+        if (next_token(p))
+            return NULL;
+    expr *x = parse_cmp(p);
+    if (!x || n == 0)
+        return x;
+    if (x->type != EMBER_BOOL)
+        return type_error(p, x->col, x, NULL, "'not' needs a condition (boolean), not %s%s",
+                          ember_type_name(x->type), "");
+    if (n % 2)
+        x = node(p, N_NOT, EMBER_BOOL, first, x, NULL);
+    else
+        x->col = (int)first + 1;
+    return x;
+}
+
+static expr *logic_node(parser *p, const char *word, node_kind k, expr *l, expr *r)
+{
+    const expr *bad = l->type != EMBER_BOOL ? l : r->type != EMBER_BOOL ? r : NULL;
+    if (bad)
+        return type_error(p, bad->col, l, r,
+                          "'%s' needs conditions (booleans) on both sides, not %s", word,
+                          ember_type_name(bad->type));
+    return node(p, k, EMBER_BOOL, (size_t)l->col - 1, l, r);
+}
+
+static expr *parse_logic(parser *p, const char *word, node_kind k, expr *(*sub)(parser *))
+{
+    expr *l = sub(p);
+    while (l && tok_is(p, word)) {
+        if (next_token(p))
+            return expr_free(l), NULL;
+        expr *r = sub(p);
+        if (!r)
+            return expr_free(l), NULL;
+        l = logic_node(p, word, k, l, r);
+    }
+    return l;
+}
+
+static expr *parse_and(parser *p)
+{
+    return parse_logic(p, "and", N_AND, parse_not);
+}
+static expr *parse_or(parser *p)
+{
+    return parse_logic(p, "or", N_OR, parse_and);
+}
+
+int expr_compile(const char *text, const schema *in, expr **out, ember_err *err)
+{
+    parser p = {.src = text, .in = in, .err = err};
+    *out = NULL;
+    if (next_token(&p))
+        return err->code;
+    expr *e = parse_or(&p);
+    if (!e)
+        return err->code;
+    if (p.tok != T_END) {
+        expr_free(e);
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)p.pos + 1,
+                                 "unexpected '%.*s' (expected an operator or the end)",
+                                 (int)p.tok_len, text + p.pos);
+    }
+    *out = e;
+    return 0;
+}
+
+ember_type expr_type(const expr *e)
+{
+    return e->type;
+}
+
+/* ------------------------------------------------------------- evaluation */
+
+static double as_double(const ember_value *v)
+{
+    return v->type == EMBER_FLOAT ? v->u.f : (double)v->u.i;
+}
+
+static void eval_int_arith(node_kind k, int64_t a, int64_t b, ember_value *out)
+{
+    uint64_t x = (uint64_t)a, y = (uint64_t)b; /* + - * wrap, never UB */
+    out->type = EMBER_INT;
+    if (k == N_MOD && b == 0)
+        out->type = EMBER_NULL;
+    else if (k == N_MOD)
+        out->u.i = b == -1 ? 0 : a % b; /* INT64_MIN % -1 traps on x86 */
+    else
+        out->u.i = (int64_t)(k == N_ADD ? x + y : k == N_SUB ? x - y : x * y);
+}
+
+static void eval_arith(const expr *e, const ember_value *a, const ember_value *b, ember_value *out)
+{
+    if (e->otype == EMBER_INT && e->kind != N_DIV) {
+        eval_int_arith(e->kind, a->u.i, b->u.i, out);
+        return;
+    }
+    double x = as_double(a), y = as_double(b);
+    if ((e->kind == N_DIV || e->kind == N_MOD) && y == 0) {
+        out->type = EMBER_NULL;
+        return;
+    }
+    out->type = EMBER_FLOAT;
+    switch (e->kind) {
+    case N_ADD:
+        out->u.f = x + y;
+        break;
+    case N_SUB:
+        out->u.f = x - y;
+        break;
+    case N_MUL:
+        out->u.f = x * y;
+        break;
+    case N_DIV:
+        out->u.f = x / y;
+        break;
+    default:
+        out->u.f = fmod(x, y);
+        break;
+    }
+}
+
+static int compare(const expr *e, const ember_value *a, const ember_value *b)
+{
+    if (e->otype == EMBER_STRING) {
+        uint32_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+        int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
+        return c ? c : (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+    }
+    if (e->otype == EMBER_FLOAT) {
+        double x = as_double(a), y = as_double(b);
+        return (x > y) - (x < y);
+    }
+    return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+}
+
+static int cmp_holds(node_kind k, int c)
+{
+    switch (k) {
+    case N_EQ:
+        return c == 0;
+    case N_NE:
+        return c != 0;
+    case N_LT:
+        return c < 0;
+    case N_LE:
+        return c <= 0;
+    case N_GT:
+        return c > 0;
+    default:
+        return c >= 0;
+    }
+}
+
+static void set_bool(ember_value *out, int v)
+{
+    out->type = EMBER_BOOL;
+    out->u.i = v;
+}
+
+/* Binary arithmetic and comparisons: NULL in, NULL (or false) out. */
+static void eval_binary(const expr *e, const ember_record *rec, ember_value *out)
+{
+    ember_value a, b;
+    expr_eval(e->l, rec, &a);
+    expr_eval(e->r, rec, &b);
+    if (e->type == EMBER_BOOL) {
+        /* NaN compares as unordered: false, like SQL's NULL */
+        int nan =
+            (a.type == EMBER_FLOAT && isnan(a.u.f)) || (b.type == EMBER_FLOAT && isnan(b.u.f));
+        set_bool(out, a.type != EMBER_NULL && b.type != EMBER_NULL && !nan &&
+                          cmp_holds(e->kind, compare(e, &a, &b)));
+    } else if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
+        out->type = EMBER_NULL;
+    } else {
+        eval_arith(e, &a, &b, out);
+    }
+}
+
+void expr_eval(const expr *e, const ember_record *rec, ember_value *out)
+{
+    switch (e->kind) {
+    case N_CONST:
+        *out = e->value;
+        return;
+    case N_FIELD:
+        *out = rec->values[e->field];
+        return;
+    case N_AND:
+        set_bool(out, expr_is_true(e->l, rec) && expr_is_true(e->r, rec));
+        return;
+    case N_OR:
+        set_bool(out, expr_is_true(e->l, rec) || expr_is_true(e->r, rec));
+        return;
+    case N_NOT:
+        set_bool(out, !expr_is_true(e->l, rec));
+        return;
+    case N_NEG:
+        expr_eval(e->l, rec, out);
+        if (out->type == EMBER_INT)
+            out->u.i = (int64_t)(0 - (uint64_t)out->u.i);
+        else if (out->type == EMBER_FLOAT)
+            out->u.f = -out->u.f;
+        return;
+    default:
+        eval_binary(e, rec, out);
+        return;
+    }
+}
+
+int expr_is_true(const expr *e, const ember_record *rec)
+{
+    ember_value v;
+    expr_eval(e, rec, &v);
+    return v.type == EMBER_BOOL && v.u.i != 0;
+}
+
+/* ------------------------------------------------------------------ select */
+
+void select_free(select_list *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++)
+        expr_free(s->items[i]);
+    free(s->items);
+    free(s);
+}
+
+/* The output name of an item: "as NAME", or a bare field's own name. */
+static int select_name(parser *p, const expr *e, size_t start, const char **name, size_t *len,
+                       size_t *name_col)
+{
+    *name_col = start;
+    if (!tok_is(p, "as")) {
+        if (e->kind != N_FIELD)
+            return syntax_error(p, start, "a computed column needs a name: add 'as NAME'");
+        *name = p->in->f[e->field].name;
+        *len = strlen(*name);
+        return 0;
+    }
+    if (next_token(p))
+        return p->err->code;
+    if (p->tok != T_IDENT || tok_is_keyword(p))
+        return syntax_error(p, p->pos, "expected a column name after 'as'");
+    *name = p->src + p->pos;
+    *len = p->tok_len;
+    *name_col = p->pos;
+    if (*len >= SCHEMA_NAME_MAX)
+        return syntax_error(p, p->pos, "column name too long");
+    return next_token(p);
+}
+
+static int select_item(parser *p, select_list *s)
+{
+    size_t start = p->pos, len = 0, name_col = 0;
+    const char *name = NULL;
+    expr *e = parse_or(p);
+    if (!e)
+        return p->err->code;
+    s->items[s->n++] = e; /* owned by s from here on */
+    if (select_name(p, e, start, &name, &len, &name_col))
+        return p->err->code;
+    if (schema_find(&s->out, name, len) >= 0)
+        return ember_err_set_col(p->err, -EMBER_EUSAGE, (int)name_col + 1,
+                                 "column '%.*s' selected twice", (int)len, name);
+    schema_field *f = &s->out.f[s->out.n++];
+    memcpy(f->name, name, len);
+    f->name[len] = '\0';
+    f->type = e->type;
+    return 0;
+}
+
+static int select_items(parser *p, select_list *s)
+{
+    for (;;) {
+        if (s->n == SCHEMA_MAX_FIELDS)
+            return syntax_error(p, p->pos, "too many columns");
+        if (select_item(p, s))
+            return p->err->code;
+        if (p->tok == T_END)
+            return 0;
+        if (p->tok != T_COMMA)
+            return syntax_error(p, p->pos, "expected ',' or 'as NAME' after a column");
+        if (next_token(p))
+            return p->err->code;
+    }
+}
+
+int select_compile(const char *text, const schema *in, select_list **out, ember_err *err)
+{
+    parser p = {.src = text, .in = in, .err = err};
+    int rc = 0;
+    select_list *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s || !(s->items = calloc(SCHEMA_MAX_FIELDS, sizeof *s->items))) {
+        rc = ember_err_set(err, -ENOMEM, "out of memory compiling a select list");
+        goto out_free;
+    }
+    if ((rc = next_token(&p)) || (rc = select_items(&p, s)))
+        goto out_free;
+    *out = s;
+    return 0;
+out_free:
+    select_free(s);
+    return rc;
+}
+
+void select_eval(const select_list *s, const ember_record *in, ember_record *out)
+{
+    for (int i = 0; i < s->n; i++)
+        expr_eval(s->items[i], in, &out->values[i]);
+    out->n = (uint32_t)s->n;
+}

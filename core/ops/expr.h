@@ -1,0 +1,53 @@
+/*
+ * expr: expressions of filter and select, compiled and type-checked against
+ * the schema when the job is loaded, evaluated per record by workers.
+ *
+ * Grammar (lowest precedence first):
+ *   or_expr  := and_expr ("or" and_expr)*
+ *   and_expr := not_expr ("and" not_expr)*
+ *   not_expr := "not" not_expr | cmp
+ *   cmp      := sum (("=="|"="|"!="|"<"|"<="|">"|">=") sum)?
+ *   sum      := prod (("+"|"-") prod)*
+ *   prod     := unary (("*"|"/"|"%") unary)*
+ *   unary    := "-" unary | atom
+ *   atom     := INT | FLOAT | "string" | 'string' | true | false | FIELD | "(" or_expr ")"
+ * Types: int op int -> int (except "/" which gives float, as in Spark SQL);
+ * any float -> float; strings compare only with strings (= != < > by bytes);
+ * and/or/not take booleans; a filter must be boolean. Any error (unknown
+ * field, string vs number, bad token) is reported at compile time with
+ * err->col = 1-based column in the expression text.
+ * Runtime: division or modulo by zero gives NULL; arithmetic on NULL gives
+ * NULL; a comparison with NULL is false (so a filter drops the record).
+ */
+#ifndef EMBER_EXPR_H
+#define EMBER_EXPR_H
+
+#include "core/base/arena.h"
+#include "core/ops/schema.h"
+
+typedef struct expr expr;
+
+EMBER_MUST_CHECK int expr_compile(const char *text, const schema *in, expr **out,
+                                  ember_err *err);
+ember_type expr_type(const expr *e);
+/* Evaluates; a string result borrows from the record or the expression. */
+void expr_eval(const expr *e, const ember_record *rec, ember_value *out);
+/* Filter helper: 1 when the value is a true boolean. */
+int expr_is_true(const expr *e, const ember_record *rec);
+void expr_free(expr *e);
+
+/* select list: "a, temp * 1.8 + 32 as temp_f, b as c". Each item needs a name:
+ * a bare field keeps its name, anything else needs "as NAME". */
+typedef struct select_list {
+    int n;
+    expr **items;
+    schema out; /* the schema after select */
+} select_list;
+
+EMBER_MUST_CHECK int select_compile(const char *text, const schema *in, select_list **out,
+                                    ember_err *err);
+/* Evaluates every item of in into out (out->values has room for out schema). */
+void select_eval(const select_list *s, const ember_record *in, ember_record *out);
+void select_free(select_list *s);
+
+#endif

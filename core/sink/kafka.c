@@ -1,0 +1,684 @@
+/*
+ * sink_kafka: `sink kafka brokers=B topic=T [markers=M] [transactional-id=X]`,
+ * exactly-once output into Kafka through a transactional producer.
+ *
+ * Records: one per output row; key = the row's key fields, value = the whole
+ * row, both tab-separated as in the file sink (value_format), partition =
+ * murmur2(key) mod partitions (Kafka's default, so output is partitioned by
+ * key); headers ember.job = job name, ember.batch = batch id.
+ *
+ * Protocol for batch b (commit step):
+ *   1. begin a transaction;
+ *   2. produce b's rows, except the first present[p] of each partition p
+ *      (rows of b an interrupted attempt already left in the topic);
+ *   3. wait for every delivery report (so a marker never precedes a row);
+ *   4. produce the marker (key = job name, value "batch=b ends=p:o,...") to
+ *      the control topic M (default T.ember-markers; may be compacted);
+ *   5. commit the transaction.
+ * recover() first calls init_transactions (on Kafka this fences a previous
+ * instance and aborts its open transaction), then reads the newest marker of
+ * this job with isolation.level=read_committed: batches up to it are skipped
+ * by begin(); for the next batch it counts, per partition after the marker's
+ * end offsets, the records of that batch already there. A real broker hides
+ * aborted records from read_committed readers, so that count is 0; a broker
+ * without transaction isolation (librdkafka's mock, `ember broker`) shows
+ * them, and skipping them keeps the topic exactly-once there too. Rows of a
+ * batch are deterministic (same rows, same order on replay), so what a
+ * broken attempt left is a prefix of each partition's rows.
+ *
+ * Failures: an abortable transaction error (a delivery timed out while the
+ * cluster was down...) aborts, recounts what is present and tries the batch
+ * again with backoff, for as long as it takes; a fatal one (fenced by
+ * another instance with the same transactional.id, a record over the size
+ * limit) stops the job with a message.
+ */
+#include "core/kafka/client.h"
+#include "core/kafka/mock.h"
+#include "core/sink/sink.h"
+#include "core/ops/text.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REQUEST_TIMEOUT_MS 5000
+#define TXN_TIMEOUT_MS 60000 /* transaction.timeout.ms: records not acknowledged by then fail */
+#define EMBEDDED_PARTITIONS 4
+
+static const opt_def kafka_sink_options[] = {
+    {"brokers", OPT_STR, NULL, NULL,
+     "bootstrap servers HOST:PORT[,HOST:PORT...], or `embedded` (an in-process broker)"},
+    {"topic", OPT_STR, NULL, NULL,
+     "output topic: one record per row, key = key fields, value = row (tab-separated)"},
+    {"markers", OPT_STR, "", NULL, "control topic of batch markers (default TOPIC.ember-markers)"},
+    {"transactional-id", OPT_STR, "", NULL, "producer transactional.id (default ember-JOB)"},
+    {"timeout", OPT_DURATION, "30s", NULL,
+     "how long to wait for the cluster at start before giving up (0 = forever)"},
+    {0},
+};
+
+typedef struct out_row {
+    size_t key_off, key_len, val_off, val_len;
+    int32_t partition;
+} out_row;
+
+typedef struct kafka_sink {
+    kafka_endpoint ep;
+    rd_kafka_t *rk;     /* the transactional producer */
+    rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
+    char *topic, *markers, *txn_id, *job;
+    char what[300];
+    int n_keys;
+    int64_t timeout_ms;
+    int32_t n_parts;   /* output partitions, fixed for the life of the process */
+    int64_t *ends;     /* per partition: offset after this job's last record (-1 unknown) */
+    int64_t *dr_ends;  /* the same, from the running transaction's delivery reports */
+    uint64_t *present; /* per partition: rows of present_batch already in the topic */
+    uint64_t *seen;
+    uint64_t delivered;     /* newest batch whose marker is committed */
+    uint64_t present_batch; /* the batch `present` counts (delivered + 1) */
+    text_buf buf;           /* the running batch's keys and values */
+    out_row *rows;
+    size_t n_rows, cap_rows;
+    int in_txn;
+    int dr_failed;
+    rd_kafka_resp_err_t dr_err;
+    char dr_error[256];
+} kafka_sink;
+
+/* ------------------------------------------------------------ clients */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kafka_sink *s = m->_private;
+    if (!s)
+        return;
+    if (m->err) {
+        if (!s->dr_failed++) {
+            s->dr_err = m->err;
+            snprintf(s->dr_error, sizeof s->dr_error, "%s", rd_kafka_err2str(m->err));
+        }
+        return;
+    }
+    if (m->partition >= 0 && m->partition < s->n_parts &&
+        m->offset + 1 > s->dr_ends[m->partition] && m->rkt &&
+        strcmp(rd_kafka_topic_name(m->rkt), s->topic) == 0)
+        s->dr_ends[m->partition] = m->offset + 1;
+}
+
+static int make_clients(kafka_sink *s, ember_err *err)
+{
+    char errstr[512], group[300];
+    const char *produce[] = {"transactional.id", s->txn_id, "enable.idempotence", "true",
+                             "linger.ms", "5", "transaction.timeout.ms", "60000", NULL};
+    snprintf(group, sizeof group, "ember-sink.%s", s->job);
+    const char *read[] = {"group.id", group, "enable.auto.commit", "false",
+                          "auto.offset.reset", "error", "enable.partition.eof", "true",
+                          "isolation.level", "read_committed", "allow.auto.create.topics",
+                          "false", "fetch.wait.max.ms", "20", NULL};
+    rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, err), *rc = NULL;
+    if (!pc || !(rc = kafka_conf_new(&s->ep, read, err))) {
+        if (pc)
+            rd_kafka_conf_destroy(pc);
+        return err->code;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    if (!(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr))) {
+        rd_kafka_conf_destroy(pc);
+        rd_kafka_conf_destroy(rc);
+        return ember_err_set(err, -EINVAL, "%s: %s", s->what, errstr);
+    }
+    if (!(s->reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, sizeof errstr))) {
+        rd_kafka_conf_destroy(rc);
+        return ember_err_set(err, -EINVAL, "%s: %s", s->what, errstr);
+    }
+    return 0;
+}
+
+/* The output topic's partition count; naming the topic in a producer's
+ * metadata request lets a broker that allows it create the topic. */
+static int output_partitions(kafka_sink *s, ember_err *err)
+{
+    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    kafka_backoff b = {0};
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic, NULL);
+    if (!rkt)
+        return ember_err_set(err, -EINVAL, "%s: %s", s->what,
+                             rd_kafka_err2str(rd_kafka_last_error()));
+    int rc;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        s->ep.last_error[0] = '\0';
+        rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, REQUEST_TIMEOUT_MS);
+        if (!e && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+            s->n_parts = md->topics[0].partition_cnt;
+        else if (!e && md->topic_cnt == 1)
+            e = md->topics[0].err ? md->topics[0].err : RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_poll(s->rk, 0);
+        if (s->n_parts > 0)
+            return rd_kafka_topic_destroy(rkt), 0;
+        rc = e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                 ? ember_err_set(err, -ENOENT, "%s: topic '%s' does not exist at %s and the "
+                                 "cluster does not create topics", s->what, s->topic, s->ep.shown)
+                 : ember_err_set(err, -ETIMEDOUT, "cannot reach Kafka at %s: %s", s->ep.shown,
+                                 s->ep.last_error[0] ? s->ep.last_error : rd_kafka_err2str(e));
+        if (rc == -ENOENT || (s->timeout_ms && kafka_now_ms() >= give_up))
+            break;
+        kafka_backoff_wait(&b, s->what, err->msg);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return rc == -ENOENT ? rc : ember_err_prefix(err, "%s: gave up after %lld ms", s->what,
+                                                 (long long)s->timeout_ms);
+}
+
+static int alloc_parts(kafka_sink *s, ember_err *err)
+{
+    size_t n = (size_t)s->n_parts;
+    s->ends = malloc(n * sizeof *s->ends);
+    s->dr_ends = malloc(n * sizeof *s->dr_ends);
+    s->present = calloc(n, sizeof *s->present);
+    s->seen = calloc(n, sizeof *s->seen);
+    if (!s->ends || !s->dr_ends || !s->present || !s->seen)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        s->ends[i] = s->dr_ends[i] = -1;
+    return 0;
+}
+
+static char *dup_or_default(const char *v, const char *fmt, const char *arg)
+{
+    char buf[512];
+    if (*v)
+        return strdup(v);
+    snprintf(buf, sizeof buf, fmt, arg);
+    return strdup(buf);
+}
+
+static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember_err *err)
+{
+    kafka_sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    snk->impl = s;
+    s->topic = strdup(opts_str(opts, "topic"));
+    s->job = strdup(env->job_name);
+    s->markers = dup_or_default(opts_str(opts, "markers"), "%s.ember-markers", s->topic);
+    s->txn_id = dup_or_default(opts_str(opts, "transactional-id"), "ember-%s", env->job_name);
+    if (!s->topic || !s->job || !s->markers || !s->txn_id)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    snprintf(s->what, sizeof s->what, "sink kafka topic %s", s->topic);
+    s->n_keys = env->n_key_fields;
+    s->timeout_ms = opts_int(opts, "timeout");
+    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, err);
+    if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
+                                                                   err)))
+        rc = kafka_mock_embedded_topic(s->markers, 1, err);
+    if (!rc)
+        rc = make_clients(s, err);
+    if (!rc)
+        rc = output_partitions(s, err);
+    return rc ? rc : alloc_parts(s, err);
+}
+
+/* ------------------------------------------------------------ recovery */
+
+typedef struct marker_scan {
+    const kafka_sink *s;
+    uint64_t batch; /* newest marker of this job seen, 0 = none */
+    char ends[2048];
+} marker_scan;
+
+static int key_is(const rd_kafka_message_t *m, const char *key)
+{
+    return m->key && m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0;
+}
+
+/* Marker value: "batch=B ends=P:O,P:O,..." (text, so kcat shows it). */
+static int on_marker(const rd_kafka_message_t *m, void *ctx)
+{
+    marker_scan *ms = ctx;
+    char v[2200];
+    if (!key_is(m, ms->s->job) || !m->payload || m->len >= sizeof v)
+        return 0;
+    memcpy(v, m->payload, m->len);
+    v[m->len] = '\0';
+    unsigned long long b = 0;
+    const char *ends = strstr(v, " ends=");
+    if (sscanf(v, "batch=%llu", &b) == 1 && b >= ms->batch) {
+        ms->batch = b;
+        snprintf(ms->ends, sizeof ms->ends, "%s", ends ? ends + 6 : "");
+    }
+    return 0;
+}
+
+/* The newest marker in one partition of the control topic: its tail first,
+ * further back only while none of this job's markers turns up. */
+static int scan_marker_partition(kafka_sink *s, int32_t p, marker_scan *ms, ember_err *err)
+{
+    int64_t lo = -1, hi = -1, window = 256;
+    int rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_EARLIEST, &lo,
+                           REQUEST_TIMEOUT_MS, err);
+    if (!rc)
+        rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_LATEST, &hi,
+                           REQUEST_TIMEOUT_MS, err);
+    for (int64_t to = hi; !rc && lo >= 0 && to > lo; window *= 8) {
+        int64_t from = to - window > lo ? to - window : lo;
+        uint64_t before = ms->batch;
+        rc = kafka_scan(s->reader, &s->ep, s->markers, p, from, to, on_marker, ms, err);
+        if (ms->batch > before)
+            break;
+        to = from;
+    }
+    return rc;
+}
+
+static void parse_ends(kafka_sink *s, const char *text)
+{
+    for (const char *p = text; *p;) {
+        long long part, off;
+        int used = 0;
+        if (sscanf(p, "%lld:%lld%n", &part, &off, &used) != 2)
+            break;
+        if (part >= 0 && part < s->n_parts)
+            s->ends[part] = off;
+        p += used + (p[used] == ',');
+    }
+}
+
+static int read_newest_marker(kafka_sink *s, ember_err *err)
+{
+    marker_scan ms = {.s = s};
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = kafka_partitions(s->reader, &s->ep, s->markers, REQUEST_TIMEOUT_MS, &ids, &n, err);
+    if (rc == -ENOENT) /* no marker was ever written */
+        return (*err = (ember_err){0}), 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = scan_marker_partition(s, ids[i], &ms, err);
+    free(ids);
+    if (!rc) {
+        s->delivered = ms.batch;
+        parse_ends(s, ms.ends);
+    }
+    return rc;
+}
+
+typedef struct present_scan {
+    kafka_sink *s;
+    char batch[24];
+    uint64_t count;
+} present_scan;
+
+static int on_present(const rd_kafka_message_t *m, void *ctx)
+{
+    present_scan *ps = ctx;
+    char job[256], batch[24];
+    kafka_header(m, "ember.job", job, sizeof job);
+    if (strcmp(job, ps->s->job) != 0)
+        return 0;
+    kafka_header(m, "ember.batch", batch, sizeof batch);
+    ps->count += strcmp(batch, ps->batch) == 0;
+    return 0;
+}
+
+/* Rows of `batch` already in the output topic, per partition, counted after
+ * the newest marker's end offsets (read_committed). */
+static int count_present(kafka_sink *s, uint64_t batch, ember_err *err)
+{
+    int32_t *ids = malloc((size_t)s->n_parts * sizeof *ids);
+    int64_t *lo = malloc((size_t)s->n_parts * sizeof *lo), *hi = malloc((size_t)s->n_parts * 8);
+    int rc = ids && lo && hi ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    for (int32_t p = 0; p < s->n_parts && ids; p++)
+        ids[p] = p;
+    if (!rc)
+        rc = kafka_offsets(s->reader, &s->ep, s->topic, ids, (size_t)s->n_parts, KAFKA_EARLIEST,
+                           lo, REQUEST_TIMEOUT_MS, err);
+    if (!rc)
+        rc = kafka_offsets(s->reader, &s->ep, s->topic, ids, (size_t)s->n_parts, KAFKA_LATEST,
+                           hi, REQUEST_TIMEOUT_MS, err);
+    for (int32_t p = 0; !rc && p < s->n_parts; p++) {
+        present_scan ps = {.s = s};
+        snprintf(ps.batch, sizeof ps.batch, "%" PRIu64, batch);
+        int64_t from = s->ends[p] > lo[p] ? s->ends[p] : lo[p];
+        rc = kafka_scan(s->reader, &s->ep, s->topic, p, from, hi[p], on_present, &ps, err);
+        s->present[p] = ps.count;
+    }
+    s->present_batch = batch;
+    free(ids);
+    free(lo);
+    free(hi);
+    return rc;
+}
+
+static uint64_t present_total(const kafka_sink *s)
+{
+    uint64_t n = 0;
+    for (int32_t p = 0; p < s->n_parts; p++)
+        n += s->present[p];
+    return n;
+}
+
+/* Classifies a transactional API error: 1 = abort and try the batch again,
+ * 2 = call again, <0 = stop (fatal, with a message). Takes the error. */
+static int txn_error(kafka_sink *s, const char *call, rd_kafka_error_t *e, ember_err *err)
+{
+    int rc = rd_kafka_error_is_fatal(e)        ? 0
+             : rd_kafka_error_txn_requires_abort(e) ? 1
+             : rd_kafka_error_is_retriable(e)  ? 2
+                                               : 0;
+    if (rc == 0) {
+        rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+        ember_err_set(err, -EIO, "%s: %s: %s%s", s->what, call, rd_kafka_error_string(e),
+                      code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED
+                          ? " (another process uses transactional.id; is the job running twice?)"
+                          : "");
+        rc = err->code;
+    } else {
+        snprintf(err->msg, sizeof err->msg, "%s: %s", call, rd_kafka_error_string(e));
+    }
+    rd_kafka_error_destroy(e);
+    return rc;
+}
+
+/* init_transactions, retried while the cluster is unreachable (up to the
+ * timeout at start). */
+static int init_txn(kafka_sink *s, ember_err *err)
+{
+    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    kafka_backoff b = {0};
+    for (;;) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, REQUEST_TIMEOUT_MS);
+        if (!e)
+            return 0;
+        int rc = txn_error(s, "init_transactions", e, err);
+        if (rc < 0)
+            return rc;
+        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return ember_err_set(err, -EHOSTUNREACH, "%s: cannot reach Kafka at %s: %s",
+                                 s->what, s->ep.shown, why);
+        }
+        kafka_backoff_wait(&b, s->what, err->msg);
+    }
+}
+
+static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
+{
+    kafka_sink *s = snk->impl;
+    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    kafka_backoff b = {0};
+    int rc = init_txn(s, err);
+    while (!rc) {
+        rc = read_newest_marker(s, err);
+        if (!rc)
+            rc = count_present(s, s->delivered + 1, err);
+        if (rc != -ETIMEDOUT || (s->timeout_ms && kafka_now_ms() >= give_up))
+            break;
+        kafka_backoff_wait(&b, s->what, err->msg);
+        rc = 0;
+    }
+    if (rc)
+        return rc;
+    fprintf(stderr, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
+            " (marker in %s)", s->topic, s->delivered, s->markers);
+    if (present_total(s))
+        fprintf(stderr, "; %" PRIu64 " records of batch %" PRIu64 " from an interrupted "
+                "attempt are there and will not be sent again", present_total(s),
+                s->delivered + 1);
+    fputc('\n', stderr);
+    if (s->delivered < committed_batch)
+        fprintf(stderr, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are committed "
+                "but not in topic %s (was the topic or its markers deleted?)\n",
+                s->delivered + 1, committed_batch, s->topic);
+    return 0;
+}
+
+/* ------------------------------------------------------------ batches */
+
+static int ksink_begin(sink *snk, uint64_t batch, uint64_t batch_time_ms, ember_err *err)
+{
+    kafka_sink *s = snk->impl;
+    if (batch <= s->delivered)
+        return 1; /* its marker is committed: the topic has it already */
+    if (batch != s->present_batch)
+        memset(s->present, 0, (size_t)s->n_parts * sizeof *s->present);
+    s->present_batch = batch;
+    s->buf.len = 0;
+    s->n_rows = 0;
+    return 0;
+}
+
+/* Appends the values of `row` (the first n of them) tab-separated, without
+ * the newline text_append_row ends with. */
+static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
+{
+    ember_record part = {n, row->values};
+    int rc = text_append_row(b, &part, '\t');
+    if (!rc)
+        b->len--;
+    return rc;
+}
+
+static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
+{
+    kafka_sink *s = snk->impl;
+    if (s->n_rows == s->cap_rows) {
+        size_t cap = s->cap_rows ? s->cap_rows * 2 : 1024;
+        out_row *r = realloc(s->rows, cap * sizeof *r);
+        if (!r)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        s->rows = r;
+        s->cap_rows = cap;
+    }
+    out_row *r = &s->rows[s->n_rows];
+    uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
+    r->key_off = s->buf.len;
+    if (n_keys && append_fields(&s->buf, row, n_keys))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    r->key_len = s->buf.len - r->key_off;
+    r->val_off = s->buf.len;
+    if (append_fields(&s->buf, row, row->n))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    r->val_len = s->buf.len - r->val_off;
+    /* Kafka's default (Java) partitioner, so consumers can rely on key -> partition. */
+    r->partition = n_keys ? rd_kafka_msg_partitioner_murmur2(NULL, s->buf.data + r->key_off,
+                                                             r->key_len, s->n_parts, NULL, NULL)
+                          : (int32_t)(s->n_rows % (size_t)s->n_parts);
+    s->n_rows++;
+    return 0;
+}
+
+/* 0 ok, 1 abort and retry, <0 stop. */
+static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember_err *err)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_PARTITION(r->partition),
+            RD_KAFKA_V_KEY(r->key_len ? s->buf.data + r->key_off : NULL, r->key_len),
+            RD_KAFKA_V_VALUE(s->buf.data + r->val_off, r->val_len),
+            RD_KAFKA_V_HEADER("ember.job", s->job, -1), RD_KAFKA_V_HEADER("ember.batch", batch, -1),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+        if (!e)
+            return 0;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(s->rk, 10); /* wait for deliveries to make room */
+            continue;
+        }
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+            return ember_err_set(err, -EMSGSIZE, "%s: a row of batch %s is %zu bytes, over the "
+                                 "record size limit (message.max.bytes): '%.60s...'", s->what,
+                                 batch, r->val_len + r->key_len, s->buf.data + r->val_off);
+        snprintf(err->msg, sizeof err->msg, "produce: %s", rd_kafka_err2str(e));
+        return 1;
+    }
+}
+
+static int produce_marker(kafka_sink *s, const char *batch, ember_err *err)
+{
+    char v[2200];
+    size_t n = (size_t)snprintf(v, sizeof v, "batch=%s ends=", batch);
+    for (int32_t p = 0; p < s->n_parts && n < sizeof v - 48; p++)
+        if (s->dr_ends[p] >= 0)
+            n += (size_t)snprintf(v + n, sizeof v - n, "%s%d:%" PRId64,
+                                  v[n - 1] == '=' ? "" : ",", (int)p, s->dr_ends[p]);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        s->rk, RD_KAFKA_V_TOPIC(s->markers), RD_KAFKA_V_KEY(s->job, strlen(s->job)),
+        RD_KAFKA_V_VALUE(v, n), RD_KAFKA_V_HEADER("ember.job", s->job, -1),
+        RD_KAFKA_V_HEADER("ember.batch", batch, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+    if (!e)
+        return 0;
+    snprintf(err->msg, sizeof err->msg, "produce the marker to %s: %s", s->markers,
+             rd_kafka_err2str(e));
+    return 1;
+}
+
+static int commit_txn(kafka_sink *s, ember_err *err)
+{
+    kafka_backoff b = {0};
+    for (;;) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, REQUEST_TIMEOUT_MS);
+        if (!e)
+            return s->in_txn = 0;
+        int rc = txn_error(s, "commit_transaction", e, err);
+        if (rc != 2)
+            return rc;
+        kafka_backoff_wait(&b, s->what, err->msg);
+    }
+}
+
+/* Waits for every delivery report, saying so while the cluster is slow;
+ * 1 when they did not all come within the transaction timeout. */
+static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
+{
+    double t0 = kafka_now_ms();
+    s->ep.last_error[0] = '\0';
+    while (rd_kafka_flush(s->rk, 2000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        if (kafka_now_ms() - t0 > TXN_TIMEOUT_MS)
+            return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
+        fprintf(stderr, "%s: batch %s: %d records not yet acknowledged by %s%s%s; waiting\n",
+                s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
+                s->ep.last_error[0] ? ": " : "", s->ep.last_error);
+    }
+    return 0;
+}
+
+/* Rows, then (once all are acknowledged) the marker, in one transaction.
+ * 0 ok, 1 abort and retry, <0 stop. */
+static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, batch);
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(s->rk);
+    if (e)
+        return txn_error(s, "begin_transaction", e, err) < 0 ? err->code : 1;
+    s->in_txn = 1;
+    s->dr_failed = 0;
+    memcpy(s->dr_ends, s->ends, (size_t)s->n_parts * sizeof *s->ends);
+    memset(s->seen, 0, (size_t)s->n_parts * sizeof *s->seen);
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const out_row *r = &s->rows[i];
+        if (s->seen[r->partition]++ < s->present[r->partition])
+            continue; /* an interrupted attempt delivered it */
+        int rc = produce_row(s, r, b, err);
+        if (rc)
+            return rc;
+    }
+    if (await_deliveries(s, b, err))
+        return 1;
+    if (s->dr_failed && s->dr_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a record: %s",
+                             s->what, b, s->dr_error);
+    if (s->dr_failed)
+        return snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1;
+    int rc = produce_marker(s, b, err);
+    return rc ? rc : commit_txn(s, err);
+}
+
+static int abort_txn(kafka_sink *s, ember_err *err)
+{
+    kafka_backoff b = {0};
+    while (s->in_txn) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, REQUEST_TIMEOUT_MS);
+        if (!e) {
+            s->in_txn = 0;
+            break;
+        }
+        int rc = txn_error(s, "abort_transaction", e, err);
+        if (rc < 0)
+            return rc;
+        kafka_backoff_wait(&b, s->what, err->msg);
+    }
+    return 0;
+}
+
+static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
+{
+    kafka_sink *s = snk->impl;
+    kafka_backoff b = {0};
+    int rc;
+    while ((rc = deliver_batch(s, batch, err)) > 0) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "batch %" PRIu64 ": %s; aborted", batch, err->msg);
+        if ((rc = abort_txn(s, err)))
+            return rc;
+        kafka_backoff_wait(&b, s->what, why);
+        /* What the aborted attempt left visible is not sent again. */
+        while ((rc = count_present(s, batch, err)) == -ETIMEDOUT)
+            kafka_backoff_wait(&b, s->what, err->msg);
+        if (rc)
+            return rc;
+    }
+    if (rc)
+        return rc;
+    kafka_backoff_ok(&b, s->what);
+    s->delivered = batch;
+    memcpy(s->ends, s->dr_ends, (size_t)s->n_parts * sizeof *s->ends);
+    memset(s->present, 0, (size_t)s->n_parts * sizeof *s->present);
+    s->present_batch = batch + 1;
+    return 0;
+}
+
+static void ksink_close(sink *snk)
+{
+    kafka_sink *s = snk->impl;
+    if (!s)
+        return;
+    if (s->rk)
+        rd_kafka_destroy(s->rk); /* an open transaction is aborted by the next instance */
+    if (s->reader) {
+        rd_kafka_consumer_close(s->reader);
+        rd_kafka_destroy(s->reader);
+    }
+    kafka_endpoint_close(&s->ep);
+    text_free(&s->buf);
+    free(s->rows);
+    free(s->ends);
+    free(s->dr_ends);
+    free(s->present);
+    free(s->seen);
+    free(s->topic);
+    free(s->markers);
+    free(s->txn_id);
+    free(s->job);
+    free(s);
+    snk->impl = NULL;
+}
+
+const sink_ops sink_kafka_ops = {
+    .kind = "kafka",
+    .doc = "a Kafka topic through a transactional producer, with batch markers; exactly-once",
+    .options = kafka_sink_options,
+    .exactly_once = 1,
+    .open = ksink_open,
+    .recover = ksink_recover,
+    .begin = ksink_begin,
+    .write = ksink_write,
+    .commit = ksink_commit,
+    .close = ksink_close,
+};

@@ -1,0 +1,56 @@
+/*
+ * sink: the plugin interface of outputs (stdout, file, kafka). One new
+ * core/sink_X.c and one line in sink_registry[] (core/sink.c) adds a sink.
+ *
+ * Per batch (step 5): begin(b) -> write(row)* -> commit(b), then the engine
+ * commits state + offsets + sink marker in one RocksDB WriteBatch. A replayed
+ * batch goes through the same calls with the same rows in the same order;
+ * the sink makes that idempotent (file: overwrite the same name; kafka: skip
+ * batches its committed markers already cover). begin() returning 1 means
+ * "already delivered, skip writes and commit".
+ */
+#ifndef EMBER_SINK_H
+#define EMBER_SINK_H
+
+#include "core/base/options.h"
+#include "core/ops/schema.h"
+#include "core/ops/text.h"
+#include <stdint.h>
+
+typedef struct sink sink;
+
+typedef struct sink_env {
+    const char *job_name;
+    const char *checkpoint_dir;
+    const schema *rows;     /* schema of the rows written */
+    int n_key_fields;       /* first n fields of rows are the key (0: no key) */
+} sink_env;
+
+typedef struct sink_ops {
+    const char *kind;
+    const char *doc;
+    const opt_def *options;
+    int exactly_once; /* 0 for stdout (at-least-once) */
+
+    EMBER_MUST_CHECK int (*open)(sink *s, const opt_set *opts, const sink_env *env,
+                                 ember_err *err);
+    /* Called once after recovery with the last committed batch (0 if none). */
+    EMBER_MUST_CHECK int (*recover)(sink *s, uint64_t committed_batch, ember_err *err);
+    /* 0 = go on, 1 = batch already delivered (skip), <0 error. */
+    EMBER_MUST_CHECK int (*begin)(sink *s, uint64_t batch, uint64_t batch_time_ms,
+                                  ember_err *err);
+    EMBER_MUST_CHECK int (*write)(sink *s, const ember_record *row, ember_err *err);
+    /* Makes the batch durable and visible (atomically if the sink can). */
+    EMBER_MUST_CHECK int (*commit)(sink *s, uint64_t batch, ember_err *err);
+    void (*close)(sink *s);
+} sink_ops;
+
+struct sink {
+    const sink_ops *ops;
+    void *impl;
+};
+
+const sink_ops *sink_find(const char *kind);
+extern const sink_ops *const sink_registry[];
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * source: the registry of source plugins and the PLAN record codec, the
+ * durable form of a batch's input ranges (written to the WAL in step 2 and
+ * read back by recovery to replay exactly the same input).
+ */
+#include "core/source/source.h"
+#include "core/base/endian.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const source_ops source_generator_ops;
+extern const source_ops source_file_ops;
+extern const source_ops source_socket_ops;
+extern const source_ops source_stdin_ops;
+extern const source_ops source_kafka_ops;
+
+const source_ops *const source_registry[] = {
+    &source_generator_ops,
+    &source_file_ops,
+    &source_socket_ops,
+    &source_stdin_ops,
+    &source_kafka_ops,
+    NULL,
+};
+
+const source_ops *source_find(const char *kind)
+{
+    for (size_t i = 0; source_registry[i]; i++)
+        if (strcmp(source_registry[i]->kind, kind) == 0)
+            return source_registry[i];
+    return NULL;
+}
+
+#define PLAN_HEADER_BYTES 12u
+#define PLAN_RANGE_BYTES 20u
+
+size_t plan_encoded_bytes(size_t n_ranges)
+{
+    return PLAN_HEADER_BYTES + n_ranges * PLAN_RANGE_BYTES;
+}
+
+void plan_encode(uint64_t batch_time_ms, const src_range *r, size_t n, uint8_t *out)
+{
+    put_u64le(out, batch_time_ms);
+    put_u32le(out + 8, (uint32_t)n);
+    out += PLAN_HEADER_BYTES;
+    for (size_t i = 0; i < n; i++, out += PLAN_RANGE_BYTES) {
+        put_u32le(out, r[i].partition);
+        put_u64le(out + 4, r[i].from);
+        put_u64le(out + 12, r[i].to);
+    }
+}
+
+int plan_decode(const void *buf, size_t len, uint64_t *batch_time_ms, src_range **ranges,
+                size_t *n, ember_err *err)
+{
+    const uint8_t *p = buf;
+    if (len < PLAN_HEADER_BYTES)
+        return ember_err_set(err, -EMBER_ECORRUPT, "PLAN record of %zu bytes is too short", len);
+    uint32_t count = get_u32le(p + 8);
+    if (len != plan_encoded_bytes(count))
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "PLAN record says %u ranges but holds %zu bytes", count, len);
+    *batch_time_ms = get_u64le(p);
+    *ranges = calloc(count ? count : 1, sizeof **ranges);
+    if (!*ranges)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    p += PLAN_HEADER_BYTES;
+    for (uint32_t i = 0; i < count; i++, p += PLAN_RANGE_BYTES) {
+        (*ranges)[i].partition = get_u32le(p);
+        (*ranges)[i].from = get_u64le(p + 4);
+        (*ranges)[i].to = get_u64le(p + 12);
+        if ((*ranges)[i].to < (*ranges)[i].from) {
+            free(*ranges);
+            *ranges = NULL;
+            return ember_err_set(err, -EMBER_ECORRUPT, "PLAN range %u ends before it starts", i);
+        }
+    }
+    *n = count;
+    return 0;
+}
