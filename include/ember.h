@@ -52,6 +52,22 @@ int ember_err_set_col(ember_err *err, int code, int col, const char *fmt, ...)
 /* Prefixes the current message with "prefix: " (adds context on the way up). */
 int ember_err_prefix(ember_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---------------------------------------------------------------- log */
+
+typedef enum ember_log_level {
+    EMBER_LOG_ERROR = 0,
+    EMBER_LOG_WARN = 1,
+    EMBER_LOG_INFO = 2, /* recovery decisions, progress lines */
+} ember_log_level;
+
+/* Receives every line the library prints (no trailing newline; the line is
+ * borrowed until the call returns). Called from the thread that logs, one
+ * call at a time. */
+typedef void (*ember_log_fn)(ember_log_level level, const char *line, void *user);
+/* Sets the log callback; NULL restores the default (each line to stderr).
+ * `user` is borrowed and passed back unchanged. */
+void ember_set_log(ember_log_fn fn, void *user);
+
 /* ---------------------------------------------------------------- values */
 
 typedef enum ember_type {

@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <lz4.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -76,52 +75,6 @@ static int engine_invariants_ok(const engine *e, uint64_t batch)
     return batch == e->committed + 1 || batch <= e->committed + 1; /* I3 */
 }
 #endif
-
-/* ---------------------------------------------------------- WAL DATA codec */
-
-int waldata_encode(const char *raw, size_t n, char **out, size_t *out_n, ember_err *err)
-{
-    if (n > (size_t)LZ4_MAX_INPUT_SIZE)
-        return ember_err_set(err, -EFBIG, "batch of %zu bytes is too large for the WAL", n);
-    int bound = LZ4_compressBound((int)n);
-    char *buf = malloc(8 + (size_t)bound);
-    if (!buf)
-        return ember_err_set(err, -ENOMEM, "out of memory");
-    for (int i = 0; i < 8; i++)
-        buf[i] = (char)((uint64_t)n >> (8 * i));
-    int c = LZ4_compress_default(raw, buf + 8, (int)n, bound);
-    if (c <= 0 && n > 0) {
-        free(buf);
-        return ember_err_set(err, -EIO, "lz4 compression failed");
-    }
-    *out = buf;
-    *out_n = 8 + (size_t)c;
-    return 0;
-}
-
-int waldata_decode(const void *buf, size_t n, char **raw, size_t *raw_n, ember_err *err)
-{
-    const unsigned char *p = buf;
-    uint64_t len = 0;
-    if (n < 8)
-        return ember_err_set(err, -EMBER_ECORRUPT, "WAL DATA record too short");
-    for (int i = 7; i >= 0; i--)
-        len = (len << 8) | p[i];
-    if (len > (uint64_t)LZ4_MAX_INPUT_SIZE)
-        return ember_err_set(err, -EMBER_ECORRUPT, "WAL DATA record claims %" PRIu64 " bytes",
-                             len);
-    char *out = malloc(len + 1);
-    if (!out)
-        return ember_err_set(err, -ENOMEM, "out of memory");
-    int d = LZ4_decompress_safe((const char *)p + 8, out, (int)(n - 8), (int)len);
-    if (d < 0 || (uint64_t)d != len) {
-        free(out);
-        return ember_err_set(err, -EMBER_ECORRUPT, "WAL DATA record does not decompress");
-    }
-    *raw = out;
-    *raw_n = len;
-    return 0;
-}
 
 /* ------------------------------------------------------------ step 3: read */
 

@@ -7,6 +7,7 @@
 
 #include "checkpoint/commit.h"
 #include "checkpoint/wal.h"
+#include "checkpoint/waldata.h"
 #include "core/job/job.h"
 #include "core/engine/rate.h"
 #include "core/engine/transform.h"
@@ -74,13 +75,6 @@ EMBER_MUST_CHECK int engine_execute(engine *e, uint64_t batch, uint64_t batch_ti
                                     const src_range *ranges, size_t n, const char *pulled,
                                     size_t pulled_bytes, int replay, ember_err *err);
 uint64_t engine_now_ms(void);
-
-/* WAL DATA payload for sources that cannot be replayed:
- *   u64 raw_bytes (LE) | LZ4 block of the newline-terminated records */
-EMBER_MUST_CHECK int waldata_encode(const char *raw, size_t n, char **out, size_t *out_n,
-                                    ember_err *err);
-EMBER_MUST_CHECK int waldata_decode(const void *buf, size_t n, char **raw, size_t *raw_n,
-                                    ember_err *err);
 
 /* recovery/recover.c: the restart protocol (lock, spec check, open or
  * restore state, replay the WAL after the last commit). */

@@ -1,0 +1,15 @@
+/*
+ * log: every message the library prints goes through em_log, one line per
+ * call, to the callback set with ember_set_log (default: stderr). Library
+ * code never writes to stderr itself, so an embedder decides where lines go.
+ */
+#ifndef EMBER_BASE_LOG_H
+#define EMBER_BASE_LOG_H
+
+#include "ember.h"
+
+/* Formats one line (a trailing newline is dropped) and hands it to the log
+ * callback. Thread-safe; lines from several threads never interleave. */
+void em_log(ember_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
