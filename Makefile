@@ -16,7 +16,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+            -Wno-missing-field-initializers
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= -O2
 LDLIBS    = $(PKG_LIBS) -lpthread -lm
@@ -56,7 +57,7 @@ $(1)/wordcount: $(1)/obj/examples/wordcount.o $(1)/libember.a
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 endef
 
-.PHONY: all deps test unit integration demo chaos bench format lint clean
+.PHONY: all deps test unit integration demo chaos bench format lint clean docs checks
 all: build/libember.a build/ember build/wordcount
 
 $(eval $(call build_tree,build,$(CFLAGS)))
@@ -77,6 +78,7 @@ ASAN_ENV  := CK_DEFAULT_TIMEOUT=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 # Integration and chaos first, the Check suites last: the run ends with their summary.
 test: deps
 	$(MAKE) --no-print-directory build/asan/ember build/asan/wordcount $(UNIT_BINS)
+	$(MAKE) --no-print-directory checks EMBER_BIN=build/asan/ember
 	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
 	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
 	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
@@ -103,7 +105,17 @@ build/bench/ceiling: bench/ceiling.c
 format:
 	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard include/*.h */*.h)
 
-lint:
+# The layer rule over #include lines, and the README's generated reference.
+EMBER_BIN ?= build/ember
+checks: $(EMBER_BIN)
+	python3 tests/layers.py
+	python3 tests/docs.py $(EMBER_BIN) README.md
+
+# Rewrites the README's reference tables from ember's own tables.
+docs: build/ember
+	python3 tests/docs.py build/ember README.md --write
+
+lint: checks
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
 	clang-tidy --quiet $(LIB_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. 2>/dev/null \

@@ -1,6 +1,7 @@
 /* commit: encoding of the commit record in the meta column family (see commit.h). */
 #include "checkpoint/commit.h"
 #include "core/base/endian.h"
+#include "state/layout.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 
 #define COMMIT_VERSION 1
 #define COMMIT_BYTES 41
-#define OFFSET_PREFIX "offset/"
 
 void commit_put(store_batch *wb, store *s, const commit_record *c)
 {
@@ -21,14 +21,14 @@ void commit_put(store_batch *wb, store *s, const commit_record *c)
     put_u64le(rec + 17, c->job_hash);
     put_u64le(rec + 25, c->dead_letter_bytes);
     put_u64le(rec + 33, c->records_total);
-    store_batch_put(wb, s, STORE_META, "commit", 6, rec, sizeof rec);
+    store_batch_put(wb, s, STORE_META, META_COMMIT, strlen(META_COMMIT), rec, sizeof rec);
     for (size_t i = 0; i < c->n_ends; i++) {
-        int n = snprintf(key, sizeof key, OFFSET_PREFIX "%010u", c->ends[i].partition);
+        int n = snprintf(key, sizeof key, META_OFFSET_PREFIX "%010u", c->ends[i].partition);
         put_u64le(v, c->ends[i].to);
         store_batch_put(wb, s, STORE_META, key, (size_t)n, v, 8);
     }
     if (c->sink_kind[0]) {
-        int n = snprintf(key, sizeof key, "sink/%s", c->sink_kind);
+        int n = snprintf(key, sizeof key, META_SINK_PREFIX "%s", c->sink_kind);
         put_u64le(v, c->sink_batch);
         store_batch_put(wb, s, STORE_META, key, (size_t)n, v, 8);
     }
@@ -36,8 +36,8 @@ void commit_put(store_batch *wb, store *s, const commit_record *c)
 
 static int read_offsets(store *s, commit_record *c, ember_err *err)
 {
-    size_t plen = strlen(OFFSET_PREFIX), cap = 0;
-    store_iter *it = store_iter_new(s, STORE_META, OFFSET_PREFIX, plen);
+    size_t plen = strlen(META_OFFSET_PREFIX), cap = 0;
+    store_iter *it = store_iter_new(s, STORE_META, META_OFFSET_PREFIX, plen);
     if (!it)
         return ember_err_set(err, -ENOMEM, "out of memory");
     for (; store_iter_valid(it); store_iter_next(it)) {
@@ -68,14 +68,14 @@ static int read_offsets(store *s, commit_record *c, ember_err *err)
 /* The sink marker "sink/<kind>" (one sink per job). */
 static int read_sink_marker(store *s, commit_record *c, ember_err *err)
 {
-    store_iter *it = store_iter_new(s, STORE_META, "sink/", 5);
+    store_iter *it = store_iter_new(s, STORE_META, META_SINK_PREFIX, strlen(META_SINK_PREFIX));
     if (!it)
         return ember_err_set(err, -ENOMEM, "out of memory reading the sink marker");
     if (store_iter_valid(it)) {
         size_t kn, vn;
         const char *k = store_iter_key(it, &kn);
         const char *v = store_iter_value(it, &vn);
-        snprintf(c->sink_kind, sizeof c->sink_kind, "%.*s", (int)(kn - 5), k + 5);
+        snprintf(c->sink_kind, sizeof c->sink_kind, "%.*s", (int)(kn - strlen(META_SINK_PREFIX)), k + strlen(META_SINK_PREFIX));
         if (vn == 8)
             c->sink_batch = get_u64le((const uint8_t *)v);
     }
@@ -88,7 +88,7 @@ int commit_read(store *s, commit_record *c, ember_err *err)
     char *val = NULL;
     size_t len = 0;
     memset(c, 0, sizeof *c);
-    int rc = store_get(s, STORE_META, "commit", 6, &val, &len, err);
+    int rc = store_get(s, STORE_META, META_COMMIT, strlen(META_COMMIT), &val, &len, err);
     if (rc)
         return rc;
     unsigned version = len ? (uint8_t)val[0] : 0;

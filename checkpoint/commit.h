@@ -2,12 +2,8 @@
  * commit: the commit record, step 5 of the batch cycle. It rides in the same
  * RocksDB WriteBatch as the batch's state changes (written with sync), so
  * state, committed batch, source offsets and sink marker change together or
- * not at all. Layout in the "meta" column family (values little-endian):
- *
- *   "commit"              u8 version=1 | u64 batch | u64 batch_time_ms |
- *                         u64 job_hash | u64 dead_letter_bytes | u64 records_total
- *   "offset/<partition>"  u64 end offset (partition as 10 decimal digits)
- *   "sink/<kind>"         u64 last batch the sink delivered (the sink marker)
+ * not at all. Its keys in the "meta" column family ("commit",
+ * "offset/<partition>", "sink/<kind>") are specified in state/layout.h.
  */
 #ifndef EMBER_COMMIT_H
 #define EMBER_COMMIT_H

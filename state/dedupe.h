@@ -12,8 +12,19 @@
 #ifndef EMBER_DEDUPE_H
 #define EMBER_DEDUPE_H
 
-#include "core/engine/transform.h"
+#include "state/preagg.h"
 #include "state/store.h"
+
+/* dedupe: the id of one record reaching the dedupe step, in input order. */
+typedef struct dedupe_id {
+    uint64_t line; /* index in the batch's lines */
+    uint64_t hash; /* preagg_hash of the id */
+    const char *id;
+    uint32_t len;
+} dedupe_id;
+/* Sets drop[i] = 1 for every ids[i] that is a duplicate. */
+typedef int (*dedupe_fn)(void *ctx, const dedupe_id *ids, size_t n, uint8_t *drop,
+                         ember_err *err);
 
 typedef struct dedupe dedupe;
 

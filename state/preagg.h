@@ -36,4 +36,8 @@ acc_slot *preagg_find(const preagg *m, const void *key, uint32_t klen, uint64_t 
 size_t preagg_count(const preagg *m);
 preagg_entry *preagg_entry_at(preagg *m, size_t i);
 
+/* The state key of a record: key fields' text joined by KEY_SEP. */
+#define KEY_SEP '\x1f'
+#define KEY_MAX 4096
+
 #endif

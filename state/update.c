@@ -3,6 +3,7 @@
  * MultiGet) and one Put per distinct key per batch, never per record.
  */
 #include "state/update.h"
+#include "state/layout.h"
 #include "core/base/arena.h"
 #include "state/cache.h"
 
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #define MULTIGET_CHUNK 1024
-#define EVENT_TIME_KEY "event_time_max"
 
 typedef struct changed_key {
     const char *key;
@@ -158,17 +158,17 @@ static int cmp_win_keys(const void *a, const void *b)
 static int is_windowed(const state_update *u) { return u->job->window.kind != WIN_NONE; }
 
 /* Gathers every shard's entries, sorted by key (deterministic order). */
-static int gather_keys(state_update *u, transform *t, ember_err *err)
+static int gather_keys(state_update *u, const update_input *in, ember_err *err)
 {
     size_t total = 0;
-    for (int s = 0; s < transform_shards(t); s++)
-        total += preagg_count(transform_shard(t, s));
+    for (int s = 0; s < in->n_shards; s++)
+        total += preagg_count(in->shards[s]);
     int rc = reserve_keys(u, total, err);
     if (rc)
         return rc;
     u->n_keys = 0;
-    for (int s = 0; s < transform_shards(t); s++) {
-        preagg *m = transform_shard(t, s);
+    for (int s = 0; s < in->n_shards; s++) {
+        preagg *m = in->shards[s];
         for (size_t i = 0; i < preagg_count(m); i++) {
             preagg_entry *e = preagg_entry_at(m, i);
             u->keys[u->n_keys++] = (changed_key){e->key, e->klen, e->hash, e->slots, NULL, 0};
@@ -895,32 +895,21 @@ static int sessions_batch(state_update *u, store_batch *wb, ember_err *err)
 
 static void put_event_time(state_update *u, store_batch *wb, int64_t t)
 {
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)((uint64_t)t >> (8 * i));
-    store_batch_put(wb, u->st, STORE_META, EVENT_TIME_KEY, strlen(EVENT_TIME_KEY), b, 8);
+    layout_put_u64(wb, u->st, META_EVENT_TIME_MAX, (uint64_t)t);
 }
 
 int state_update_load(state_update *u, ember_err *err)
 {
-    char *v = NULL;
-    size_t n = 0;
+    uint64_t t = 0;
     if (!is_windowed(u))
         return 0;
-    int rc = store_get(u->st, STORE_META, EVENT_TIME_KEY, strlen(EVENT_TIME_KEY), &v, &n, err);
+    int rc = layout_get_u64(u->st, META_EVENT_TIME_MAX, &t, err);
     if (rc == -ENOENT) {
         *err = (ember_err){0};
         return 0;
     }
-    if (!rc && n != 8)
-        rc = ember_err_set(err, -EMBER_ECORRUPT, "meta \"%s\" has %zu bytes, not 8",
-                           EVENT_TIME_KEY, n);
-    uint64_t t = 0;
-    for (int i = 7; !rc && i >= 0; i--)
-        t = (t << 8) | (uint8_t)v[i];
     if (!rc)
         u->max_event_time = (int64_t)t;
-    free(v);
     return rc;
 }
 
@@ -999,17 +988,15 @@ static int expire_idle(state_update *u, int64_t batch_time, store_batch *wb, emb
     return 0;
 }
 
-int state_update_batch(state_update *u, transform *t, store_batch *wb, ember_err *err)
+int state_update_batch(state_update *u, const update_input *in, store_batch *wb, ember_err *err)
 {
     memset(&u->stats, 0, sizeof u->stats);
-    int rc = gather_keys(u, t, err);
+    int rc = gather_keys(u, in, err);
     if (!rc && !is_windowed(u) && !(rc = fold_changed(u, wb, err)) && u->job->ttl_ms)
-        rc = expire_idle(u, transform_batch_time(t), wb, err);
+        rc = expire_idle(u, in->batch_time_ms, wb, err);
     if (rc || !is_windowed(u))
         return rc;
-    transform_stats ts;
-    transform_get_stats(t, &ts);
-    return window_batch(u, ts.max_event_time, wb, err);
+    return window_batch(u, in->max_event_time, wb, err);
 }
 
 size_t state_update_rows(const state_update *u)

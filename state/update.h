@@ -8,7 +8,8 @@
 #ifndef EMBER_UPDATE_H
 #define EMBER_UPDATE_H
 
-#include "core/engine/transform.h"
+#include "core/job/job.h"
+#include "state/preagg.h"
 #include "state/store.h"
 
 typedef struct state_update state_update;
@@ -31,7 +32,15 @@ EMBER_MUST_CHECK int state_update_load(state_update *u, ember_err *err);
  * event); transform drops records behind it. */
 int64_t state_update_watermark(const state_update *u);
 void state_update_free(state_update *u);
-EMBER_MUST_CHECK int state_update_batch(state_update *u, transform *t, store_batch *wb,
+/* One batch's pre-aggregated input, as the transform's workers left it. */
+typedef struct update_input {
+    preagg *const *shards; /* borrowed until the call returns */
+    int n_shards;
+    int64_t batch_time_ms;  /* the PLAN's batch time (TTL clock) */
+    int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time */
+} update_input;
+
+EMBER_MUST_CHECK int state_update_batch(state_update *u, const update_input *in, store_batch *wb,
                                         ember_err *err);
 size_t state_update_rows(const state_update *u);
 /* Row i of the output (borrowed until the next call). */

@@ -223,3 +223,9 @@ void opts_print(FILE *out, const char *title, const opt_def *defs)
         fputc('\n', out);
     }
 }
+
+const opt_def *opts_find_def(const opt_def *defs, const char *name)
+{
+    int d = def_index(defs, name);
+    return d < 0 ? NULL : &defs[d];
+}

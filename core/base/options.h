@@ -20,13 +20,26 @@ typedef enum opt_type {
     OPT_BOOL,     /* true|false|yes|no|1|0 */
 } opt_type;
 
+/* opt_def.flags */
+enum {
+    /* The option changes how fast, from where or how patiently input is read
+     * or output written, not what a saved offset or state value means: it is
+     * left out of the state layout, so a restart may change it. Every option
+     * without it belongs to the layout (changing it is refused). */
+    OPT_RESTARTABLE = 1,
+};
+
 typedef struct opt_def {
     const char *name;
     opt_type type;
     const char *def; /* default as text; NULL = required */
     const char *enum_values;
     const char *doc;
+    unsigned flags; /* OPT_* above */
 } opt_def;
+
+/* The definition named `name` in defs, NULL if none. */
+const opt_def *opts_find_def(const opt_def *defs, const char *name);
 
 typedef struct opt_set {
     const opt_def *defs;

@@ -1,83 +1,129 @@
 /*
- * engine: the state of one running job, shared by the batch cycle
- * (core/engine.c) and the restart protocol (recovery/recover.c).
+ * engine: the state of one running job, private to core/engine/. The engine
+ * owns the job's lifecycle (engine.c: recover, open every plugin, replay,
+ * run, close) and the batch cycle (cycle.c); reporting (report.c), ranked
+ * output (rank.c) and side outputs (side.c) are its helpers.
  */
 #ifndef EMBER_ENGINE_H
 #define EMBER_ENGINE_H
 
 #include "checkpoint/commit.h"
 #include "checkpoint/wal.h"
-#include "checkpoint/waldata.h"
-#include "core/job/job.h"
 #include "core/engine/rate.h"
 #include "core/engine/transform.h"
+#include "core/job/job.h"
+#include "state/dedupe.h"
 #include "state/update.h"
 
 #include <stdio.h>
 
+/* Milliseconds spent in each step of one batch. */
 typedef struct batch_timing {
-    double wal_ms, read_ms, transform_ms, state_ms, sink_ms, commit_ms, snapshot_ms, total_ms;
+    double plan_ms, wal_ms, read_ms, transform_ms, state_ms, sink_ms, commit_ms, snapshot_ms,
+        total_ms;
 } batch_timing;
 
 /* How a new batch was paced, for its report (all zero for a replay). */
 typedef struct batch_pace {
-    double input_rate;     /* records/s: planned records over the time since the last plan */
-    double rate_bound;     /* records/s the plan was held to; 0 = none */
+    double input_rate;      /* records/s: planned records over the time since the last plan */
+    double rate_bound;      /* records/s the plan was held to; 0 = none */
     uint64_t record_budget; /* most records the plan could take */
 } batch_pace;
+
+/* One batch on its way through the cycle: its plan, its changes, its report. */
+typedef struct batch_ctx {
+    uint64_t batch;
+    uint64_t time_ms;        /* the PLAN's batch time: the only clock steps 3-5 read */
+    const src_range *ranges; /* borrowed: the source's (new) or recovery's (replay) */
+    size_t n;
+    const char *pulled; /* records of a source that cannot re-read, or NULL */
+    size_t pulled_bytes;
+    uint64_t planned_records;
+    int replay; /* re-executing a PLAN found in the WAL: no plan, no WAL step */
+    int idle;   /* the plan found no input: nothing else runs */
+    store_batch *wb; /* the batch's state changes, committed in one write */
+    int64_t key_delta; /* keys the batch adds to "aggregate" (minus closed windows) */
+
+    /* the report */
+    uint64_t rows_out;
+    transform_stats ts;
+    update_stats us;
+    batch_timing t;
+    batch_pace pace;
+    double sched_delay_ms;
+} batch_ctx;
+
+/* An append-only file beside the state (dead letters, late records): the
+ * batch's lines are appended and fsynced before the commit that records the
+ * file's new length, and a restart cuts it back to the committed length, so a
+ * replayed batch never duplicates lines. */
+typedef struct side_output {
+    const char *what; /* "dead letters", "late records" */
+    int fd;           /* -1: the job has none */
+    uint64_t bytes;   /* length once the running batch commits */
+    const char *(*lines)(transform *t, size_t worker, size_t *bytes);
+} side_output;
 
 typedef struct engine {
     ember_job *job;
     ember_run_opts opts;
     char dir[4096];
+    uint64_t job_hash;
+
+    /* handles from recovery, and the plugins the engine opened */
     int lock_fd;
     store *st;
-    int op_cf;
-    int timer_cf; /* window timers, -1 without a window */
+    int op_cf; /* "aggregate", -1 without an aggregate */
     wal *wal;
     source src;
     sink snk;
     int src_open, snk_open;
+    int tables_open; /* join tables were created for this run */
     transform *tf;
     state_update *upd;
-    struct dedupe *dd; /* the dedupe step's state, NULL without one */
+    dedupe *dd; /* the dedupe step's state, NULL without one */
     batch_lines lines;
-    uint64_t job_hash;
-
-    uint64_t committed;     /* last committed batch */
-    uint64_t records_total; /* input records committed */
-    uint64_t state_keys;    /* exact key count, meta "state_keys", committed with the batch */
-    int64_t key_delta;      /* keys the running batch adds (minus closed windows) */
-    commit_record last;     /* ends = committed end offset per partition */
-    uint64_t dead_letter_bytes;
-    int dead_fd;
-    uint64_t late_bytes; /* committed length of late=file:PATH, meta "late_bytes" */
-    int late_fd;
-    uint64_t last_snapshot;
-
+    uint64_t *range_first; /* per planned range, the batch's first line from it */
+    size_t n_range_first, range_first_cap;
+    side_output dead, late;
     FILE *progress;
-    double sched_delay_ms; /* of the batch being run, for its report */
-    batch_pace pace;       /* of the batch being run, for its report */
-    double processing_ms;  /* of the batch engine_execute ran last */
-    double last_plan_ms;   /* monotonic time of the last plan, idle ones too; 0 = none */
-    rate_estimator rate;   /* batch backpressure=on: bounds the next plan */
-    uint64_t replayed_batches, replayed_records;
-    /* Recovery sets it for every replayed batch but the last: their commits
-     * skip the fsync and keep the WAL (a power cut replays them again from
-     * their PLANs); the last replayed commit syncs them all. */
+
+    /* what is committed (I2: all of it belongs to batch `committed`) */
+    uint64_t committed;
+    uint64_t records_total; /* input records committed */
+    uint64_t state_keys;    /* exact key count, meta "state_keys" */
+    commit_record last;     /* ends = committed end offset per partition */
+
+    /* scheduling */
+    double last_plan_ms; /* monotonic time of the last plan, idle ones too; 0 = none */
+    rate_estimator rate; /* batch backpressure=on: bounds the next plan */
+    /* Set for every replayed batch but the last: their commits skip the
+     * fsync and keep the WAL (a power cut replays them again from their
+     * PLANs); the last replayed commit syncs them all. */
     int replay_nosync;
-    double wal_ms; /* the new batch's WAL step, for its report */
 } engine;
 
-/* Steps 3-5 for one batch whose PLAN (and DATA) is already durable in the
- * WAL; the same code runs a new batch and a replayed one. */
-EMBER_MUST_CHECK int engine_execute(engine *e, uint64_t batch, uint64_t batch_time_ms,
-                                    const src_range *ranges, size_t n, const char *pulled,
-                                    size_t pulled_bytes, int replay, ember_err *err);
-uint64_t engine_now_ms(void);
+/* cycle.c: runs one batch, new (b->replay = 0: plan and WAL first) or
+ * replayed, through every step of the cycle; on success reports it. */
+EMBER_MUST_CHECK int cycle_run(engine *e, batch_ctx *b, ember_err *err);
 
-/* recovery/recover.c: the restart protocol (lock, spec check, open or
- * restore state, replay the WAL after the last commit). */
-EMBER_MUST_CHECK int recover_start(engine *e, ember_err *err);
+/* rank.c: `top K by COL`: writes the K best rows of each window. */
+EMBER_MUST_CHECK int rank_write_top(engine *e, uint64_t *rows_out, ember_err *err);
+
+/* side.c */
+void side_init(side_output *s, const char *what,
+               const char *(*lines)(transform *, size_t, size_t *));
+EMBER_MUST_CHECK int side_open(side_output *s, const char *path, uint64_t committed_bytes,
+                               ember_err *err);
+EMBER_MUST_CHECK int side_write_batch(side_output *s, transform *t, ember_err *err);
+void side_close(side_output *s);
+
+/* report.c: the progress line and progress.jsonl. */
+EMBER_MUST_CHECK int report_open(engine *e, ember_err *err);
+void report_batch(engine *e, const batch_ctx *b);
+
+/* Clocks: monotonic for durations, wall for batch times. */
+double engine_mono_ms(void);
+uint64_t engine_now_ms(void);
 
 #endif

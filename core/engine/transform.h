@@ -10,6 +10,7 @@
 #define EMBER_TRANSFORM_H
 
 #include "core/job/job.h"
+#include "state/dedupe.h"
 #include "state/preagg.h"
 
 /* A batch's input: lines (no newline) inside `data`, or, after lines_index,
@@ -47,16 +48,6 @@ typedef struct transform_stats {
 
 typedef struct transform transform;
 
-/* dedupe: the id of one record reaching the dedupe step, in input order. */
-typedef struct dedupe_id {
-    uint64_t line; /* index in the batch's lines */
-    uint64_t hash; /* preagg_hash of the id */
-    const char *id;
-    uint32_t len;
-} dedupe_id;
-/* Sets drop[i] = 1 for every ids[i] that is a duplicate. */
-typedef int (*dedupe_fn)(void *ctx, const dedupe_id *ids, size_t n, uint8_t *drop,
-                         ember_err *err);
 
 EMBER_MUST_CHECK transform *transform_new(const ember_job *job, int threads);
 void transform_free(transform *t);
@@ -82,8 +73,5 @@ const char *transform_dead_letters(transform *t, size_t i_worker, size_t *bytes)
 const char *transform_late_lines(transform *t, size_t i_worker, size_t *bytes);
 void transform_get_stats(const transform *t, transform_stats *out);
 
-/* The state key of a record: key fields' text joined by KEY_SEP. */
-#define KEY_SEP '\x1f'
-#define KEY_MAX 4096
 
 #endif

@@ -4,7 +4,7 @@
  * that steps come in pipeline order, and records one canonical job-file line.
  */
 #include "core/job/job.h"
-#include "state/table.h"
+#include "core/job/steps.h"
 #include "core/ops/summary.h"
 
 #include <errno.h>
@@ -74,7 +74,8 @@ static void free_steps(ember_job *job)
     for (int i = 0; i < job->n_steps; i++) {
         expr_free(job->steps[i].filter);
         select_free(job->steps[i].select);
-        table_free(job->steps[i].table);
+        free(job->steps[i].table_path);
+        free(job->steps[i].table_key);
     }
 }
 
@@ -196,17 +197,12 @@ int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_
     return 0;
 }
 
-/* Options that only pace a source do not change what it reads. */
-/* Options that change how fast or from where input is read, or what happens
- * when it is gone, but not what a saved offset means: a restart may change them. */
-static int source_option_outside_layout(const char *key)
+/* Whether a source option is part of the state layout: its definition says
+ * (OPT_RESTARTABLE options may change across restarts). */
+static int source_option_in_layout(const source_ops *src, const char *key)
 {
-    static const char *const keys[] = {"rate",    "max-per-partition", "brokers", "on-data-loss",
-                                       "timeout", "group",   "start"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(key, keys[i]) == 0)
-            return 1;
-    return 0;
+    const opt_def *d = opts_find_def(src->options, key);
+    return !d || !(d->flags & OPT_RESTARTABLE);
 }
 
 int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
@@ -218,10 +214,12 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
     if (rc)
         return rc;
     job->source = source_find(kind);
-    if (!job->source)
-        return ember_err_set(err, -EMBER_EUSAGE,
-                             "unknown source '%s' (expected generator, file, kafka, socket "
-                             "or stdin)", kind);
+    if (!job->source) {
+        char kinds[256];
+        source_kinds_text(kinds, sizeof kinds);
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown source '%s' (expected %s)", kind,
+                             kinds);
+    }
     rc = opts_bind(job->source->options, opts, n, &job->source_opts, err);
     if (rc) {
         job->source = NULL;
@@ -230,7 +228,7 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
     opts_text(opts, n, text, sizeof text);
     job_text_append(job, 0, "source    %s%s", kind, text);
     for (size_t i = 0; i < n && used < sizeof layout; i++)
-        if (!source_option_outside_layout(opts[i].key))
+        if (source_option_in_layout(job->source, opts[i].key))
             used += (size_t)snprintf(layout + used, sizeof layout - used, " %s=%s",
                                      opts[i].key, opts[i].value);
     snprintf(text, sizeof text, "source %s%s", kind, layout);
@@ -261,13 +259,17 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
     int rc = enter_stage(job, STAGE_PARSE, 0, err);
     if (rc)
         return rc;
-    if (strcmp(format, "csv") != 0 && strcmp(format, "tsv") != 0)
-        return ember_err_set(err, -EMBER_EUSAGE, "unknown format '%s' (expected csv or tsv)",
-                             format);
+    const parse_format *pf = parse_format_find(format);
+    if (!pf) {
+        char names[128];
+        parse_format_names_text(names, sizeof names);
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown format '%s' (expected %s)", format,
+                             names);
+    }
     rc = opts_bind(parse_options, opts, n, &set, err);
     if (rc)
         return rc;
-    job->delim = format[0] == 't' ? '\t' : ',';
+    job->delim = pf->delim;
     rc = schema_parse(&job->input, opts_str(&set, "fields"), err);
     if (rc) {
         for (size_t i = 0; i < n; i++)
@@ -420,8 +422,13 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
                            "an int", key);
     else if (!(rc = schema_parse(&fields, opts_str(&set, "fields"), err)))
         rc = join_schema(job, st, &fields, err);
-    if (!rc && !(st->table = table_new(opts_str(&set, "path"), key, &fields)))
-        rc = ember_err_set(err, -ENOMEM, "out of memory");
+    if (!rc) {
+        st->table_path = strdup(opts_str(&set, "path"));
+        st->table_key = strdup(key);
+        st->table_fields = fields;
+        if (!st->table_path || !st->table_key)
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+    }
     if (!rc) {
         st->join_fields = fields.n;
         st->join_keep = strcmp(opts_str(&set, "on-miss"), "keep") == 0;
@@ -801,9 +808,11 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
     if (rc)
         return rc;
     job->sink = sink_find(kind);
-    if (!job->sink)
-        return ember_err_set(err, -EMBER_EUSAGE,
-                             "unknown sink '%s' (expected stdout, file or kafka)", kind);
+    if (!job->sink) {
+        char kinds[256];
+        sink_kinds_text(kinds, sizeof kinds);
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown sink '%s' (expected %s)", kind, kinds);
+    }
     rc = opts_bind(job->sink->options, opts, n, &job->sink_opts, err);
     if (rc) {
         job->sink = NULL;

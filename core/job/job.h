@@ -31,7 +31,10 @@ typedef struct job_step {
     ember_filter_fn filter_fn;
     ember_map_fn map_fn;
     void *user;
-    struct join_table *table; /* STEP_JOIN: the static side */
+    char *table_path;         /* STEP_JOIN: the static side's file */
+    char *table_key;          /* STEP_JOIN: its key column */
+    schema table_fields;      /* STEP_JOIN: its columns */
+    struct join_table *table; /* STEP_JOIN: opened by the engine for a run, else NULL */
     int join_key;             /* STEP_JOIN: record field matched against the table's key */
     int join_fields;          /* STEP_JOIN: columns appended */
     int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */

@@ -5,6 +5,7 @@
  */
 #include "core/base/io.h"
 #include "core/job/job.h"
+#include "core/job/steps.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -131,72 +132,45 @@ static int need_arg(jf_line *l, const char *what, ember_err *err)
     return 0;
 }
 
-static int load_kind_step(ember_job *job, jf_line *l, ember_err *err)
+static int load_kind_step(ember_job *job, const step_def *d, jf_line *l, ember_err *err)
 {
-    char *p = l->rest;
-    int rc = 0;
+    char *p = l->rest, what[320], kinds[256];
     l->arg = p;
     p = cut_word(p);
-    if (strcmp(l->word, "source") == 0) {
-        if ((rc = need_arg(l, "expected a source kind (generator, file, kafka, socket, stdin)",
-                           err)) || (rc = split_options(l, p, err)))
-            return rc;
-        rc = ember_job_source(job, l->arg, l->opts, l->n_opts, err);
-    } else if (strcmp(l->word, "join") == 0) {
-        if ((rc = need_arg(l, "expected a join kind (table)", err)) ||
-            (rc = split_options(l, p, err)))
-            return rc;
-        rc = ember_job_join(job, l->arg, l->opts, l->n_opts, err);
-    } else if (strcmp(l->word, "parse") == 0) {
-        if ((rc = need_arg(l, "expected a format (csv or tsv)", err)) ||
-            (rc = split_options(l, p, err)))
-            return rc;
-        rc = ember_job_parse(job, l->arg, l->opts, l->n_opts, err);
-    } else {
-        if ((rc = need_arg(l, "expected a sink kind (stdout, file, kafka)", err)) ||
-            (rc = split_options(l, p, err)))
-            return rc;
-        rc = ember_job_sink(job, l->arg, l->opts, l->n_opts, err);
-    }
+    d->kinds(kinds, sizeof kinds);
+    snprintf(what, sizeof what, "expected a %s kind (%s)", d->name, kinds);
+    int rc = need_arg(l, what, err);
+    if (!rc)
+        rc = split_options(l, p, err);
+    if (rc)
+        return rc;
+    rc = d->kind_fn(job, l->arg, l->opts, l->n_opts, err);
     return rc ? api_error(err, l, 1) : 0;
 }
 
-static int load_options_step(ember_job *job, jf_line *l, ember_err *err)
+static int load_options_step(ember_job *job, const step_def *d, jf_line *l, ember_err *err)
 {
     int rc = split_options(l, l->rest, err);
     if (rc)
         return rc;
-    if (strcmp(l->word, "batch") == 0)
-        rc = ember_job_batch(job, l->opts, l->n_opts, err);
-    else
-        rc = ember_job_checkpoint(job, l->opts, l->n_opts, err);
+    rc = d->opts_fn(job, l->opts, l->n_opts, err);
     return rc ? api_error(err, l, 1) : 0;
 }
 
-static int load_text_step(ember_job *job, jf_line *l, ember_err *err)
+static int load_text_step(ember_job *job, const step_def *d, jf_line *l, ember_err *err)
 {
-    int rc;
     if (!*l->rest)
         return jf_error(err, l, l->rest_col, "expected an argument after the step name");
-    if (strcmp(l->word, "filter") == 0)
-        rc = ember_job_filter(job, l->rest, err);
-    else if (strcmp(l->word, "select") == 0)
-        rc = ember_job_select(job, l->rest, err);
-    else if (strcmp(l->word, "key") == 0)
-        rc = ember_job_key(job, l->rest, err);
-    else if (strcmp(l->word, "dedupe") == 0)
-        rc = ember_job_dedupe(job, l->rest, err);
-    else if (strcmp(l->word, "ttl") == 0)
-        rc = ember_job_ttl(job, l->rest, err);
-    else if (strcmp(l->word, "window") == 0)
-        rc = ember_job_window(job, l->rest, err);
-    else if (strcmp(l->word, "top") == 0)
-        rc = ember_job_top(job, l->rest, err);
-    else if (strcmp(l->word, "having") == 0)
-        rc = ember_job_having(job, l->rest, err);
-    else
-        rc = ember_job_aggregate(job, l->rest, err);
+    int rc = d->text_fn(job, l->rest, err);
     return rc ? api_error(err, l, 0) : 0;
+}
+
+static int unknown_step(jf_line *l, ember_err *err)
+{
+    char msg[400], names[300];
+    step_names_text(names, sizeof names);
+    snprintf(msg, sizeof msg, "unknown step '%s' (expected %s)", l->word, names);
+    return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 
 static int load_line(ember_job **job, jf_line *l, ember_err *err)
@@ -206,9 +180,10 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     p = skip_ws(cut_word(p));
     l->rest = p;
     l->rest_col = (int)(p - l->text) + 1;
-    const char *w = l->word;
-
-    if (strcmp(w, "job") == 0) {
+    const step_def *d = step_find(l->word);
+    if (!d)
+        return unknown_step(l, err);
+    if (d->form == FORM_NAME) {
         if (*job)
             return jf_error(err, l, 1, "'job' must be the first line and appear once");
         *job = ember_job_new(*l->rest ? l->rest : "job");
@@ -216,19 +191,11 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     }
     if (!*job && !(*job = ember_job_new("job")))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "join") || !strcmp(w, "sink"))
-        return load_kind_step(*job, l, err);
-    if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
-        return load_options_step(*job, l, err);
-    if (!strcmp(w, "filter") || !strcmp(w, "select") || !strcmp(w, "key") ||
-        !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having") ||
-        !strcmp(w, "top"))
-        return load_text_step(*job, l, err);
-    char msg[256];
-    snprintf(msg, sizeof msg,
-             "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w);
-    return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
+    if (d->form == FORM_KIND_OPTIONS)
+        return load_kind_step(*job, d, l, err);
+    if (d->form == FORM_OPTIONS)
+        return load_options_step(*job, d, l, err);
+    return load_text_step(*job, d, l, err);
 }
 
 static int load_text(const char *path, char *text, ember_job **out, ember_err *err)

@@ -1,6 +1,6 @@
 /*
  * sink: the plugin interface of outputs (stdout, file, kafka). One new
- * core/sink_X.c and one line in sink_registry[] (core/sink.c) adds a sink.
+ * core/sink/X.c and one line in core/sink/sinks.def adds a sink.
  *
  * Per batch (step 5): begin(b) -> write(row)* -> commit(b), then the engine
  * commits state + offsets + sink marker in one RocksDB WriteBatch. A replayed
@@ -51,6 +51,8 @@ struct sink {
 };
 
 const sink_ops *sink_find(const char *kind);
+/* "stdout, file or kafka": every kind, for messages. */
+void sink_kinds_text(char *buf, size_t cap);
 extern const sink_ops *const sink_registry[];
 
 #endif

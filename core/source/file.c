@@ -8,6 +8,7 @@
 #include "core/source/source.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,26 @@ static int file_available(source *src, const src_range *r, ember_err *err)
     return 0;
 }
 
+/* Line numbers are counted from the start of the file: only error messages
+ * need them, so the cost is paid only then. */
+static int file_locate(source *src, const src_range *r, uint64_t index, char *buf, size_t cap)
+{
+    file_source *f = src->impl;
+    char chunk[65536];
+    uint64_t line = 1, off = 0;
+    while (off < r->from) {
+        size_t want = r->from - off < sizeof chunk ? (size_t)(r->from - off) : sizeof chunk;
+        ssize_t got = pread(f->fd, chunk, want, (off_t)off);
+        if (got <= 0)
+            return -1;
+        for (const char *p = chunk; (p = memchr(p, '\n', (size_t)(chunk + got - p))); p++)
+            line++;
+        off += (uint64_t)got;
+    }
+    snprintf(buf, cap, "%s:%llu", f->path, (unsigned long long)(line + index));
+    return 0;
+}
+
 static void file_close(source *src)
 {
     file_source *f = src->impl;
@@ -214,5 +235,6 @@ const source_ops source_file_ops = {
     .read = file_read,
     .read_block = file_read_block,
     .available = file_available,
+    .locate = file_locate,
     .close = file_close,
 };

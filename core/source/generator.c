@@ -16,7 +16,8 @@ static const opt_def generator_options[] = {
     {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades",
      "which records to generate"},
     {"seed", OPT_INT, "1", NULL, "same seed, same records"},
-    {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)"},
+    {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)",
+     OPT_RESTARTABLE},
     {"count", OPT_INT, "0", NULL, "total records (0 = endless)"},
     {"event-rate", OPT_INT, "1000", NULL,
      "records per second of event time (1000: event time advances 1 ms per record)"},
@@ -128,7 +129,7 @@ static void gen_close(source *src)
 
 const source_ops source_generator_ops = {
     .kind = "generator",
-    .doc = "deterministic synthetic records (sensors, ads, transactions); replayable",
+    .doc = "deterministic synthetic records of one of six kinds (see the generator table); replayable",
     .options = generator_options,
     .replayable = 1,
     .open = gen_open,

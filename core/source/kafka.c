@@ -44,20 +44,26 @@
 
 static const opt_def kafka_options[] = {
     {"brokers", OPT_STR, NULL, NULL,
-     "bootstrap servers HOST:PORT[,HOST:PORT...], or `embedded` (an in-process broker)"},
+     "bootstrap servers HOST:PORT[,HOST:PORT...], or `embedded` (an in-process broker)",
+     OPT_RESTARTABLE},
     {"topic", OPT_STR, NULL, NULL, "topic to read; one record per message value"},
     {"group", OPT_STR, "", NULL,
      "consumer group: committed offsets go to it after each batch (lag tools); a fresh job "
-     "starts from them"},
+     "starts from them",
+     OPT_RESTARTABLE},
     {"max-per-partition", OPT_INT, "0", NULL,
-     "most records a batch takes from one partition (0 = no cap)"},
+     "most records a batch takes from one partition (0 = no cap)",
+     OPT_RESTARTABLE},
     {"start", OPT_ENUM, "earliest", "earliest|latest",
-     "where a fresh job starts when the group has no committed offsets"},
+     "where a fresh job starts when the group has no committed offsets",
+     OPT_RESTARTABLE},
     {"on-data-loss", OPT_ENUM, "fail", "fail|skip",
      "records retention deleted before a batch planned them: stop, or log and skip them "
-     "(planned ranges follow `checkpoint on-data-loss=`)"},
+     "(planned ranges follow `checkpoint on-data-loss=`)",
+     OPT_RESTARTABLE},
     {"timeout", OPT_DURATION, "30s", NULL,
-     "how long to wait for the cluster at start before giving up (0 = forever)"},
+     "how long to wait for the cluster at start before giving up (0 = forever)",
+     OPT_RESTARTABLE},
     {0},
 };
 

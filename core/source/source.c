@@ -5,25 +5,31 @@
  */
 #include "core/source/source.h"
 #include "core/base/endian.h"
+#include "core/base/names.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const source_ops source_generator_ops;
-extern const source_ops source_file_ops;
-extern const source_ops source_socket_ops;
-extern const source_ops source_stdin_ops;
-extern const source_ops source_kafka_ops;
+#define SOURCE(x) extern const source_ops source_##x##_ops;
+#include "core/source/sources.def"
+#undef SOURCE
 
 const source_ops *const source_registry[] = {
-    &source_generator_ops,
-    &source_file_ops,
-    &source_socket_ops,
-    &source_stdin_ops,
-    &source_kafka_ops,
+#define SOURCE(x) &source_##x##_ops,
+#include "core/source/sources.def"
+#undef SOURCE
     NULL,
 };
+
+void source_kinds_text(char *buf, size_t cap)
+{
+    const char *names[32];
+    size_t n = 0;
+    for (; source_registry[n] && n < 32; n++)
+        names[n] = source_registry[n]->kind;
+    em_names_join(names, n, buf, cap);
+}
 
 const source_ops *source_find(const char *kind)
 {

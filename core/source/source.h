@@ -1,7 +1,7 @@
 /*
  * source: the plugin interface every input implements (generator, file,
- * kafka, socket, stdin). Adding a source is one new core/source_X.c and one
- * line in source_registry[] (core/source.c).
+ * kafka, socket, stdin). Adding a source is one new core/source/X.c and one
+ * line in core/source/sources.def.
  *
  * The engine drives a source through the batch cycle:
  *   open -> restore(committed end offsets)          (start or recovery)
@@ -82,6 +82,10 @@ typedef struct source_ops {
      * commits them to its consumer group so lag tools see progress; nothing
      * depends on it for correctness (the checkpoint owns the offsets). */
     void (*committed)(source *src, const src_range *ends, size_t n);
+    /* Optional, for messages: names where the index-th record (0-based) of
+     * range r lives, e.g. "in.csv:2" or "topic t partition 0 offset 41".
+     * 0 when buf was filled. Called on error paths only. */
+    int (*locate)(source *src, const src_range *r, uint64_t index, char *buf, size_t cap);
     void (*close)(source *src);
 } source_ops;
 
@@ -90,6 +94,8 @@ struct source {
     void *impl;
 };
 
+/* "generator, file, socket, stdin or kafka": every kind, for messages. */
+void source_kinds_text(char *buf, size_t cap);
 /* Looks up a kind in the registry; NULL if unknown. */
 const source_ops *source_find(const char *kind);
 /* NULL-terminated list of every registered source. */

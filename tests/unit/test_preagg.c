@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 24
+#define TEST_KEY_BYTES 24
 
 typedef struct key {
-    char b[KEY_MAX];
+    char b[TEST_KEY_BYTES];
     uint32_t len;
 } key;
 
@@ -39,7 +39,7 @@ static key *keys_gen(size_t n, uint64_t distinct, uint64_t seed)
     ck_assert_ptr_nonnull(k);
     for (size_t i = 0; i < n; i++) {
         uint64_t v = rng_next(&seed) % distinct;
-        int len = snprintf(k[i].b, KEY_MAX, "s%llu", (unsigned long long)v);
+        int len = snprintf(k[i].b, TEST_KEY_BYTES, "s%llu", (unsigned long long)v);
         if (v % 3 == 0) /* some keys carry a NUL and a high byte */
             k[i].b[len++] = '\0', k[i].b[len++] = (char)0xff;
         k[i].len = (uint32_t)len;

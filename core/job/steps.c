@@ -1,0 +1,97 @@
+/* steps: the job language's tables (see steps.h). */
+#include "core/job/steps.h"
+#include "core/base/names.h"
+#include "core/sink/sink.h"
+#include "core/source/source.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void join_kinds(char *buf, size_t cap) { snprintf(buf, cap, "table"); }
+
+const parse_format parse_formats[] = {
+    {"csv", ',', "comma-separated fields, \"quoted\" fields may hold commas and quotes"},
+    {"tsv", '\t', "tab-separated fields"},
+    {NULL, 0, NULL},
+};
+
+const parse_format *parse_format_find(const char *name)
+{
+    for (size_t i = 0; parse_formats[i].name; i++)
+        if (strcmp(parse_formats[i].name, name) == 0)
+            return &parse_formats[i];
+    return NULL;
+}
+
+void parse_format_names_text(char *buf, size_t cap)
+{
+    const char *names[16];
+    size_t n = 0;
+    for (; parse_formats[n].name && n < 16; n++)
+        names[n] = parse_formats[n].name;
+    em_names_join(names, n, buf, cap);
+}
+
+static void format_kinds(char *buf, size_t cap) { parse_format_names_text(buf, cap); }
+
+const step_def job_steps[] = {
+    {"job", FORM_NAME, "NAME", "the job's name (default checkpoint dir `./ckpt/NAME`)"},
+    {"batch", FORM_OPTIONS, "OPTION=VALUE ...", "how batches are cut: interval, size, backpressure",
+     .opts_fn = ember_job_batch},
+    {"checkpoint", FORM_OPTIONS, "OPTION=VALUE ...",
+     "where state is saved, how often a snapshot is taken, how many are kept",
+     .opts_fn = ember_job_checkpoint},
+    {"source", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where records come from",
+     .kind_fn = ember_job_source, .kinds = source_kinds_text},
+    {"parse", FORM_KIND_OPTIONS, "FORMAT fields=a,b:int,c:float [on-error=fail|skip|dead-letter:PATH]",
+     "splits each record into typed fields", .kind_fn = ember_job_parse, .kinds = format_kinds},
+    {"filter", FORM_TEXT, "EXPR", "keeps records where EXPR is true",
+     .text_fn = ember_job_filter},
+    {"select", FORM_TEXT, "ITEM, ...", "replaces the record: `field`, or `EXPR as name`",
+     .text_fn = ember_job_select},
+    {"join", FORM_KIND_OPTIONS, "table path=F.csv key=FIELD fields=A,B:int [on-miss=drop|keep]",
+     "appends a static table's columns (a stream-static join)", .kind_fn = ember_job_join,
+     .kinds = join_kinds},
+    {"dedupe", FORM_TEXT, "FIELD within DURATION",
+     "drops a record whose FIELD was seen within DURATION of batch time (one per job)",
+     .text_fn = ember_job_dedupe},
+    {"key", FORM_TEXT, "FIELD[,FIELD...]", "the state key", .text_fn = ember_job_key},
+    {"ttl", FORM_TEXT, "DURATION",
+     "a key not updated for DURATION of batch time is deleted (not with `window`)",
+     .text_fn = ember_job_ttl},
+    {"window", FORM_TEXT,
+     "tumbling SIZE | sliding SIZE every SLIDE | session GAP [on FIELD [watermark D]] "
+     "[emit=final|update] [late=drop|file:PATH]",
+     "groups a key's records by event time (output rows gain window_start, window_end)",
+     .text_fn = ember_job_window},
+    {"aggregate", FORM_TEXT,
+     "count() sum(f) min(f) max(f) avg(f) wavg(x, w) count_distinct(f [, approx]) topk(f, K)",
+     "totals per key (per window with `window`)", .text_fn = ember_job_aggregate},
+    {"having", FORM_TEXT, "EXPR",
+     "keeps output rows (key, window, aggregate columns like `count`, `avg_temp`) where EXPR "
+     "is true",
+     .text_fn = ember_job_having},
+    {"top", FORM_TEXT, "K by COLUMN",
+     "of each window's rows in a batch, only the K with the largest COLUMN (ties: smaller key)",
+     .text_fn = ember_job_top},
+    {"sink", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where results go",
+     .kind_fn = ember_job_sink, .kinds = sink_kinds_text},
+    {NULL, 0, NULL, NULL},
+};
+
+const step_def *step_find(const char *name)
+{
+    for (size_t i = 0; job_steps[i].name; i++)
+        if (strcmp(job_steps[i].name, name) == 0)
+            return &job_steps[i];
+    return NULL;
+}
+
+void step_names_text(char *buf, size_t cap)
+{
+    const char *names[32];
+    size_t n = 0;
+    for (; job_steps[n].name && n < 32; n++)
+        names[n] = job_steps[n].name;
+    em_names_join(names, n, buf, cap);
+}

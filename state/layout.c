@@ -1,0 +1,60 @@
+/* layout: column families and meta keys of the state db (see layout.h). */
+#include "state/layout.h"
+#include "core/base/endian.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_cf(layout_cfs *out, const char *name)
+{
+    snprintf(out->names[out->n], sizeof out->names[out->n], "%s", name);
+    out->ptrs[out->n] = out->names[out->n];
+    out->n++;
+}
+
+void layout_join_cf(int n, char *buf, size_t cap)
+{
+    snprintf(buf, cap, LAYOUT_CF_JOIN_PREFIX "%d", n);
+}
+
+void layout_job_cfs(const ember_job *job, layout_cfs *out)
+{
+    char name[LAYOUT_CF_NAME_MAX];
+    out->n = 0;
+    if (job->n_aggs)
+        add_cf(out, LAYOUT_CF_AGGREGATE);
+    if (job->n_aggs && (job->window.kind != WIN_NONE || job->ttl_ms))
+        add_cf(out, LAYOUT_CF_TIMERS);
+    if (job->dedupe_step >= 0) {
+        add_cf(out, LAYOUT_CF_DEDUPE);
+        add_cf(out, LAYOUT_CF_DEDUPE_TIMERS);
+    }
+    for (int s = 0, j = 0; s < job->n_steps; s++)
+        if (job->steps[s].kind == STEP_JOIN) {
+            layout_join_cf(++j, name, sizeof name);
+            add_cf(out, name);
+        }
+}
+
+void layout_put_u64(store_batch *wb, store *st, const char *key, uint64_t v)
+{
+    uint8_t b[8];
+    put_u64le(b, v);
+    store_batch_put(wb, st, STORE_META, key, strlen(key), b, sizeof b);
+}
+
+int layout_get_u64(store *st, const char *key, uint64_t *v, ember_err *err)
+{
+    char *val = NULL;
+    size_t n = 0;
+    *v = 0;
+    int rc = store_get(st, STORE_META, key, strlen(key), &val, &n, err);
+    if (!rc && n != 8)
+        rc = ember_err_set(err, -EMBER_ECORRUPT, "meta \"%s\" has %zu bytes, not 8", key, n);
+    if (!rc)
+        *v = get_u64le((const uint8_t *)val);
+    free(val);
+    return rc;
+}
