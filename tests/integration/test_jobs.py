@@ -171,7 +171,9 @@ sink file dir={d}/out-%s
     write(d + "/fail.job", base % ("f", "fail", "f"))
     rc, _, err = ember("run", d + "/fail.job", "--until-idle")
     check(rc == 1, "on-error=fail exits 1, got %d" % rc)
-    check("bad record 2 of batch 1" in err and "temp" in err and "s2,2,abc" in err, err)
+    # the file and line of the bad record, as an editor would take it
+    check(f"{d}/in.csv:2: field 3 'temp': 'abc' is not a float" in err and "s2,2,abc" in err,
+          err)
     write(d + "/skip.job", base % ("s", "skip", "s"))
     _, _, err = ember("run", d + "/skip.job", "--until-idle", check_rc=0)
     check("bad 2" in err, "progress counts skipped records: " + err)
