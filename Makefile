@@ -16,6 +16,15 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
+# Goals that install what is missing first (make deps); every other goal that
+# compiles stops at once with one line when the libraries are not there.
+SELF_INSTALLING := deps test demo bench clean format
+ifneq ($(filter-out $(SELF_INSTALLING),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(error the libraries ember builds on ($(PKGS)) are missing: run `make deps` first)
+endif
+endif
+
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
             -Wno-missing-field-initializers
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP
@@ -65,7 +74,8 @@ $(eval $(call build_tree,build/asan,$(SAN_FLAGS)))
 
 # Installs only what pkg-config (or PATH) cannot find; CI has no terminal.
 deps:
-	@if ! pkg-config --exists $(PKGS) check libfiu || ! command -v kcat >/dev/null \
+	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists $(PKGS) check libfiu \
+	    || ! command -v kcat >/dev/null \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
 	    || ! command -v fiu-run >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \
