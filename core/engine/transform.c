@@ -5,6 +5,7 @@
  * reset at the start of each batch.
  */
 #include "core/engine/transform.h"
+#include "core/job/steps.h"
 #include "core/ops/csv.h"
 #include "core/ops/text.h"
 #include "state/table.h"
@@ -421,7 +422,8 @@ static int parse_record(worker *w, const char *line, size_t len, ember_record *r
         return 0;
     }
     rec->n = (uint32_t)job->input.n;
-    return csv_parse_line(line, len, job->delim, &job->input, rec->values, &w->scratch, &w->err);
+    return job->format->parse(job->format, line, len, &job->input, rec->values, &w->scratch,
+                              &w->err);
 }
 
 static int process_line(worker *w, size_t index)

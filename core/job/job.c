@@ -270,6 +270,7 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
     if (rc)
         return rc;
     job->delim = pf->delim;
+    job->format = pf;
     rc = schema_parse(&job->input, opts_str(&set, "fields"), err);
     if (rc) {
         for (size_t i = 0; i < n; i++)
@@ -475,10 +476,11 @@ int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err
     return 0;
 }
 
+/* '.' for nested fields (a.b) */
 static int is_ident(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+           c == '_' || c == '.';
 }
 
 static const char *skip_sep(const char *p)

@@ -72,6 +72,7 @@ struct ember_job {
 
     int has_parse;
     char delim;
+    const struct parse_format *format; /* parse FORMAT; NULL without a parse step */
     schema input; /* schema made by parse */
     on_error_mode on_error;
     char *dead_letter_path;

@@ -1,6 +1,8 @@
 /* steps: the job language's tables (see steps.h). */
 #include "core/job/steps.h"
 #include "core/base/names.h"
+#include "core/ops/csv.h"
+#include "core/ops/json.h"
 #include "core/sink/sink.h"
 #include "core/source/source.h"
 
@@ -9,10 +11,27 @@
 
 static void join_kinds(char *buf, size_t cap) { snprintf(buf, cap, "table"); }
 
+static int parse_delimited(const parse_format *f, const char *line, size_t len, const schema *s,
+                           ember_value *out, arena *scratch, ember_err *err)
+{
+    return csv_parse_line(line, len, f->delim, s, out, scratch, err);
+}
+
+static int parse_json(const parse_format *f, const char *line, size_t len, const schema *s,
+                      ember_value *out, arena *scratch, ember_err *err)
+{
+    return json_parse_line(line, len, s, out, scratch, err);
+}
+
 const parse_format parse_formats[] = {
-    {"csv", ',', "comma-separated fields, \"quoted\" fields may hold commas and quotes"},
-    {"tsv", '\t', "tab-separated fields"},
-    {NULL, 0, NULL},
+    {"csv", ',', "comma-separated fields, \"quoted\" fields may hold commas and quotes",
+     parse_delimited},
+    {"tsv", '\t', "tab-separated fields", parse_delimited},
+    {"json", 0,
+     "one JSON object per line; `a.b` is member b of object a; a missing member or null is "
+     "NULL; a value of another type than the field's is a bad record",
+     parse_json},
+    {NULL, 0, NULL, NULL},
 };
 
 const parse_format *parse_format_find(const char *name)

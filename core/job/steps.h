@@ -8,6 +8,8 @@
 #ifndef EMBER_JOB_STEPS_H
 #define EMBER_JOB_STEPS_H
 
+#include "core/base/arena.h"
+#include "core/ops/schema.h"
 #include "ember.h"
 #include <stddef.h>
 
@@ -38,11 +40,16 @@ const step_def *step_find(const char *name);
 /* "job, batch, ... or sink" */
 void step_names_text(char *buf, size_t cap);
 
-typedef struct parse_format {
+typedef struct parse_format parse_format;
+struct parse_format {
     const char *name;
-    char delim; /* field separator */
+    char delim; /* field separator of csv/tsv */
     const char *doc;
-} parse_format;
+    /* Fills out[0..s->n) from one record line; strings may point into the
+     * line or into scratch. Called from worker threads. */
+    int (*parse)(const parse_format *f, const char *line, size_t len, const schema *s,
+                 ember_value *out, arena *scratch, ember_err *err);
+};
 
 extern const parse_format parse_formats[];
 const parse_format *parse_format_find(const char *name);

@@ -145,8 +145,9 @@ static int next_token(parser *p)
             return syntax_error(p, p->pos, "unterminated string (expected a closing quote)");
         p->tok = T_STR;
         p->tok_len = (size_t)(close - t) + 1;
-    } else if (is_ident_start(*t)) {
-        while (is_ident(t[p->tok_len]))
+    } else if (is_ident_start(*t)) { /* a.b names a nested field */
+        while (is_ident(t[p->tok_len]) ||
+               (t[p->tok_len] == '.' && is_ident_start(t[p->tok_len + 1])))
             p->tok_len++;
         p->tok = T_IDENT;
     } else if (*t == '(' || *t == ')' || *t == ',') {

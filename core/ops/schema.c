@@ -37,9 +37,10 @@ static int is_name_start(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* '.' names a nested member (parse json fields=a.b). */
 static int is_name_char(char c)
 {
-    return is_name_start(c) || (c >= '0' && c <= '9');
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '.';
 }
 
 static int parse_type(const char *t, size_t len, ember_type *out)
