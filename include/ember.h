@@ -155,8 +155,9 @@ EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duration, ember_e
  *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
  * (between key and aggregate; output rows gain window_start, window_end) */
 EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
-/* aggregate count() sum(f) min(f) max(f) avg(f) wavg(x, w) count_distinct(f [, approx])
- * topk(f, K) */
+/* aggregate FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w)
+ * count_distinct(f [, approx]) topk(f, K); without a key before it, one
+ * global group. A column is named NAME, or fn_field (count for count()). */
 EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list, ember_err *err);
 /* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
 EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);

@@ -692,8 +692,6 @@ int ember_job_window(ember_job *job, const char *spec, ember_err *err)
     int rc = enter_stage(job, STAGE_WINDOW, 0, err);
     if (rc)
         return rc;
-    if (job->n_keys == 0)
-        return ember_err_set(err, -EMBER_EUSAGE, "'window' needs a 'key' before it");
     if (job->ttl_ms)
         return ember_err_set(err, -EMBER_EUSAGE,
                              "'ttl' and 'window' exclude each other (closed windows are "
@@ -750,18 +748,46 @@ static void build_output_schema(ember_job *job)
     }
 }
 
+/* An optional "as NAME" after an aggregate: its output column's name. */
+static int parse_alias(ember_job *job, const char *list, const char **pp, ember_err *err)
+{
+    const char *p = *pp;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncmp(p, "as", 2) != 0 || (p[2] != ' ' && p[2] != '\t'))
+        return 0;
+    p += 2;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *name = p;
+    while (is_ident(*p))
+        p++;
+    size_t n = (size_t)(p - name);
+    if (!n || (*name >= '0' && *name <= '9'))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(name - list) + 1,
+                                 "expected a column name after 'as'");
+    if (n >= sizeof job->aggs[0].name)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(name - list) + 1,
+                                 "column name longer than %zu bytes",
+                                 sizeof job->aggs[0].name - 1);
+    snprintf(job->aggs[job->n_aggs].name, sizeof job->aggs[0].name, "%.*s", (int)n, name);
+    *pp = p;
+    return 0;
+}
+
 int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
 {
     int rc = enter_stage(job, STAGE_AGG, 0, err);
     if (rc)
         return rc;
-    if (job->n_keys == 0)
-        return ember_err_set(err, -EMBER_EUSAGE, "'aggregate' needs a 'key' before it");
+    /* without a key: one global group (the empty key) */
     for (const char *p = skip_sep(list); *p; p = skip_sep(p)) {
         if (job->n_aggs == JOB_MAX_AGGS)
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
                                      "more than %d aggregates", JOB_MAX_AGGS);
         rc = parse_one_agg(job, list, &p, err);
+        if (!rc)
+            rc = parse_alias(job, list, &p, err);
         if (rc)
             return rc;
         job->n_aggs++;

@@ -84,8 +84,10 @@ const step_def job_steps[] = {
      "groups a key's records by event time (output rows gain window_start, window_end)",
      .text_fn = ember_job_window},
     {"aggregate", FORM_TEXT,
-     "count() sum(f) min(f) max(f) avg(f) wavg(x, w) count_distinct(f [, approx]) topk(f, K)",
-     "totals per key (per window with `window`)", .text_fn = ember_job_aggregate},
+     "FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w) "
+     "count_distinct(f [, approx]) topk(f, K)",
+     "totals per key (per window with `window`); without `key`, one global group",
+     .text_fn = ember_job_aggregate},
     {"having", FORM_TEXT, "EXPR",
      "keeps output rows (key, window, aggregate columns like `count`, `avg_temp`) where EXPR "
      "is true",
