@@ -292,7 +292,7 @@ static int scan_record(seg_reader *r, seg_scan *s, uint64_t off, wal_record *rec
     rec->type = h[4];
     rec->batch = get_u64le(h + 5);
     sum = get_u64le(h + 13);
-    if (rec->type != WAL_PLAN && rec->type != WAL_DATA)
+    if (!wal_type_known(rec->type))
         return scan_bad(s, 2, off, "unknown record type %u", rec->type);
     if (rec->len > WAL_MAX_PAYLOAD)
         return scan_bad(s, 2, off, "payload length %u exceeds %u", rec->len, WAL_MAX_PAYLOAD);
@@ -502,7 +502,7 @@ int wal_append(wal *w, uint8_t type, uint64_t batch, const void *payload, uint32
     assert(wal_invariants_ok(w));
     if (w->failed)
         return wal_failed(w, err);
-    if ((type != WAL_PLAN && type != WAL_DATA) || len > WAL_MAX_PAYLOAD)
+    if (!wal_type_known(type) || len > WAL_MAX_PAYLOAD)
         return ember_err_set(err, -EINVAL, "wal %s: bad record (type %u, %u bytes)", w->dir,
                              type, len);
     if (w->fd < 0 && (rc = wal_seg_create(w, batch, err)) != 0)

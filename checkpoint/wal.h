@@ -23,7 +23,10 @@
 enum wal_type {
     WAL_PLAN = 1, /* payload: plan_encode() of the batch's ranges */
     WAL_DATA = 2, /* payload: lz4 block of newline-separated records */
+    WAL_DRAIN = 3, /* no payload: batch b (planned just before) is the drain batch */
 };
+
+static inline int wal_type_known(unsigned t) { return t >= WAL_PLAN && t <= WAL_DRAIN; }
 
 typedef struct wal wal;
 

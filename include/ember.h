@@ -176,7 +176,10 @@ typedef struct ember_run_opts {
     uint64_t max_batches; /* 0 = unlimited */
     int until_idle;       /* stop when every source has no more input */
     int threads;          /* transform workers, 0 = 1 */
-    int progress;         /* print one progress line per batch on stderr */
+    int progress;         /* add per-step timings to each batch's log line */
+    int drain;            /* when the run ends idle (until_idle) or by
+                             ember_request_drain(): one last batch moves every
+                             watermark to the end and emits every open window */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until
@@ -185,6 +188,9 @@ EMBER_MUST_CHECK int ember_job_run(ember_job *job, const ember_run_opts *opts, e
 
 /* Async-signal-safe: the current batch finishes, then ember_job_run returns 0. */
 void ember_request_stop(void);
+/* Async-signal-safe: like ember_request_stop, and with opts.drain the run
+ * ends with the drain batch (ember run: SIGTERM). */
+void ember_request_drain(void);
 
 #ifdef __cplusplus
 }

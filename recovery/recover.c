@@ -134,6 +134,8 @@ static int read_counters(recovery *r, ember_err *err)
         rc = 0, *err = (ember_err){0};
     if (!rc && (rc = layout_get_u64(r->st, META_LATE_BYTES, &r->late_bytes, err)) == -ENOENT)
         rc = 0, *err = (ember_err){0};
+    if (!rc && (rc = layout_get_u64(r->st, META_DRAINED, &r->drained, err)) == -ENOENT)
+        rc = 0, *err = (ember_err){0};
     return rc;
 }
 
@@ -197,6 +199,8 @@ static int collect_record(const wal_record *rec, void *ctx)
     planned_batch *last = r->n_pending ? &r->pending[r->n_pending - 1] : NULL;
     if (rec->type == WAL_DATA && last && last->batch == rec->batch)
         return waldata_decode(rec->payload, rec->len, &last->data, &last->data_bytes, c->err);
+    if (rec->type == WAL_DRAIN && last && last->batch == rec->batch)
+        last->drain = 1;
     return 0;
 }
 
@@ -237,6 +241,9 @@ static void say_found(const char *dir, const recovery *r)
         n += snprintf(line + n, sizeof line - (size_t)n, " p%u=%" PRIu64,
                       r->last.ends[i].partition, r->last.ends[i].to);
     em_log(EMBER_LOG_INFO, "%s)", line);
+    if (r->drained)
+        em_log(EMBER_LOG_INFO, "recovery: the job was drained at batch %" PRIu64 " (every window "
+               "emitted): records at or before its watermark are late", r->drained);
 }
 
 static void recovery_close(recovery *r)

@@ -38,6 +38,7 @@ typedef struct planned_batch {
     size_t n;
     char *data; /* WAL DATA of a source that cannot re-read, or NULL; malloc'd */
     size_t data_bytes;
+    int drain; /* the drain batch (WAL DRAIN): every watermark to the end */
 } planned_batch;
 
 /* Where the state came from. */
@@ -53,6 +54,7 @@ typedef struct recovery {
     commit_record last;  /* the last commit (batch 0 in a fresh directory) */
     uint64_t state_keys; /* meta "state_keys" of that commit */
     uint64_t late_bytes; /* meta "late_bytes" of that commit */
+    uint64_t drained;    /* meta "drained": the drain batch, 0 if never drained */
     state_origin origin;
     uint64_t snapshot; /* STATE_SNAPSHOT: the batch restored */
 

@@ -24,7 +24,9 @@
  *   "late_bytes"         u64 committed length of the late=file:PATH side
  *                        output (the engine, jobs with late=file:)
  *   "event_time_max"     u64 (an int64) largest event time seen, from which
- *                        the watermark follows (state/update.c, windowed jobs)
+ *                        the watermark follows (state/update.c, windowed jobs);
+ *                        WIN_DRAINED_EVENT_TIME after a drain
+ *   "drained"            u64 the drain batch (the engine's commit of it)
  */
 #ifndef EMBER_STATE_LAYOUT_H
 #define EMBER_STATE_LAYOUT_H
@@ -44,6 +46,7 @@
 #define META_STATE_KEYS "state_keys"
 #define META_LATE_BYTES "late_bytes"
 #define META_EVENT_TIME_MAX "event_time_max"
+#define META_DRAINED "drained"
 
 /* Room for every family name a job can have. */
 #define LAYOUT_MAX_CFS (4 + JOB_MAX_STEPS)

@@ -37,7 +37,8 @@ typedef struct update_input {
     preagg *const *shards; /* borrowed until the call returns */
     int n_shards;
     int64_t batch_time_ms;  /* the PLAN's batch time (TTL clock) */
-    int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time */
+    int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time;
+                               WIN_DRAINED_EVENT_TIME in the drain batch */
 } update_input;
 
 EMBER_MUST_CHECK int state_update_batch(state_update *u, const update_input *in, store_batch *wb,

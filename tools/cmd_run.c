@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
-            "                 [--progress]\n"
+            "                 [--progress] [--drain]\n"
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
@@ -22,6 +22,8 @@ static void usage(FILE *out)
             "  --until-idle   stop when the source has no more input\n"
             "  --threads T    transform worker threads (default 1)\n"
             "  --progress     add step timings and rates to the per-batch progress line\n"
+            "  --drain        end (idle with --until-idle, or SIGTERM) with one batch that\n"
+            "                 emits every open window and session (the end of bounded input)\n"
             "SIGINT/SIGTERM finish the current batch and exit 0.\n"
             "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
             "bad job file, incompatible or locked checkpoint directory.\n\n");
@@ -43,8 +45,10 @@ static void usage(FILE *out)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    ember_request_stop();
+    if (sig == SIGTERM)
+        ember_request_drain(); /* a stop that drains with --drain */
+    else
+        ember_request_stop();
 }
 
 static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *o)
@@ -57,6 +61,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             return -1;
         } else if (!strcmp(a, "--until-idle")) {
             o->until_idle = 1;
+        } else if (!strcmp(a, "--drain")) {
+            o->drain = 1;
         } else if (!strcmp(a, "--progress")) {
             o->progress = 1;
         } else if (!strcmp(a, "--dir")) {

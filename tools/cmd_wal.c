@@ -28,7 +28,10 @@ typedef struct dump {
 static int visit(const wal_record *r, void *ctx)
 {
     dump *d = ctx;
-    const char *type = r->type == WAL_PLAN ? "PLAN" : r->type == WAL_DATA ? "DATA" : "?";
+    const char *type = r->type == WAL_PLAN    ? "PLAN"
+                       : r->type == WAL_DATA  ? "DATA"
+                       : r->type == WAL_DRAIN ? "DRAIN"
+                                              : "?";
     if (r->batch < d->from || r->batch > d->to)
         return 0;
     if (d->json)

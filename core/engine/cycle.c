@@ -15,7 +15,9 @@
  *   8. snapshot   every `every` batches; WAL segments before the oldest kept
  *                 snapshot are deleted
  * A replayed batch (recovery found its PLAN but no commit) enters at step 3
- * with the PLAN's ranges and batch time, so it produces the same bytes.
+ * with the PLAN's ranges and batch time, so it produces the same bytes. The
+ * drain batch (--drain) plans no input and is marked DRAIN in the WAL; its
+ * state step moves every watermark to the end, so every window is emitted.
  *
  * Invariants (asserted in debug and sanitizer builds):
  *   I1. A batch's PLAN is durable before its input is read or any effect of
@@ -153,6 +155,8 @@ static int step_wal(engine *e, batch_ctx *b, ember_err *err)
     if (!rc)
         rc = wal_append(e->wal, WAL_PLAN, b->batch, buf, (uint32_t)bytes, err);
     free(buf);
+    if (!rc && b->drain)
+        rc = wal_append(e->wal, WAL_DRAIN, b->batch, NULL, 0, err);
     if (!rc && b->pulled) {
         char *enc = NULL;
         size_t enc_n = 0;
@@ -313,7 +317,8 @@ static int step_state(engine *e, batch_ctx *b, ember_err *err)
         return ember_err_set(err, -EINVAL, "%d transform shards, at most 64", n);
     for (int s = 0; s < n; s++)
         shards[s] = transform_shard(e->tf, s);
-    update_input in = {shards, n, (int64_t)b->time_ms, b->ts.max_event_time};
+    update_input in = {shards, n, (int64_t)b->time_ms,
+                       b->drain ? WIN_DRAINED_EVENT_TIME : b->ts.max_event_time};
     int rc = state_update_batch(e->upd, &in, b->wb, err);
     state_update_get_stats(e->upd, &b->us);
     b->key_delta = (int64_t)b->us.new_keys - (int64_t)b->us.deleted_keys;
@@ -410,6 +415,8 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     layout_put_u64(b->wb, e->st, META_STATE_KEYS, e->state_keys + (uint64_t)b->key_delta);
     if (e->late.fd >= 0)
         layout_put_u64(b->wb, e->st, META_LATE_BYTES, e->late.bytes);
+    if (b->drain)
+        layout_put_u64(b->wb, e->st, META_DRAINED, b->batch);
     rc = fp_step("state.before_commit", err);
     if (!rc)
         rc = store_write(e->st, b->wb, !e->replay_nosync, err);
@@ -418,6 +425,8 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     e->committed = b->batch;
     e->records_total = c->records_total;
     e->state_keys += (uint64_t)b->key_delta;
+    if (b->drain)
+        e->drained = b->batch;
     return fp_step("state.after_commit", err);
 }
 
@@ -448,7 +457,11 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     int rc = 0;
     if (!b->replay)
         b->batch = e->committed + 1;
-    if (!b->replay && !(rc = timed(e, b, step_plan, &b->t.plan_ms, err)) && !b->idle)
+    if (!b->replay && !b->drain)
+        rc = timed(e, b, step_plan, &b->t.plan_ms, err);
+    if (b->drain && !b->replay)
+        b->time_ms = engine_now_ms();
+    if (!rc && !b->replay && !b->idle)
         rc = timed(e, b, step_wal, &b->t.wal_ms, err);
     if (rc || b->idle)
         return rc;

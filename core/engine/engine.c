@@ -28,9 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, drain_requested;
 
 void ember_request_stop(void) { stop_requested = 1; }
+
+void ember_request_drain(void)
+{
+    drain_requested = 1;
+    stop_requested = 1;
+}
 
 uint64_t engine_now_ms(void)
 {
@@ -58,6 +64,7 @@ static void adopt(engine *e, recovery *r)
     e->committed = r->last.batch;
     e->records_total = r->last.records_total;
     e->state_keys = r->state_keys;
+    e->drained = r->drained;
     e->op_cf = e->job->n_aggs ? store_cf_index(e->st, LAYOUT_CF_AGGREGATE) : -1;
     r->lock_fd = -1;
     r->st = NULL;
@@ -213,7 +220,7 @@ static int replay_one(engine *e, planned_batch *p, int last, uint64_t *records,
                       uint64_t *skipped, ember_err *err)
 {
     batch_ctx b = {.replay = 1, .batch = p->batch, .time_ms = p->time_ms, .ranges = p->ranges, .n = p->n,
-                   .pulled = p->data, .pulled_bytes = p->data_bytes};
+                   .pulled = p->data, .pulled_bytes = p->data_bytes, .drain = p->drain};
     int rc = check_available(e, p, skipped, err);
     e->replay_nosync = !last; /* one fsync for the whole replay */
     if (!rc)
@@ -281,7 +288,7 @@ static int source_exhausted(engine *e)
  * at once. The scheduling delay of a batch is how late it started against
  * its due time (one interval after the previous start), so an overrun shows
  * as the next batch's delay, as in Spark. */
-static int run_loop(engine *e, ember_err *err)
+static int run_loop(engine *e, int *ended_idle, ember_err *err)
 {
     uint64_t done = 0;
     double next = engine_mono_ms(), due = next;
@@ -295,8 +302,10 @@ static int run_loop(engine *e, ember_err *err)
         int rc = run_new_batch(e, engine_mono_ms() - due, &idle, err);
         if (rc)
             return rc;
-        if (idle && e->opts.until_idle && source_exhausted(e))
+        if (idle && e->opts.until_idle && source_exhausted(e)) {
+            *ended_idle = 1;
             break;
+        }
         done += !idle;
         next += (double)e->job->interval_ms;
         due = next;
@@ -306,10 +315,30 @@ static int run_loop(engine *e, ember_err *err)
     return 0;
 }
 
+/* --drain: one last batch that emits every open window and session, when
+ * the run ends idle (--until-idle) or by ember_request_drain (SIGTERM). */
+static int maybe_drain(engine *e, int ended_idle, ember_err *err)
+{
+    if (!e->opts.drain || !(ended_idle || drain_requested))
+        return 0;
+    if (e->job->window.kind == WIN_NONE || !e->job->n_aggs)
+        return 0; /* nothing is held back by a watermark */
+    if (e->drained) {
+        em_log(EMBER_LOG_INFO, "drain: already drained at batch %" PRIu64, e->drained);
+        return 0;
+    }
+    batch_ctx b = {.drain = 1};
+    int rc = cycle_run(e, &b, err);
+    if (!rc)
+        em_log(EMBER_LOG_INFO, "drain: batch %" PRIu64 " emitted every open window", b.batch);
+    return rc;
+}
+
 int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
 {
     engine e = {.job = job, .lock_fd = -1, .op_cf = -1};
     recovery r = {.lock_fd = -1};
+    int ended_idle = 0;
     side_init(&e.dead, "dead letters", transform_dead_letters);
     side_init(&e.late, "late records", transform_late_lines);
     int rc = job_finish(job, err);
@@ -318,12 +347,14 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
     if (opts)
         e.opts = *opts;
     snprintf(e.dir, sizeof e.dir, "%s", e.opts.dir ? e.opts.dir : job->ckpt_dir);
-    stop_requested = 0;
+    stop_requested = drain_requested = 0;
     rc = engine_open(&e, &r, err);
     if (!rc)
         rc = engine_replay(&e, &r, err);
     if (!rc)
-        rc = run_loop(&e, err);
+        rc = run_loop(&e, &ended_idle, err);
+    if (!rc)
+        rc = maybe_drain(&e, ended_idle, err);
     recovery_free_pending(&r);
     engine_close(&e);
     return rc;

@@ -40,6 +40,7 @@ typedef struct batch_ctx {
     size_t pulled_bytes;
     uint64_t planned_records;
     int replay; /* re-executing a PLAN found in the WAL: no plan, no WAL step */
+    int drain;  /* the drain batch: no input, every watermark moves to the end */
     int idle;   /* the plan found no input: nothing else runs */
     store_batch *wb; /* the batch's state changes, committed in one write */
     int64_t key_delta; /* keys the batch adds to "aggregate" (minus closed windows) */
@@ -92,6 +93,7 @@ typedef struct engine {
     uint64_t committed;
     uint64_t records_total; /* input records committed */
     uint64_t state_keys;    /* exact key count, meta "state_keys" */
+    uint64_t drained;       /* the drain batch, meta "drained"; 0 = not drained */
     commit_record last;     /* ends = committed end offset per partition */
 
     /* scheduling */

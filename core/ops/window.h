@@ -61,6 +61,10 @@ int64_t window_pane_start(const window_spec *w, int64_t t);
 /* 1 when every window holding t ends at or before the watermark. */
 int window_is_late(const window_spec *w, int64_t t, int64_t watermark);
 /* watermark from the largest event time seen (saturating). */
+/* The event time a drain batch moves every watermark to: past every window
+ * an accepted record can open (event times are within +-2^62 ms). */
+#define WIN_DRAINED_EVENT_TIME (INT64_C(1) << 62)
+
 int64_t window_watermark(const window_spec *w, int64_t max_event_time);
 
 /* Big-endian, sign-flipped, so byte order is numeric order. */
