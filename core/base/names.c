@@ -2,6 +2,27 @@
 #include "core/base/names.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* The kind of a registry item: its first member (C11 6.7.2.1p15). */
+static const char *kind_of(const void *item) { return *(const char *const *)item; }
+
+const void *em_registry_find(const void *const *items, const char *kind)
+{
+    for (size_t i = 0; items[i]; i++)
+        if (strcmp(kind_of(items[i]), kind) == 0)
+            return items[i];
+    return NULL;
+}
+
+void em_registry_kinds(const void *const *items, char *buf, size_t cap)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (; items[n] && n < 64; n++)
+        names[n] = kind_of(items[n]);
+    em_names_join(names, n, buf, cap);
+}
 
 void em_names_join(const char *const *names, size_t n, char *buf, size_t cap)
 {

@@ -20,19 +20,13 @@ const sink_ops *const sink_registry[] = {
     NULL,
 };
 
+/* kind is sink_ops' first member, as em_registry_* need. */
 void sink_kinds_text(char *buf, size_t cap)
 {
-    const char *names[32];
-    size_t n = 0;
-    for (; sink_registry[n] && n < 32; n++)
-        names[n] = sink_registry[n]->kind;
-    em_names_join(names, n, buf, cap);
+    em_registry_kinds((const void *const *)sink_registry, buf, cap);
 }
 
 const sink_ops *sink_find(const char *kind)
 {
-    for (size_t i = 0; sink_registry[i]; i++)
-        if (strcmp(sink_registry[i]->kind, kind) == 0)
-            return sink_registry[i];
-    return NULL;
+    return em_registry_find((const void *const *)sink_registry, kind);
 }

@@ -27,7 +27,7 @@ typedef struct sink_env {
 } sink_env;
 
 typedef struct sink_ops {
-    const char *kind;
+    const char *kind; /* first member: the registry looks kinds up through it */
     const char *doc;
     const opt_def *options;
     int exactly_once; /* 0 for stdout (at-least-once) */

@@ -22,21 +22,15 @@ const source_ops *const source_registry[] = {
     NULL,
 };
 
+/* kind is source_ops' first member, as em_registry_* need. */
 void source_kinds_text(char *buf, size_t cap)
 {
-    const char *names[32];
-    size_t n = 0;
-    for (; source_registry[n] && n < 32; n++)
-        names[n] = source_registry[n]->kind;
-    em_names_join(names, n, buf, cap);
+    em_registry_kinds((const void *const *)source_registry, buf, cap);
 }
 
 const source_ops *source_find(const char *kind)
 {
-    for (size_t i = 0; source_registry[i]; i++)
-        if (strcmp(source_registry[i]->kind, kind) == 0)
-            return source_registry[i];
-    return NULL;
+    return em_registry_find((const void *const *)source_registry, kind);
 }
 
 #define PLAN_HEADER_BYTES 12u

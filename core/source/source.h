@@ -48,7 +48,7 @@ typedef struct src_pulled {
 } src_pulled;
 
 typedef struct source_ops {
-    const char *kind;
+    const char *kind; /* first member: the registry looks kinds up through it */
     const char *doc;
     const opt_def *options;
     int replayable;
