@@ -953,6 +953,60 @@ def scenario_ttl_kills(rounds):
     return st
 
 
+def write_sqlite_job(d):
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job chaos-sqlite
+batch      interval=1ms max-records={rng.choice([150, 300, 500])}
+checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=2KB
+source     file path={d}/in.csv
+parse      csv fields=k,seq:int,v:int
+key        k
+aggregate  count() max(seq) sum(v)
+sink       sqlite path={d}/out.db table=totals create=yes
+""")
+
+
+def scenario_sqlite_kills(rounds):
+    """sink sqlite under kill -9 at random moments and at every crash
+    failpoint: the table equals the state and the oracle, the marker the
+    last committed batch."""
+    import sqlite3
+    d, data, st = fresh("sqlite-kill-9", n_records=5000)
+    write_sqlite_job(d)
+    i = 0
+    while st.crashes < rounds and st.runs < rounds * 3:
+        if i % 2:
+            kill_randomly(d, st, rng.uniform(0.05, 0.5), data)
+        else:
+            point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
+            crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
+        i += 1
+    p = run(d, st)
+    if p.returncode != 0:
+        raise Bad("sqlite-kill-9: the final clean run failed: " + p.stderr[-2000:])
+    got = state(d)
+    con = sqlite3.connect(d + "/out.db")
+    rows = {r[0]: r[1:] for r in con.execute("SELECT k, count, max_seq, sum_v FROM totals")}
+    con.close()
+    lost = dup = 0
+    for k, (c, s) in data.want.items():
+        have = rows.get(k, (0, -1, 0))
+        lost += max(c - have[0], 0)
+        dup += max(have[0] - c, 0)
+        if have[0] == c and have[2] != s:
+            raise Bad("sqlite row %s: sum %d, oracle %d" % (k, have[2], s))
+        g = got.get(k)
+        if not g or (g["count"], g["max_seq"], g["sum_v"]) != have:
+            raise Bad("sqlite row %s %r differs from state %r" % (k, have, g))
+    read_hits(d, st)
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    if lost or dup:
+        raise Bad("sqlite-kill-9: %d records lost, %d duplicated" % (lost, dup))
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -970,6 +1024,7 @@ def main():
         ("recovery-crashes", lambda: scenario_recovery_crashes(max(share // 2, 6))),
         ("kafka-kill-9", lambda: scenario_kafka_kills(max(share // 3, 4))),
         ("ttl-expiry", lambda: scenario_ttl_kills(max(share // 3, 6))),
+        ("sqlite-kill-9", lambda: scenario_sqlite_kills(max(share // 3, 6))),
     ]
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
         scenarios.append(("rocksdb-io-faults",
