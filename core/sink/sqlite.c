@@ -16,6 +16,7 @@
  */
 #include "core/base/log.h"
 #include "core/sink/sink.h"
+#include "core/sink/sql.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,32 +53,7 @@ static int db_error(sqlite_sink *q, int rc, const char *what, ember_err *err)
                          q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 }
 
-/* "name" with embedded quotes doubled, appended to buf. */
-static void add_ident(char *buf, size_t cap, const char *name)
-{
-    size_t n = strlen(buf);
-    if (n + 1 < cap)
-        buf[n++] = '"';
-    for (const char *p = name; *p && n + 2 < cap; p++) {
-        if (*p == '"')
-            buf[n++] = '"';
-        buf[n++] = *p;
-    }
-    if (n + 1 < cap)
-        buf[n++] = '"';
-    buf[n] = '\0';
-}
-
-static void add(char *buf, size_t cap, const char *text)
-{
-    size_t n = strlen(buf);
-    snprintf(buf + n, cap - n, "%s", text);
-}
-
-static const char *sql_type(ember_type t)
-{
-    return t == EMBER_INT ? "INTEGER" : t == EMBER_FLOAT ? "REAL" : "TEXT";
-}
+static const sql_dialect sqlite_sql = {0, "INTEGER", "REAL", "TEXT"};
 
 static int exec(sqlite_sink *q, const char *sql, const char *what, ember_err *err)
 {
@@ -89,21 +65,10 @@ static int exec(sqlite_sink *q, const char *sql, const char *what, ember_err *er
 
 static int create_table(sqlite_sink *q, ember_err *err)
 {
-    char sql[8192] = "CREATE TABLE IF NOT EXISTS ";
-    add_ident(sql, sizeof sql, q->table);
-    add(sql, sizeof sql, " (");
-    for (int i = 0; i < q->rows->n; i++) {
-        if (i)
-            add(sql, sizeof sql, ", ");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-        add(sql, sizeof sql, " ");
-        add(sql, sizeof sql, sql_type(q->rows->f[i].type));
-    }
-    for (int i = 0; i < q->n_pk; i++) {
-        add(sql, sizeof sql, i ? ", " : ", PRIMARY KEY (");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-    }
-    add(sql, sizeof sql, q->n_pk ? "))" : ")");
+    char sql[16384];
+    if (sql_create_table(&sqlite_sql, q->table, q->rows, q->n_pk, sql, sizeof sql))
+        return ember_err_set(err, -ENAMETOOLONG, "sink sqlite table %s: too many columns",
+                             q->table);
     return exec(q, sql, "create table", err);
 }
 
@@ -132,36 +97,16 @@ static int check_columns(sqlite_sink *q, ember_err *err)
         if (!have[i])
             return ember_err_set(err, -EMBER_EUSAGE, "sink sqlite %s table %s has no column "
                                  "'%s' (%s), which the job writes", q->path, q->table,
-                                 q->rows->f[i].name, sql_type(q->rows->f[i].type));
+                                 q->rows->f[i].name, sql_type(&sqlite_sql, q->rows->f[i].type));
     return 0;
 }
 
 static int prepare_insert(sqlite_sink *q, ember_err *err)
 {
-    char sql[16384] = "INSERT INTO ";
-    add_ident(sql, sizeof sql, q->table);
-    add(sql, sizeof sql, " (");
-    for (int i = 0; i < q->rows->n; i++) {
-        if (i)
-            add(sql, sizeof sql, ", ");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-    }
-    add(sql, sizeof sql, ") VALUES (");
-    for (int i = 0; i < q->rows->n; i++)
-        add(sql, sizeof sql, i ? ", ?" : "?");
-    add(sql, sizeof sql, ")");
-    for (int i = 0; i < q->n_pk; i++) {
-        add(sql, sizeof sql, i ? ", " : " ON CONFLICT (");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-    }
-    for (int i = q->n_pk; q->n_pk && i < q->rows->n; i++) {
-        add(sql, sizeof sql, i == q->n_pk ? ") DO UPDATE SET " : ", ");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-        add(sql, sizeof sql, " = excluded.");
-        add_ident(sql, sizeof sql, q->rows->f[i].name);
-    }
-    if (q->n_pk == q->rows->n && q->n_pk)
-        add(sql, sizeof sql, ") DO NOTHING");
+    char sql[16384];
+    if (sql_insert(&sqlite_sql, q->table, q->rows, q->n_pk, sql, sizeof sql))
+        return ember_err_set(err, -ENAMETOOLONG, "sink sqlite table %s: too many columns",
+                             q->table);
     int rc = sqlite3_prepare_v2(q->db, sql, -1, &q->insert, NULL);
     return rc == SQLITE_OK ? 0 : db_error(q, rc, "prepare the insert", err);
 }
@@ -199,20 +144,10 @@ static int read_marker(sqlite_sink *q, ember_err *err)
 
 /* ------------------------------------------------------------ the plugin */
 
-/* Keys (and window bounds right after them) form the primary key. */
-static int key_columns(const schema *rows, int n_key_fields)
-{
-    int n = n_key_fields;
-    if (n + 1 < rows->n && !strcmp(rows->f[n].name, "window_start") &&
-        !strcmp(rows->f[n + 1].name, "window_end"))
-        n += 2;
-    return n;
-}
-
 static int choose_mode(sqlite_sink *q, const opt_set *opts, const sink_env *env, ember_err *err)
 {
     const char *mode = opts_str(opts, "mode");
-    int pk = key_columns(env->rows, env->n_key_fields);
+    int pk = sql_key_columns(env->rows, env->n_key_fields);
     if (!strcmp(mode, "upsert") && pk == 0)
         return ember_err_set(err, -EMBER_EUSAGE, "sink sqlite mode=upsert needs rows with a "
                              "key or a window (an aggregate); use mode=append");
