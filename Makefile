@@ -9,8 +9,8 @@
 #   make format / make lint
 
 CC       ?= gcc
-PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3
-DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev check pkg-config \
+PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq
+DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql check pkg-config \
             kcat rocksdb-tools python3 fiu-utils libfiu-dev
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -75,7 +75,7 @@ $(eval $(call build_tree,build/asan,$(SAN_FLAGS)))
 # Installs only what pkg-config (or PATH) cannot find; CI has no terminal.
 deps:
 	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists $(PKGS) check libfiu \
-	    || ! command -v kcat >/dev/null \
+	    || ! command -v kcat >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
 	    || ! command -v fiu-run >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \

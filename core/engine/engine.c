@@ -95,7 +95,8 @@ static int open_source(engine *e, ember_err *err)
 
 static int open_sink(engine *e, ember_err *err)
 {
-    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0};
+    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0,
+                     &stop_requested};
     e->snk.ops = e->job->sink;
     int rc = e->snk.ops->open(&e->snk, &e->job->sink_opts, &kenv, err);
     if (rc && e->snk.impl)
@@ -355,6 +356,12 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
         rc = run_loop(&e, &ended_idle, err);
     if (!rc)
         rc = maybe_drain(&e, ended_idle, err);
+    if (rc == -ECANCELED && stop_requested) { /* a wait ended by the stop request */
+        em_log(EMBER_LOG_INFO, "stopped after batch %" PRIu64 ", committed (%s)", e.committed,
+               err->msg);
+        *err = (ember_err){0};
+        rc = 0;
+    }
     recovery_free_pending(&r);
     engine_close(&e);
     return rc;

@@ -43,6 +43,17 @@ static void put_param(sqlbuf *b, const sql_dialect *d, int i)
 
 static int done(const sqlbuf *b) { return b->overflow ? -ENAMETOOLONG : 0; }
 
+int sql_check_name(const char *name)
+{
+    if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') || *name == '_'))
+        return -1;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return -1;
+    return 0;
+}
+
 const char *sql_type(const sql_dialect *d, ember_type t)
 {
     return t == EMBER_INT ? d->int_type : t == EMBER_FLOAT ? d->float_type : d->text_type;
@@ -89,21 +100,28 @@ int sql_create_table(const sql_dialect *d, const char *table, const schema *rows
     return done(&b);
 }
 
-int sql_insert(const sql_dialect *d, const char *table, const schema *rows, int n_pk, char *buf,
-               size_t cap)
+int sql_insert(const sql_dialect *d, const char *table, const char *from_table,
+               const schema *rows, int n_pk, char *buf, size_t cap)
 {
     sqlbuf b = {buf, 0, cap, 0};
     put(&b, "INSERT INTO ");
     put_ident(&b, table);
     put(&b, " (");
     put_columns(&b, rows, rows->n);
-    put(&b, ") VALUES (");
-    for (int i = 0; i < rows->n; i++) {
-        if (i)
-            put(&b, ", ");
-        put_param(&b, d, i);
+    if (from_table) {
+        put(&b, ") SELECT ");
+        put_columns(&b, rows, rows->n);
+        put(&b, " FROM ");
+        put_ident(&b, from_table);
+    } else {
+        put(&b, ") VALUES (");
+        for (int i = 0; i < rows->n; i++) {
+            if (i)
+                put(&b, ", ");
+            put_param(&b, d, i);
+        }
+        put(&b, ")");
     }
-    put(&b, ")");
     if (!n_pk)
         return done(&b);
     put(&b, " ON CONFLICT (");

@@ -20,9 +20,13 @@ typedef struct sql_dialect {
  * 0, or -ENAMETOOLONG when it does not fit in cap. */
 int sql_create_table(const sql_dialect *d, const char *table, const schema *rows, int n_pk,
                      char *buf, size_t cap);
-/* INSERT INTO table (...) VALUES (...) [ON CONFLICT (first n_pk) DO UPDATE SET ...]. */
-int sql_insert(const sql_dialect *d, const char *table, const schema *rows, int n_pk, char *buf,
-               size_t cap);
+/* INSERT INTO table (...) VALUES (...) [ON CONFLICT (first n_pk) DO UPDATE SET ...];
+ * with from_table, INSERT INTO table (...) SELECT ... FROM from_table [ON CONFLICT ...]. */
+int sql_insert(const sql_dialect *d, const char *table, const char *from_table,
+               const schema *rows, int n_pk, char *buf, size_t cap);
+/* 0 when name is a plain identifier ([A-Za-z_][A-Za-z0-9_]*), as table
+ * names must be. */
+int sql_check_name(const char *name);
 /* The SQL type of an ember type in this dialect. */
 const char *sql_type(const sql_dialect *d, ember_type t);
 /* How many leading columns are the key: the key fields, and window_start,

@@ -104,7 +104,7 @@ static int check_columns(sqlite_sink *q, ember_err *err)
 static int prepare_insert(sqlite_sink *q, ember_err *err)
 {
     char sql[16384];
-    if (sql_insert(&sqlite_sql, q->table, q->rows, q->n_pk, sql, sizeof sql))
+    if (sql_insert(&sqlite_sql, q->table, NULL, q->rows, q->n_pk, sql, sizeof sql))
         return ember_err_set(err, -ENAMETOOLONG, "sink sqlite table %s: too many columns",
                              q->table);
     int rc = sqlite3_prepare_v2(q->db, sql, -1, &q->insert, NULL);
@@ -168,6 +168,9 @@ static int sq_open(sink *s, const opt_set *opts, const sink_env *env, ember_err 
     q->create = (int)opts_int(opts, "create");
     if (!q->path || !q->table || asprintf(&q->sink_id, "sqlite:%s", q->table) < 0)
         return ember_err_set(err, -ENOMEM, "out of memory");
+    if (q->table && sql_check_name(q->table))
+        return ember_err_set(err, -EMBER_EUSAGE, "sink sqlite table=%s: expected a name of "
+                             "letters, digits and _", q->table);
     int rc = choose_mode(q, opts, env, err);
     if (rc)
         return rc;
