@@ -1007,6 +1007,71 @@ def scenario_sqlite_kills(rounds):
     return st
 
 
+def scenario_postgres_kills(rounds):
+    """sink postgres under kill -9 at random moments and at every crash
+    failpoint, with a restart of the PostgreSQL server in the middle: the
+    table equals the state and the oracle, the marker the committed batch."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+    import pg
+    server = pg.Server()
+    try:
+        return postgres_kills(server, rounds)
+    finally:
+        server.close()
+
+
+def postgres_kills(server, rounds):
+    d, data, st = fresh("postgres", n_records=5000)
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job chaos-pg
+batch      interval=1ms max-records={rng.choice([150, 300, 500])}
+checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=2KB
+source     file path={d}/in.csv
+parse      csv fields=k,seq:int,v:int
+key        k
+aggregate  count() max(seq) sum(v)
+sink       postgres conninfo={server.conninfo} table=totals create=yes
+""")
+    i = 0
+    while st.crashes < rounds and st.runs < rounds * 3:
+        if i == rounds // 2:
+            server.stop("immediate")
+            server.start()
+        if i % 2:
+            kill_randomly(d, st, rng.uniform(0.1, 0.8), data)
+        else:
+            point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
+            crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
+        i += 1
+    p = run(d, st)
+    if p.returncode != 0:
+        raise Bad("postgres: the final clean run failed: " + p.stderr[-2000:])
+    got = state(d)
+    rows = {r[0]: tuple(int(x) for x in r[1:])
+            for r in server.psql("SELECT k, count, max_seq, sum_v FROM totals")}
+    lost = dup = 0
+    for k, (c, s) in data.want.items():
+        have = rows.get(k, (0, -1, 0))
+        lost += max(c - have[0], 0)
+        dup += max(have[0] - c, 0)
+        g = got.get(k)
+        if not g or (g["count"], g["max_seq"], g["sum_v"]) != have:
+            raise Bad("postgres row %s %r differs from state %r" % (k, have, g))
+    committed = json.loads(subprocess.run([EMBER, "inspect", d + "/ckpt", "--format", "json"],
+                                          capture_output=True, text=True).stdout or "{}")
+    mark = server.psql("SELECT batch FROM ember_sink_batches WHERE job = 'chaos-pg'")
+    want_batch = committed.get("committed", {}).get("batch")
+    if [[str(want_batch)]] != mark:
+        raise Bad("postgres marker %r, committed batch %r" % (mark, want_batch))
+    read_hits(d, st)
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    if lost or dup:
+        raise Bad("postgres: %d records lost, %d duplicated" % (lost, dup))
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -1025,6 +1090,7 @@ def main():
         ("kafka-kill-9", lambda: scenario_kafka_kills(max(share // 3, 4))),
         ("ttl-expiry", lambda: scenario_ttl_kills(max(share // 3, 6))),
         ("sqlite-kill-9", lambda: scenario_sqlite_kills(max(share // 3, 6))),
+        ("postgres", lambda: scenario_postgres_kills(max(share // 3, 6))),
     ]
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
         scenarios.append(("rocksdb-io-faults",

@@ -36,7 +36,8 @@ class Server:
 
     @property
     def conninfo(self):
-        return "host=%s dbname=postgres user=postgres" % self.dir
+        """A libpq URI (no spaces, so it needs no quotes in a job file)."""
+        return "postgresql:///postgres?host=%s&user=postgres" % self.dir
 
     def start(self):
         p = as_postgres([bindir() + "/pg_ctl", "-D", self.data, "-l", self.dir + "/log", "-w",

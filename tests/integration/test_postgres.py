@@ -35,7 +35,7 @@ source file path={d}/in.csv
 parse csv fields=sensor,ts:int,temp:float
 key sensor
 aggregate count() as n, sum(temp) as total, max(temp) as hottest
-sink postgres conninfo="{server().conninfo}" table={table} create=yes {extra}
+sink postgres conninfo={server().conninfo} table={table} create=yes {extra}
 """)
     return d + "/j.job"
 
@@ -91,7 +91,7 @@ batch interval=1ms max-records=300
 source file path={d}/in.csv
 parse csv fields=sensor,ts:int,temp:float
 filter temp > 25
-sink postgres conninfo="{server().conninfo}" table=t_append create=yes mode=append
+sink postgres conninfo={server().conninfo} table=t_append create=yes mode=append
 """)
     env = dict(os.environ, EMBER_FAILPOINTS="sink.after_commit=crash@4")
     ember("run", d + "/j.job", "--dir", d + "/ck", "--until-idle", env=env)
