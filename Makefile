@@ -9,8 +9,8 @@
 #   make format / make lint
 
 CC       ?= gcc
-PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq
-DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql check pkg-config \
+PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd
+DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev check pkg-config \
             kcat rocksdb-tools python3 fiu-utils libfiu-dev
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -167,6 +167,8 @@ static int step_wal(engine *e, batch_ctx *b, ember_err *err)
     }
     if (!rc)
         rc = wal_sync(e->wal, err); /* failpoint wal.after_append fires inside */
+    if (!rc && e->src.ops->durable)
+        e->src.ops->durable(&e->src); /* I1 holds: acknowledgements may go out */
 #ifndef NDEBUG
     wal_durable = !rc;
 #endif

@@ -24,6 +24,8 @@ int text_reserve(text_buf *b, size_t extra)
 
 int text_append(text_buf *b, const char *s, size_t n)
 {
+    if (n == 0)
+        return 0;
     int rc = text_reserve(b, n);
     if (rc)
         return rc;

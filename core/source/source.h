@@ -82,6 +82,10 @@ typedef struct source_ops {
      * commits them to its consumer group so lag tools see progress; nothing
      * depends on it for correctness (the checkpoint owns the offsets). */
     void (*committed)(source *src, const src_range *ends, size_t n);
+    /* Optional: called once the last plan's batch is durable in the WAL (its
+     * PLAN and DATA fsynced), before it is processed; an acknowledging
+     * source (http) answers its clients then. */
+    void (*durable)(source *src);
     /* Optional, for messages: names where the index-th record (0-based) of
      * range r lives, e.g. "in.csv:2" or "topic t partition 0 offset 41".
      * 0 when buf was filled. Called on error paths only. */
