@@ -336,8 +336,9 @@ static int open_progress(engine *e, ember_err *err)
 
 static int open_plugins(engine *e, ember_err *err)
 {
-    source_env senv = {e->job->name, e->dir};
-    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0};
+    source_env senv = {e->job->name, e->dir, &e->job->stop};
+    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0,
+                     &e->job->stop};
     e->src.ops = e->job->source;
     int rc = e->src.ops->open(&e->src, &e->job->source_opts, &senv, err);
     if (rc) {

@@ -31,6 +31,7 @@
 #include "checkpoint/snapshot.h"
 #include "core/fault/failpoint.h"
 #include "core/base/io.h"
+#include "core/base/log.h"
 #include "state/dedupe.h"
 #include "state/table.h"
 
@@ -44,10 +45,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t stop_requested;
-
-void ember_request_stop(void) { stop_requested = 1; }
 
 uint64_t engine_now_ms(void)
 {
@@ -627,9 +624,9 @@ static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err 
 }
 
 /* Sleeps until `until_ms` (monotonic) or a stop request. */
-static void wait_until(double until_ms)
+static void wait_until(const engine *e, double until_ms)
 {
-    while (!stop_requested) {
+    while (!e->job->stop) {
         double left = until_ms - mono_ms();
         if (left <= 0)
             return;
@@ -648,9 +645,9 @@ static int run_loop(engine *e, ember_err *err)
     double next = mono_ms(), due = next;
     rate_init(&e->rate, (double)e->job->interval_ms, (double)e->job->min_rate,
               (double)e->job->initial_rate);
-    while (!stop_requested && (!e->opts.max_batches || done < e->opts.max_batches)) {
-        wait_until(next);
-        if (stop_requested)
+    while (!e->job->stop && (!e->opts.max_batches || done < e->opts.max_batches)) {
+        wait_until(e, next);
+        if (e->job->stop)
             break;
         int idle = 0;
         double delay = mono_ms() - due;
@@ -696,16 +693,27 @@ static void engine_close(engine *e)
 int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
 {
     engine e = {.job = job, .lock_fd = -1, .dead_fd = -1, .late_fd = -1, .timer_cf = -1};
+    if (job->stop) {
+        em_log(EMBER_LOG_INFO, "stopped before the run started, nothing done");
+        return 0;
+    }
     int rc = job_finish(job, err);
     if (rc)
         return rc;
     if (opts)
         e.opts = *opts;
     snprintf(e.dir, sizeof e.dir, "%s", e.opts.dir ? e.opts.dir : job->ckpt_dir);
-    stop_requested = 0;
+    em_job_running_add(job);
     rc = recover_start(&e, err);
     if (!rc)
         rc = run_loop(&e, err);
     engine_close(&e);
+    em_job_running_remove(job);
+    if (rc == -ECANCELED && job->stop) /* a wait ended by the stop: not a failure */
+        rc = 0;
+    if (!rc && job->stop && e.committed)
+        em_log(EMBER_LOG_INFO, "stopped after batch %" PRIu64 ", committed", e.committed);
+    else if (!rc && job->stop)
+        em_log(EMBER_LOG_INFO, "stopped before the first batch, nothing committed");
     return rc;
 }

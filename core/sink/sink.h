@@ -15,6 +15,7 @@
 #include "core/base/options.h"
 #include "core/ops/schema.h"
 #include "core/ops/text.h"
+#include <signal.h>
 #include <stdint.h>
 
 typedef struct sink sink;
@@ -24,6 +25,9 @@ typedef struct sink_env {
     const char *checkpoint_dir;
     const schema *rows;     /* schema of the rows written */
     int n_key_fields;       /* first n fields of rows are the key (0: no key) */
+    /* The job's stop flag (NULL: never stops); polled as source_env.stop is:
+     * a wait ends with -ECANCELED, the batch stays uncommitted and replays. */
+    const volatile sig_atomic_t *stop;
 } sink_env;
 
 typedef struct sink_ops {
