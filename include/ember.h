@@ -178,19 +178,29 @@ typedef struct ember_run_opts {
     int threads;          /* transform workers, 0 = 1 */
     int progress;         /* add per-step timings to each batch's log line */
     int drain;            /* when the run ends idle (until_idle) or by
-                             ember_request_drain(): one last batch moves every
+                             ember_job_drain(): one last batch moves every
                              watermark to the end and emits every open window */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until
- * max_batches, idle, or ember_request_stop(). */
+ * max_batches, idle, or a stop (ember_job_stop, ember_request_stop). */
 EMBER_MUST_CHECK int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err);
 
-/* Async-signal-safe: the current batch finishes, then ember_job_run returns 0. */
+/* Async-signal-safe: asks ember_job_run(job) to return 0. Every wait ends
+ * within a second (a source connecting, Kafka unreachable or not yet
+ * acknowledging, a retry backoff, the time between batches); a batch that
+ * was not waiting finishes and commits, one that was is left uncommitted
+ * and replays on the next run, so nothing committed is lost. The run's last
+ * line is "stopped after batch N, committed". A stop requested before
+ * ember_job_run starts makes it return at once: run does not reset it (a
+ * stopped job stays stopped). */
+void ember_job_stop(ember_job *job);
+/* Async-signal-safe: ember_job_stop() for every job running in the process
+ * now (a job started later is not stopped). Kept for compatibility. */
 void ember_request_stop(void);
-/* Async-signal-safe: like ember_request_stop, and with opts.drain the run
- * ends with the drain batch (ember run: SIGTERM). */
-void ember_request_drain(void);
+/* Async-signal-safe: like ember_job_stop, and with opts.drain the run ends
+ * with the drain batch (ember run: SIGTERM). */
+void ember_job_drain(ember_job *job);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ static void on_up(int sig) { want_up = 1; }
 
 static void usage(void)
 {
+    const char *v = kafka_mock_version();
     printf("usage: ember broker [--port P] [--brokers N] [--topic NAME:PARTITIONS]...\n"
            "Runs a Kafka-protocol cluster on 127.0.0.1 (librdkafka's mock cluster) until\n"
            "SIGINT/SIGTERM, and prints its bootstrap address as the first line on stdout.\n"
@@ -46,8 +47,16 @@ static void usage(void)
            "batches are deleted, as retention would) and everything is gone on exit.\n"
            "Transactions are accepted but not isolated: a read_committed reader also sees\n"
            "records of aborted transactions.\n"
+           "Not supported (the mock answers only produce, fetch, offsets, metadata v0-2,\n"
+           "consumer groups and transactions): CreateTopics, DeleteTopics,\n"
+           "CreatePartitions, DescribeConfigs/AlterConfigs, DescribeGroups, ListGroups,\n"
+           "DeleteRecords, SASL, TLS, ACLs. Its metadata names controller 0, none of its\n"
+           "brokers (1..N): librdkafka %s's mock API cannot set it, so clients that\n"
+           "need a controller (kafkajs' admin and idempotent producer) fail; librdkafka's\n"
+           "clients (ember, kcat) do not need one.\n"
            "SIGUSR1 takes the brokers down (connections refused), SIGUSR2 brings them back.\n"
-           "Exit: 0 after SIGINT/SIGTERM, 1 when the cluster cannot start, 2 bad usage.\n");
+           "Exit: 0 after SIGINT/SIGTERM, 1 when the cluster cannot start, 2 bad usage.\n",
+           v);
 }
 
 static int parse_topic(broker_args *a, const char *spec)

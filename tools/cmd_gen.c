@@ -1,7 +1,9 @@
 /*
  * cmd_gen: `ember gen KIND --to DEST [--count N] [--seed S] [--rate R]` writes
  * exactly the records the generator source produces for that seed, as CSV
- * lines, to file:PATH (or - for stdout), tcp://HOST:PORT or kafka://HOST:PORT/TOPIC.
+ * lines, to file:PATH (or - for stdout), tcp://HOST:PORT (gen connects to a
+ * server), tcp-listen://HOST:PORT (gen is the server, like `nc -lk`: what
+ * `source socket` connects to) or kafka://HOST:PORT/TOPIC.
  */
 #include "core/ops/gen.h"
 #include "core/kafka/produce_gen.h"
@@ -29,8 +31,16 @@ static void usage(void)
     printf("usage: ember gen KIND --to DEST [--count N] [--seed S] [--rate R] [--event-rate E]\n"
            "Writes the generator's records (one CSV line each) to DEST:\n"
            "  file:PATH | -            a file (or stdout)\n"
-           "  tcp://HOST:PORT          a TCP listener (e.g. a socket source)\n"
-           "  kafka://HOST:PORT/TOPIC  a Kafka topic (prints how many were acknowledged)\n"
+           "  tcp://HOST:PORT          connects to a TCP server that reads lines (e.g.\n"
+           "                           `nc -l PORT`) and writes the records to it\n"
+           "  tcp-listen://HOST:PORT   listens, like `nc -lk`, and serves the records to\n"
+           "                           whoever connects, one connection at a time, each\n"
+           "                           going on where the last one stopped: this is what\n"
+           "                           `source socket host=HOST port=PORT` reads. Port 0\n"
+           "                           picks a free one; the first line on stdout is the\n"
+           "                           address. With --count, exits after the last record\n"
+           "  kafka://HOST:PORT/TOPIC  a Kafka topic (prints how many were acknowledged;\n"
+           "                           port 9092 if omitted)\n"
            "  --count N  records (default: endless for tcp/kafka, required for files)\n"
            "  --seed S   same seed, same records (default 1)\n"
            "  --rate R   records per second (default: as fast as possible)\n"
@@ -148,7 +158,9 @@ static int to_tcp(const gen_args *a, const char *hostport)
     }
     int fd = socket(ai->ai_family, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        fprintf(stderr, "ember gen: connect to %s: %s\n", hostport, strerror(errno));
+        fprintf(stderr, "ember gen: connect to %s: %s (tcp:// connects to a server; to feed "
+                "`source socket`, which connects too, gen must listen: --to "
+                "tcp-listen://%s)\n", hostport, strerror(errno), hostport);
         freeaddrinfo(ai);
         if (fd >= 0)
             close(fd);
@@ -160,6 +172,128 @@ static int to_tcp(const gen_args *a, const char *hostport)
     if (out)
         fclose(out);
     return rc;
+}
+
+/* ------------------------------------------------------------ tcp-listen */
+
+#define SERVE_CHUNK 65536
+
+/* HOST:PORT into host and port (strings for getaddrinfo); -1 if malformed. */
+static int split_hostport(const char *hostport, char *host, size_t cap, const char **port)
+{
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || (size_t)(colon - hostport) >= cap || !colon[1])
+        return -1;
+    snprintf(host, cap, "%.*s", (int)(colon - hostport), hostport);
+    *port = colon + 1;
+    return 0;
+}
+
+static int listen_on(const char *hostport)
+{
+    char host[256];
+    const char *port;
+    if (split_hostport(hostport, host, sizeof host, &port))
+        return cli_usage_error("gen", "expected tcp-listen://HOST:PORT, got 'tcp-listen://%s'",
+                               hostport), -2;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int rc = getaddrinfo(host, port, &hints, &ai), one = 1;
+    if (rc) {
+        fprintf(stderr, "ember gen: cannot resolve %s: %s\n", hostport, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 8) != 0) {
+        fprintf(stderr, "ember gen: listen on %s: %s\n", hostport, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* Prints the address actually bound (port 0 picks one) as stdout's first line. */
+static void say_listening(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[256] = "?", port[16] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    printf("%s:%s\n", host, port);
+    fflush(stdout);
+    fprintf(stderr, "ember gen: listening on %s:%s (e.g. `source socket host=%s port=%s`)\n",
+            host, port, host, port);
+}
+
+/* Sends records from *seq on until the count is reached (0) or the client
+ * goes away (1); *seq ends at the first record not wholly sent. */
+static int serve_client(const gen_args *a, int client, uint64_t *seq, double t0)
+{
+    static char chunk[SERVE_CHUNK + GEN_LINE_MAX + 1];
+    for (;;) {
+        uint64_t first = *seq, n_lines = 0;
+        size_t len = 0, ends[SERVE_CHUNK / 16 + 2];
+        while (len < SERVE_CHUNK && n_lines < SERVE_CHUNK / 16 &&
+               (!a->has_count || first + n_lines < a->count)) {
+            len += gen_line_at((gen_kind)a->kind, a->seed, first + n_lines, a->events_per_s,
+                               chunk + len);
+            chunk[len++] = '\n';
+            ends[n_lines++] = len;
+            if (a->rate)
+                break; /* paced: one record per send */
+        }
+        if (!n_lines)
+            return 0;
+        size_t sent = 0;
+        while (sent < len) {
+            ssize_t w = send(client, chunk + sent, len - sent, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                for (uint64_t i = 0; i < n_lines && ends[i] <= sent; i++)
+                    ++*seq;
+                return 1;
+            }
+            sent += (size_t)w;
+        }
+        *seq = first + n_lines;
+        pace(a, *seq, t0);
+    }
+}
+
+static int to_tcp_listen(const gen_args *a, const char *hostport)
+{
+    int fd = listen_on(hostport);
+    if (fd < 0)
+        return fd == -2 ? 2 : 1;
+    say_listening(fd);
+    uint64_t seq = 0;
+    double t0 = mono_s();
+    for (;;) {
+        int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (client < 0 && errno == EINTR)
+            continue;
+        if (client < 0) {
+            fprintf(stderr, "ember gen: accept on %s: %s\n", hostport, strerror(errno));
+            close(fd);
+            return 1;
+        }
+        uint64_t from = seq;
+        int gone = serve_client(a, client, &seq, t0);
+        close(client);
+        if (!gone)
+            break;
+        fprintf(stderr, "ember gen: the client went away after %llu records; the next one "
+                "gets record %llu on (what the kernel had taken for this one is lost, as "
+                "with nc -lk)\n", (unsigned long long)(seq - from), (unsigned long long)seq);
+    }
+    close(fd);
+    return 0;
 }
 
 int cmd_gen(int argc, char **argv)
@@ -177,6 +311,9 @@ int cmd_gen(int argc, char **argv)
     if (!strncmp(a.to, "kafka://", 8))
         return kafka_gen_produce(a.to + 8, (gen_kind)a.kind, a.seed,
                                  a.has_count ? a.count : UINT64_MAX, a.rate, a.events_per_s);
-    return cli_usage_error("gen", "unknown destination '%s' (expected file:PATH, "
-                           "tcp://HOST:PORT or kafka://HOST:PORT/TOPIC)", a.to);
+    if (!strncmp(a.to, "tcp-listen://", 13))
+        return to_tcp_listen(&a, a.to + 13);
+    return cli_usage_error("gen", "unknown destination '%s' (expected file:PATH, -, "
+                           "tcp://HOST:PORT, tcp-listen://HOST:PORT or "
+                           "kafka://HOST:PORT/TOPIC)", a.to);
 }

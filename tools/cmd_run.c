@@ -24,7 +24,9 @@ static void usage(FILE *out)
             "  --progress     add step timings and rates to the per-batch progress line\n"
             "  --drain        end (idle with --until-idle, or SIGTERM) with one batch that\n"
             "                 emits every open window and session (the end of bounded input)\n"
-            "SIGINT/SIGTERM finish the current batch and exit 0.\n"
+            "SIGINT/SIGTERM stop the job and exit 0 within a second, also while it waits\n"
+            "(a source connecting, Kafka down): a running batch commits, a waiting one\n"
+            "replays on the next run. The last line says `stopped after batch N, committed`.\n"
             "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
             "bad job file, incompatible or locked checkpoint directory.\n\n");
     opts_print(out, "batch: how batches are cut", job_batch_options());
@@ -43,12 +45,16 @@ static void usage(FILE *out)
     }
 }
 
+static ember_job *volatile running_job;
+
+/* The first signal stops the job; later ones change nothing (the stop ends
+ * every wait within a second). */
 static void on_signal(int sig)
 {
     if (sig == SIGTERM)
-        ember_request_drain(); /* a stop that drains with --drain */
+        ember_job_drain(running_job); /* a stop that drains with --drain */
     else
-        ember_request_stop();
+        ember_job_stop(running_job);
 }
 
 static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *o)
@@ -114,9 +120,11 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     struct sigaction sa = {.sa_handler = on_signal};
+    running_job = job;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     rc = ember_job_run(job, &o, &err);
+    running_job = NULL; /* the handler stays: a late signal must not kill the exit */
     ember_job_free(job);
     if (rc) {
         fprintf(stderr, "ember run: %s\n", err.msg);

@@ -28,16 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested, drain_requested;
-
-void ember_request_stop(void) { stop_requested = 1; }
-
-void ember_request_drain(void)
-{
-    drain_requested = 1;
-    stop_requested = 1;
-}
-
 uint64_t engine_now_ms(void)
 {
     struct timespec ts;
@@ -84,7 +74,7 @@ static int open_side_outputs(engine *e, const recovery *r, ember_err *err)
 
 static int open_source(engine *e, ember_err *err)
 {
-    source_env senv = {e->job->name, e->dir};
+    source_env senv = {e->job->name, e->dir, &e->job->stop};
     e->src.ops = e->job->source;
     int rc = e->src.ops->open(&e->src, &e->job->source_opts, &senv, err);
     if (rc && e->src.impl) /* a failed open may leave what it made so far */
@@ -96,7 +86,7 @@ static int open_source(engine *e, ember_err *err)
 static int open_sink(engine *e, ember_err *err)
 {
     sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0,
-                     &stop_requested};
+                     &e->job->stop};
     e->snk.ops = e->job->sink;
     int rc = e->snk.ops->open(&e->snk, &e->job->sink_opts, &kenv, err);
     if (rc && e->snk.impl)
@@ -257,9 +247,9 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
 /* ------------------------------------------------------------ run */
 
 /* Sleeps until `until_ms` (monotonic) or a stop request. */
-static void wait_until(double until_ms)
+static void wait_until(const engine *e, double until_ms)
 {
-    while (!stop_requested) {
+    while (!e->job->stop) {
         double left = until_ms - engine_mono_ms();
         if (left <= 0)
             return;
@@ -295,9 +285,9 @@ static int run_loop(engine *e, int *ended_idle, ember_err *err)
     double next = engine_mono_ms(), due = next;
     rate_init(&e->rate, (double)e->job->interval_ms, (double)e->job->min_rate,
               (double)e->job->initial_rate);
-    while (!stop_requested && (!e->opts.max_batches || done < e->opts.max_batches)) {
-        wait_until(next);
-        if (stop_requested)
+    while (!e->job->stop && (!e->opts.max_batches || done < e->opts.max_batches)) {
+        wait_until(e, next);
+        if (e->job->stop)
             break;
         int idle = 0;
         int rc = run_new_batch(e, engine_mono_ms() - due, &idle, err);
@@ -320,7 +310,7 @@ static int run_loop(engine *e, int *ended_idle, ember_err *err)
  * the run ends idle (--until-idle) or by ember_request_drain (SIGTERM). */
 static int maybe_drain(engine *e, int ended_idle, ember_err *err)
 {
-    if (!e->opts.drain || !(ended_idle || drain_requested))
+    if (!e->opts.drain || !(ended_idle || e->job->drain))
         return 0;
     if (e->job->window.kind == WIN_NONE || !e->job->n_aggs)
         return 0; /* nothing is held back by a watermark */
@@ -342,13 +332,17 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
     int ended_idle = 0;
     side_init(&e.dead, "dead letters", transform_dead_letters);
     side_init(&e.late, "late records", transform_late_lines);
+    if (job->stop) {
+        em_log(EMBER_LOG_INFO, "stopped before the run started, nothing done");
+        return 0;
+    }
     int rc = job_finish(job, err);
     if (rc)
         return rc;
     if (opts)
         e.opts = *opts;
     snprintf(e.dir, sizeof e.dir, "%s", e.opts.dir ? e.opts.dir : job->ckpt_dir);
-    stop_requested = drain_requested = 0;
+    em_job_running_add(job);
     rc = engine_open(&e, &r, err);
     if (!rc)
         rc = engine_replay(&e, &r, err);
@@ -356,13 +350,16 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
         rc = run_loop(&e, &ended_idle, err);
     if (!rc)
         rc = maybe_drain(&e, ended_idle, err);
-    if (rc == -ECANCELED && stop_requested) { /* a wait ended by the stop request */
-        em_log(EMBER_LOG_INFO, "stopped after batch %" PRIu64 ", committed (%s)", e.committed,
-               err->msg);
+    recovery_free_pending(&r);
+    engine_close(&e);
+    em_job_running_remove(job);
+    if (rc == -ECANCELED && job->stop) { /* a wait ended by the stop: not a failure */
         *err = (ember_err){0};
         rc = 0;
     }
-    recovery_free_pending(&r);
-    engine_close(&e);
+    if (!rc && job->stop && e.committed)
+        em_log(EMBER_LOG_INFO, "stopped after batch %" PRIu64 ", committed", e.committed);
+    else if (!rc && job->stop)
+        em_log(EMBER_LOG_INFO, "stopped before the first batch, nothing committed");
     return rc;
 }

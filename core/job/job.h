@@ -14,6 +14,8 @@
 #include "core/ops/window.h"
 #include "core/ops/accum.h"
 
+#include <signal.h>
+
 #define JOB_MAX_STEPS 32
 #define JOB_MAX_KEYS 8
 #define JOB_MAX_AGGS 32
@@ -100,7 +102,20 @@ struct ember_job {
 
     char *text;      /* canonical job text, one line per API call */
     char *layout; /* the lines that decide the state layout */
+
+    /* ember_job_stop() sets it (from a signal handler too); never reset.
+     * Sources and sinks poll it through source_env/sink_env.stop. */
+    volatile sig_atomic_t stop;
+    /* ember_job_drain() sets it with stop: the run ends with the drain batch
+     * (ember_run_opts.drain). */
+    volatile sig_atomic_t drain;
 };
+
+/* core/job/stop.c: ember_job_run registers the job it runs, so that
+ * ember_request_stop() reaches it; unregister waits out a stop request
+ * running on another thread, so the job may be freed after it. */
+void em_job_running_add(ember_job *job);
+void em_job_running_remove(ember_job *job);
 
 /* Canonical text appended for each API call. */
 void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)

@@ -4,8 +4,10 @@
  * librdkafka logs every failed connection attempt itself; those lines are
  * dropped here (log_cb) and the newest error is kept instead (error_cb), so
  * an outage reads as one ember line per retry naming the address and cause.
+ * librdkafka's other warnings and errors reach em_log as "kafka: ..." lines.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 
 #include <errno.h>
@@ -57,10 +59,29 @@ static int check_address(const char *addr, size_t len, const char *what, ember_e
     return 0;
 }
 
+/* `shown`: the bootstrap list with librdkafka's default port made explicit. */
+static void show_brokers(kafka_endpoint *ep, const char *brokers)
+{
+    size_t n = 0;
+    for (const char *p = brokers; *p && n + 1 < sizeof ep->shown;) {
+        size_t len = strcspn(p, ","), at = n;
+        const char *scheme = strstr(p, "://"), *host = p;
+        if (scheme && scheme < p + len)
+            host = scheme + 3;
+        n += (size_t)snprintf(ep->shown + n, sizeof ep->shown - n, "%s%.*s%s", at ? "," : "",
+                              (int)len, p, memchr(host, ':', len - (size_t)(host - p)) ? ""
+                                                                                  : ":9092");
+        if (n >= sizeof ep->shown)
+            n = sizeof ep->shown - 1;
+        p += len + (p[len] == ',');
+    }
+}
+
 int kafka_endpoint_open(kafka_endpoint *ep, const char *brokers, const char *what,
-                        ember_err *err)
+                        const volatile sig_atomic_t *stop, ember_err *err)
 {
     memset(ep, 0, sizeof *ep);
+    ep->stop = stop;
     if (strcmp(brokers, "embedded") == 0) {
         const char *b = NULL;
         int rc = kafka_mock_embedded_acquire(&b, err);
@@ -82,7 +103,7 @@ int kafka_endpoint_open(kafka_endpoint *ep, const char *brokers, const char *wha
         p += len + (p[len] == ',');
     }
     snprintf(ep->bootstrap, sizeof ep->bootstrap, "%s", brokers);
-    snprintf(ep->shown, sizeof ep->shown, "%s", brokers);
+    show_brokers(ep, brokers);
     return 0;
 }
 
@@ -93,7 +114,52 @@ void kafka_endpoint_close(kafka_endpoint *ep)
     ep->embedded = 0;
 }
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {}
+void kafka_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const char *debug = getenv("EMBER_KAFKA_DEBUG");
+    if (debug && *debug) {
+        em_log(EMBER_LOG_INFO, "kafka %s %s: %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+        return;
+    }
+    /* FAIL: a connection failed or closed; the error callback has it and
+     * ember's own message names it. Below warning: chatter. */
+    if (level > 4 || strcmp(fac, "FAIL") == 0)
+        return;
+    if (buf[0] == '[') { /* "[thrd:...]: " names librdkafka's thread */
+        const char *end = strstr(buf, "]: ");
+        buf = end ? end + 3 : buf;
+    }
+    em_log(level <= 3 ? EMBER_LOG_ERROR : EMBER_LOG_WARN, "kafka: %s", buf);
+}
+
+/* librdkafka's reason "127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9
+ * failed: Connection refused (after 0ms in state CONNECT)" (or with another
+ * prefix, e.g. "TxnCoordinator: ...") read as "connect to 127.0.0.1:9:
+ * Connection refused"; other reasons lose the "NAME/ID: " and "(after ...)". */
+static void simplify_reason(kafka_endpoint *ep, const char *reason)
+{
+    const char *after = strstr(reason, " (after ");
+    const char *end = after ? after : reason + strlen(reason);
+    const char *c = strstr(reason, "Connect to "), *at = c ? strchr(c, '#') : NULL;
+    const char *failed = c ? strstr(c, " failed: ") : NULL;
+    if (at && failed && at < failed && failed < end) {
+        snprintf(ep->last_error, sizeof ep->last_error, "connect to %.*s: %.*s",
+                 (int)(failed - at - 1), at + 1, (int)(end - failed - 9), failed + 9);
+        ep->connect_failed = 1;
+        return;
+    }
+    const char *resolve = strstr(reason, "Failed to resolve ");
+    ep->connect_failed = resolve && resolve < end;
+    if (resolve && resolve < end) {
+        reason = resolve;
+    } else {
+        const char *sep = strstr(reason, ": "), *slash = strchr(reason, '/');
+        if (sep && sep < end && slash && slash < sep &&
+            !memchr(reason, ' ', (size_t)(sep - reason)))
+            reason = sep + 2; /* "NAME/ID: " */
+    }
+    snprintf(ep->last_error, sizeof ep->last_error, "%.*s", (int)(end - reason), reason);
+}
 
 static void keep_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
@@ -102,7 +168,21 @@ static void keep_error(rd_kafka_t *rk, int code, const char *reason, void *opaqu
      * refused, name not known): keep the why. */
     if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && ep->last_error[0])
         return;
-    snprintf(ep->last_error, sizeof ep->last_error, "%s", reason);
+    simplify_reason(ep, reason);
+}
+
+int kafka_stopping(const kafka_endpoint *ep) { return ep->stop && *ep->stop; }
+
+int kafka_stopped(const kafka_endpoint *ep, const char *what, const char *doing,
+                  ember_err *err)
+{
+    return ember_err_set(err, -ECANCELED, "%s: stopped while %s", what, doing);
+}
+
+int kafka_slice_ms(double give_up_ms)
+{
+    double left = give_up_ms - kafka_now_ms();
+    return left >= KAFKA_SLICE_MS ? KAFKA_SLICE_MS : left > 1 ? (int)left : 1;
 }
 
 rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
@@ -122,8 +202,7 @@ rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
     const char *debug = getenv("EMBER_KAFKA_DEBUG");
     if (debug && *debug && rd_kafka_conf_set(conf, "debug", debug, errstr, sizeof errstr))
         goto bad;
-    if (!debug || !*debug)
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_line);
     rd_kafka_conf_set_error_cb(conf, keep_error);
     rd_kafka_conf_set_opaque(conf, ep);
     return conf;
@@ -148,21 +227,38 @@ static int unreachable(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_resp_err_t e
                          cause(rk, ep, e));
 }
 
+/* rd_kafka_metadata in slices of KAFKA_SLICE_MS, polling the stop flag:
+ * a request that times out is sent again until timeout_ms has passed. */
+int kafka_metadata(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_topic_t *only, int timeout_ms,
+                   const struct rd_kafka_metadata **md, ember_err *err)
+{
+    double give_up = kafka_now_ms() + timeout_ms;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, !only, only, md, kafka_slice_ms(give_up));
+        if (!e) { /* the cause of an outage stays until a request succeeds */
+            ep->last_error[0] = '\0';
+            return 0;
+        }
+        if (kafka_stopping(ep))
+            return kafka_stopped(ep, "kafka", "waiting for the cluster's metadata", err);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || kafka_now_ms() >= give_up)
+            return unreachable(rk, ep, e, err);
+    }
+}
+
 int kafka_partitions(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, int timeout_ms,
                      int32_t **ids, size_t *n, ember_err *err)
 {
     /* Metadata of all topics: naming the topic would let a broker with
      * auto.create.topics.enable (and the mock cluster, always) create it. */
     const struct rd_kafka_metadata *md = NULL;
-    ep->last_error[0] = '\0';
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
-    if (e)
-        return unreachable(rk, ep, e, err);
+    int rc = kafka_metadata(rk, ep, NULL, timeout_ms, &md, err);
+    if (rc)
+        return rc;
     const struct rd_kafka_metadata_topic *t = NULL;
     for (int i = 0; i < md->topic_cnt && !t; i++)
         if (strcmp(md->topics[i].topic, topic) == 0)
             t = &md->topics[i];
-    int rc = 0;
     if (!t || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         rc = ember_err_set(err, -ENOENT, "topic '%s' does not exist at %s", topic, ep->shown);
     else if (t->err)
@@ -186,10 +282,27 @@ int kafka_offsets(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, const i
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, topic, ids[i])->offset = which;
-    ep->last_error[0] = '\0';
-    /* A timestamp of -1 (-2) asks ListOffsets for the latest (earliest) offset. */
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms);
-    int rc = e ? unreachable(rk, ep, e, err) : 0;
+    double give_up = kafka_now_ms() + timeout_ms;
+    int rc = 0;
+    for (;;) {
+        /* A timestamp of -1 (-2) asks ListOffsets for the latest (earliest)
+         * offset; set again for every attempt, the call writes results there. */
+        for (int i = 0; i < l->cnt; i++)
+            l->elems[i].offset = which;
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, kafka_slice_ms(give_up));
+        if (!e) {
+            ep->last_error[0] = '\0';
+            break;
+        }
+        if (kafka_stopping(ep)) {
+            rc = kafka_stopped(ep, "kafka", "waiting for offsets", err);
+            break;
+        }
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || kafka_now_ms() >= give_up) {
+            rc = unreachable(rk, ep, e, err);
+            break;
+        }
+    }
     for (int i = 0; !rc && i < l->cnt; i++)
         out[i] = l->elems[i].err ? -1 : l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
@@ -200,18 +313,24 @@ void kafka_backoff_fail(kafka_backoff *b, const char *what, const char *problem)
 {
     if (b->delay_ms < 100)
         b->delay_ms = 100;
-    fprintf(stderr, "%s: %s; retrying in %d ms\n", what, problem, b->delay_ms);
+    em_log(EMBER_LOG_WARN, "%s: %s; retrying in %d ms", what, problem, b->delay_ms);
     b->retry_at_ms = kafka_now_ms() + b->delay_ms;
     b->delay_ms = b->delay_ms * 2 > 5000 ? 5000 : b->delay_ms * 2;
     b->failing++;
 }
 
-void kafka_backoff_wait(kafka_backoff *b, const char *what, const char *problem)
+int kafka_backoff_wait(kafka_backoff *b, const kafka_endpoint *ep, const char *what,
+                       const char *problem, ember_err *err)
 {
     kafka_backoff_fail(b, what, problem);
-    double left = b->retry_at_ms - kafka_now_ms();
-    if (left > 0) {
-        struct timespec ts = {(time_t)(left / 1000), (long)(fmod(left, 1000) * 1e6)};
+    for (;;) {
+        if (kafka_stopping(ep))
+            return kafka_stopped(ep, what, "waiting for Kafka", err);
+        double left = b->retry_at_ms - kafka_now_ms();
+        if (left <= 0)
+            return 0;
+        left = left < 50 ? left : 50;
+        struct timespec ts = {0, (long)(left * 1e6)};
         nanosleep(&ts, NULL);
     }
 }
@@ -221,7 +340,7 @@ int kafka_backoff_due(const kafka_backoff *b) { return kafka_now_ms() >= b->retr
 void kafka_backoff_ok(kafka_backoff *b, const char *what)
 {
     if (b->failing)
-        fprintf(stderr, "%s: Kafka reachable again after %d retries\n", what, b->failing);
+        em_log(EMBER_LOG_WARN, "%s: Kafka reachable again after %d retries", what, b->failing);
     b->failing = 0;
     b->delay_ms = 100;
 }
@@ -256,10 +375,8 @@ static int scan_one(scan_state *s, const rd_kafka_message_t *m, const char *topi
         return ember_err_set(err, -EMBER_EDATALOSS, "topic %s partition %d: offsets [%lld, "
                              "%lld) are no longer in the log (%s)", topic, (int)m->partition,
                              (long long)s->next, (long long)s->to, rd_kafka_message_errstr(m));
-    if (m->err) {
-        kafka_backoff_wait(b, topic, rd_kafka_message_errstr(m));
-        return 0;
-    }
+    if (m->err)
+        return kafka_backoff_wait(b, ep, topic, rd_kafka_message_errstr(m), err);
     if (m->offset < s->next)
         return 0; /* from before a seek */
     if (m->offset >= s->to)
@@ -287,13 +404,17 @@ int kafka_scan(rd_kafka_t *consumer, kafka_endpoint *ep, const char *topic, int3
     double last_progress = kafka_now_ms();
     while (rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consume_queue(q, 200);
+        if (!m && kafka_stopping(ep)) {
+            rc = kafka_stopped(ep, topic, "reading from Kafka", err);
+            continue;
+        }
         if (!m) {
             if (kafka_now_ms() - last_progress > 5000) {
                 char why[400];
                 snprintf(why, sizeof why, "partition %d: waiting for offsets [%lld, %lld) "
                          "from %s (%s)", (int)p, (long long)s.next, (long long)to, ep->shown,
                          cause(consumer, ep, RD_KAFKA_RESP_ERR__TIMED_OUT));
-                kafka_backoff_wait(&b, topic, why);
+                rc = kafka_backoff_wait(&b, ep, topic, why, err);
                 last_progress = kafka_now_ms();
             }
             continue;

@@ -1,9 +1,14 @@
 /*
  * kafka_client: what the Kafka source and sink share on top of librdkafka:
  * the `brokers=` option (a bootstrap list or `embedded`), client settings
- * with librdkafka's own logging kept quiet (ember prints one clear line per
- * problem instead), topic metadata, watermark queries, the backoff used
- * while the cluster is unreachable, and a reader of one partition's range.
+ * with librdkafka's own log lines routed through em_log (ember prints one
+ * clear line per problem; librdkafka's connection chatter is dropped),
+ * topic metadata, watermark queries, the backoff used while the cluster is
+ * unreachable, and a reader of one partition's range.
+ *
+ * Stops: every wait here (a request to an unreachable cluster, a backoff,
+ * a scan waiting for records) polls the endpoint's stop flag at least every
+ * KAFKA_SLICE_MS and then fails with -ECANCELED ("... stopped while ...").
  * Only the Kafka adapters include this header (it includes rdkafka.h).
  */
 #ifndef EMBER_KAFKA_CLIENT_H
@@ -12,31 +17,61 @@
 #include "ember.h"
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define KAFKA_BOOTSTRAP_MAX 1024
 
 /* A client's connection facts, kept for messages. */
+/* Longest a blocking librdkafka call waits before the stop flag is polled. */
+#define KAFKA_SLICE_MS 250
+
 typedef struct kafka_endpoint {
     char bootstrap[KAFKA_BOOTSTRAP_MAX]; /* what librdkafka connects to */
-    char shown[KAFKA_BOOTSTRAP_MAX];     /* what messages name ("embedded (127.0.0.1:P)") */
+    char shown[KAFKA_BOOTSTRAP_MAX];     /* what messages name: HOST:PORT (default port
+                                            added) or "embedded broker 127.0.0.1:P" */
     int embedded;
     char last_error[256]; /* newest error librdkafka reported (error_cb) */
+    int connect_failed;   /* last_error is about connecting (refused, unresolved...) */
+    const volatile sig_atomic_t *stop; /* the job's stop flag; NULL: never stops */
 } kafka_endpoint;
 
 /* Resolves `brokers`: "embedded" acquires the process's in-process cluster;
  * otherwise every host:port must parse and resolve (-EMBER_EUSAGE if not:
- * a wrong address is a configuration error). `what` prefixes messages. */
+ * a wrong address is a configuration error). `what` prefixes messages;
+ * `stop` (borrowed, may be NULL) ends the endpoint's waits. */
 EMBER_MUST_CHECK int kafka_endpoint_open(kafka_endpoint *ep, const char *brokers,
-                                         const char *what, ember_err *err);
+                                         const char *what,
+                                         const volatile sig_atomic_t *stop, ember_err *err);
 void kafka_endpoint_close(kafka_endpoint *ep);
 
-/* A configuration with bootstrap.servers, quiet logs and the error callback
- * filling ep->last_error, then the given "name", "value" pairs (NULL-ended).
- * NULL with err set on a bad setting. */
+/* A configuration with bootstrap.servers, the log callback below and the
+ * error callback filling ep->last_error, then the given "name", "value"
+ * pairs (NULL-ended). NULL with err set on a bad setting. */
 rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
                                 ember_err *err);
+
+/* librdkafka's log callback for every client ember makes (rd_kafka_conf_set_log_cb):
+ * lines go to em_log as "kafka: ...", never to stderr raw. Connection
+ * failures are dropped (the error callback keeps them for ember's own
+ * message); with EMBER_KAFKA_DEBUG set every line passes. */
+void kafka_log_line(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* 1 when the endpoint's job asked to stop. */
+int kafka_stopping(const kafka_endpoint *ep);
+/* Sets err to -ECANCELED "<what>: stopped while <doing>" and returns it. */
+int kafka_stopped(const kafka_endpoint *ep, const char *what, const char *doing,
+                  ember_err *err);
+/* The slice a blocking call may wait now: KAFKA_SLICE_MS, less near `give_up_ms`. */
+int kafka_slice_ms(double give_up_ms);
+
+/* rd_kafka_metadata of every topic (only = NULL) or of one, retried in
+ * slices until timeout_ms; -ETIMEDOUT naming the cause when the cluster does
+ * not answer, -ECANCELED on a stop. *md as rd_kafka_metadata's. */
+EMBER_MUST_CHECK int kafka_metadata(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_topic_t *only,
+                                    int timeout_ms, const struct rd_kafka_metadata **md,
+                                    ember_err *err);
 
 /* Partition ids of `topic` (malloc'd into *ids). -ENOENT: the topic does
  * not exist; -ETIMEDOUT: the cluster did not answer within timeout_ms. */
@@ -61,8 +96,10 @@ typedef struct kafka_backoff {
 
 /* Prints "<what>: <problem>; retrying in N ms" and sets retry_at_ms. */
 void kafka_backoff_fail(kafka_backoff *b, const char *what, const char *problem);
-/* kafka_backoff_fail, then sleeps until the retry time. */
-void kafka_backoff_wait(kafka_backoff *b, const char *what, const char *problem);
+/* kafka_backoff_fail, then sleeps until the retry time; -ECANCELED (err
+ * set) when the endpoint's stop came first. `problem` may be err->msg. */
+EMBER_MUST_CHECK int kafka_backoff_wait(kafka_backoff *b, const kafka_endpoint *ep,
+                                        const char *what, const char *problem, ember_err *err);
 int kafka_backoff_due(const kafka_backoff *b);
 /* Prints "<what>: Kafka reachable again" when it was failing, and resets. */
 void kafka_backoff_ok(kafka_backoff *b, const char *what);
@@ -71,7 +108,8 @@ double kafka_now_ms(void);
 
 /* Calls fn for every message of partition p with offset in [from, to) (a
  * read_committed consumer skips aborted records and transaction markers).
- * The consumer is assigned that one partition. Waits through outages. */
+ * The consumer is assigned that one partition. Waits through outages
+ * (until a stop: -ECANCELED). */
 typedef int (*kafka_msg_fn)(const rd_kafka_message_t *m, void *ctx);
 EMBER_MUST_CHECK int kafka_scan(rd_kafka_t *consumer, kafka_endpoint *ep, const char *topic,
                                 int32_t p, int64_t from, int64_t to, kafka_msg_fn fn, void *ctx,

@@ -10,6 +10,8 @@
  * (metadata), since clients then connect to the brokers' advertised ports.
  */
 #include "core/kafka/mock.h"
+#include "core/base/log.h"
+#include "core/kafka/client.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -48,8 +50,6 @@ struct kafka_mock {
     forwarder fwd;
 };
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {}
-
 int kafka_mock_start(int brokers, kafka_mock **out, ember_err *err)
 {
     char errstr[512];
@@ -61,7 +61,7 @@ int kafka_mock_start(int brokers, kafka_mock **out, ember_err *err)
         return ember_err_set(err, -ENOMEM, "out of memory");
     m->fwd.listen_fd = -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_line);
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!m->rk) {
         rd_kafka_conf_destroy(conf);
@@ -106,6 +106,8 @@ void kafka_mock_set_up(kafka_mock *m, int up)
             rd_kafka_mock_broker_set_down(m->mc, id);
     }
 }
+
+const char *kafka_mock_version(void) { return rd_kafka_version_str(); }
 
 /* ------------------------------------------------------------ forwarder */
 
@@ -250,7 +252,7 @@ void kafka_mock_stop(kafka_mock *m)
         return;
     if (m->fwd.running) {
         if (write(m->fwd.wake[1], "x", 1) != 1)
-            perror("kafka_mock: wake the forwarder");
+            em_log(EMBER_LOG_ERROR, "kafka_mock: wake the forwarder: %s", strerror(errno));
         pthread_join(m->fwd.thread, NULL);
         close(m->fwd.wake[0]);
         close(m->fwd.wake[1]);
@@ -274,10 +276,10 @@ int kafka_mock_embedded_acquire(const char **bootstraps, ember_err *err)
     int rc = 0;
     pthread_mutex_lock(&embedded_lock);
     if (!embedded && !(rc = kafka_mock_start(1, &embedded, err)))
-        fprintf(stderr,
-                "kafka: embedded broker at %s (in memory, gone when the job exits; produce "
-                "with: ember gen sensors --to kafka://%s/TOPIC)\n",
-                kafka_mock_bootstraps(embedded), kafka_mock_bootstraps(embedded));
+        em_log(EMBER_LOG_INFO,
+               "kafka: embedded broker at %s (in memory, gone when the job exits; produce "
+               "with: ember gen sensors --to kafka://%s/TOPIC)",
+               kafka_mock_bootstraps(embedded), kafka_mock_bootstraps(embedded));
     if (!rc) {
         embedded_users++;
         *bootstraps = kafka_mock_bootstraps(embedded);

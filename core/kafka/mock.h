@@ -33,6 +33,8 @@ EMBER_MUST_CHECK int kafka_mock_listen(kafka_mock *m, int port, ember_err *err);
 /* Down: every broker drops its connections and refuses new ones; up: back,
  * with the same ports and data (fault tests). */
 void kafka_mock_set_up(kafka_mock *m, int up);
+/* The librdkafka version the mock comes from ("2.0.2"), for messages. */
+const char *kafka_mock_version(void);
 void kafka_mock_stop(kafka_mock *m);
 
 /* The process's embedded cluster (one broker), started on first use and

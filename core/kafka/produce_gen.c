@@ -1,15 +1,21 @@
 /*
  * kafka_gen: produces generator records into a Kafka topic with an idempotent
  * producer (acks=all), so a retried send is not duplicated, and counts the
- * delivery reports to say how many records Kafka acknowledged.
+ * delivery reports to say how many records Kafka acknowledged. The cluster
+ * must answer first (within 5 s): an unreachable one is named at once
+ * ("cannot connect to HOST:PORT: why"), and librdkafka's own log lines go
+ * through em_log like every client's (core/kafka/client.c).
  */
 #include "core/kafka/produce_gen.h"
+#include "core/base/log.h"
+#include "core/kafka/client.h"
 
-#include <librdkafka/rdkafka.h>
-#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#define CONNECT_TIMEOUT_MS 5000
 
 typedef struct gen_delivery {
     uint64_t acked, failed;
@@ -18,7 +24,7 @@ typedef struct gen_delivery {
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    gen_delivery *d = opaque;
+    gen_delivery *d = m->_private;
     if (!m->err) {
         d->acked++;
         return;
@@ -27,29 +33,54 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         snprintf(d->first_error, sizeof d->first_error, "%s", rd_kafka_err2str(m->err));
 }
 
-static rd_kafka_t *make_producer(const char *brokers, gen_delivery *d)
+static rd_kafka_t *make_producer(kafka_endpoint *ep)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr) ||
+    ember_err err = {0};
+    const char *settings[] = {
+        "enable.idempotence", "true", "linger.ms", "5",
         /* keyless records spread evenly over the partitions, not in runs of
          * one partition per linger (sticky partitioning) */
-        rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr)) {
-        fprintf(stderr, "ember gen: kafka config: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
+        "sticky.partitioning.linger.ms", "0", "message.timeout.ms", "30000", NULL,
+    };
+    rd_kafka_conf_t *conf = kafka_conf_new(ep, settings, &err);
+    if (!conf) {
+        em_log(EMBER_LOG_ERROR, "ember gen: %s", err.msg);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, d);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
-        fprintf(stderr, "ember gen: kafka producer: %s\n", errstr);
+        em_log(EMBER_LOG_ERROR, "ember gen: kafka producer: %s", errstr);
         rd_kafka_conf_destroy(conf);
     }
     return rk;
+}
+
+/* "cannot connect to HOST:PORT: why" when connecting failed, else the
+ * problem as the client layer words it. */
+static void say_unreachable(const kafka_endpoint *ep, const char *problem)
+{
+    if (ep->connect_failed && !strncmp(ep->last_error, "connect to ", 11))
+        em_log(EMBER_LOG_ERROR, "ember gen: cannot %s", ep->last_error);
+    else if (ep->connect_failed)
+        em_log(EMBER_LOG_ERROR, "ember gen: cannot connect to %s: %s", ep->shown, ep->last_error);
+    else
+        em_log(EMBER_LOG_ERROR, "ember gen: %s", problem);
+}
+
+/* The cluster must answer a metadata request within CONNECT_TIMEOUT_MS:
+ * nothing is produced into a void for 30 s. */
+static int check_reachable(rd_kafka_t *rk, kafka_endpoint *ep)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    ember_err err = {0};
+    if (kafka_metadata(rk, ep, NULL, CONNECT_TIMEOUT_MS, &md, &err) == 0) {
+        rd_kafka_metadata_destroy(md);
+        return 0;
+    }
+    say_unreachable(ep, err.msg);
+    return 1;
 }
 
 static double mono_s(void)
@@ -59,57 +90,106 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size_t n)
+static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size_t n,
+                       gen_delivery *d)
 {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE((void *)line, n),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, "ember gen: produce to %s: %s\n", topic, rd_kafka_err2str(e));
+            em_log(EMBER_LOG_ERROR, "ember gen: produce to %s: %s", topic, rd_kafka_err2str(e));
             return 1;
         }
         rd_kafka_poll(rk, 10); /* queue full: wait for deliveries */
     }
 }
 
+/* Waits for the outstanding acknowledgements; gives up early when none
+ * came for CONNECT_TIMEOUT_MS while the cluster is unreachable. */
+static int await_acks(rd_kafka_t *rk, kafka_endpoint *ep, gen_delivery *d)
+{
+    double t0 = mono_s(), progress = t0;
+    uint64_t acked = d->acked;
+    while (rd_kafka_flush(rk, 200) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        if (d->acked != acked) {
+            acked = d->acked;
+            progress = mono_s();
+        }
+        if ((ep->connect_failed && mono_s() - progress > CONNECT_TIMEOUT_MS / 1e3) ||
+            mono_s() - t0 > 35) {
+            char problem[400];
+            snprintf(problem, sizeof problem, "%s: %d records not acknowledged%s%s",
+                     ep->shown, rd_kafka_outq_len(rk), ep->last_error[0] ? ": " : "",
+                     ep->last_error);
+            say_unreachable(ep, problem);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int split_destination(const char *hostport_topic, char *brokers, size_t cap)
+{
+    const char *slash = strchr(hostport_topic, '/');
+    if (!slash || slash == hostport_topic || !slash[1] ||
+        (size_t)(slash - hostport_topic) >= cap) {
+        em_log(EMBER_LOG_ERROR, "ember gen: expected kafka://HOST:PORT/TOPIC, got 'kafka://%s'",
+               hostport_topic);
+        return -1;
+    }
+    snprintf(brokers, cap, "%.*s", (int)(slash - hostport_topic), hostport_topic);
+    if (strcmp(brokers, "embedded") == 0) {
+        em_log(EMBER_LOG_ERROR, "ember gen: brokers=embedded lives inside a job's process: use "
+               "the address the job prints (kafka: embedded broker at 127.0.0.1:P), or run "
+               "`ember broker`");
+        return -1;
+    }
+    return (int)(slash - hostport_topic);
+}
+
 int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, uint64_t count,
                       uint64_t rate, uint64_t events_per_s)
 {
     char brokers[512], line[GEN_LINE_MAX];
-    const char *slash = strchr(hostport_topic, '/');
-    if (!slash || slash == hostport_topic || !slash[1] ||
-        (size_t)(slash - hostport_topic) >= sizeof brokers) {
-        fprintf(stderr, "ember gen: expected kafka://HOST:PORT/TOPIC, got 'kafka://%s'\n",
-                hostport_topic);
+    int at = split_destination(hostport_topic, brokers, sizeof brokers);
+    if (at < 0)
         return 2;
+    const char *topic = hostport_topic + at + 1;
+    kafka_endpoint ep;
+    ember_err err = {0};
+    if (kafka_endpoint_open(&ep, brokers, "ember gen", NULL, &err)) {
+        em_log(EMBER_LOG_ERROR, "%s", err.msg);
+        return err.code == -EMBER_EUSAGE ? 2 : 1;
     }
-    snprintf(brokers, sizeof brokers, "%.*s", (int)(slash - hostport_topic), hostport_topic);
     gen_delivery d = {0};
-    rd_kafka_t *rk = make_producer(brokers, &d);
+    rd_kafka_t *rk = make_producer(&ep);
     if (!rk)
         return 1;
-    int rc = 0;
+    int rc = check_reachable(rk, &ep);
+    if (rc)
+        goto out;
     double t0 = mono_s();
     for (uint64_t seq = 0; seq < count && !rc && !d.failed; seq++) {
         size_t n = gen_line_at(kind, seed, seq, events_per_s, line);
-        rc = produce_one(rk, slash + 1, line, n);
+        rc = produce_one(rk, topic, line, n, &d);
         rd_kafka_poll(rk, 0);
         while (rate && (double)seq / (double)rate > mono_s() - t0)
             rd_kafka_poll(rk, 1);
     }
-    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && !rc) {
-        fprintf(stderr, "ember gen: %s: timed out waiting for acknowledgements\n", brokers);
-        rc = 1;
-    }
+    if (!rc)
+        rc = await_acks(rk, &ep, &d);
     printf("acknowledged %llu records\n", (unsigned long long)d.acked);
     if (d.failed) {
-        fprintf(stderr, "ember gen: %llu records failed: %s\n", (unsigned long long)d.failed,
-                d.first_error);
+        em_log(EMBER_LOG_ERROR, "ember gen: %llu records failed: %s",
+               (unsigned long long)d.failed, d.first_error);
         rc = 1;
     }
+out:
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_destroy(rk);
+    kafka_endpoint_close(&ep);
     return rc;
 }

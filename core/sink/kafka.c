@@ -33,6 +33,7 @@
  * limit) stops the job with a message.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
@@ -116,8 +117,8 @@ static int make_clients(kafka_sink *s, ember_err *err)
     snprintf(group, sizeof group, "ember-sink.%s", s->job);
     const char *read[] = {"group.id", group, "enable.auto.commit", "false",
                           "auto.offset.reset", "error", "enable.partition.eof", "true",
-                          "isolation.level", "read_committed", "allow.auto.create.topics",
-                          "false", "fetch.wait.max.ms", "20", NULL};
+                          "isolation.level", "read_committed", "fetch.wait.max.ms", "20",
+                          NULL};
     rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, err), *rc = NULL;
     if (!pc || !(rc = kafka_conf_new(&s->ep, read, err))) {
         if (pc)
@@ -150,29 +151,35 @@ static int output_partitions(kafka_sink *s, ember_err *err)
     int rc;
     for (;;) {
         const struct rd_kafka_metadata *md = NULL;
-        s->ep.last_error[0] = '\0';
-        rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, REQUEST_TIMEOUT_MS);
-        if (!e && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+        rd_kafka_resp_err_t e = 0;
+        rc = kafka_metadata(s->rk, &s->ep, rkt, REQUEST_TIMEOUT_MS, &md, err);
+        if (!rc && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
             s->n_parts = md->topics[0].partition_cnt;
-        else if (!e && md->topic_cnt == 1)
-            e = md->topics[0].err ? md->topics[0].err : RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+        else if (!rc)
+            e = md->topic_cnt == 1 && md->topics[0].err ? md->topics[0].err
+                                                         : RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
         if (md)
             rd_kafka_metadata_destroy(md);
         rd_kafka_poll(s->rk, 0);
         if (s->n_parts > 0)
             return rd_kafka_topic_destroy(rkt), 0;
-        rc = e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                 ? ember_err_set(err, -ENOENT, "%s: topic '%s' does not exist at %s and the "
-                                 "cluster does not create topics", s->what, s->topic, s->ep.shown)
-                 : ember_err_set(err, -ETIMEDOUT, "cannot reach Kafka at %s: %s", s->ep.shown,
-                                 s->ep.last_error[0] ? s->ep.last_error : rd_kafka_err2str(e));
-        if (rc == -ENOENT || (s->timeout_ms && kafka_now_ms() >= give_up))
+        if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            rc = ember_err_set(err, -ENOENT, "%s: topic '%s' does not exist at %s and the "
+                               "cluster does not create topics", s->what, s->topic, s->ep.shown);
+        else if (e)
+            rc = ember_err_set(err, -ETIMEDOUT, "topic '%s' at %s: %s", s->topic, s->ep.shown,
+                               rd_kafka_err2str(e));
+        if (rc == -ENOENT || rc == -ECANCELED)
             break;
-        kafka_backoff_wait(&b, s->what, err->msg);
+        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+            ember_err_prefix(err, "%s: gave up after %lld ms", s->what, (long long)s->timeout_ms);
+            break;
+        }
+        if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+            break;
     }
     rd_kafka_topic_destroy(rkt);
-    return rc == -ENOENT ? rc : ember_err_prefix(err, "%s: gave up after %lld ms", s->what,
-                                                 (long long)s->timeout_ms);
+    return rc;
 }
 
 static int alloc_parts(kafka_sink *s, ember_err *err)
@@ -213,7 +220,7 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     snprintf(s->what, sizeof s->what, "sink kafka topic %s", s->topic);
     s->n_keys = env->n_key_fields;
     s->timeout_ms = opts_int(opts, "timeout");
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, err);
+    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
                                                                    err)))
         rc = kafka_mock_embedded_topic(s->markers, 1, err);
@@ -384,6 +391,28 @@ static int txn_error(kafka_sink *s, const char *call, rd_kafka_error_t *e, ember
     return rc;
 }
 
+typedef rd_kafka_error_t *(*txn_call_fn)(rd_kafka_t *rk, int timeout_ms);
+
+/* A transactional call given REQUEST_TIMEOUT_MS in slices, so that a stop is
+ * seen (librdkafka resumes a call that timed out when it is made again).
+ * NULL when done; the error otherwise; *stopped = 1 (NULL) on a stop. */
+static rd_kafka_error_t *txn_sliced(kafka_sink *s, txn_call_fn call, int *stopped)
+{
+    double give_up = kafka_now_ms() + REQUEST_TIMEOUT_MS;
+    *stopped = 0;
+    for (;;) {
+        rd_kafka_error_t *e = call(s->rk, kafka_slice_ms(give_up));
+        if (!e || rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR__TIMED_OUT ||
+            kafka_now_ms() >= give_up)
+            return e;
+        rd_kafka_error_destroy(e);
+        if (kafka_stopping(&s->ep)) {
+            *stopped = 1;
+            return NULL;
+        }
+    }
+}
+
 /* init_transactions, retried while the cluster is unreachable (up to the
  * timeout at start). */
 static int init_txn(kafka_sink *s, ember_err *err)
@@ -391,7 +420,10 @@ static int init_txn(kafka_sink *s, ember_err *err)
     double give_up = kafka_now_ms() + (double)s->timeout_ms;
     kafka_backoff b = {0};
     for (;;) {
-        rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, REQUEST_TIMEOUT_MS);
+        int stopped;
+        rd_kafka_error_t *e = txn_sliced(s, rd_kafka_init_transactions, &stopped);
+        if (stopped)
+            return kafka_stopped(&s->ep, s->what, "initializing transactions", err);
         if (!e)
             return 0;
         int rc = txn_error(s, "init_transactions", e, err);
@@ -403,7 +435,8 @@ static int init_txn(kafka_sink *s, ember_err *err)
             return ember_err_set(err, -EHOSTUNREACH, "%s: cannot reach Kafka at %s: %s",
                                  s->what, s->ep.shown, why);
         }
-        kafka_backoff_wait(&b, s->what, err->msg);
+        if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+            return rc;
     }
 }
 
@@ -419,22 +452,23 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
             rc = count_present(s, s->delivered + 1, err);
         if (rc != -ETIMEDOUT || (s->timeout_ms && kafka_now_ms() >= give_up))
             break;
-        kafka_backoff_wait(&b, s->what, err->msg);
-        rc = 0;
+        rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err);
     }
     if (rc)
         return rc;
-    fprintf(stderr, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
-            " (marker in %s)", s->topic, s->delivered, s->markers);
+    char interrupted[200] = "";
     if (present_total(s))
-        fprintf(stderr, "; %" PRIu64 " records of batch %" PRIu64 " from an interrupted "
-                "attempt are there and will not be sent again", present_total(s),
-                s->delivered + 1);
-    fputc('\n', stderr);
+        snprintf(interrupted, sizeof interrupted, "; %" PRIu64 " records of batch %" PRIu64
+                 " from an interrupted attempt are there and will not be sent again",
+                 present_total(s), s->delivered + 1);
+    em_log(EMBER_LOG_INFO, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
+           " (marker in %s)%s", s->topic, s->delivered, s->markers, interrupted);
     if (s->delivered < committed_batch)
-        fprintf(stderr, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are committed "
-                "but not in topic %s (was the topic or its markers deleted?)\n",
-                s->delivered + 1, committed_batch, s->topic);
+        em_log(EMBER_LOG_WARN, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are "
+               "committed but not in topic %s (%s)", s->delivered + 1, committed_batch, s->topic,
+               s->ep.embedded ? "brokers=embedded keeps topics in memory and forgot them when "
+                                "the previous run exited; `ember broker` keeps them across runs"
+                              : "was the topic or its markers deleted?");
     return 0;
 }
 
@@ -506,6 +540,8 @@ static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember
         if (!e)
             return 0;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (kafka_stopping(&s->ep))
+                return kafka_stopped(&s->ep, s->what, "producing", err);
             rd_kafka_poll(s->rk, 10); /* wait for deliveries to make room */
             continue;
         }
@@ -542,28 +578,37 @@ static int commit_txn(kafka_sink *s, ember_err *err)
 {
     kafka_backoff b = {0};
     for (;;) {
-        rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, REQUEST_TIMEOUT_MS);
+        int stopped;
+        rd_kafka_error_t *e = txn_sliced(s, rd_kafka_commit_transaction, &stopped);
+        if (stopped)
+            return kafka_stopped(&s->ep, s->what, "committing a transaction", err);
         if (!e)
             return s->in_txn = 0;
         int rc = txn_error(s, "commit_transaction", e, err);
         if (rc != 2)
             return rc;
-        kafka_backoff_wait(&b, s->what, err->msg);
+        if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+            return rc;
     }
 }
 
-/* Waits for every delivery report, saying so while the cluster is slow;
- * 1 when they did not all come within the transaction timeout. */
+/* Waits for every delivery report, saying so every 2 s while the cluster is
+ * slow; 1 when they did not all come within the transaction timeout,
+ * -ECANCELED on a stop (the batch replays on the next run). */
 static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
 {
-    double t0 = kafka_now_ms();
-    s->ep.last_error[0] = '\0';
-    while (rd_kafka_flush(s->rk, 2000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    double t0 = kafka_now_ms(), said = t0;
+    while (rd_kafka_flush(s->rk, KAFKA_SLICE_MS) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        if (kafka_stopping(&s->ep))
+            return kafka_stopped(&s->ep, s->what, "waiting for acknowledgements", err);
         if (kafka_now_ms() - t0 > TXN_TIMEOUT_MS)
             return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
-        fprintf(stderr, "%s: batch %s: %d records not yet acknowledged by %s%s%s; waiting\n",
-                s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
-                s->ep.last_error[0] ? ": " : "", s->ep.last_error);
+        if (kafka_now_ms() - said < 2000)
+            continue;
+        said = kafka_now_ms();
+        em_log(EMBER_LOG_WARN, "%s: batch %s: %d records not yet acknowledged by %s%s%s; "
+               "waiting", s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
+               s->ep.last_error[0] ? ": " : "", s->ep.last_error);
     }
     return 0;
 }
@@ -589,14 +634,15 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
         if (rc)
             return rc;
     }
-    if (await_deliveries(s, b, err))
-        return 1;
+    int rc = await_deliveries(s, b, err);
+    if (rc)
+        return rc;
     if (s->dr_failed && s->dr_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
         return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a record: %s",
                              s->what, b, s->dr_error);
     if (s->dr_failed)
         return snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1;
-    int rc = produce_marker(s, b, err);
+    rc = produce_marker(s, b, err);
     return rc ? rc : commit_txn(s, err);
 }
 
@@ -604,7 +650,10 @@ static int abort_txn(kafka_sink *s, ember_err *err)
 {
     kafka_backoff b = {0};
     while (s->in_txn) {
-        rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, REQUEST_TIMEOUT_MS);
+        int stopped;
+        rd_kafka_error_t *e = txn_sliced(s, rd_kafka_abort_transaction, &stopped);
+        if (stopped) /* the next instance's init_transactions aborts it */
+            return kafka_stopped(&s->ep, s->what, "aborting a transaction", err);
         if (!e) {
             s->in_txn = 0;
             break;
@@ -612,7 +661,8 @@ static int abort_txn(kafka_sink *s, ember_err *err)
         int rc = txn_error(s, "abort_transaction", e, err);
         if (rc < 0)
             return rc;
-        kafka_backoff_wait(&b, s->what, err->msg);
+        if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+            return rc;
     }
     return 0;
 }
@@ -625,12 +675,12 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     while ((rc = deliver_batch(s, batch, err)) > 0) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "batch %" PRIu64 ": %s; aborted", batch, err->msg);
-        if ((rc = abort_txn(s, err)))
+        if ((rc = abort_txn(s, err)) || (rc = kafka_backoff_wait(&b, &s->ep, s->what, why, err)))
             return rc;
-        kafka_backoff_wait(&b, s->what, why);
         /* What the aborted attempt left visible is not sent again. */
         while ((rc = count_present(s, batch, err)) == -ETIMEDOUT)
-            kafka_backoff_wait(&b, s->what, err->msg);
+            if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+                return rc;
         if (rc)
             return rc;
     }
@@ -649,8 +699,12 @@ static void ksink_close(sink *snk)
     kafka_sink *s = snk->impl;
     if (!s)
         return;
-    if (s->rk)
-        rd_kafka_destroy(s->rk); /* an open transaction is aborted by the next instance */
+    if (s->rk) {
+        /* After a stop mid-batch: what is still queued belongs to a
+         * transaction the next instance aborts, and the batch replays. */
+        rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(s->rk);
+    }
     if (s->reader) {
         rd_kafka_consumer_close(s->reader);
         rd_kafka_destroy(s->reader);

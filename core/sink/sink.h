@@ -25,8 +25,8 @@ typedef struct sink_env {
     const char *checkpoint_dir;
     const schema *rows;     /* schema of the rows written */
     int n_key_fields;       /* first n fields of rows are the key (0: no key) */
-    /* Non-zero once a stop was requested (SIGINT/SIGTERM): every wait of the
-     * sink (reconnects, backoff) polls it and gives up within a second. */
+    /* The job's stop flag (NULL: never stops); polled as source_env.stop is:
+     * a wait ends with -ECANCELED, the batch stays uncommitted and replays. */
     const volatile sig_atomic_t *stop;
 } sink_env;
 

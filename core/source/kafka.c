@@ -28,6 +28,7 @@
  * nothing is skipped, and the job goes on when the cluster is back.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/source/source.h"
 
@@ -89,6 +90,7 @@ typedef struct kafka_source {
     int reassign;        /* the assignment must be redone before reading */
     int reachable, engine_commits;
     kafka_backoff backoff;
+    char ckpt_dir[4096]; /* named by the message about a forgetful embedded broker */
     double next_metadata_ms;
     src_range *ranges; /* the last plan */
     size_t n_ranges;
@@ -172,7 +174,7 @@ static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
     int rc = kafka_partitions(s->rk, &s->ep, s->topic, timeout_ms, &ids, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         if (!part_find(s, ids[i]) && known)
-            fprintf(stderr, "%s: new partition %d\n", s->what, (int)ids[i]);
+            em_log(EMBER_LOG_INFO, "%s: new partition %d", s->what, (int)ids[i]);
         if (!part_add(s, ids[i], err))
             rc = err->code;
     }
@@ -208,7 +210,9 @@ static int make_consumer(kafka_source *s, const source_env *env, ember_err *err)
         "enable.partition.eof", "true", /* tells read() a range ended in a gap */
         "isolation.level", "read_committed",
         "fetch.wait.max.ms", "20",
-        "allow.auto.create.topics", "false",
+        /* allow.auto.create.topics stays unset: false is the consumer's
+         * default, and setting it makes librdkafka warn on brokers older
+         * than 0.11 (the mock cluster among them) */
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_new(&s->ep, settings, err);
@@ -243,7 +247,8 @@ static int wait_for_topic(kafka_source *s, ember_err *err)
             return ember_err_set(err, -EHOSTUNREACH, "%s: gave up after %lld ms: %s", s->what,
                                  (long long)s->timeout_ms, why);
         }
-        kafka_backoff_wait(&s->backoff, s->what, err->msg);
+        if ((rc = kafka_backoff_wait(&s->backoff, &s->ep, s->what, err->msg, err)))
+            return rc;
     }
 }
 
@@ -262,7 +267,9 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     s->max_per_part = opts_int(opts, "max-per-partition");
     s->timeout_ms = opts_int(opts, "timeout");
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, err);
+    snprintf(s->ckpt_dir, sizeof s->ckpt_dir, "%s", env->checkpoint_dir ? env->checkpoint_dir
+                                                                          : "");
+    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded)
         rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS, err);
     if (!rc)
@@ -276,9 +283,9 @@ static void on_group_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        fprintf(stderr, "source kafka: committing offsets to the consumer group failed: %s "
-                "(the checkpoint still holds them; lag tools lag behind)\n",
-                rd_kafka_err2str(e));
+        em_log(EMBER_LOG_WARN, "source kafka: committing offsets to the consumer group "
+               "failed: %s (the checkpoint still holds them; lag tools lag behind)",
+               rd_kafka_err2str(e));
 }
 
 /* Asynchronous: the result only matters to lag tools. */
@@ -311,13 +318,22 @@ static int from_group(kafka_source *s, ember_err *err)
     for (size_t i = 0; i < s->n_parts; i++)
         if (s->parts[i]->next < 0)
             rd_kafka_topic_partition_list_add(l, s->topic, s->parts[i]->id);
-    rd_kafka_resp_err_t e = l->cnt ? rd_kafka_committed(s->rk, l, REQUEST_TIMEOUT_MS) : 0;
+    double give_up = kafka_now_ms() + REQUEST_TIMEOUT_MS;
+    rd_kafka_resp_err_t e = 0;
+    while (l->cnt && (e = rd_kafka_committed(s->rk, l, kafka_slice_ms(give_up))) ==
+                         RD_KAFKA_RESP_ERR__TIMED_OUT &&
+           !kafka_stopping(&s->ep) && kafka_now_ms() < give_up)
+        ;
+    if (e && kafka_stopping(&s->ep)) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return kafka_stopped(&s->ep, s->what, "reading the group's offsets", err);
+    }
     for (int i = 0; !e && i < l->cnt; i++) {
         kpart *p = part_find(s, l->elems[i].partition);
         if (!l->elems[i].err && l->elems[i].offset >= 0) {
             p->next = l->elems[i].offset;
-            fprintf(stderr, "%s: partition %d starts at offset %" PRId64 " (committed by "
-                    "group %s)\n", s->what, (int)p->id, p->next, s->group);
+            em_log(EMBER_LOG_INFO, "%s: partition %d starts at offset %" PRId64 " (committed "
+                   "by group %s)", s->what, (int)p->id, p->next, s->group);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -397,6 +413,21 @@ static void share_budget(const uint64_t *avail, size_t n, uint64_t budget, uint6
     }
 }
 
+/* brokers=embedded lives in the process: a restarted job finds it empty. */
+static int embedded_forgot(kafka_source *s, int partition, uint64_t position, int64_t end,
+                           ember_err *err)
+{
+    return ember_err_set(err, -EMBER_EDATALOSS,
+                         "%s partition %d: the checkpoint is at offset %" PRIu64 " but the log "
+                         "ends at %" PRId64 ": brokers=embedded keeps its topics in memory and "
+                         "forgot them when the previous run exited. Start afresh (remove %s), "
+                         "or keep topics across runs in a broker of their own: `ember broker "
+                         "--port 9092` in another terminal and brokers=127.0.0.1:9092",
+                         s->what, partition, position, end, *s->ckpt_dir ? s->ckpt_dir
+                                                                         : "the checkpoint "
+                                                                           "directory");
+}
+
 /* Input that retention deleted before it was planned (the log now starts
  * after the position), or a log that ends before it (topic recreated). */
 static int check_log(kafka_source *s, kpart *p, int64_t end, ember_err *err)
@@ -423,10 +454,12 @@ static int check_log(kafka_source *s, kpart *p, int64_t end, ember_err *err)
         snprintf(what, sizeof what, "%s partition %d: the job's position %" PRId64 " is past "
                  "the end of the log (%" PRId64 "): was the topic deleted and recreated?",
                  s->what, (int)p->id, p->next, end);
+    if (ahead && s->ep.embedded && !s->on_data_loss_skip)
+        return embedded_forgot(s, (int)p->id, (uint64_t)p->next, end, err);
     if (!s->on_data_loss_skip)
         return ember_err_set(err, -EMBER_EDATALOSS, "%s (`source kafka ... on-data-loss=skip` "
                              "goes on without them)", what);
-    fprintf(stderr, "%s; skipped (on-data-loss=skip)\n", what);
+    em_log(EMBER_LOG_WARN, "%s; skipped (on-data-loss=skip)", what);
     p->next = behind ? lo : 0;
     if (ahead && lo > 0)
         p->next = lo;
@@ -576,8 +609,8 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
     if (out_of_range)
         return lost_range(s, p->id, p->read_next, to, err);
     if (m->err) { /* transient (librdkafka retries): say so, keep waiting */
-        fprintf(stderr, "%s partition %d: %s; waiting\n", s->what, (int)p->id,
-                rd_kafka_message_errstr(m));
+        em_log(EMBER_LOG_WARN, "%s partition %d: %s; waiting", s->what, (int)p->id,
+               rd_kafka_message_errstr(m));
         return 0;
     }
     if (m->offset < p->read_next)
@@ -608,10 +641,13 @@ static int kafka_read(source *src, const src_range *r, src_line_fn fn, void *ctx
     double quiet_since = kafka_now_ms();
     while (!rc && p->read_next < (int64_t)r->to) {
         rd_kafka_message_t *m = next_message(p, 100);
+        if (!m && kafka_stopping(&s->ep))
+            return kafka_stopped(&s->ep, s->what, "reading a planned range", err);
         if (!m) {
             if (kafka_now_ms() - quiet_since > 5000) {
-                fprintf(stderr, "%s partition %d: waiting for offsets [%" PRId64 ", %" PRIu64
-                        ") from %s\n", s->what, (int)p->id, p->read_next, r->to, s->ep.shown);
+                em_log(EMBER_LOG_WARN, "%s partition %d: waiting for offsets [%" PRId64 ", %"
+                       PRIu64 ") from %s", s->what, (int)p->id, p->read_next, r->to,
+                       s->ep.shown);
                 quiet_since = kafka_now_ms();
             }
             continue;
@@ -635,16 +671,22 @@ static int kafka_available(source *src, const src_range *r, ember_err *err)
     int32_t id = (int32_t)r->partition;
     int64_t lo = -1, hi = -1;
     kafka_backoff b = {0};
+    int rc;
     for (;;) {
-        int rc = kafka_offsets(s->rk, &s->ep, s->topic, &id, 1, KAFKA_EARLIEST, &lo,
-                               REQUEST_TIMEOUT_MS, err);
+        rc = kafka_offsets(s->rk, &s->ep, s->topic, &id, 1, KAFKA_EARLIEST, &lo,
+                           REQUEST_TIMEOUT_MS, err);
         if (!rc)
             rc = kafka_offsets(s->rk, &s->ep, s->topic, &id, 1, KAFKA_LATEST, &hi,
                                REQUEST_TIMEOUT_MS, err);
         if (rc != -ETIMEDOUT)
             break;
-        kafka_backoff_wait(&b, s->what, err->msg);
+        if ((rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err)))
+            return rc;
     }
+    if (rc)
+        return rc;
+    if (s->ep.embedded && hi >= 0 && hi < (int64_t)r->to)
+        return embedded_forgot(s, (int)id, r->to, hi, err);
     if (lo > (int64_t)r->from)
         return ember_err_set(err, -EMBER_EDATALOSS, "%s partition %d: planned offsets [%" PRIu64
                              ", %" PRId64 ") of [%" PRIu64 ", %" PRIu64 ") were deleted by "

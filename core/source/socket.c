@@ -2,12 +2,15 @@
  * source_socket: `source socket host=H port=P`. Connects to a TCP server (like
  * Spark's socketTextStream) and reads newline-delimited records. Not
  * replayable: each batch's records go lz4-compressed into the WAL before they
- * are processed, and a replay reads them from there. A lost connection is
- * retried with backoff (up to `retries` times); records the server sent but
- * no batch took yet are lost with the process, as with any receiver without
- * acknowledgements.
+ * are processed, and a replay reads them from there. Connecting is retried
+ * with backoff (up to `retries` times; a stop ends the wait); the server
+ * closing the connection ends the stream (--until-idle then stops the job).
+ * Records the server sent but no batch took yet are lost with the process,
+ * as with any receiver without acknowledgements. `ember gen --to
+ * tcp-listen://HOST:PORT` is a server for it.
  */
 #include "core/source/linepull.h"
+#include "core/base/log.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -29,6 +32,7 @@ typedef struct sock_source {
     linepull pull;
     char host[256], port[16], what[300];
     int64_t retries;
+    const volatile sig_atomic_t *stop; /* the job's stop flag, may be NULL */
 } sock_source;
 
 static int connect_once(sock_source *s)
@@ -46,6 +50,18 @@ static int connect_once(sock_source *s)
     return fd;
 }
 
+/* Sleeps delay_ms in 50 ms steps; 1 when a stop came first. */
+static int sleep_unless_stopped(const sock_source *s, long delay_ms)
+{
+    for (long left = delay_ms; left > 0; left -= 50) {
+        if (s->stop && *s->stop)
+            return 1;
+        struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return s->stop && *s->stop;
+}
+
 static int connect_with_backoff(sock_source *s, ember_err *err)
 {
     long delay_ms = 100;
@@ -56,10 +72,13 @@ static int connect_with_backoff(sock_source *s, ember_err *err)
             s->pull.eof = 0;
             return 0;
         }
-        fprintf(stderr, "source socket %s: %s; retrying in %ld ms\n", s->what, strerror(-fd),
-                delay_ms);
-        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+        if (i == s->retries)
+            break;
+        em_log(EMBER_LOG_WARN, "source socket %s: %s; retrying in %ld ms", s->what,
+               strerror(-fd), delay_ms);
+        if (sleep_unless_stopped(s, delay_ms))
+            return ember_err_set(err, -ECANCELED, "source socket %s: stopped while connecting",
+                                 s->what);
         delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
     }
     return ember_err_set(err, fd, "source socket %s: %s (gave up after %lld attempts)", s->what,
@@ -76,6 +95,7 @@ static int sock_open(source *src, const opt_set *opts, const source_env *env, em
     snprintf(s->port, sizeof s->port, "%s", opts_str(opts, "port"));
     snprintf(s->what, sizeof s->what, "%s:%s", s->host, s->port);
     s->retries = opts_int(opts, "retries");
+    s->stop = env->stop;
     src->impl = s;
     return connect_with_backoff(s, err);
 }

@@ -19,6 +19,7 @@
 #define EMBER_SOURCE_H
 
 #include "core/base/options.h"
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ typedef struct source source;
 typedef struct source_env {
     const char *job_name;
     const char *checkpoint_dir;
+    /* The job's stop flag (NULL: never stops). A source that waits (to
+     * connect, for a cluster, in a backoff) polls it at least every 250 ms
+     * and then returns -ECANCELED; the engine ends the run cleanly. */
+    const volatile sig_atomic_t *stop;
 } source_env;
 
 /* Records pulled by a non-replayable source's plan(): newline-terminated
