@@ -396,7 +396,7 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
     double secs = r->t.total_ms > 0 ? r->t.total_ms / 1e3 : 1e-3;
     fprintf(e->progress,
             "{\"batch\":%" PRIu64 ",\"batch_time_ms\":%" PRIu64 ",\"replay\":%s,"
-            "\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64 ",\"bad_records\":%" PRIu64
+            "\"records_in\":%" PRIu64 ",\"records_kept\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"filtered_out\":%" PRIu64 ",\"late_records\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
             ",\"state_bytes\":%" PRIu64 ",\"keys_changed\":%" PRIu64 ",\"keys_deleted\":%" PRIu64 ",\"cache_hits\":%" PRIu64
             ",\"wal_ms\":%.3f,\"read_ms\":%.3f,\"transform_ms\":%.3f,\"state_ms\":%.3f,"
@@ -420,7 +420,7 @@ static void progress_json(engine *e, const batch_report *r, uint64_t keys, uint6
 static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint64_t bytes)
 {
     fprintf(stderr,
-            "batch %" PRIu64 "%s: in %" PRIu64 " out %" PRIu64 " bad %" PRIu64, r->batch,
+            "batch %" PRIu64 "%s: in %" PRIu64 " rows %" PRIu64 " bad %" PRIu64, r->batch,
             r->replay ? " (replay)" : "", r->ts.records_in, r->rows, r->ts.bad_records);
     if (e->job->window.kind != WIN_NONE)
         fprintf(stderr, " late %" PRIu64, r->ts.late_records);
@@ -431,7 +431,10 @@ static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint6
     fprintf(stderr, " | %.1f ms, delay %.0f ms", r->t.total_ms, r->sched_delay_ms);
     if (r->pace.rate_bound > 0)
         fprintf(stderr, ", bound %.0f rec/s", r->pace.rate_bound);
-    fprintf(stderr, " | keys %" PRIu64 ", state %.1f MB", keys, (double)bytes / 1048576.0);
+    if (bytes < 1048576) /* the real size on disk: "41 KB", not "0.0 MB" */
+        fprintf(stderr, " | keys %" PRIu64 ", state %.0f KB", keys, (double)bytes / 1024.0);
+    else
+        fprintf(stderr, " | keys %" PRIu64 ", state %.1f MB", keys, (double)bytes / 1048576.0);
     if (e->opts.progress)
         fprintf(stderr,
                 " | wal %.1f read %.1f transform %.1f state %.1f sink %.1f commit %.1f "
@@ -445,9 +448,8 @@ static void progress_line(engine *e, const batch_report *r, uint64_t keys, uint6
 static void report_batch(engine *e, batch_report *r)
 {
     uint64_t keys = 0, bytes = 0;
-    if (e->op_cf > 0)
-        store_stats(e->st, e->op_cf, &keys, &bytes);
-    keys = e->state_keys; /* exact, unlike RocksDB's estimate */
+    bytes = store_disk_bytes(e->st); /* DIR/db on disk */
+    keys = e->state_keys;            /* exact, unlike RocksDB's estimate */
     progress_line(e, r, keys, bytes);
     progress_json(e, r, keys, bytes);
 }
@@ -697,6 +699,8 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
 {
     engine e = {.job = job, .lock_fd = -1, .dead_fd = -1, .late_fd = -1, .timer_cf = -1};
     int rc = job_finish(job, err);
+    if (!rc)
+        rc = job_check_paths(job, err); /* before the checkpoint dir is made */
     if (rc)
         return rc;
     if (opts)

@@ -4,6 +4,7 @@
  * API's column-in-argument errors into FILE:LINE:COL messages.
  */
 #include "core/base/io.h"
+#include "core/base/suggest.h"
 #include "core/job/job.h"
 
 #include <errno.h>
@@ -224,10 +225,16 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
         !strcmp(w, "ttl") || !strcmp(w, "dedupe") || !strcmp(w, "window") || !strcmp(w, "aggregate") || !strcmp(w, "having") ||
         !strcmp(w, "top"))
         return load_text_step(*job, l, err);
-    char msg[256];
+    static const char *const steps[] = {"job",    "batch", "checkpoint", "source", "parse",
+                                        "filter", "select", "join",     "dedupe", "key",
+                                        "ttl",    "window", "aggregate", "having", "top",
+                                        "sink"};
+    char msg[320], note[96];
     snprintf(msg, sizeof msg,
-             "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w);
+             "unknown step '%s'%s (expected job, batch, checkpoint, source, parse, filter, "
+             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w,
+             em_suggest_note(em_suggest(w, strlen(w), steps, sizeof steps / sizeof steps[0]),
+                             note, sizeof note));
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

@@ -128,7 +128,7 @@ static void gen_close(source *src)
 
 const source_ops source_generator_ops = {
     .kind = "generator",
-    .doc = "deterministic synthetic records (sensors, ads, transactions); replayable",
+    .doc = "deterministic synthetic records of six kinds (kind=, as `ember gen`); replayable",
     .options = generator_options,
     .replayable = 1,
     .open = gen_open,
