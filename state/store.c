@@ -29,11 +29,13 @@
 #include "core/fault/failpoint.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* 4 MB, not RocksDB's 64 MB or our former 32 MB: a batch rewrites the same
@@ -653,4 +655,20 @@ void store_stats(store *s, int cf, uint64_t *keys, uint64_t *bytes)
     *keys = property_u64(s, cf, "rocksdb.estimate-num-keys");
     *bytes = property_u64(s, cf, "rocksdb.total-sst-files-size") +
              property_u64(s, cf, "rocksdb.cur-size-all-mem-tables");
+}
+
+uint64_t store_disk_bytes(const store *s)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(s->path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[4200];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", s->path, e->d_name);
+        if (e->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            total += (uint64_t)sb.st_size;
+    }
+    if (d)
+        closedir(d);
+    return total;
 }

@@ -72,5 +72,9 @@ EMBER_MUST_CHECK int store_read_status(const store *s, ember_err *err);
 /* Estimates from RocksDB properties (rocksdb.estimate-num-keys, live sst size
  * + memtables). */
 void store_stats(store *s, int cf, uint64_t *keys, uint64_t *bytes);
+/* Bytes of the database's files on disk (SSTs, RocksDB's own log of the
+ * writes not yet flushed, MANIFEST): the state's real size, which, unlike
+ * sst + memtable estimates, does not drop to ~0 when a snapshot flushes. */
+uint64_t store_disk_bytes(const store *s);
 
 #endif

@@ -40,7 +40,10 @@ static int parse_flag(const char *cmd, int argc, char **argv, int *i, const char
             return cli_usage_error(cmd, "--op needs an operator name");
         return 0;
     }
-    return cli_usage_error(cmd, "unknown option '%s'", f);
+    const char *known[16] = {"--format", "--op", "--help"};
+    for (int j = 0; flags && flags[j] && j < 12; j++)
+        known[3 + j] = flags[j];
+    return cli_unknown_flag(cmd, "option", f, known);
 }
 
 int ck_parse(const char *cmd, int argc, char **argv, const char *const *flags, int n_pos,

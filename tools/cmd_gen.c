@@ -72,12 +72,13 @@ static int parse_args(int argc, char **argv, gen_args *a)
             if (cli_u64(cli_value(argc, argv, &i), &a->events_per_s) || a->events_per_s == 0)
                 return cli_usage_error("gen", "--event-rate needs a positive integer");
         } else if (f[0] == '-' && f[1]) {
-            return cli_usage_error("gen", "unknown flag '%s'", f);
+            return cli_unknown_flag("gen", "flag", f,
+                                    (const char *const[]){"--to", "--count", "--seed", "--rate",
+                                                          "--event-rate", "--help", NULL});
         } else if (a->kind >= 0) {
             return cli_usage_error("gen", "one KIND only");
         } else if ((a->kind = gen_kind_parse(f)) < 0) {
-            return cli_usage_error("gen", "unknown kind '%s' (expected sensors, ads or "
-                                   "transactions)", f);
+            return cli_unknown_gen_kind(f);
         }
     }
     if (a->kind < 0)

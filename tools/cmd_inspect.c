@@ -20,7 +20,8 @@ static void usage(void)
     printf("usage: ember inspect DIR [--batch B] [--format table|json]\n"
            "Shows the job spec and its hash, the committed batch (time, records, source\n"
            "offsets, sink markers), the WAL segments, and the PLAN of batch B (default:\n"
-           "the newest PLAN in the WAL): its batch time and input ranges. Read-only.\n");
+           "the newest PLAN in the WAL; --batch 0 is the newest too): its batch time\n"
+           "and input ranges. Read-only.\n");
 }
 
 typedef struct plan_find {

@@ -18,7 +18,7 @@ static void usage(FILE *out)
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
-            "  --batches N    stop after N new batches\n"
+            "  --batches N    stop after N new batches (0: no limit, the default)\n"
             "  --until-idle   stop when the source has no more input\n"
             "  --threads T    transform worker threads (default 1)\n"
             "  --progress     add step timings and rates to the per-batch progress line\n"
@@ -29,6 +29,7 @@ static void usage(FILE *out)
             "replays on the next run. The last line says `stopped after batch N, committed`.\n"
             "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
             "bad job file, incompatible or locked checkpoint directory.\n\n");
+    cli_print_steps(out);
     opts_print(out, "batch: how batches are cut", job_batch_options());
     opts_print(out, "checkpoint: where and how often state is saved", job_checkpoint_options());
     for (size_t i = 0; source_registry[i]; i++) {
@@ -84,7 +85,10 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             else
                 o->threads = (int)n;
         } else if (a[0] == '-') {
-            return cli_usage_error("run", "unknown flag '%s'", a);
+            return cli_unknown_flag("run", "flag", a,
+                                    (const char *const[]){"--dir", "--batches", "--until-idle",
+                                                          "--threads", "--progress", "--help",
+                                                          NULL});
         } else if (*job) {
             return cli_usage_error("run", "one job file only ('%s' and '%s')", *job, a);
         } else {

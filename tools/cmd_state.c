@@ -1,15 +1,34 @@
 /*
  * cmd_state: `ember state DIR [--op NAME] [--key K | --prefix P] [--snapshot B]
  * [--limit N] [--format table|tsv|json]`. Opens the state read-only (works
- * while the job runs); without --op lists the operators.
+ * while the job runs); without --op (and without --key or --prefix) lists the
+ * operators.
+ *
+ * What each column family holds, and how it is shown:
+ *   aggregate       key | [pane or session start] -> accumulators: one row per
+ *                   key (per pane or session), decoded with DIR/JOB
+ *   timers          tumbling, sliding: the pane index, pane start | key
+ *                   session: end | key | start; ttl: expiry | key
+ *   dedupe          id -> expiry;  dedupe_timers: expiry | id
+ *   joinN           key -> the table's CSV line
+ * Keys are shown as `ember state --key` takes them: composite keys' fields
+ * joined by ','. In the table format times (window bounds, pane starts,
+ * expiries) are ISO-8601 UTC; tsv and json keep epoch milliseconds.
  */
+#include "core/engine/transform.h"
+#include "core/ops/text.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/statefmt.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Families other than the aggregate are counted exactly up to this many
+ * entries; beyond, RocksDB's estimate is shown, marked as such. */
+#define COUNT_EXACT_MAX 1000000
 
 typedef struct state_args {
     const char *dir, *op, *key, *prefix;
@@ -22,16 +41,23 @@ static void usage(void)
     printf("usage: ember state DIR [--op NAME] [--key K | --prefix P] [--snapshot B]\n"
            "                  [--limit N] [--format table|tsv|json]\n"
            "Prints the keyed state of an operator (read-only; works while the job runs).\n"
-           "Without --op, lists the operators and their key counts.\n"
-           "  --key K        one key (fields of a composite key joined by ',')\n"
+           "Without --op, lists the operators and how many keys each holds (the aggregate's\n"
+           "count is the exact one committed with the batch).\n"
+           "  --op NAME      aggregate (the default with --key or --prefix), timers, dedupe,\n"
+           "                 dedupe_timers, join1, ...\n"
+           "  --key K        one key (fields of a composite key joined by ','); exit 1 if\n"
+           "                 it is not there\n"
            "  --prefix P     keys starting with P\n"
-           "  --snapshot B   read snapshot B instead of the live state\n"
-           "  --limit N      at most N rows\n"
-           "  --format F     table (default), tsv (header + rows) or json (array of objects)\n");
+           "  --snapshot B   read snapshot B instead of the live state (0: the live state)\n"
+           "  --limit N      at most N rows (0: no limit)\n"
+           "  --format F     table (default; times as ISO-8601 UTC), tsv (header + rows) or\n"
+           "                 json (array of objects); tsv and json keep epoch milliseconds\n");
 }
 
 static int parse_args(int argc, char **argv, state_args *a)
 {
+    static const char *const flags[] = {"--op",    "--key",    "--prefix", "--snapshot",
+                                        "--limit", "--format", "--help",   NULL};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         const char **dst = !strcmp(f, "--op") ? &a->op : !strcmp(f, "--key") ? &a->key
@@ -48,7 +74,7 @@ static int parse_args(int argc, char **argv, state_args *a)
             if (statefmt_parse_format(cli_value(argc, argv, &i), &a->fmt))
                 return cli_usage_error("state", "--format takes table, tsv or json");
         } else if (f[0] == '-') {
-            return cli_usage_error("state", "unknown flag '%s'", f);
+            return cli_unknown_flag("state", "flag", f, flags);
         } else if (a->dir) {
             return cli_usage_error("state", "one DIR only");
         } else {
@@ -59,7 +85,25 @@ static int parse_args(int argc, char **argv, state_args *a)
         return cli_usage_error("state", "missing DIR");
     if (a->key && a->prefix)
         return cli_usage_error("state", "--key and --prefix exclude each other");
+    if (!a->op && (a->key || a->prefix))
+        a->op = "aggregate";
     return 0;
+}
+
+/* Entries of a column family: exact up to COUNT_EXACT_MAX, else *exact = 0
+ * and RocksDB's estimate. */
+static uint64_t count_entries(store *st, int cf, int *exact)
+{
+    uint64_t n = 0, est = 0, bytes = 0;
+    store_iter *it = store_iter_new(st, cf, NULL, 0);
+    for (; it && store_iter_valid(it) && n <= COUNT_EXACT_MAX; store_iter_next(it))
+        n++;
+    store_iter_free(it);
+    *exact = it && n <= COUNT_EXACT_MAX;
+    if (*exact)
+        return n;
+    store_stats(st, cf, &est, &bytes);
+    return est > n ? est : n;
 }
 
 static int list_ops(store *st, state_format fmt)
@@ -68,13 +112,20 @@ static int list_ops(store *st, state_format fmt)
         printf("[");
     for (size_t i = 1, n = 0; i < store_cf_count(st); i++, n++) {
         uint64_t keys = 0, bytes = 0;
+        int exact = 1, found = 0;
+        const char *name = store_cf_name(st, i);
         store_stats(st, (int)i, &keys, &bytes);
+        /* the aggregate's exact count is committed with every batch */
+        uint64_t committed =
+            strcmp(name, "aggregate") == 0 ? statefmt_meta_u64(st, "state_keys", &found) : 0;
+        keys = found ? committed : count_entries(st, (int)i, &exact);
         if (fmt == FMT_JSON)
-            printf("%s{\"op\": \"%s\", \"keys\": %llu, \"bytes\": %llu}", n ? ", " : "",
-                   store_cf_name(st, i), (unsigned long long)keys, (unsigned long long)bytes);
+            printf("%s{\"op\": \"%s\", \"keys\": %" PRIu64 ", \"exact\": %s, \"bytes\": %" PRIu64
+                   "}",
+                   n ? ", " : "", name, keys, exact ? "true" : "false", bytes);
         else
-            printf("%s\t%llu keys\t%llu bytes\n", store_cf_name(st, i),
-                   (unsigned long long)keys, (unsigned long long)bytes);
+            printf("%s\t%s%" PRIu64 " keys%s\t%" PRIu64 " bytes\n", name, exact ? "" : "~", keys,
+                   exact ? "" : " (RocksDB's estimate)", bytes);
     }
     if (fmt == FMT_JSON)
         printf("]\n");
@@ -87,98 +138,131 @@ static char *stored_key(const char *k)
     char *s = strdup(k);
     for (char *p = s; p && *p; p++)
         if (*p == ',')
-            *p = '\x1f';
+            *p = KEY_SEP;
     return s;
 }
 
-/* A join table's column family: key -> the table's CSV line; dedupe's:
- * id -> expiry. */
-static int print_table(store *st, int cf, const state_args *a, int dedupe)
+/* --key / --prefix against a key as shown (fields joined by ','). */
+static int key_wanted(const state_args *a, const char *shown)
 {
+    if (a->key)
+        return strcmp(shown, a->key) == 0;
+    if (a->prefix)
+        return strncmp(shown, a->prefix, strlen(a->prefix)) == 0;
+    return 1;
+}
+
+/* A time cell: ISO-8601 in the table, epoch ms otherwise. */
+static cell_kind time_cell(state_format f, int64_t ms, char *buf, size_t cap)
+{
+    if (f == FMT_TABLE) {
+        text_iso8601_ms(ms, buf, cap);
+        return CELL_STR;
+    }
+    snprintf(buf, cap, "%" PRId64, ms);
+    return CELL_NUM;
+}
+
+static uint64_t le64(const char *v)
+{
+    uint64_t t = 0;
+    for (int i = 7; i >= 0; i--)
+        t = (t << 8) | (uint8_t)v[i];
+    return t;
+}
+
+/* A join table (key -> CSV line) or dedupe's ids (id -> expiry, 8 bytes LE). */
+static int print_table(store *st, int cf, const state_args *a, int dedupe, emitter *e)
+{
+    static const char *const join_cols[] = {"key", "row"}, *const dedupe_cols[] = {"id", "expires"};
     store_iter *it = store_iter_new(st, cf, NULL, 0);
-    uint64_t shown = 0;
+    char key[4200], val[4200], *cells[2] = {key, val};
     if (!it)
         return 1;
-    if (a->fmt == FMT_JSON)
-        printf("[");
-    else
-        printf(dedupe ? "id\texpires\n" : a->fmt == FMT_TSV ? "key\trow\n" : "key\t\t\trow\n");
-    for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
+    emit_begin(e, stdout, a->fmt, dedupe ? dedupe_cols : join_cols, 2, a->key != NULL);
+    for (; store_iter_valid(it) && (!a->limit || e->rows < a->limit); store_iter_next(it)) {
         size_t kn, vn;
         const char *k = store_iter_key(it, &kn);
         const char *v = store_iter_value(it, &vn);
-        if (dedupe && vn == 8) {
-            uint64_t t = 0;
-            for (int i = 7; i >= 0; i--)
-                t = (t << 8) | (uint8_t)v[i];
-            printf(a->fmt == FMT_JSON ? "%s\n  {\"id\": " : "", shown ? "," : "");
-            if (a->fmt == FMT_JSON)
-                json_string(stdout, k, kn);
-            else
-                printf("%.*s\t", (int)kn, k);
-            printf(a->fmt == FMT_JSON ? ", \"expires\": %llu}" : "%llu\n", (unsigned long long)t);
-        } else if (a->fmt == FMT_JSON) {
-            printf("%s\n  {\"key\": ", shown ? "," : "");
-            json_string(stdout, k, kn);
-            printf(", \"row\": ");
-            json_string(stdout, v, vn);
-            printf("}");
-        } else {
-            printf(a->fmt == FMT_TSV ? "%.*s\t%.*s\n" : "%-24.*s %.*s\n", (int)kn, k, (int)vn,
-                   v);
-        }
-        shown++;
+        cell_kind kinds[2] = {CELL_STR, CELL_STR};
+        statefmt_key_text(k, kn, key, sizeof key);
+        if (!key_wanted(a, key))
+            continue;
+        if (dedupe && vn == 8)
+            kinds[1] = time_cell(a->fmt, (int64_t)le64(v), val, sizeof val);
+        else
+            snprintf(val, sizeof val, "%.*s", (int)vn, v);
+        emit_row(e, cells, kinds);
     }
-    if (a->fmt == FMT_JSON)
-        printf("\n]\n");
+    emit_end(e);
     store_iter_free(it);
     return 0;
 }
 
-/* Timers in firing order. Windows: end | key | start; TTL: expiry | key. */
-static int print_timers(store *st, int cf, const state_args *a, int ttl)
+typedef enum timer_layout {
+    TIMERS_PANES,   /* tumbling, sliding: pane start | key (the pane index) */
+    TIMERS_SESSION, /* session: end | key | start */
+    TIMERS_EXPIRY,  /* ttl, dedupe_timers: expiry | key */
+} timer_layout;
+
+/* Timers in firing order (the column family's order). */
+static int print_timers(store *st, int cf, const ember_job *job, const state_args *a,
+                        timer_layout layout, const char *key_name, emitter *e)
 {
+    static const char *pane_cols[] = {"pane_start", "pane_end", "key"},
+                      *session_cols[] = {"window_end", "key", "window_start"},
+                      *expiry_cols[] = {"expires", "key"};
+    const char *const *cols = layout == TIMERS_PANES     ? pane_cols
+                              : layout == TIMERS_SESSION ? session_cols
+                                                         : expiry_cols;
+    int ncols = layout == TIMERS_EXPIRY ? 2 : 3;
+    size_t suffix = layout == TIMERS_SESSION ? WIN_SUFFIX : 0;
+    char c0[64], c1[4200], c2[64], *cells[3];
+    cell_kind kinds[3];
+    const char *names[3] = {cols[0], cols[1], ncols == 3 ? cols[2] : NULL};
+    if (layout == TIMERS_EXPIRY)
+        names[1] = key_name;
     store_iter *it = store_iter_new(st, cf, NULL, 0);
-    uint64_t shown = 0;
-    const char *due = ttl ? "expires" : "window_end", *start_name = ttl ? "" : "window_start";
-    size_t suffix = ttl ? 0 : WIN_SUFFIX;
     if (!it)
         return 1;
-    if (a->fmt == FMT_JSON)
-        printf("[");
-    else
-        printf(a->fmt == FMT_TSV ? "%s\tkey\t%s\n" : "%-16s key                      %s\n", due,
-               start_name);
-    for (; store_iter_valid(it) && (!a->limit || shown < a->limit); store_iter_next(it)) {
+    emit_begin(e, stdout, a->fmt, names, ncols, a->key != NULL);
+    for (; store_iter_valid(it) && (!a->limit || e->rows < a->limit); store_iter_next(it)) {
         size_t n;
         const char *k = store_iter_key(it, &n);
         if (n < WIN_SUFFIX + suffix)
             continue;
-        long long end = (long long)window_get_time((const uint8_t *)k);
-        long long start = ttl ? 0 : (long long)window_get_time((const uint8_t *)k + n - suffix);
-        int klen = (int)(n - WIN_SUFFIX - suffix);
-        if (a->fmt == FMT_JSON) {
-            printf("%s\n  {\"%s\": %lld, \"key\": ", shown ? "," : "", due, end);
-            json_string(stdout, k + WIN_SUFFIX, (size_t)klen);
-            if (!ttl)
-                printf(", \"window_start\": %lld", start);
-            printf("}");
-        } else if (ttl) {
-            printf(a->fmt == FMT_TSV ? "%lld\t%.*s\n" : "%-16lld %.*s\n", end, klen,
-                   k + WIN_SUFFIX);
+        int64_t t0 = window_get_time((const uint8_t *)k);
+        const char *uk = k + WIN_SUFFIX;
+        size_t uklen = n - WIN_SUFFIX - suffix;
+        char key[4200];
+        statefmt_key_text(uk, uklen, key, sizeof key);
+        if (!key_wanted(a, key))
+            continue;
+        kinds[0] = time_cell(a->fmt, t0, c0, sizeof c0);
+        cells[0] = c0;
+        if (layout == TIMERS_PANES) {
+            kinds[1] = time_cell(a->fmt, t0 + job->window.slide_ms, c1, sizeof c1);
+            cells[1] = c1;
+            cells[2] = key;
+            kinds[2] = CELL_STR;
         } else {
-            printf(a->fmt == FMT_TSV ? "%lld\t%.*s\t%lld\n" : "%-16lld %-24.*s %lld\n", end,
-                   klen, k + WIN_SUFFIX, start);
+            cells[1] = key;
+            kinds[1] = CELL_STR;
+            if (layout == TIMERS_SESSION) {
+                kinds[2] = time_cell(a->fmt, window_get_time((const uint8_t *)k + n - WIN_SUFFIX),
+                                     c2, sizeof c2);
+                cells[2] = c2;
+            }
         }
-        shown++;
+        emit_row(e, cells, kinds);
     }
-    if (a->fmt == FMT_JSON)
-        printf("\n]\n");
+    emit_end(e);
     store_iter_free(it);
     return 0;
 }
 
-static int print_rows(store *st, int cf, const ember_job *job, const state_args *a)
+/* The aggregate's rows, decoded with the job spec. */
+static int print_rows(store *st, int cf, const ember_job *job, const state_args *a, emitter *e)
 {
     ember_value vals[SCHEMA_MAX_FIELDS];
     acc_text txt;
@@ -186,9 +270,15 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
     char *want = stored_key(a->key ? a->key : a->prefix ? a->prefix : "");
     size_t wlen = strlen(want);
     store_iter *it = store_iter_new(st, cf, want, wlen);
-    uint64_t shown = 0;
+    const char *names[SCHEMA_MAX_FIELDS];
+    char bufs[SCHEMA_MAX_FIELDS][512], *cells[SCHEMA_MAX_FIELDS];
+    cell_kind kinds[SCHEMA_MAX_FIELDS];
     int rc = it ? 0 : 1;
-    statefmt_header(stdout, job, a->fmt);
+    for (int i = 0; i < job->output.n; i++) {
+        names[i] = job->output.f[i].name;
+        cells[i] = bufs[i];
+    }
+    emit_begin(e, stdout, a->fmt, names, job->output.n, a->key != NULL);
     for (; !rc && it && store_iter_valid(it); store_iter_next(it)) {
         size_t klen, vlen;
         const char *k = store_iter_key(it, &klen);
@@ -197,20 +287,46 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
         size_t suffix = job->window.kind != WIN_NONE ? WIN_SUFFIX : 0;
         if (a->key && (klen != wlen + suffix || memcmp(k, want, wlen)))
             continue;
-        if (a->limit && shown == a->limit)
+        if (a->limit && e->rows == a->limit)
             break;
         if (statefmt_decode(job, k, klen, v, vlen, vals, &row, &txt, &err)) {
             fprintf(stderr, "ember state: %s\n", err.msg);
             rc = 1;
             break;
         }
-        statefmt_row(stdout, job, &row, a->fmt, shown++ == 0);
+        for (uint32_t i = 0; i < row.n && (int)i < job->output.n; i++)
+            kinds[i] = statefmt_cell(job, &row, (int)i, a->fmt, bufs[i], sizeof bufs[i]);
+        emit_row(e, cells, kinds);
     }
-    statefmt_footer(stdout, a->fmt);
+    emit_end(e);
     store_iter_free(it);
     free(want);
-    if (!rc && a->key && shown == 0) {
-        fprintf(stderr, "ember state: key '%s' not found\n", a->key);
+    return rc;
+}
+
+static int print_op(store *st, const ember_job *job, const state_args *a)
+{
+    int cf = store_cf_index(st, a->op), rc;
+    emitter e;
+    if (cf <= 0) {
+        fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n", a->dir,
+                a->op, a->dir);
+        return 1;
+    }
+    if (strncmp(a->op, "join", 4) == 0 || strcmp(a->op, "dedupe") == 0)
+        rc = print_table(st, cf, a, strcmp(a->op, "dedupe") == 0, &e);
+    else if (strcmp(a->op, "dedupe_timers") == 0)
+        rc = print_timers(st, cf, job, a, TIMERS_EXPIRY, "id", &e);
+    else if (strcmp(a->op, "timers") == 0 && job->ttl_ms)
+        rc = print_timers(st, cf, job, a, TIMERS_EXPIRY, "key", &e);
+    else if (strcmp(a->op, "timers") == 0 && job->window.kind == WIN_SESSION)
+        rc = print_timers(st, cf, job, a, TIMERS_SESSION, "key", &e);
+    else if (strcmp(a->op, "timers") == 0 && job->window.kind != WIN_NONE)
+        rc = print_timers(st, cf, job, a, TIMERS_PANES, "key", &e);
+    else
+        rc = print_rows(st, cf, job, a, &e);
+    if (!rc && a->key && e.rows == 0) {
+        fprintf(stderr, "ember state: key '%s' not found in %s\n", a->key, a->op);
         return 1;
     }
     return rc;
@@ -227,22 +343,8 @@ int cmd_state(int argc, char **argv)
     if (!job)
         return 1;
     rc = statefmt_open("state", a.dir, a.snapshot, &st);
-    if (!rc && !a.op)
-        rc = list_ops(st, a.fmt);
-    else if (!rc) {
-        int cf = store_cf_index(st, a.op);
-        if (cf <= 0) {
-            fprintf(stderr, "ember state: %s has no operator '%s' (see `ember state %s`)\n",
-                    a.dir, a.op, a.dir);
-            rc = 1;
-        } else if (strncmp(a.op, "join", 4) == 0 || strcmp(a.op, "dedupe") == 0) {
-            rc = print_table(st, cf, &a, strcmp(a.op, "dedupe") == 0);
-        } else if (strcmp(a.op, "timers") == 0 && (job->window.kind != WIN_NONE || job->ttl_ms)) {
-            rc = print_timers(st, cf, &a, job->ttl_ms != 0);
-        } else {
-            rc = print_rows(st, cf, job, &a);
-        }
-    }
+    if (!rc)
+        rc = a.op ? print_op(st, job, &a) : list_ops(st, a.fmt);
     if (st)
         store_close(st);
     ember_job_free(job);

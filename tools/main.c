@@ -1,4 +1,5 @@
 /* main: the `ember` command: dispatches to one function per subcommand. */
+#include "core/base/suggest.h"
 #include "core/fault/failpoint.h"
 #include "tools/commands.h"
 
@@ -45,7 +46,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "ember: unknown command '%s'\n", argv[1]);
+    const char *names[sizeof commands / sizeof commands[0]];
+    char note[96];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    fprintf(
+        stderr, "ember: unknown command '%s'%s\n", argv[1],
+        em_suggest_note(em_suggest(argv[1], strlen(argv[1]), names, sizeof names / sizeof names[0]),
+                        note, sizeof note));
     usage(stderr);
     return 2;
 }

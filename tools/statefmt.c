@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -184,4 +185,167 @@ int statefmt_parse_format(const char *text, state_format *f)
     else
         return -1;
     return 0;
+}
+
+cell_kind statefmt_cell(const ember_job *job, const ember_record *row, int i, state_format f,
+                        char *buf, size_t cap)
+{
+    const ember_value *v = &row->values[i];
+    int is_bound = job->window.kind != WIN_NONE && (i == job->n_keys || i == job->n_keys + 1);
+    if (f == FMT_TABLE && is_bound && v->type == EMBER_INT) {
+        text_iso8601_ms(v->u.i, buf, cap);
+        return CELL_STR;
+    }
+    value_format(v, buf, cap);
+    return v->type == EMBER_STRING ? CELL_STR : v->type == EMBER_NULL ? CELL_NULL : CELL_NUM;
+}
+
+size_t statefmt_key_text(const char *k, size_t n, char *buf, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap; i++)
+        buf[o++] = k[i] == KEY_SEP ? ',' : k[i];
+    if (cap)
+        buf[o] = '\0';
+    return o;
+}
+
+uint64_t statefmt_meta_u64(store *st, const char *name, int *found)
+{
+    char *v = NULL;
+    size_t n = 0;
+    uint64_t x = 0;
+    ember_err err = {0};
+    *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
+    for (int i = 7; *found && i >= 0; i--)
+        x = (x << 8) | (uint8_t)v[i];
+    free(v);
+    return x;
+}
+
+/* ---------------------------------------------------------------- emitter */
+
+void emit_begin(emitter *e, FILE *out, state_format f, const char *const *names, int n, int lazy)
+{
+    memset(e, 0, sizeof *e);
+    e->out = out;
+    e->fmt = f;
+    e->n = n > SCHEMA_MAX_FIELDS ? SCHEMA_MAX_FIELDS : n;
+    e->lazy = lazy;
+    for (int i = 0; i < e->n; i++) {
+        e->names[i] = names[i];
+        e->width[i] = (int)strlen(names[i]);
+    }
+}
+
+static void print_cells(emitter *e, char *const *cells)
+{
+    for (int i = 0; i < e->n; i++) {
+        if (i + 1 < e->n)
+            fprintf(e->out, "%-*s  ", e->width[i], cells[i]);
+        else
+            fprintf(e->out, "%s\n", cells[i]);
+    }
+}
+
+/* Header and held rows out; from now on rows print as they come. */
+static void flush_table(emitter *e)
+{
+    char *cells[SCHEMA_MAX_FIELDS];
+    print_cells(e, (char *const *)e->names);
+    const char *p = e->held;
+    for (size_t r = 0; r < e->held_rows; r++) {
+        for (int i = 0; i < e->n; i++) {
+            cells[i] = (char *)p;
+            p += strlen(p) + 1;
+        }
+        print_cells(e, cells);
+    }
+    free(e->held);
+    e->held = NULL;
+    e->held_len = e->held_cap = e->held_rows = 0;
+    e->started = 2;
+}
+
+static void start(emitter *e)
+{
+    if (e->started)
+        return;
+    e->started = 1;
+    if (e->fmt == FMT_JSON)
+        fputs("[", e->out);
+    else if (e->fmt == FMT_TSV)
+        for (int i = 0; i < e->n; i++)
+            fprintf(e->out, "%s%s", e->names[i], i + 1 < e->n ? "\t" : "\n");
+}
+
+/* Keeps a table row for measuring; prints at once when memory is short. */
+static void hold(emitter *e, char *const *cells)
+{
+    size_t need = 0;
+    for (int i = 0; i < e->n; i++)
+        need += strlen(cells[i]) + 1;
+    if (e->held_len + need > e->held_cap) {
+        size_t cap = e->held_cap ? e->held_cap * 2 : 65536;
+        while (cap < e->held_len + need)
+            cap *= 2;
+        char *p = realloc(e->held, cap);
+        if (!p) {
+            flush_table(e);
+            print_cells(e, cells);
+            return;
+        }
+        e->held = p;
+        e->held_cap = cap;
+    }
+    for (int i = 0; i < e->n; i++) {
+        size_t k = strlen(cells[i]) + 1;
+        memcpy(e->held + e->held_len, cells[i], k);
+        e->held_len += k;
+    }
+    if (++e->held_rows == EMIT_MEASURE_ROWS)
+        flush_table(e);
+}
+
+void emit_row(emitter *e, char *const *cells, const cell_kind *kinds)
+{
+    start(e);
+    if (e->fmt == FMT_JSON) {
+        fputs(e->rows ? ",\n  {" : "\n  {", e->out);
+        for (int i = 0; i < e->n; i++) {
+            fprintf(e->out, "%s\"%s\": ", i ? ", " : "", e->names[i]);
+            if (kinds[i] == CELL_STR)
+                json_string(e->out, cells[i], strlen(cells[i]));
+            else
+                fputs(kinds[i] == CELL_NULL ? "null" : cells[i], e->out);
+        }
+        fputc('}', e->out);
+    } else if (e->fmt == FMT_TSV) {
+        for (int i = 0; i < e->n; i++)
+            fprintf(e->out, "%s%s", cells[i], i + 1 < e->n ? "\t" : "\n");
+    } else {
+        for (int i = 0; i < e->n; i++) {
+            int w = (int)strlen(cells[i]);
+            if (e->started == 1 && w > e->width[i])
+                e->width[i] = w;
+        }
+        if (e->started == 1)
+            hold(e, cells);
+        else
+            print_cells(e, cells);
+    }
+    e->rows++;
+}
+
+void emit_end(emitter *e)
+{
+    if (!e->rows && e->lazy)
+        return;
+    start(e);
+    if (e->fmt == FMT_JSON)
+        fputs(e->rows ? "\n]\n" : "]\n", e->out);
+    else if (e->fmt == FMT_TABLE && e->started == 1)
+        flush_table(e);
+    free(e->held);
+    e->held = NULL;
 }

@@ -27,4 +27,36 @@ void statefmt_footer(FILE *out, state_format f);
 void json_string(FILE *out, const char *s, size_t n);
 int statefmt_parse_format(const char *text, state_format *f);
 
+/* One cell of a decoded row as text: value_format's text (floats the
+ * shortest that reads back), except that in FMT_TABLE the window bounds are
+ * ISO-8601 UTC. Returns the kind of cell for JSON. */
+typedef enum cell_kind { CELL_NUM, CELL_STR, CELL_NULL } cell_kind;
+cell_kind statefmt_cell(const ember_job *job, const ember_record *row, int i, state_format f,
+                        char *buf, size_t cap);
+/* A stored key (key fields joined by KEY_SEP) as the user writes it: fields
+ * joined by ',' ("u0978,i0870", what --key takes). Returns the length. */
+size_t statefmt_key_text(const char *k, size_t n, char *buf, size_t cap);
+/* A u64 of the "meta" column family (e.g. "state_keys", the exact key
+ * count committed with each batch); *found = 0 when absent. */
+uint64_t statefmt_meta_u64(store *st, const char *name, int *found);
+
+/* Rows out in one of the formats: JSON objects, TSV with a header line, or
+ * a table whose columns are as wide as their widest cell (the first 1000
+ * rows are held to measure them). With `lazy`, nothing (not even the header
+ * or "[") is printed unless a row comes. */
+#define EMIT_MEASURE_ROWS 1000
+typedef struct emitter {
+    FILE *out;
+    state_format fmt;
+    int n, lazy, started;
+    const char *names[SCHEMA_MAX_FIELDS];
+    int width[SCHEMA_MAX_FIELDS];
+    uint64_t rows;
+    char *held; /* table: rows held for measuring, cells separated by '\0' */
+    size_t held_len, held_cap, held_rows;
+} emitter;
+void emit_begin(emitter *e, FILE *out, state_format f, const char *const *names, int n, int lazy);
+void emit_row(emitter *e, char *const *cells, const cell_kind *kinds);
+void emit_end(emitter *e);
+
 #endif

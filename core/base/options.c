@@ -3,6 +3,7 @@
  * The table is the single source of truth: validation, defaults and --help.
  */
 #include "core/base/options.h"
+#include "core/base/suggest.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,16 +26,21 @@ static size_t def_count(const opt_def *defs)
     return n;
 }
 
-/* Splits "123KB" into number and unit multiplier. */
+/* Splits "123KB" into number and unit multiplier. need_unit: a bare number
+ * other than 0 is -EDOM (a duration of "5" could mean ms or s). */
 static int parse_scaled(const char *text, const char *const *units, const int64_t *mults,
-                        int64_t *out)
+                        int need_unit, int64_t *out)
 {
     char *end;
     errno = 0;
+    if (*text < '0' || *text > '9')
+        return -EINVAL; /* no sign, no leading space */
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || v < 0)
         return -EINVAL;
     if (*end == '\0') {
+        if (need_unit && v != 0)
+            return -EDOM;
         *out = v;
         return 0;
     }
@@ -71,11 +77,11 @@ int opts_parse_value(opt_type t, const char *text, int64_t *out)
 
     switch (t) {
     case OPT_INT:
-        return parse_scaled(text, (const char *const[]){NULL}, NULL, out);
+        return parse_scaled(text, (const char *const[]){NULL}, NULL, 0, out);
     case OPT_SIZE:
-        return parse_scaled(text, size_units, size_mults, out);
+        return parse_scaled(text, size_units, size_mults, 0, out);
     case OPT_DURATION:
-        return parse_scaled(text, dur_units, dur_mults, out);
+        return parse_scaled(text, dur_units, dur_mults, 1, out);
     case OPT_BOOL:
         return parse_bool(text, out);
     default:
@@ -117,10 +123,21 @@ static const char *type_expectation(opt_type t)
 static int check_value(const opt_def *d, const char *value, int col, ember_err *err)
 {
     int64_t ignored;
+    char match[64], note[96];
     if (d->type == OPT_ENUM && !enum_contains(d->enum_values, value))
-        return ember_err_set_col(err, -EMBER_EUSAGE, col, "option '%s': '%s' is not one of %s",
-                                 d->name, value, d->enum_values);
-    if (d->type != OPT_ENUM && d->type != OPT_STR && opts_parse_value(d->type, value, &ignored))
+        return ember_err_set_col(
+            err, -EMBER_EUSAGE, col, "option '%s': '%s' is not one of %s%s", d->name, value,
+            d->enum_values,
+            em_suggest_note(
+                em_suggest_list(value, strlen(value), d->enum_values, '|', match, sizeof match),
+                note, sizeof note));
+    int rc =
+        d->type != OPT_ENUM && d->type != OPT_STR ? opts_parse_value(d->type, value, &ignored) : 0;
+    if (rc == -EDOM)
+        return ember_err_set_col(err, -EMBER_EUSAGE, col,
+                                 "option '%s': '%s' needs a unit: %sms, %ss, %sm or %sh", d->name,
+                                 value, value, value, value, value);
+    if (rc)
         return ember_err_set_col(err, -EMBER_EUSAGE, col, "option '%s': '%s' is not %s",
                                  d->name, value, type_expectation(d->type));
     if (d->type == OPT_STR && value[0] == '\0')
@@ -128,13 +145,33 @@ static int check_value(const opt_def *d, const char *value, int col, ember_err *
     return 0;
 }
 
+/* "unknown option 'max-record'; did you mean 'max-records'?", or the list
+ * of the options there are when none is close. */
+static int unknown_option(const opt_def *defs, const char *key, int col, ember_err *err)
+{
+    const char *names[64] = {0};
+    char list[400] = "", note[96];
+    size_t n = 0, used = 0;
+    for (; defs[n].name && n < 64; n++) {
+        names[n] = defs[n].name;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", n ? ", " : "",
+                                     defs[n].name);
+    }
+    const char *s = em_suggest(key, strlen(key), names, n);
+    if (s)
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown option '%s'%s", key,
+                                 em_suggest_note(s, note, sizeof note));
+    return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown option '%s' (options: %s)", key,
+                             n ? list : "none");
+}
+
 static int bind_given(opt_set *out, const ember_opt *in, size_t n_in, ember_err *err)
 {
     for (size_t i = 0; i < n_in; i++) {
         int d = def_index(out->defs, in[i].key);
         if (d < 0)
-            return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1, "unknown option '%s'",
-                                     in[i].key);
+            return unknown_option(out->defs, in[i].key, (int)i + 1, err);
         if (out->values[d])
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1,
                                      "option '%s' given twice", in[i].key);
@@ -216,7 +253,9 @@ void opts_print(FILE *out, const char *title, const opt_def *defs)
         fprintf(out, "    %-18s %s", d->name, d->doc);
         if (d->type == OPT_ENUM)
             fprintf(out, " (%s)", d->enum_values);
-        if (d->def)
+        if (d->def && !d->def[0] && d->type == OPT_ENUM)
+            ; /* the default depends on the context; the doc says it */
+        else if (d->def)
             fprintf(out, " [default: %s]", d->def[0] ? d->def : "\"\"");
         else
             fprintf(out, " [required]");

@@ -15,7 +15,7 @@ typedef enum opt_type {
     OPT_STR,
     OPT_INT,      /* decimal integer, >= 0 */
     OPT_SIZE,     /* bytes: 4096, 64KB, 256MB, 1GB */
-    OPT_DURATION, /* milliseconds: 500ms, 10s, 5m, 1h (bare number = ms) */
+    OPT_DURATION, /* milliseconds: 500ms, 10s, 5m, 1h; a bare number other than 0 is an error */
     OPT_ENUM,     /* one of enum_values "a|b|c" */
     OPT_BOOL,     /* true|false|yes|no|1|0 */
 } opt_type;
@@ -57,7 +57,8 @@ const char *opts_str(const opt_set *s, const char *name);
 /* INT, SIZE (bytes), DURATION (ms), BOOL (0/1); aborts on a name not in defs
  * (a programming error, not bad input). */
 int64_t opts_int(const opt_set *s, const char *name);
-/* Parses one value of the given type (used by opts_bind and the CLI). */
+/* Parses one value of the given type (used by opts_bind and the CLI): 0,
+ * -EINVAL, -ERANGE, or -EDOM for a duration without a unit ("5"). */
 EMBER_MUST_CHECK int opts_parse_value(opt_type t, const char *text, int64_t *out);
 void opts_print(FILE *out, const char *title, const opt_def *defs);
 

@@ -337,6 +337,8 @@ int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err)
         return 0;
     }
     int rc = job_finish(job, err);
+    if (!rc)
+        rc = job_check_paths(job, err); /* before the checkpoint dir is made */
     if (rc)
         return rc;
     if (opts)

@@ -51,7 +51,7 @@ static void json_counts(engine *e, const batch_ctx *b, uint64_t keys, uint64_t b
     const transform_stats *ts = &b->ts;
     fprintf(e->progress,
             "{\"batch\":%" PRIu64 ",\"batch_time_ms\":%" PRIu64 ",\"replay\":%s,"
-            "\"records_in\":%" PRIu64 ",\"records_out\":%" PRIu64 ",\"bad_records\":%" PRIu64
+            "\"records_in\":%" PRIu64 ",\"records_kept\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"filtered_out\":%" PRIu64 ",\"late_records\":%" PRIu64
             ",\"duplicates\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"state_keys\":%" PRIu64
             ",\"state_bytes\":%" PRIu64 ",\"keys_changed\":%" PRIu64
@@ -110,7 +110,7 @@ static void progress_line(engine *e, const batch_ctx *b, uint64_t keys, uint64_t
     char line[1024];
     size_t n = 0;
     const batch_timing *t = &b->t;
-    add(line, sizeof line, &n, "batch %" PRIu64 "%s: in %" PRIu64 " out %" PRIu64 " bad %" PRIu64,
+    add(line, sizeof line, &n, "batch %" PRIu64 "%s: in %" PRIu64 " rows %" PRIu64 " bad %" PRIu64,
         b->batch, b->replay ? " (replay)" : "", b->ts.records_in, b->rows_out,
         b->ts.bad_records);
     if (e->job->window.kind != WIN_NONE)
@@ -122,8 +122,12 @@ static void progress_line(engine *e, const batch_ctx *b, uint64_t keys, uint64_t
     add(line, sizeof line, &n, " | %.1f ms, delay %.0f ms", t->total_ms, b->sched_delay_ms);
     if (b->pace.rate_bound > 0)
         add(line, sizeof line, &n, ", bound %.0f rec/s", b->pace.rate_bound);
-    add(line, sizeof line, &n, " | keys %" PRIu64 ", state %.1f MB", keys,
-        (double)bytes / 1048576.0);
+    if (bytes < 1048576) /* the real size on disk: "41 KB", not "0.0 MB" */
+        add(line, sizeof line, &n, " | keys %" PRIu64 ", state %.0f KB", keys,
+            (double)bytes / 1024.0);
+    else
+        add(line, sizeof line, &n, " | keys %" PRIu64 ", state %.1f MB", keys,
+            (double)bytes / 1048576.0);
     if (e->opts.progress)
         add(line, sizeof line, &n,
             " | wal %.1f read %.1f transform %.1f state %.1f sink %.1f commit %.1f "
@@ -136,10 +140,8 @@ static void progress_line(engine *e, const batch_ctx *b, uint64_t keys, uint64_t
 
 void report_batch(engine *e, const batch_ctx *b)
 {
-    uint64_t keys = 0, bytes = 0;
-    if (e->op_cf > 0)
-        store_stats(e->st, e->op_cf, &keys, &bytes);
-    keys = e->state_keys; /* exact, unlike RocksDB's estimate */
+    uint64_t bytes = store_disk_bytes(e->st); /* DIR/db on disk */
+    uint64_t keys = e->state_keys;            /* exact, unlike RocksDB's estimate */
     progress_line(e, b, keys, bytes);
     progress_json(e, b, keys, bytes);
 }

@@ -422,7 +422,7 @@ static int parse_record(worker *w, const char *line, size_t len, ember_record *r
         return 0;
     }
     rec->n = (uint32_t)job->input.n;
-    return job->format->parse(job->format, line, len, &job->input, rec->values, &w->scratch,
+    return job->format->parse(job->delim, line, len, &job->input, rec->values, &w->scratch,
                               &w->err);
 }
 

@@ -4,15 +4,21 @@
  * that steps come in pipeline order, and records one canonical job-file line.
  */
 #include "core/job/job.h"
+#include "core/base/names.h"
+#include "core/base/suggest.h"
 #include "core/job/steps.h"
+#include "core/ops/csv.h"
 #include "core/ops/summary.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 static const opt_def batch_options[] = {
@@ -43,6 +49,9 @@ static const opt_def parse_options[] = {
     {"fields", OPT_STR, NULL, NULL, "name[:int|:float|:string],... in column order"},
     {"on-error", OPT_ENUM, "fail", "fail|skip|dead-letter:", "bad record: stop, count, or "
                                                              "append to dead-letter:PATH"},
+    {"quote", OPT_ENUM, "", "on|off",
+     "a field starting with \" is quoted (\"a,b\", \"\" for a quote): default on for csv, "
+     "off for tsv"},
     {0},
 };
 
@@ -197,6 +206,28 @@ int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_
     return 0;
 }
 
+/* "unknown source 'fil'; did you mean 'file'? (expected generator, file,
+ * ...)": names are the registry's kinds or a table's names. */
+static int unknown_name(ember_err *err, const char *what, const char *word,
+                        const char *const *names, size_t n)
+{
+    char list[256], note[96];
+    em_names_join(names, n, list, sizeof list);
+    return ember_err_set(err, -EMBER_EUSAGE, "unknown %s '%s'%s (expected %s)", what, word,
+                         em_suggest_note(em_suggest(word, strlen(word), names, n), note,
+                                         sizeof note),
+                         list);
+}
+
+/* The kinds of a registry (kind is each entry's first member). */
+static size_t registry_names(const void *const *registry, const char **names, size_t cap)
+{
+    size_t n = 0;
+    for (; registry[n] && n < cap; n++)
+        names[n] = *(const char *const *)registry[n];
+    return n;
+}
+
 /* Whether a source option is part of the state layout: its definition says
  * (OPT_RESTARTABLE options may change across restarts). */
 static int source_option_in_layout(const source_ops *src, const char *key)
@@ -215,10 +246,9 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
         return rc;
     job->source = source_find(kind);
     if (!job->source) {
-        char kinds[256];
-        source_kinds_text(kinds, sizeof kinds);
-        return ember_err_set(err, -EMBER_EUSAGE, "unknown source '%s' (expected %s)", kind,
-                             kinds);
+        const char *names[64];
+        size_t k = registry_names((const void *const *)source_registry, names, 64);
+        return unknown_name(err, "source", kind, names, k);
     }
     rc = opts_bind(job->source->options, opts, n, &job->source_opts, err);
     if (rc) {
@@ -261,16 +291,21 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
         return rc;
     const parse_format *pf = parse_format_find(format);
     if (!pf) {
-        char names[128];
-        parse_format_names_text(names, sizeof names);
-        return ember_err_set(err, -EMBER_EUSAGE, "unknown format '%s' (expected %s)", format,
-                             names);
+        const char *names[16];
+        size_t k = 0;
+        for (; parse_formats[k].name && k < 16; k++)
+            names[k] = parse_formats[k].name;
+        return unknown_name(err, "format", format, names, k);
     }
     rc = opts_bind(parse_options, opts, n, &set, err);
     if (rc)
         return rc;
-    job->delim = pf->delim;
     job->format = pf;
+    job->delim = pf->delim;
+    /* TSV has no quoting unless asked for: a '"' in text is just a byte */
+    const char *quote = opts_str(&set, "quote");
+    if (quote[0] ? strcmp(quote, "off") == 0 : pf->delim == '\t')
+        job->delim |= CSV_NO_QUOTES;
     rc = schema_parse(&job->input, opts_str(&set, "fields"), err);
     if (rc) {
         for (size_t i = 0; i < n; i++)
@@ -405,19 +440,23 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
 {
     opt_set set = {0};
     schema fields;
-    char text[1024];
+    char text[1024], note[96];
     job_step *st = add_step(job, STEP_JOIN, err);
     if (!st)
         return err->code;
     if (strcmp(kind, "table") != 0)
-        return ember_err_set(err, -EMBER_EUSAGE, "unknown join '%s' (expected table)", kind);
+        return ember_err_set(err, -EMBER_EUSAGE, "unknown join '%s'%s (expected table)", kind,
+                             em_suggest_note(em_suggest(kind, strlen(kind),
+                                                        (const char *const[]){"table"}, 1),
+                                             note, sizeof note));
     int rc = opts_bind(join_options, opts, n, &set, err);
     if (rc)
         return rc;
     const char *key = opts_str(&set, "key");
     st->join_key = schema_find(&job->current, key, strlen(key));
     if (st->join_key < 0)
-        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is not a field of the record", key);
+        rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is not a field of the record%s", key,
+                           schema_suggest_note(&job->current, key, strlen(key), note, sizeof note));
     else if (job->current.f[st->join_key].type == EMBER_FLOAT)
         rc = ember_err_set(err, -EMBER_EUSAGE, "join key '%s' is a float; join on a string or "
                            "an int", key);
@@ -444,7 +483,7 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
 int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
 {
     char field[64], within[16], horizon[32];
-    int used = 0;
+    int used = 0, rc;
     if (job->dedupe_step >= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
     job_step *st = add_step(job, STEP_DEDUPE, err);
@@ -453,12 +492,19 @@ int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
     if (sscanf(text, " %63[A-Za-z0-9_] %15s %31s %n", field, within, horizon, &used) != 3 ||
         strcmp(within, "within") != 0 || text[used])
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'FIELD within DURATION'");
+    char note[96];
     st->dedupe_field = schema_find(&job->current, field, strlen(field));
     if (st->dedupe_field < 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "unknown field '%s'", field);
-    if (opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms) || st->dedupe_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "unknown field '%s'%s", field,
+                                 schema_suggest_note(&job->current, field, strlen(field), note,
+                                            sizeof note));
+    rc = opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms);
+    if (rc || st->dedupe_ms <= 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, horizon) - text) + 1,
-                                 "'%s' is not a positive duration like 10m", horizon);
+                                 rc == -EDOM
+                                     ? "'%s' needs a unit, like %sms, %ss or %sm"
+                                     : "'%s' is not a positive duration like 10m%.0s%.0s%.0s",
+                                 horizon, horizon, horizon, horizon);
     job->dedupe_step = job->n_steps++;
     job_text_append(job, 0, "dedupe    %s", text);
     return 0;
@@ -493,9 +539,11 @@ static const char *skip_sep(const char *p)
 static int add_key_field(ember_job *job, const char *name, size_t len, int col, ember_err *err)
 {
     int idx = schema_find(&job->current, name, len);
+    char note[96];
     if (idx < 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown field '%.*s' in key",
-                                 (int)len, name);
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown field '%.*s' in key%s",
+                                 (int)len, name,
+                                 schema_suggest_note(&job->current, name, len, note, sizeof note));
     if (job->n_keys == JOB_MAX_KEYS)
         return ember_err_set_col(err, -EMBER_EUSAGE, col, "more than %d key fields",
                                  JOB_MAX_KEYS);
@@ -587,13 +635,22 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     const char *p = *pp, *start = p;
     int rc;
     agg_spec *a = &job->aggs[job->n_aggs];
+    char note[96];
     while (is_ident(*p))
         p++;
-    if (agg_lookup(start, (size_t)(p - start), &a->fn))
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(start - list) + 1,
-                                 "unknown aggregate '%.*s' (expected count, sum, min, max, avg, wavg, "
-                                 "count_distinct or topk)",
-                                 (int)(p - start), start);
+    if (agg_lookup(start, (size_t)(p - start), &a->fn)) {
+        const char *names[sizeof agg_names / sizeof agg_names[0]];
+        for (size_t i = 0; i < sizeof agg_names / sizeof agg_names[0]; i++)
+            names[i] = agg_names[i].name;
+        return ember_err_set_col(
+            err, -EMBER_EUSAGE, (int)(start - list) + 1,
+            "unknown aggregate '%.*s'%s (expected count, sum, min, max, avg, wavg, "
+            "count_distinct or topk)",
+            (int)(p - start), start,
+            em_suggest_note(em_suggest(start, (size_t)(p - start), names,
+                                       sizeof names / sizeof names[0]),
+                            note, sizeof note));
+    }
     if (*p != '(')
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1, "expected '('");
     const char *field = ++p;
@@ -620,7 +677,9 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
         a->field2 = schema_find(&job->current, arg, alen);
         if (a->field2 < 0)
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(arg - list) + 1,
-                                     "unknown field '%.*s'", (int)alen, arg);
+                                     "unknown field '%.*s'%s", (int)alen, arg,
+                                     schema_suggest_note(&job->current, arg, alen, note,
+                                                         sizeof note));
         a->in_type2 = job->current.f[a->field2].type;
     }
     if (a->fn == AGG_COUNT) {
@@ -638,7 +697,9 @@ static int parse_one_agg(ember_job *job, const char *list, const char **pp, embe
     a->field = schema_find(&job->current, field, flen);
     if (a->field < 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
-                                 "unknown field '%.*s'", (int)flen, field);
+                                 "unknown field '%.*s'%s", (int)flen, field,
+                                 schema_suggest_note(&job->current, field, flen, note,
+                                                     sizeof note));
     a->in_type = job->current.f[a->field].type;
     int any_type = a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK;
     if (!any_type && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
@@ -680,10 +741,19 @@ int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
         return rc;
     if (job->n_keys == 0)
         return ember_err_set(err, -EMBER_EUSAGE, "'ttl' needs a 'key' before it");
-    if (opts_parse_value(OPT_DURATION, duration, &job->ttl_ms) || job->ttl_ms <= 0)
+    rc = opts_parse_value(OPT_DURATION, duration, &job->ttl_ms);
+    if (rc || job->ttl_ms <= 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1,
-                                 "'%s' is not a positive duration like 30s, 10m or 1h", duration);
-    job_text_append(job, 1, "ttl       %lld", (long long)job->ttl_ms);
+                                 rc == -EDOM ? "'%s' needs a unit, like %sms, %ss or %sm"
+                                             : "'%s' is not a positive duration like 30s, 10m or "
+                                               "1h%.0s%.0s%.0s",
+                                 duration, duration, duration, duration);
+    /* DIR/JOB keeps the text as given (a bare number no longer loads); the
+     * layout line stays in milliseconds, as checkpoints hash it */
+    job_text_append(job, 0, "ttl       %s", duration);
+    char line[64];
+    snprintf(line, sizeof line, "ttl       %lld", (long long)job->ttl_ms);
+    str_append(&job->layout, line);
     return 0;
 }
 
@@ -820,9 +890,13 @@ int ember_job_top(ember_job *job, const char *text, ember_err *err)
     if (sscanf(text, " %d by %63[A-Za-z0-9_] %n", &k, col, &used) != 2 || text[used] || k < 1)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'K by COLUMN' (K >= 1)");
     job->top_col = schema_find(&job->output, col, strlen(col));
-    if (job->top_col < job->n_keys + 2)
+    if (job->top_col < job->n_keys + 2) {
+        char note[96];
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
-                                 "'%s' is not an aggregate column of the output", col);
+                                 "'%s' is not an aggregate column of the output%s", col,
+                                 schema_suggest_note(&job->output, col, strlen(col), note,
+                                                     sizeof note));
+    }
     job->top_k = k;
     job_text_append(job, 0, "top       %s", text);
     return 0;
@@ -837,9 +911,9 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
         return rc;
     job->sink = sink_find(kind);
     if (!job->sink) {
-        char kinds[256];
-        sink_kinds_text(kinds, sizeof kinds);
-        return ember_err_set(err, -EMBER_EUSAGE, "unknown sink '%s' (expected %s)", kind, kinds);
+        const char *names[64];
+        size_t k = registry_names((const void *const *)sink_registry, names, 64);
+        return unknown_name(err, "sink", kind, names, k);
     }
     rc = opts_bind(job->sink->options, opts, n, &job->sink_opts, err);
     if (rc) {
@@ -873,4 +947,58 @@ int job_finish(ember_job *job, ember_err *err)
             return ember_err_set(err, -ENOMEM, "out of memory");
     }
     return 0;
+}
+
+/* "in.csv (relative to /home/me)", or the path itself when absolute. */
+static void describe_path(const char *path, char *buf, size_t cap)
+{
+    char cwd[4096];
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(buf, cap, "%s", path);
+    else
+        snprintf(buf, cap, "%s (relative to %s)", path, cwd);
+}
+
+static int check_readable(const char *what, const char *path, ember_err *err)
+{
+    char where[4400];
+    struct stat sb;
+    int e = access(path, R_OK) == 0 ? 0 : errno;
+    if (!e && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        e = EISDIR;
+    if (!e)
+        return 0;
+    describe_path(path, where, sizeof where);
+    return ember_err_set(err, -e, "%s %s: %s", what, where, strerror(e));
+}
+
+/* A file the job appends to is created, its directory is not. */
+static int check_parent(const char *what, const char *path, ember_err *err)
+{
+    char dir[4096], where[4400];
+    struct stat sb;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return 0; /* the current directory */
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int e = stat(dir, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+    if (!e)
+        return 0;
+    describe_path(path, where, sizeof where);
+    return ember_err_set(err, -e, "%s %s: directory %s: %s", what, where, dir, strerror(e));
+}
+
+int job_check_paths(const ember_job *job, ember_err *err)
+{
+    int rc = 0;
+    if (job->source && strcmp(job->source->kind, "file") == 0)
+        rc = check_readable("source file", opts_str(&job->source_opts, "path"), err);
+    for (int i = 0; !rc && i < job->n_steps; i++)
+        if (job->steps[i].table_path)
+            rc = check_readable("join table", job->steps[i].table_path, err);
+    if (!rc && job->dead_letter_path)
+        rc = check_parent("dead-letter file", job->dead_letter_path, err);
+    if (!rc && job->window.late_path)
+        rc = check_parent("late file", job->window.late_path, err);
+    return rc;
 }

@@ -73,7 +73,7 @@ struct ember_job {
     opt_set source_opts;
 
     int has_parse;
-    char delim;
+    int delim; /* ',' or '\t', | CSV_NO_QUOTES without quoting (core/ops/csv.h) */
     const struct parse_format *format; /* parse FORMAT; NULL without a parse step */
     schema input; /* schema made by parse */
     on_error_mode on_error;
@@ -127,5 +127,11 @@ const opt_def *job_batch_options(void);
 const opt_def *job_checkpoint_options(void);
 /* Fills the defaults of unset parts and checks the job is complete. */
 EMBER_MUST_CHECK int job_finish(ember_job *job, ember_err *err);
+/* Before a run creates anything: the files the job reads exist (source
+ * file, join tables) and the directories of the files it appends to
+ * (dead letters, late records) do. A relative path is relative to the
+ * current directory, and the message says so:
+ * "source file in.csv (relative to /home/me): No such file or directory". */
+EMBER_MUST_CHECK int job_check_paths(const ember_job *job, ember_err *err);
 
 #endif

@@ -4,6 +4,7 @@
  * API's column-in-argument errors into FILE:LINE:COL messages.
  */
 #include "core/base/io.h"
+#include "core/base/suggest.h"
 #include "core/job/job.h"
 #include "core/job/steps.h"
 
@@ -167,9 +168,15 @@ static int load_text_step(ember_job *job, const step_def *d, jf_line *l, ember_e
 
 static int unknown_step(jf_line *l, ember_err *err)
 {
-    char msg[400], names[300];
+    char msg[480], names[300], note[96];
+    const char *steps[64];
+    size_t n = 0;
+    for (; job_steps[n].name && n < 64; n++)
+        steps[n] = job_steps[n].name;
     step_names_text(names, sizeof names);
-    snprintf(msg, sizeof msg, "unknown step '%s' (expected %s)", l->word, names);
+    snprintf(msg, sizeof msg, "unknown step '%s'%s (expected %s)", l->word,
+             em_suggest_note(em_suggest(l->word, strlen(l->word), steps, n), note, sizeof note),
+             names);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 

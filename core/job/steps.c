@@ -11,13 +11,13 @@
 
 static void join_kinds(char *buf, size_t cap) { snprintf(buf, cap, "table"); }
 
-static int parse_delimited(const parse_format *f, const char *line, size_t len, const schema *s,
+static int parse_delimited(int delim, const char *line, size_t len, const schema *s,
                            ember_value *out, arena *scratch, ember_err *err)
 {
-    return csv_parse_line(line, len, f->delim, s, out, scratch, err);
+    return csv_parse_line(line, len, delim, s, out, scratch, err);
 }
 
-static int parse_json(const parse_format *f, const char *line, size_t len, const schema *s,
+static int parse_json(int delim, const char *line, size_t len, const schema *s,
                       ember_value *out, arena *scratch, ember_err *err)
 {
     return json_parse_line(line, len, s, out, scratch, err);
@@ -62,7 +62,8 @@ const step_def job_steps[] = {
      .opts_fn = ember_job_checkpoint},
     {"source", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where records come from",
      .kind_fn = ember_job_source, .kinds = source_kinds_text},
-    {"parse", FORM_KIND_OPTIONS, "FORMAT fields=a,b:int,c:float [on-error=fail|skip|dead-letter:PATH]",
+    {"parse", FORM_KIND_OPTIONS,
+     "FORMAT fields=a,b:int,c:float [on-error=fail|skip|dead-letter:PATH] [quote=on|off]",
      "splits each record into typed fields", .kind_fn = ember_job_parse, .kinds = format_kinds},
     {"filter", FORM_TEXT, "EXPR", "keeps records where EXPR is true",
      .text_fn = ember_job_filter},

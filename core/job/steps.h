@@ -46,9 +46,10 @@ struct parse_format {
     char delim; /* field separator of csv/tsv */
     const char *doc;
     /* Fills out[0..s->n) from one record line; strings may point into the
-     * line or into scratch. Called from worker threads. */
-    int (*parse)(const parse_format *f, const char *line, size_t len, const schema *s,
-                 ember_value *out, arena *scratch, ember_err *err);
+     * line or into scratch. delim is the job's (the separator, with
+     * CSV_NO_QUOTES when quoting is off). Called from worker threads. */
+    int (*parse)(int delim, const char *line, size_t len, const schema *s, ember_value *out,
+                 arena *scratch, ember_err *err);
 };
 
 extern const parse_format parse_formats[];

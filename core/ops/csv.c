@@ -92,6 +92,9 @@ static csv_fault parse_float_slow(const char *p, size_t n, double *out)
      * leading byte it would skip (\n, \v) is rejected by the end check */
     if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))
         return CSV_NOT_A_NUMBER;
+    /* decimal only: strtod would also read hex ("0x1p3") */
+    if (memchr(buf, 'x', n) || memchr(buf, 'X', n))
+        return CSV_NOT_A_NUMBER;
     double d = strtod(buf, &end);
     if (end != buf + n)
         return CSV_NOT_A_NUMBER;
@@ -128,7 +131,7 @@ static csv_fault parse_float(const char *p, size_t n, double *out)
 
 /* ----------------------------------------------------------------- fields */
 
-static csv_fault scan_quoted(const char *line, size_t len, char delim, csv_field *f)
+static csv_fault scan_quoted(const char *line, size_t len, int delim, csv_field *f)
 {
     size_t i = f->start + 1;
     for (;; i++) {
@@ -149,13 +152,13 @@ static csv_fault scan_quoted(const char *line, size_t len, char delim, csv_field
     return f->next < len && line[f->next] != delim ? CSV_AFTER_QUOTE : CSV_OK;
 }
 
-/* Finds the field starting at f->start. */
-static csv_fault scan_field(const char *line, size_t len, char delim, csv_field *f)
+/* Finds the field starting at f->start; delim may carry CSV_NO_QUOTES. */
+static csv_fault scan_field(const char *line, size_t len, int delim, csv_field *f)
 {
     f->escaped = 0;
-    if (f->start < len && line[f->start] == '"')
-        return scan_quoted(line, len, delim, f);
-    const char *d = memchr(line + f->start, delim, len - f->start);
+    if (!(delim & CSV_NO_QUOTES) && f->start < len && line[f->start] == '"')
+        return scan_quoted(line, len, delim & 0xff, f);
+    const char *d = memchr(line + f->start, delim & 0xff, len - f->start);
     f->next = d ? (size_t)(d - line) : len;
     f->ptr = line + f->start;
     f->len = f->next - f->start;
@@ -223,7 +226,7 @@ static int count_error(const schema *s, int got, size_t col, ember_err *err)
     return ember_err_set_col(err, -EMBER_EBADRECORD, (int)col + 1, "more than %d fields", s->n);
 }
 
-int csv_parse_line(const char *line, size_t len, char delim, const schema *s, ember_value *out,
+int csv_parse_line(const char *line, size_t len, int delim, const schema *s, ember_value *out,
                    arena *scratch, ember_err *err)
 {
     csv_field f = {.next = 0};

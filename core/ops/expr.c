@@ -293,8 +293,11 @@ static expr *parse_field(parser *p)
 {
     int idx = schema_find(p->in, p->src + p->pos, p->tok_len);
     if (idx < 0) {
-        ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1, "unknown field '%.*s'",
-                          (int)p->tok_len, p->src + p->pos);
+        char note[96];
+        ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1, "unknown field '%.*s'%s",
+                          (int)p->tok_len, p->src + p->pos,
+                          schema_suggest_note(p->in, p->src + p->pos, p->tok_len, note,
+                                              sizeof note));
         return NULL;
     }
     expr *e = node(p, N_FIELD, p->in->f[idx].type, p->pos, NULL, NULL);

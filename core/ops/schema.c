@@ -4,6 +4,7 @@
  * so nothing here runs per record.
  */
 #include "core/ops/schema.h"
+#include "core/base/suggest.h"
 
 #include <string.h>
 #include <strings.h>
@@ -30,6 +31,15 @@ int schema_find(const schema *s, const char *name, size_t len)
         if (strlen(s->f[i].name) == len && memcmp(s->f[i].name, name, len) == 0)
             return i;
     return -1;
+}
+
+const char *schema_suggest_note(const schema *s, const char *name, size_t len, char *buf,
+                               size_t cap)
+{
+    const char *names[SCHEMA_MAX_FIELDS];
+    for (int i = 0; i < s->n; i++)
+        names[i] = s->f[i].name;
+    return em_suggest_note(em_suggest(name, len, names, (size_t)s->n), buf, cap);
 }
 
 static int is_name_start(char c)

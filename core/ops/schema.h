@@ -26,6 +26,10 @@ typedef struct schema {
 EMBER_MUST_CHECK int schema_parse(schema *s, const char *spec, ember_err *err);
 /* Index of the field, -1 if absent. */
 int schema_find(const schema *s, const char *name, size_t len);
+/* "; did you mean 'temp'?" for a field name not in s that is close to one
+ * that is (core/base/suggest.h), else "". Returns buf. */
+const char *schema_suggest_note(const schema *s, const char *name, size_t len, char *buf,
+                               size_t cap);
 const char *ember_type_name(ember_type t);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "core/ops/window.h"
 #include "core/base/options.h"
+#include "core/base/suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +42,10 @@ static int parse_duration(const tok *t, const char *what, int64_t *out, ember_er
     if (!t->len)
         return ember_err_set_col(err, -EMBER_EUSAGE, t->col, "expected %s (like 10s)", what);
     snprintf(buf, sizeof buf, "%.*s", (int)t->len, t->p);
+    if (t->len < sizeof buf && opts_parse_value(OPT_DURATION, buf, out) == -EDOM)
+        return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
+                                 "%s: '%s' needs a unit: %sms, %ss, %sm or %sh", what, buf, buf,
+                                 buf, buf, buf);
     if (t->len >= sizeof buf || opts_parse_value(OPT_DURATION, buf, out) || *out <= 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
                                  "%s: '%.*s' is not a positive duration like 500ms, 10s, 5m or 1h",
@@ -57,9 +62,14 @@ static int parse_kind(const char *text, size_t *pos, window_spec *w, ember_err *
         w->kind = WIN_SLIDING;
     else if (tok_is(&k, "session"))
         w->kind = WIN_SESSION;
-    else
+    else {
+        static const char *const kinds[] = {"tumbling", "sliding", "session"};
+        char note[96];
         return ember_err_set_col(err, -EMBER_EUSAGE, k.col,
-                                 "expected a window kind (tumbling, sliding or session)");
+                                 "expected a window kind (tumbling, sliding or session)%s",
+                                 em_suggest_note(em_suggest(k.p, k.len, kinds, 3), note,
+                                                 sizeof note));
+    }
     tok size = next_tok(text, pos);
     int rc = parse_duration(&size, w->kind == WIN_SESSION ? "session gap" : "window size",
                             &w->size_ms, err);
@@ -93,9 +103,11 @@ static int parse_on(const char *text, size_t *pos, const schema *in, window_spec
     if (!f.len)
         return ember_err_set_col(err, -EMBER_EUSAGE, f.col, "expected an event-time field");
     int idx = schema_find(in, f.p, f.len);
+    char note[96];
     if (idx < 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, f.col, "unknown field '%.*s'",
-                                 (int)f.len, f.p);
+        return ember_err_set_col(err, -EMBER_EUSAGE, f.col, "unknown field '%.*s'%s",
+                                 (int)f.len, f.p, schema_suggest_note(in, f.p, f.len, note,
+                                                                      sizeof note));
     if (in->f[idx].type != EMBER_INT)
         return ember_err_set_col(err, -EMBER_EUSAGE, f.col,
                                  "event time '%.*s' must be an int (epoch milliseconds), not %s",

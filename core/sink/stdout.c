@@ -1,6 +1,9 @@
 /*
  * sink_stdout: `sink stdout [max-rows=N]`. A readable table per batch, for
- * humans. At-least-once: a batch replayed after a crash prints again.
+ * humans: values as the file sink writes them (floats the shortest text that
+ * reads back exactly), except window bounds, shown as ISO-8601 UTC; columns
+ * as wide as their widest cell in the batch. At-least-once: a batch
+ * replayed after a crash prints again.
  */
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
@@ -17,6 +20,7 @@ static const opt_def stdout_options[] = {
 
 typedef struct stdout_sink {
     const schema *rows;
+    int window_col; /* column of window_start (window_end follows), -1 if none */
     int64_t max_rows;
     uint64_t batch, written;
     text_buf buf;
@@ -29,6 +33,13 @@ static int ssink_open(sink *s, const opt_set *opts, const sink_env *env, ember_e
         return ember_err_set(err, -ENOMEM, "out of memory");
     o->rows = env->rows;
     o->max_rows = opts_int(opts, "max-rows");
+    /* an aggregating job's rows: key fields, [window_start, window_end,] aggregates */
+    int k = env->n_key_fields;
+    o->window_col = k > 0 && k + 1 < env->rows->n &&
+                            !strcmp(env->rows->f[k].name, "window_start") &&
+                            !strcmp(env->rows->f[k + 1].name, "window_end")
+                        ? k
+                        : -1;
     s->impl = o;
     return 0;
 }
@@ -44,19 +55,19 @@ static int ssink_begin(sink *s, uint64_t batch, uint64_t batch_time_ms, ember_er
     return 0;
 }
 
-/* For humans: floats rounded to 3 decimals (the file sink keeps them exact). */
-static int append_cell(text_buf *b, const ember_value *v)
+/* A cell as the file sink writes it; window bounds as ISO-8601 UTC. */
+static int append_cell(text_buf *b, const ember_value *v, int is_time)
 {
     char cell[64];
-    if (v->type != EMBER_FLOAT) {
-        ember_record one = {1, (ember_value *)v};
-        int rc = text_append_row(b, &one, '\t');
-        if (!rc)
-            b->len--; /* drop the row's newline */
-        return rc;
+    if (is_time && v->type == EMBER_INT) {
+        size_t n = text_iso8601_ms(v->u.i, cell, sizeof cell);
+        return text_append(b, cell, n);
     }
-    int n = snprintf(cell, sizeof cell, "%.3f", v->u.f);
-    return text_append(b, cell, n > 0 ? (size_t)n : 0);
+    ember_record one = {1, (ember_value *)v};
+    int rc = text_append_row(b, &one, '\t');
+    if (!rc)
+        b->len--; /* drop the row's newline */
+    return rc;
 }
 
 static int ssink_write(sink *s, const ember_record *row, ember_err *err)
@@ -64,20 +75,47 @@ static int ssink_write(sink *s, const ember_record *row, ember_err *err)
     stdout_sink *o = s->impl;
     if (o->written++ >= (uint64_t)o->max_rows)
         return 0;
-    for (uint32_t i = 0; i < row->n; i++)
-        if ((i && text_append(&o->buf, "\t", 1)) || append_cell(&o->buf, &row->values[i]))
+    for (uint32_t i = 0; i < row->n; i++) {
+        int is_time =
+            o->window_col >= 0 && ((int)i == o->window_col || (int)i == o->window_col + 1);
+        if ((i && text_append(&o->buf, "\t", 1)) || append_cell(&o->buf, &row->values[i], is_time))
             return ember_err_set(err, -ENOMEM, "out of memory");
+    }
     if (text_append(&o->buf, "\n", 1))
         return ember_err_set(err, -ENOMEM, "out of memory");
     return 0;
 }
 
+/* Column widths: the widest of the header and the batch's cells (>= 8). */
+static void column_widths(const stdout_sink *o, int *w)
+{
+    for (int i = 0; i < o->rows->n; i++) {
+        int n = (int)strlen(o->rows->f[i].name);
+        w[i] = n > 8 ? n : 8;
+    }
+    const char *p = o->buf.data, *end = p + o->buf.len;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        int col = 0;
+        for (const char *q = p; q < nl && col < o->rows->n; col++) {
+            const char *tab = memchr(q, '\t', (size_t)(nl - q));
+            const char *cell_end = tab ? tab : nl;
+            if ((int)(cell_end - q) > w[col])
+                w[col] = (int)(cell_end - q);
+            q = tab ? tab + 1 : nl;
+        }
+        p = nl + 1;
+    }
+}
+
 static void print_table(const stdout_sink *o)
 {
+    int w[SCHEMA_MAX_FIELDS];
+    column_widths(o, w);
     printf("-------- batch %llu: %llu rows --------\n", (unsigned long long)o->batch,
            (unsigned long long)o->written);
     for (int i = 0; i < o->rows->n; i++)
-        printf("%s%-14s", i ? " " : "", o->rows->f[i].name);
+        printf("%s%-*s", i ? "  " : "", i + 1 < o->rows->n ? w[i] : 0, o->rows->f[i].name);
     putchar('\n');
     const char *p = o->buf.data, *end = p + o->buf.len;
     while (p && p < end) {
@@ -86,7 +124,8 @@ static void print_table(const stdout_sink *o)
         for (const char *q = p; q < nl; col++) {
             const char *tab = memchr(q, '\t', (size_t)(nl - q));
             const char *cell_end = tab ? tab : nl;
-            printf("%s%-14.*s", col ? " " : "", (int)(cell_end - q), q);
+            int width = col + 1 < o->rows->n ? w[col < SCHEMA_MAX_FIELDS ? col : 0] : 0;
+            printf("%s%-*.*s", col ? "  " : "", width, (int)(cell_end - q), q);
             q = tab ? tab + 1 : nl;
         }
         putchar('\n');

@@ -129,7 +129,7 @@ static void gen_close(source *src)
 
 const source_ops source_generator_ops = {
     .kind = "generator",
-    .doc = "deterministic synthetic records of one of six kinds (see the generator table); replayable",
+    .doc = "deterministic synthetic records of six kinds (kind=, as `ember gen`); replayable",
     .options = generator_options,
     .replayable = 1,
     .open = gen_open,

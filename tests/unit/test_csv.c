@@ -30,7 +30,7 @@ static void teardown(void)
 }
 
 /* Parses text (copied without its NUL) with the current schema. */
-static int parse_delim(const char *text, char delim, ember_err *err)
+static int parse_delim(const char *text, int delim, ember_err *err)
 {
     size_t len = strlen(text);
     free(line_buf);
@@ -219,6 +219,61 @@ START_TEST(tsv_splits_on_tabs_only)
 }
 END_TEST
 
+/* parse tsv's default (issue 20): a '"' is an ordinary byte, so real text
+ * such as '"Batches' or 'say "hi"' is one field, and a tab between quotes
+ * still splits. */
+START_TEST(tsv_without_quoting_reads_quotes_as_bytes)
+{
+    ember_err err = {0};
+    ck_assert_int_eq(parse_delim("\"Batches\t7\t0.5", '\t' | CSV_NO_QUOTES, &err), 0);
+    assert_str(&vals[0], "\"Batches");
+    ck_assert_int_eq(vals[1].u.i, 7);
+    ck_assert_int_eq(parse_delim("\"a\"\"b\"\t1\t2", '\t' | CSV_NO_QUOTES, &err), 0);
+    assert_str(&vals[0], "\"a\"\"b\"");
+    ck_assert_int_eq(parse_delim("say \"hi\"\t5\t1.5", '\t' | CSV_NO_QUOTES, &err), 0);
+    assert_str(&vals[0], "say \"hi\"");
+    ck_assert_int_eq(parse_delim("\"x\t5\"\t1", '\t' | CSV_NO_QUOTES, &err), -EMBER_EBADRECORD);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'5\"' is not an int")); /* the tab splits */
+}
+END_TEST
+
+/* With quoting (csv's default, tsv with quote=on) the same text is an
+ * unterminated quoted field. */
+START_TEST(quoting_on_still_rejects_an_open_quote)
+{
+    ember_err err = {0};
+    ck_assert_int_eq(parse_delim("\"Batches\t7\t0.5", '\t', &err), -EMBER_EBADRECORD);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unterminated quoted field"));
+    ck_assert_int_eq(parse_delim("\"a,b\",1,2", ',' | CSV_NO_QUOTES, &err), -EMBER_EBADRECORD);
+    ck_assert_msg(strstr(err.msg, "field 2 'ts': 'b\"' is not an int"), "%s", err.msg);
+}
+END_TEST
+
+/* The decision of issue 20: a number may have spaces around it and a leading
+ * '+' (" 5", "+5" and "5 " are the int 5); the sign must touch the digits,
+ * and numbers are decimal (no hex floats, which strtod would read). */
+START_TEST(signs_and_spaces_around_numbers)
+{
+    const char *five[] = {"s, 5,1", "s,+5,1", "s,5 ,1", "s, +5 ,1", "s,\t+5,1"};
+    for (size_t i = 0; i < sizeof five / sizeof five[0]; i++) {
+        parse_ok(five[i]);
+        ck_assert_msg(vals[1].type == EMBER_INT && vals[1].u.i == 5, "'%s'", five[i]);
+    }
+    parse_ok("s,-5,+2.5");
+    ck_assert_int_eq(vals[1].u.i, -5);
+    ck_assert(vals[2].u.f == 2.5);
+    parse_ok("s,1, +.5e1 ");
+    ck_assert(vals[2].u.f == 5.0);
+    expect_error("s,+ 5,1", 3, "is not an int");
+    expect_error("s,++5,1", 3, "is not an int");
+    expect_error("s,+,1", 3, "is not an int");
+    expect_error("s,0x5,1", 3, "is not an int");
+    expect_error("s,1,0x10", 5, "'0x10' is not a float");
+    expect_error("s,1,0x1p3", 5, "is not a float");
+    expect_error("s,1,- 5", 5, "is not a float");
+}
+END_TEST
+
 START_TEST(too_few_fields_point_at_the_end)
 {
     expect_error("s1,42", 6, "2 fields, expected 3 (missing field 3 'temp')");
@@ -285,6 +340,9 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, floats_match_strtod);
     tcase_add_test(tc, overlong_float_is_an_error_not_a_crash);
     tcase_add_test(tc, tsv_splits_on_tabs_only);
+    tcase_add_test(tc, tsv_without_quoting_reads_quotes_as_bytes);
+    tcase_add_test(tc, quoting_on_still_rejects_an_open_quote);
+    tcase_add_test(tc, signs_and_spaces_around_numbers);
     tcase_add_test(tc, too_few_fields_point_at_the_end);
     tcase_add_test(tc, too_many_fields_point_at_the_extra);
     tcase_add_test(tc, quote_errors_name_the_field);

@@ -1,6 +1,7 @@
 /* test_jobfile: the job-file loader: valid files, and every error kind with
  * its FILE:LINE:COL, computed by hand from the text written here. */
 #include "core/job/job.h"
+#include "core/ops/csv.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -216,6 +217,111 @@ START_TEST(backpressure_options_parse_and_keep_the_layout)
 }
 END_TEST
 
+/* issue 20: every misspelt name gets the closest valid one. */
+START_TEST(misspelt_names_get_a_suggestion)
+{
+    const char *head =
+        "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n";
+    char text[512];
+    expect_error("job x\nbatch interval=1s max-record=4\n", 2, 19,
+                 "unknown option 'max-record'; did you mean 'max-records'?");
+    expect_error("job x\n  filtr temp > 3\n", 2, 3, "unknown step 'filtr'; did you mean 'filter'?");
+    expect_error("job x\nsource generatr kind=ads\n", 2, 8,
+                 "unknown source 'generatr'; did you mean 'generator'? (expected generator,");
+    expect_error("job x\nsource generator kind=ads\nsink stdot\n", 3, 6,
+                 "unknown sink 'stdot'; did you mean 'stdout'?");
+    expect_error("job x\nsource generator kind=sensor\n", 2, 18, "did you mean 'sensors'?");
+    expect_error("job x\nsource generator kind=ads\nparse cvs fields=a\n", 3, 7,
+                 "unknown format 'cvs'; did you mean 'csv'?");
+    snprintf(text, sizeof text, "%sfilter tmp > 3\n", head);
+    expect_error(text, 4, 8, "unknown field 'tmp'; did you mean 'temp'?");
+    snprintf(text, sizeof text, "%skey sensr\n", head);
+    expect_error(text, 4, 5, "unknown field 'sensr' in key; did you mean 'sensor'?");
+    snprintf(text, sizeof text, "%skey sensor\naggregate agv(temp)\n", head);
+    expect_error(text, 5, 11, "unknown aggregate 'agv'; did you mean 'avg'?");
+    snprintf(text, sizeof text, "%skey sensor\naggregate avg(tepm)\n", head);
+    expect_error(text, 5, 15, "unknown field 'tepm'; did you mean 'temp'?");
+    snprintf(text, sizeof text, "%skey sensor\nwindow tumbeling 1m on ts\naggregate count()\n",
+             head);
+    expect_error(text, 5, 8, "did you mean 'tumbling'?");
+    snprintf(text, sizeof text, "%skey sensor\nwindow tumbling 1m on tss\naggregate count()\n",
+             head);
+    expect_error(text, 5, 23, "unknown field 'tss'; did you mean 'ts'?");
+}
+END_TEST
+
+/* issue 20: `interval=5` was silently 5 ms. */
+START_TEST(bare_durations_need_a_unit)
+{
+    const char *head =
+        "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n";
+    char text[512];
+    expect_error("job x\nbatch interval=5\n", 2, 7, "'5' needs a unit: 5ms, 5s, 5m or 5h");
+    snprintf(text, sizeof text, "%skey sensor\nttl 5\naggregate count()\n", head);
+    expect_error(text, 5, 5, "'5' needs a unit");
+    snprintf(text, sizeof text, "%sdedupe sensor within 10\n", head);
+    expect_error(text, 4, 22, "'10' needs a unit");
+    snprintf(text, sizeof text, "%skey sensor\nwindow tumbling 60000 on ts\naggregate count()\n",
+             head);
+    expect_error(text, 5, 17, "'60000' needs a unit");
+    snprintf(text, sizeof text,
+             "%skey sensor\nwindow tumbling 1m on ts watermark 2000\naggregate count()\n", head);
+    expect_error(text, 5, 36, "'2000' needs a unit");
+    ember_job *job = NULL;
+    ember_err err = {0};
+    ck_assert_int_eq(load("job x\nbatch interval=0\nsource generator kind=ads\n", &job, &err), 0);
+    ck_assert_int_eq(job->interval_ms, 0);
+    ember_job_free(job);
+}
+END_TEST
+
+/* DIR/JOB keeps the job's text, which must load again: ttl is kept as
+ * written (it used to be rewritten as bare milliseconds), while the layout
+ * line, which checkpoints hash, stays in milliseconds. */
+START_TEST(ttl_text_reloads_and_keeps_the_layout)
+{
+    const char *text =
+        "job x\nsource generator kind=sensors\nparse csv fields=sensor,ts:int,temp:float\n"
+        "key sensor\nttl 10m\naggregate count()\n";
+    ember_job *a = NULL, *b = NULL;
+    ember_err err = {0};
+    ck_assert_int_eq(load(text, &a, &err), 0);
+    ck_assert_ptr_nonnull(strstr(a->text, "ttl       10m\n"));
+    ck_assert_ptr_nonnull(strstr(a->layout, "ttl       600000\n"));
+    ck_assert_msg(load(a->text, &b, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(job_layout_hash(a), job_layout_hash(b));
+    ck_assert_int_eq(b->ttl_ms, 600000);
+    ember_job_free(a);
+    ember_job_free(b);
+}
+END_TEST
+
+/* issue 20: TSV has no quoting unless quote=on asks for it. */
+START_TEST(tsv_quoting_is_off_unless_asked)
+{
+    static const struct {
+        const char *parse;
+        int no_quotes;
+    } cases[] = {{"parse tsv fields=w", 1},
+                 {"parse csv fields=w", 0},
+                 {"parse tsv fields=w quote=on", 0},
+                 {"parse csv fields=w quote=off", 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256];
+        ember_job *job = NULL;
+        ember_err err = {0};
+        snprintf(text, sizeof text, "job x\nsource stdin\n%s\n", cases[i].parse);
+        ck_assert_msg(load(text, &job, &err) == 0, "%s", err.msg);
+        ck_assert_msg(((job->delim & CSV_NO_QUOTES) != 0) == cases[i].no_quotes, "%s",
+                      cases[i].parse);
+        ck_assert_int_eq(job->delim & 0xff, cases[i].parse[6] == 't' ? '\t' : ',');
+        ember_job_free(job);
+    }
+    expect_error("job x\nsource stdin\nparse tsv fields=w quote=maybe\n", 3, 20,
+                 "not one of on|off");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jobfile");
@@ -233,6 +339,10 @@ int main(void)
     tcase_add_test(tc, unterminated_quote_and_bad_pair);
     tcase_add_test(tc, layout_hash_ignores_harmless_changes);
     tcase_add_test(tc, backpressure_options_parse_and_keep_the_layout);
+    tcase_add_test(tc, misspelt_names_get_a_suggestion);
+    tcase_add_test(tc, bare_durations_need_a_unit);
+    tcase_add_test(tc, ttl_text_reloads_and_keeps_the_layout);
+    tcase_add_test(tc, tsv_quoting_is_off_unless_asked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

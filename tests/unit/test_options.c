@@ -4,6 +4,7 @@
 #include "core/source/source.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,46 @@ START_TEST(bad_options_name_their_index)
 }
 END_TEST
 
+/* issue 20: interval=5 was silently 5 ms; a duration needs its unit (0 is
+ * 0 in any unit). */
+START_TEST(durations_need_a_unit)
+{
+    int64_t v = -1;
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "5", &v), -EDOM);
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "0", &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(opts_parse_value(OPT_DURATION, "5s", &v), 0);
+    ck_assert_int_eq(v, 5000);
+    ck_assert_int_eq(opts_parse_value(OPT_INT, "5", &v), 0); /* ints and sizes may be bare */
+    ck_assert_int_eq(opts_parse_value(OPT_SIZE, "4096", &v), 0);
+    opt_set s = {0};
+    ember_err err = {0};
+    ember_opt bare[] = {{"path", "a"}, {"every", "5"}};
+    ck_assert_int_eq(opts_bind(defs, bare, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 2);
+    ck_assert_msg(strstr(err.msg, "option 'every': '5' needs a unit: 5ms, 5s, 5m or 5h"), "%s",
+                  err.msg);
+}
+END_TEST
+
+/* issue 20: a misspelt option or enum value gets the closest name; a word
+ * close to none gets the list of options. */
+START_TEST(unknown_names_get_a_suggestion)
+{
+    opt_set s = {0};
+    ember_err err = {0};
+    ember_opt typo[] = {{"path", "a"}, {"sise", "1MB"}};
+    ck_assert_int_eq(opts_bind(defs, typo, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_msg(strstr(err.msg, "unknown option 'sise'; did you mean 'size'?"), "%s", err.msg);
+    ember_opt far[] = {{"path", "a"}, {"colour", "red"}};
+    ck_assert_int_eq(opts_bind(defs, far, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_msg(strstr(err.msg, "(options: path, size, every, mode, on)"), "%s", err.msg);
+    ember_opt value[] = {{"path", "a"}, {"mode", "skp"}};
+    ck_assert_int_eq(opts_bind(defs, value, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_msg(strstr(err.msg, "did you mean 'skip'?"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(plan_round_trip_and_damage)
 {
     src_range r[3] = {{0, 10, 20}, {7, 0, 0}, {4294967295u, 1ull << 40, (1ull << 40) + 5}};
@@ -106,6 +147,8 @@ int main(void)
     tcase_add_test(tc, units_are_converted);
     tcase_add_test(tc, defaults_and_given_values);
     tcase_add_test(tc, bad_options_name_their_index);
+    tcase_add_test(tc, durations_need_a_unit);
+    tcase_add_test(tc, unknown_names_get_a_suggestion);
     tcase_add_test(tc, plan_round_trip_and_damage);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
