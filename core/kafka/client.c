@@ -6,6 +6,7 @@
  * an outage reads as one ember line per retry naming the address and cause.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 
 #include <errno.h>
@@ -200,7 +201,7 @@ void kafka_backoff_fail(kafka_backoff *b, const char *what, const char *problem)
 {
     if (b->delay_ms < 100)
         b->delay_ms = 100;
-    fprintf(stderr, "%s: %s; retrying in %d ms\n", what, problem, b->delay_ms);
+    em_log(EMBER_LOG_WARN, "%s: %s; retrying in %d ms", what, problem, b->delay_ms);
     b->retry_at_ms = kafka_now_ms() + b->delay_ms;
     b->delay_ms = b->delay_ms * 2 > 5000 ? 5000 : b->delay_ms * 2;
     b->failing++;
@@ -221,7 +222,7 @@ int kafka_backoff_due(const kafka_backoff *b) { return kafka_now_ms() >= b->retr
 void kafka_backoff_ok(kafka_backoff *b, const char *what)
 {
     if (b->failing)
-        fprintf(stderr, "%s: Kafka reachable again after %d retries\n", what, b->failing);
+        em_log(EMBER_LOG_INFO, "%s: Kafka reachable again after %d retries", what, b->failing);
     b->failing = 0;
     b->delay_ms = 100;
 }

@@ -9,6 +9,7 @@
  * every client/broker socket pair; it only ever carries bootstrap traffic
  * (metadata), since clients then connect to the brokers' advertised ports.
  */
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 
 #include <librdkafka/rdkafka.h>
@@ -250,7 +251,7 @@ void kafka_mock_stop(kafka_mock *m)
         return;
     if (m->fwd.running) {
         if (write(m->fwd.wake[1], "x", 1) != 1)
-            perror("kafka_mock: wake the forwarder");
+            em_log(EMBER_LOG_WARN, "kafka_mock: wake the forwarder: %s", strerror(errno));
         pthread_join(m->fwd.thread, NULL);
         close(m->fwd.wake[0]);
         close(m->fwd.wake[1]);
@@ -274,9 +275,9 @@ int kafka_mock_embedded_acquire(const char **bootstraps, ember_err *err)
     int rc = 0;
     pthread_mutex_lock(&embedded_lock);
     if (!embedded && !(rc = kafka_mock_start(1, &embedded, err)))
-        fprintf(stderr,
-                "kafka: embedded broker at %s (in memory, gone when the job exits; produce "
-                "with: ember gen sensors --to kafka://%s/TOPIC)\n",
+        em_log(EMBER_LOG_INFO,
+               "kafka: embedded broker at %s (in memory, gone when the job exits; produce "
+               "with: ember gen sensors --to kafka://%s/TOPIC)",
                 kafka_mock_bootstraps(embedded), kafka_mock_bootstraps(embedded));
     if (!rc) {
         embedded_users++;

@@ -4,6 +4,7 @@
  * delivery reports to say how many records Kafka acknowledged.
  */
 #include "core/kafka/produce_gen.h"
+#include "core/base/log.h"
 
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -38,7 +39,7 @@ static rd_kafka_t *make_producer(const char *brokers, gen_delivery *d)
          * one partition per linger (sticky partitioning) */
         rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr)) {
-        fprintf(stderr, "ember gen: kafka config: %s\n", errstr);
+        em_log(EMBER_LOG_ERROR, "ember gen: kafka config: %s", errstr);
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -46,7 +47,7 @@ static rd_kafka_t *make_producer(const char *brokers, gen_delivery *d)
     rd_kafka_conf_set_opaque(conf, d);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
-        fprintf(stderr, "ember gen: kafka producer: %s\n", errstr);
+        em_log(EMBER_LOG_ERROR, "ember gen: kafka producer: %s", errstr);
         rd_kafka_conf_destroy(conf);
     }
     return rk;
@@ -68,7 +69,7 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            fprintf(stderr, "ember gen: produce to %s: %s\n", topic, rd_kafka_err2str(e));
+            em_log(EMBER_LOG_ERROR, "ember gen: produce to %s: %s", topic, rd_kafka_err2str(e));
             return 1;
         }
         rd_kafka_poll(rk, 10); /* queue full: wait for deliveries */
@@ -82,8 +83,8 @@ int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, 
     const char *slash = strchr(hostport_topic, '/');
     if (!slash || slash == hostport_topic || !slash[1] ||
         (size_t)(slash - hostport_topic) >= sizeof brokers) {
-        fprintf(stderr, "ember gen: expected kafka://HOST:PORT/TOPIC, got 'kafka://%s'\n",
-                hostport_topic);
+        em_log(EMBER_LOG_ERROR, "ember gen: expected kafka://HOST:PORT/TOPIC, got 'kafka://%s'",
+               hostport_topic);
         return 2;
     }
     snprintf(brokers, sizeof brokers, "%.*s", (int)(slash - hostport_topic), hostport_topic);
@@ -101,13 +102,13 @@ int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, 
             rd_kafka_poll(rk, 1);
     }
     if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && !rc) {
-        fprintf(stderr, "ember gen: %s: timed out waiting for acknowledgements\n", brokers);
+        em_log(EMBER_LOG_ERROR, "ember gen: %s: timed out waiting for acknowledgements", brokers);
         rc = 1;
     }
     printf("acknowledged %llu records\n", (unsigned long long)d.acked);
     if (d.failed) {
-        fprintf(stderr, "ember gen: %llu records failed: %s\n", (unsigned long long)d.failed,
-                d.first_error);
+        em_log(EMBER_LOG_ERROR, "ember gen: %llu records failed: %s", (unsigned long long)d.failed,
+               d.first_error);
         rc = 1;
     }
     rd_kafka_destroy(rk);

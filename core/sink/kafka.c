@@ -33,6 +33,7 @@
  * limit) stops the job with a message.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
@@ -424,17 +425,17 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
     }
     if (rc)
         return rc;
-    fprintf(stderr, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
-            " (marker in %s)", s->topic, s->delivered, s->markers);
+    char resent[160] = "";
     if (present_total(s))
-        fprintf(stderr, "; %" PRIu64 " records of batch %" PRIu64 " from an interrupted "
-                "attempt are there and will not be sent again", present_total(s),
-                s->delivered + 1);
-    fputc('\n', stderr);
+        snprintf(resent, sizeof resent, "; %" PRIu64 " records of batch %" PRIu64 " from an "
+                 "interrupted attempt are there and will not be sent again", present_total(s),
+                 s->delivered + 1);
+    em_log(EMBER_LOG_INFO, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
+           " (marker in %s)%s", s->topic, s->delivered, s->markers, resent);
     if (s->delivered < committed_batch)
-        fprintf(stderr, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are committed "
-                "but not in topic %s (was the topic or its markers deleted?)\n",
-                s->delivered + 1, committed_batch, s->topic);
+        em_log(EMBER_LOG_WARN, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are "
+               "committed but not in topic %s (was the topic or its markers deleted?)",
+               s->delivered + 1, committed_batch, s->topic);
     return 0;
 }
 
@@ -561,9 +562,9 @@ static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
     while (rd_kafka_flush(s->rk, 2000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
         if (kafka_now_ms() - t0 > TXN_TIMEOUT_MS)
             return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
-        fprintf(stderr, "%s: batch %s: %d records not yet acknowledged by %s%s%s; waiting\n",
-                s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
-                s->ep.last_error[0] ? ": " : "", s->ep.last_error);
+        em_log(EMBER_LOG_WARN, "%s: batch %s: %d records not yet acknowledged by %s%s%s; waiting",
+               s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
+               s->ep.last_error[0] ? ": " : "", s->ep.last_error);
     }
     return 0;
 }

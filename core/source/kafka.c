@@ -28,6 +28,7 @@
  * nothing is skipped, and the job goes on when the cluster is back.
  */
 #include "core/kafka/client.h"
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/source/source.h"
 
@@ -166,7 +167,7 @@ static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
     int rc = kafka_partitions(s->rk, &s->ep, s->topic, timeout_ms, &ids, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         if (!part_find(s, ids[i]) && known)
-            fprintf(stderr, "%s: new partition %d\n", s->what, (int)ids[i]);
+            em_log(EMBER_LOG_INFO, "%s: new partition %d", s->what, (int)ids[i]);
         if (!part_add(s, ids[i], err))
             rc = err->code;
     }
@@ -270,9 +271,9 @@ static void on_group_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        fprintf(stderr, "source kafka: committing offsets to the consumer group failed: %s "
-                "(the checkpoint still holds them; lag tools lag behind)\n",
-                rd_kafka_err2str(e));
+        em_log(EMBER_LOG_WARN, "source kafka: committing offsets to the consumer group failed: "
+               "%s (the checkpoint still holds them; lag tools lag behind)",
+               rd_kafka_err2str(e));
 }
 
 /* Asynchronous: the result only matters to lag tools. */
@@ -310,8 +311,8 @@ static int from_group(kafka_source *s, ember_err *err)
         kpart *p = part_find(s, l->elems[i].partition);
         if (!l->elems[i].err && l->elems[i].offset >= 0) {
             p->next = l->elems[i].offset;
-            fprintf(stderr, "%s: partition %d starts at offset %" PRId64 " (committed by "
-                    "group %s)\n", s->what, (int)p->id, p->next, s->group);
+            em_log(EMBER_LOG_INFO, "%s: partition %d starts at offset %" PRId64 " (committed by "
+                   "group %s)", s->what, (int)p->id, p->next, s->group);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -420,7 +421,7 @@ static int check_log(kafka_source *s, kpart *p, int64_t end, ember_err *err)
     if (!s->on_data_loss_skip)
         return ember_err_set(err, -EMBER_EDATALOSS, "%s (`source kafka ... on-data-loss=skip` "
                              "goes on without them)", what);
-    fprintf(stderr, "%s; skipped (on-data-loss=skip)\n", what);
+    em_log(EMBER_LOG_WARN, "%s; skipped (on-data-loss=skip)", what);
     p->next = behind ? lo : 0;
     if (ahead && lo > 0)
         p->next = lo;
@@ -570,8 +571,8 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
     if (out_of_range)
         return lost_range(s, p->id, p->read_next, to, err);
     if (m->err) { /* transient (librdkafka retries): say so, keep waiting */
-        fprintf(stderr, "%s partition %d: %s; waiting\n", s->what, (int)p->id,
-                rd_kafka_message_errstr(m));
+        em_log(EMBER_LOG_WARN, "%s partition %d: %s; waiting", s->what, (int)p->id,
+               rd_kafka_message_errstr(m));
         return 0;
     }
     if (m->offset < p->read_next)
@@ -604,8 +605,8 @@ static int kafka_read(source *src, const src_range *r, src_line_fn fn, void *ctx
         rd_kafka_message_t *m = next_message(p, 100);
         if (!m) {
             if (kafka_now_ms() - quiet_since > 5000) {
-                fprintf(stderr, "%s partition %d: waiting for offsets [%" PRId64 ", %" PRIu64
-                        ") from %s\n", s->what, (int)p->id, p->read_next, r->to, s->ep.shown);
+                em_log(EMBER_LOG_WARN, "%s partition %d: waiting for offsets [%" PRId64 ", %" PRIu64
+                       ") from %s", s->what, (int)p->id, p->read_next, r->to, s->ep.shown);
                 quiet_since = kafka_now_ms();
             }
             continue;

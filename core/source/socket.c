@@ -7,6 +7,7 @@
  * no batch took yet are lost with the process, as with any receiver without
  * acknowledgements.
  */
+#include "core/base/log.h"
 #include "core/source/linepull.h"
 
 #include <errno.h>
@@ -56,8 +57,8 @@ static int connect_with_backoff(sock_source *s, ember_err *err)
             s->pull.eof = 0;
             return 0;
         }
-        fprintf(stderr, "source socket %s: %s; retrying in %ld ms\n", s->what, strerror(-fd),
-                delay_ms);
+        em_log(EMBER_LOG_WARN, "source socket %s: %s; retrying in %ld ms", s->what, strerror(-fd),
+               delay_ms);
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
