@@ -147,6 +147,11 @@ static int load_kind_step(ember_job *job, jf_line *l, ember_err *err)
             (rc = split_options(l, p, err)))
             return rc;
         rc = ember_job_join(job, l->arg, l->opts, l->n_opts, err);
+    } else if (strcmp(l->word, "aggregate_fn") == 0) {
+        if ((rc = need_arg(l, "expected the aggregate's name", err)) ||
+            (rc = split_options(l, p, err)))
+            return rc;
+        rc = job_aggregate_fn_declare(job, l->arg, l->opts, l->n_opts, err);
     } else if (strcmp(l->word, "parse") == 0) {
         if ((rc = need_arg(l, "expected a format (csv or tsv)", err)) ||
             (rc = split_options(l, p, err)))
@@ -216,7 +221,8 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     }
     if (!*job && !(*job = ember_job_new("job")))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "join") || !strcmp(w, "sink"))
+    if (!strcmp(w, "source") || !strcmp(w, "parse") || !strcmp(w, "join") || !strcmp(w, "sink") ||
+        !strcmp(w, "aggregate_fn"))
         return load_kind_step(*job, l, err);
     if (!strcmp(w, "batch") || !strcmp(w, "checkpoint"))
         return load_options_step(*job, l, err);
@@ -227,7 +233,8 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     char msg[256];
     snprintf(msg, sizeof msg,
              "unknown step '%s' (expected job, batch, checkpoint, source, parse, filter, "
-             "select, join, dedupe, key, ttl, window, aggregate, having, top or sink)", w);
+             "select, join, dedupe, key, ttl, window, aggregate, aggregate_fn, having, top or "
+             "sink)", w);
     return jf_error(err, l, (int)(l->word - l->text) + 1, msg);
 }
 
@@ -249,7 +256,7 @@ static int load_text(const char *path, char *text, ember_job **out, ember_err *e
     }
     if (!rc && !job)
         rc = ember_err_set(err, -EMBER_EUSAGE, "%s: empty job file", path);
-    if (!rc && (rc = job_finish(job, err)))
+    if (!rc && (rc = job_complete(job, err))) /* tools read jobs they cannot run */
         ember_err_prefix(err, "%s", path);
     if (rc) {
         ember_job_free(job);
