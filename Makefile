@@ -27,7 +27,7 @@ endif
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
             -Wno-missing-field-initializers
-BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -I. $(PKG_CFLAGS) -MMD -MP
+BASEFLAGS = -std=c11 -D_GNU_SOURCE -g $(WARN) -Iinclude -fvisibility=hidden -I. $(PKG_CFLAGS) -MMD -MP
 CFLAGS   ?= -O2
 LDLIBS    = $(PKG_LIBS) -lpthread -lm
 
@@ -36,6 +36,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanit
 LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
+EXAMPLES  := wordcount custom_agg
 
 ifeq ($(V),1)
 Q :=
@@ -50,24 +51,34 @@ $(1)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC   $$<")
 	$(Q)$(CC) $(BASEFLAGS) $(2) -c $$< -o $$@
 
-$(1)/libember.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRCS))
+# Every object with every symbol: the CLI and the Check suites use internals.
+$(1)/libember-internal.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRCS))
 	@$(if $(Q),echo "  AR   $$@")
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(1)/ember: $(patsubst %.c,$(1)/obj/%.o,$(TOOL_SRCS)) $(1)/libember.a
+# What embedders link: one relocatable object whose hidden symbols (all but
+# EMBER_API in ember.h; -fvisibility=hidden) are made local, so internal
+# names cannot clash with the program's. tests/exports.sh checks it.
+$(1)/libember.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRCS))
+	@$(if $(Q),echo "  AR   $$@")
+	$(Q)$(LD) -r -o $(1)/obj/libember.o $$^ && objcopy --localize-hidden $(1)/obj/libember.o
+	$(Q)rm -f $$@ && ar rcs $$@ $(1)/obj/libember.o
+
+$(1)/ember: $(patsubst %.c,$(1)/obj/%.o,$(TOOL_SRCS)) $(1)/libember-internal.a
 	@$(if $(Q),echo "  LD   $$@")
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 
-$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libember.a
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libember-internal.a
 	@mkdir -p $$(dir $$@)
 	$(Q)$(CC) $(2) -o $$@ $$^ $(CHECK_LIBS) $(LDLIBS)
 
-$(1)/wordcount: $(1)/obj/examples/wordcount.o $(1)/libember.a
+# The examples use the public API only, so they link the public archive.
+$(addprefix $(1)/,$(EXAMPLES)): $(1)/%: $(1)/obj/examples/%.o $(1)/libember.a
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 endef
 
 .PHONY: all deps test unit integration demo chaos bench format lint clean docs checks
-all: build/libember.a build/ember build/wordcount
+all: build/libember.a build/ember $(addprefix build/,$(EXAMPLES))
 
 $(eval $(call build_tree,build,$(CFLAGS)))
 $(eval $(call build_tree,build/asan,$(SAN_FLAGS)))
@@ -87,8 +98,9 @@ ASAN_ENV  := CK_DEFAULT_TIMEOUT=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 
 # Integration and chaos first, the Check suites last: the run ends with their summary.
 test: deps
-	$(MAKE) --no-print-directory build/asan/ember build/asan/wordcount $(UNIT_BINS)
+	$(MAKE) --no-print-directory build/asan/ember $(addprefix build/asan/,$(EXAMPLES)) $(UNIT_BINS)
 	$(MAKE) --no-print-directory checks EMBER_BIN=build/asan/ember
+	tests/exports.sh build/asan/libember.a
 	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
 	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
 	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
@@ -126,6 +138,7 @@ docs: build/ember
 	python3 tests/docs.py build/ember README.md --write
 
 lint: checks
+	$(MAKE) --no-print-directory build/libember.a && tests/exports.sh build/libember.a
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
 	clang-tidy --quiet $(LIB_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. 2>/dev/null \

@@ -9,8 +9,15 @@
  * plan -> WAL -> transform -> state -> sink -> commit until stopped.
  *
  * Conventions: functions that can fail return 0 or a negative errno-style
- * code and fill the caller-owned ember_err. Strings passed in are copied
- * unless a comment says otherwise.
+ * code and fill the caller-owned ember_err (ember_strerror names a code).
+ *
+ * Ownership: every string and array passed in (names, expressions, option
+ * keys and values) is copied before the call returns, unless its comment
+ * says otherwise. A `void *user` given with a callback is borrowed: ember
+ * never frees it and passes it back unchanged, so it must stay valid until
+ * ember_job_free (for a log callback: until the next ember_set_log). Records,
+ * values and strings handed to a callback are borrowed until it returns.
+ * Every symbol the library exports begins with ember_ (EMBER_API below).
  */
 #ifndef EMBER_H
 #define EMBER_H
@@ -23,6 +30,22 @@ extern "C" {
 #endif
 
 #define EMBER_MUST_CHECK __attribute__((warn_unused_result))
+/* What libember.a exports; everything else in it is hidden (see Makefile). */
+#define EMBER_API __attribute__((visibility("default")))
+
+/* ---------------------------------------------------------------- version */
+
+#define EMBER_VERSION_MAJOR 0
+#define EMBER_VERSION_MINOR 3
+#define EMBER_VERSION_PATCH 0
+#define EMBER_VERSION       "0.3.0"
+/* One number to compare in #if: 10000 * major + 100 * minor + patch. */
+#define EMBER_VERSION_NUMBER                                                                       \
+    (EMBER_VERSION_MAJOR * 10000 + EMBER_VERSION_MINOR * 100 + EMBER_VERSION_PATCH)
+
+/* The version of the library linked in (a static string, EMBER_VERSION when
+ * the header and the library match). */
+EMBER_API const char *ember_version(void);
 
 /* ---------------------------------------------------------------- errors */
 
@@ -44,13 +67,21 @@ typedef struct ember_err {
 
 /* Formats msg, stores code, returns code (negative) so callers can
  * `return ember_err_set(err, -EIO, "...")`. */
-int ember_err_set(ember_err *err, int code, const char *fmt, ...)
+EMBER_API int ember_err_set(ember_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Same, with a column inside an expression or option string. */
-int ember_err_set_col(ember_err *err, int code, int col, const char *fmt, ...)
+EMBER_API int ember_err_set_col(ember_err *err, int code, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Prefixes the current message with "prefix: " (adds context on the way up). */
-int ember_err_prefix(ember_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+EMBER_API int ember_err_prefix(ember_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A short text for an error code: an EMBER_E* or an errno value, negated as
+ * returned or not ("checksum mismatch or torn record", "No such file or
+ * directory"); "success" for 0, "unknown error" for anything else. The
+ * string is static: never NULL, never to be freed. Thread-safe. For what
+ * went wrong where, read ember_err.msg. */
+EMBER_API const char *ember_strerror(int code);
 
 /* ---------------------------------------------------------------- log */
 
@@ -64,9 +95,10 @@ typedef enum ember_log_level {
  * borrowed until the call returns). Called from the thread that logs, one
  * call at a time. */
 typedef void (*ember_log_fn)(ember_log_level level, const char *line, void *user);
-/* Sets the log callback; NULL restores the default (each line to stderr).
- * `user` is borrowed and passed back unchanged. */
-void ember_set_log(ember_log_fn fn, void *user);
+/* Sets the log callback for the whole process (every job); NULL restores
+ * the default (each line to stderr). `user` is borrowed and passed back
+ * unchanged: it must stay valid until the next ember_set_log. */
+EMBER_API void ember_set_log(ember_log_fn fn, void *user);
 
 /* ---------------------------------------------------------------- values */
 
@@ -78,7 +110,8 @@ typedef enum ember_type {
     EMBER_BOOL = 4, /* only as an expression result */
 } ember_type;
 
-/* A string slice; borrowed, usually pointing into the input line. */
+/* A string slice, not NUL-terminated; borrowed, usually pointing into the
+ * input line (which lives until the batch ends). */
 typedef struct ember_str {
     const char *ptr;
     uint32_t len;
@@ -110,69 +143,146 @@ typedef struct ember_opt {
     const char *value;
 } ember_opt;
 
-/* Custom filter: return 1 to keep, 0 to drop. Called from worker threads;
- * must be thread-safe and deterministic (replay must give the same result). */
+/* Custom filter: return 1 to keep, 0 to drop. Called from worker threads,
+ * several at a time: must be thread-safe and deterministic (a replay after a
+ * crash must give the same result). rec is borrowed until it returns. */
 typedef int (*ember_filter_fn)(const ember_record *rec, void *user);
-/* Custom map: rewrites rec->values in place (same schema). Worker threads. */
+/* Custom map: rewrites rec->values in place, keeping rec->n and each field's
+ * type (or EMBER_NULL). Worker threads, thread-safe and deterministic; a
+ * record may pass twice (a job with dedupe runs the steps before it twice),
+ * so an edit in place must give the same result when applied again.
+ * Strings a map writes: either edit the bytes of a string in place, within
+ * its len (the line buffer belongs to the batch; lower-casing is fine), or
+ * point the value at bytes that stay valid and unchanged until the batch
+ * ends, when the sink has written it: a substring of any field of the same
+ * record, or memory the caller owns for the job's lifetime (static strings,
+ * a table reached through user). Not a buffer reused for the next record,
+ * not memory freed after the call. ember never frees what a map points to. */
 typedef void (*ember_map_fn)(ember_record *rec, void *user);
 
-EMBER_MUST_CHECK ember_job *ember_job_new(const char *name);
-void ember_job_free(ember_job *job);
+/* A new, empty job, owned by the caller (free with ember_job_free); NULL when
+ * out of memory. name is copied. */
+EMBER_API EMBER_MUST_CHECK ember_job *ember_job_new(const char *name);
+/* Frees the job and everything it copied; NULL is ignored. Not while
+ * ember_job_run is running it. Borrowed `user` pointers are not touched. */
+EMBER_API void ember_job_free(ember_job *job);
 
 /* batch interval=.. max-records=.. [backpressure=on|off min-rate=.. initial-rate=..] */
-EMBER_MUST_CHECK int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n_opts,
-                                     ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n_opts,
+                                               ember_err *err);
 /* checkpoint dir=.. every=.. keep=.. cache=.. on-data-loss=fail|skip */
-EMBER_MUST_CHECK int ember_job_checkpoint(ember_job *job, const ember_opt *opts,
-                                          size_t n_opts, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_checkpoint(ember_job *job, const ember_opt *opts,
+                                                    size_t n_opts, ember_err *err);
 /* source KIND options... (generator, file, kafka, socket, stdin) */
-EMBER_MUST_CHECK int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts,
-                                      size_t n_opts, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_source(ember_job *job, const char *kind,
+                                                const ember_opt *opts, size_t n_opts,
+                                                ember_err *err);
 /* parse csv|tsv fields=a,b:int,c:float [on-error=fail|skip|dead-letter:PATH] */
-EMBER_MUST_CHECK int ember_job_parse(ember_job *job, const char *format,
-                                     const ember_opt *opts, size_t n_opts, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_parse(ember_job *job, const char *format,
+                                               const ember_opt *opts, size_t n_opts,
+                                               ember_err *err);
 /* filter EXPR; err->col points into expr on a type or syntax error */
-EMBER_MUST_CHECK int ember_job_filter(ember_job *job, const char *expr, ember_err *err);
-EMBER_MUST_CHECK int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, void *user,
-                                         ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_filter(ember_job *job, const char *expr, ember_err *err);
+/* fn is called with `user` (borrowed until ember_job_free). */
+EMBER_API EMBER_MUST_CHECK int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, void *user,
+                                                   ember_err *err);
 /* select EXPR [as NAME], ... : replaces the schema */
-EMBER_MUST_CHECK int ember_job_select(ember_job *job, const char *list, ember_err *err);
-EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user,
-                                      ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_select(ember_job *job, const char *list, ember_err *err);
+/* fn is called with `user` (borrowed until ember_job_free). */
+EMBER_API EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user,
+                                                ember_err *err);
 /* join table path=F.csv key=FIELD fields=A,B:int [on-miss=drop|keep]:
  * appends the table row's fields to every record (a stream-static join) */
-EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts,
-                                    size_t n_opts, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind,
+                                              const ember_opt *opts, size_t n_opts, ember_err *err);
 /* dedupe FIELD within DURATION: drops a record whose FIELD value was seen
  * within DURATION of batch time (one dedupe step per job) */
-EMBER_MUST_CHECK int ember_job_dedupe(ember_job *job, const char *spec, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_dedupe(ember_job *job, const char *spec, ember_err *err);
 /* key FIELD[,FIELD...] */
-EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
 /* ttl DURATION: a key not updated for DURATION of batch time is deleted
  * (between key and aggregate; not with a window) */
-EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duration, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duration, ember_err *err);
 /* window tumbling SIZE | sliding SIZE every SLIDE | session GAP
  *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
  * (between key and aggregate; output rows gain window_start, window_end) */
-EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
 /* aggregate FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w)
  * count_distinct(f [, approx]) topk(f, K); without a key before it, one
  * global group. A column is named NAME, or fn_field (count for count()). */
-EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list,
+                                                   ember_err *err);
+
+/* A user-defined aggregate. Its state is a blob of state_bytes that ember
+ * keeps per key (per window pane, per session) exactly as it keeps a sum:
+ * folded in worker threads, merged across threads, panes and sessions,
+ * stored in RocksDB byte for byte, copied into snapshots and rebuilt by
+ * replay after a crash. Hence the rules:
+ *   - the state holds values, never pointers: another process reads it back;
+ *   - init writes the identity of merge (merging a fresh state changes
+ *     nothing); the blob is zeroed and 8-byte aligned before init;
+ *   - merge is associative and commutative, and agrees with add: records
+ *     are folded into partial states (per thread, per batch, per pane)
+ *     that are merged in an order that depends on batch sizes and threads;
+ *   - every callback is deterministic and writes only the state_bytes:
+ *     same inputs, same bytes (no clock, no randomness). Float arithmetic
+ *     is not associative: for output that is byte-identical whatever the
+ *     batching (and after a crash), accumulate integers (examples/custom_agg.c
+ *     keeps a geometric mean's logarithms in fixed point).
+ * Every callback may run on any of ember's threads, several at a time on
+ * different states: whatever they read through `user` must be thread-safe. */
+#define EMBER_AGG_STATE_MAX 64 /* bytes of state per key, at most */
+#define EMBER_AGG_MAX_ARGS  8  /* fields one aggregate reads, at most */
+
+typedef struct ember_agg_fns {
+    uint32_t state_bytes;   /* size of the state blob, 1..EMBER_AGG_STATE_MAX */
+    ember_type result_type; /* EMBER_INT or EMBER_FLOAT */
+    /* A fresh state. */
+    void (*init)(void *state, void *user);
+    /* Folds one record in. args holds the aggregate's fields in the order
+     * they were named (a value is EMBER_NULL for an empty field); borrowed
+     * until the call returns. */
+    void (*add)(void *state, const ember_record *args, void *user);
+    /* into := into combined with from. */
+    void (*merge)(void *into, const void *from, void *user);
+    /* The output value: out->type arrives as result_type; set out->u.i or
+     * out->u.f, or set out->type = EMBER_NULL for none (any other type is
+     * read as EMBER_NULL). */
+    void (*result)(const void *state, ember_value *out, void *user);
+} ember_agg_fns;
+
+/* aggregate_fn NAME fields=F[,F...] state=BYTES type=int|float: one more
+ * output column, named name, computed by fns over the listed fields ("" for
+ * none). After key (and window), before or after ember_job_aggregate, any
+ * number of times; columns follow the call order. All four callbacks are
+ * required; *fns is copied, `user` is borrowed until ember_job_free.
+ * The job's text (DIR/JOB) records the line above, part of the state
+ * layout: a restart that changes the name, fields, state size or result
+ * type is refused as incompatible. Such a line in a job file declares the
+ * aggregate without its callbacks: `ember state` and the other inspection
+ * tools read the job (the column shows empty), but running it fails; only
+ * the program that defines the callbacks can run the job. */
+EMBER_API EMBER_MUST_CHECK int ember_job_aggregate_fn(ember_job *job, const char *name,
+                                                      const char *fields, const ember_agg_fns *fns,
+                                                      void *user, ember_err *err);
 /* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
-EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
 /* top K by COLUMN: of each window's rows emitted in a batch, only the K with
  * the largest COLUMN (ties: smaller key first); needs a window */
-EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
 /* sink stdout | file dir=D */
-EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts,
-                                    size_t n_opts, ember_err *err);
+EMBER_API EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind,
+                                              const ember_opt *opts, size_t n_opts, ember_err *err);
 
-/* Loads a job file; errors read "FILE:LINE:COL: message". */
-EMBER_MUST_CHECK int ember_job_load_file(const char *path, ember_job **out, ember_err *err);
+/* Loads a job file; errors read "FILE:LINE:COL: message". On success *out is
+ * a new job owned by the caller (free it with ember_job_free); on failure
+ * *out is left unchanged and nothing needs freeing. */
+EMBER_API EMBER_MUST_CHECK int ember_job_load_file(const char *path, ember_job **out,
+                                                   ember_err *err);
 
 typedef struct ember_run_opts {
-    const char *dir;      /* overrides the job's checkpoint dir; NULL keeps it */
+    const char *dir;      /* overrides the job's checkpoint dir; NULL keeps it
+                             (borrowed until ember_job_run returns) */
     uint64_t max_batches; /* 0 = unlimited */
     int until_idle;       /* stop when every source has no more input */
     int threads;          /* transform workers, 0 = 1 */
@@ -183,8 +293,10 @@ typedef struct ember_run_opts {
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until
- * max_batches, idle, or a stop (ember_job_stop, ember_request_stop). */
-EMBER_MUST_CHECK int ember_job_run(ember_job *job, const ember_run_opts *opts, ember_err *err);
+ * max_batches, idle, or a stop (ember_job_stop, ember_request_stop). The job
+ * stays the caller's; opts is read during the call. */
+EMBER_API EMBER_MUST_CHECK int ember_job_run(ember_job *job, const ember_run_opts *opts,
+                                             ember_err *err);
 
 /* Async-signal-safe: asks ember_job_run(job) to return 0. Every wait ends
  * within a second (a source connecting, Kafka unreachable or not yet
@@ -194,13 +306,13 @@ EMBER_MUST_CHECK int ember_job_run(ember_job *job, const ember_run_opts *opts, e
  * line is "stopped after batch N, committed". A stop requested before
  * ember_job_run starts makes it return at once: run does not reset it (a
  * stopped job stays stopped). */
-void ember_job_stop(ember_job *job);
+EMBER_API void ember_job_stop(ember_job *job);
 /* Async-signal-safe: ember_job_stop() for every job running in the process
  * now (a job started later is not stopped). Kept for compatibility. */
-void ember_request_stop(void);
+EMBER_API void ember_request_stop(void);
 /* Async-signal-safe: like ember_job_stop, and with opts.drain the run ends
  * with the drain batch (ember run: SIGTERM). */
-void ember_job_drain(ember_job *job);
+EMBER_API void ember_job_drain(ember_job *job);
 
 #ifdef __cplusplus
 }

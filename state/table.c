@@ -5,6 +5,7 @@
 #include "core/base/arena.h"
 #include "core/ops/csv.h"
 #include "core/base/io.h"
+#include "core/base/log.h"
 #include "core/ops/text.h"
 
 #include <errno.h>
@@ -372,7 +373,7 @@ int table_refresh(join_table *t, int *reloaded, ember_err *err)
     table_ver *v;
     if (build(t, text, n, t->path, &v, &ferr)) {
         if (hash != t->bad_hash)
-            fprintf(stderr, "join table: keeping the loaded version: %s\n", ferr.msg);
+            em_log(EMBER_LOG_WARN, "join table: keeping the loaded version: %s", ferr.msg);
         t->bad_hash = hash;
         return 0;
     }

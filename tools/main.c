@@ -27,7 +27,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ember COMMAND [ARGS] (ember COMMAND --help for details)\n\n");
+    fprintf(out, "usage: ember COMMAND [ARGS] (ember COMMAND --help for details)\n"
+                 "       ember --version\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
@@ -38,6 +39,10 @@ int main(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ember %s\n", ember_version());
+        return 0;
     }
     if (fp_init_from_env(&err)) {
         fprintf(stderr, "ember: EMBER_FAILPOINTS: %s\n", err.msg);

@@ -1,4 +1,5 @@
-/* err: formatting of ember_err, the caller-owned error every fallible call fills. */
+/* err: formatting of ember_err, the caller-owned error every fallible call
+ * fills, and the names of error codes (ember_strerror). */
 #include "ember.h"
 
 #include <stdarg.h>
@@ -47,4 +48,27 @@ int ember_err_prefix(ember_err *err, const char *fmt, ...)
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
     return err->code;
+}
+
+/* One entry per EMBER_E* code; test_api checks that none is missing. */
+static const char *const ember_codes[] = {
+    [EMBER_EUSAGE - EMBER_EUSAGE] = "usage error (bad flag or job file)",
+    [EMBER_ECORRUPT - EMBER_EUSAGE] = "checksum mismatch or torn record",
+    [EMBER_ELOCKED - EMBER_EUSAGE] = "checkpoint directory locked by another process",
+    [EMBER_EINCOMPAT - EMBER_EUSAGE] = "job incompatible with the stored state",
+    [EMBER_EDATALOSS - EMBER_EUSAGE] = "planned input no longer available",
+    [EMBER_EBADRECORD - EMBER_EUSAGE] = "bad record",
+};
+
+const char *ember_strerror(int code)
+{
+    long c = code < 0 ? -(long)code : code;
+    size_t n_codes = sizeof ember_codes / sizeof *ember_codes;
+    if (c == 0)
+        return "success";
+    if (c >= EMBER_EUSAGE && (size_t)(c - EMBER_EUSAGE) < n_codes && ember_codes[c - EMBER_EUSAGE])
+        return ember_codes[c - EMBER_EUSAGE];
+    /* glibc's static text; strerror may format into a shared buffer */
+    const char *s = c < EMBER_EUSAGE ? strerrordesc_np((int)c) : NULL;
+    return s ? s : "unknown error";
 }

@@ -845,16 +845,31 @@ static int parse_alias(ember_job *job, const char *list, const char **pp, ember_
     return 0;
 }
 
+/* Lays the aggregates out again (hidden ones after the user's) and the
+ * output schema with them; after each aggregate or aggregate_fn line. */
+static int layout_aggs(ember_job *job, ember_err *err)
+{
+    if (job->n_keys + job->n_aggs + 2 > SCHEMA_MAX_FIELDS)
+        return ember_err_set(err, -EMBER_EUSAGE, "too many output columns");
+    int rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_hidden_aggs(job), err);
+    if (!rc)
+        build_output_schema(job);
+    return rc;
+}
+
 int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
 {
-    int rc = enter_stage(job, STAGE_AGG, 0, err);
+    /* once, but after aggregate_fn lines (which share the stage) */
+    int rc = enter_stage(job, STAGE_AGG, job->stage == STAGE_AGG && !job->agg_list, err);
     if (rc)
         return rc;
     /* without a key: one global group (the empty key) */
+    int before = job->n_aggs;
     for (const char *p = skip_sep(list); *p; p = skip_sep(p)) {
         if (job->n_aggs == JOB_MAX_AGGS)
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
                                      "more than %d aggregates", JOB_MAX_AGGS);
+        job->aggs[job->n_aggs] = (agg_spec){0}; /* may hold a hidden one */
         rc = parse_one_agg(job, list, &p, err);
         if (!rc)
             rc = parse_alias(job, list, &p, err);
@@ -862,19 +877,39 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
             return rc;
         job->n_aggs++;
     }
-    if (job->n_aggs == 0)
+    if (job->n_aggs == before)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected an aggregate like count()");
-    if (job->n_keys + job->n_aggs + 2 > SCHEMA_MAX_FIELDS)
-        return ember_err_set(err, -EMBER_EUSAGE, "too many output columns");
-    rc = acc_layout_init(&job->acc, job->aggs, job->n_aggs + add_hidden_aggs(job), err);
-    if (rc)
+    if ((rc = layout_aggs(job, err)))
         return rc;
-    build_output_schema(job);
+    job->agg_list = 1;
     job_text_append(job, 0, "aggregate %s", list);
     char line[1024];
     snprintf(line, sizeof line, "aggregate %s", list);
     str_append(&job->layout, line);
     return 0;
+}
+
+/* For aggregate_fn lines (aggregate_fn.c): pipeline order and a key. */
+int job_begin_aggregate(ember_job *job, const char *what, ember_err *err)
+{
+    int rc = enter_stage(job, STAGE_AGG, 1, err);
+    if (!rc && job->n_keys == 0)
+        rc = ember_err_set(err, -EMBER_EUSAGE, "'%s' needs a 'key' before it", what);
+    return rc;
+}
+
+int job_push_aggregate(ember_job *job, const agg_spec *a, ember_err *err)
+{
+    if (job->n_aggs == JOB_MAX_AGGS)
+        return ember_err_set(err, -EMBER_EUSAGE, "more than %d aggregates", JOB_MAX_AGGS);
+    job->aggs[job->n_aggs++] = *a;
+    int rc = layout_aggs(job, err);
+    if (rc) {
+        ember_err ignored;
+        job->n_aggs--;
+        (void)layout_aggs(job, &ignored); /* back to the layout before */
+    }
+    return rc;
 }
 
 int ember_job_top(ember_job *job, const char *text, ember_err *err)
@@ -926,6 +961,12 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
 }
 
 int job_finish(ember_job *job, ember_err *err)
+{
+    int rc = job_complete(job, err);
+    return rc ? rc : job_aggregate_fns_defined(job, err);
+}
+
+int job_complete(ember_job *job, ember_err *err)
 {
     if (!job->source)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", job->name);

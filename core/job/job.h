@@ -91,6 +91,7 @@ struct ember_job {
     window_spec window; /* kind WIN_NONE without a window step */
     agg_spec aggs[JOB_MAX_AGGS + 2];
     int n_aggs; /* the aggregates the user asked for; hidden ones follow */
+    int agg_list; /* the `aggregate` line was given (aggregate_fn lines may be more) */
     acc_layout acc;
     schema output; /* rows handed to the sink */
     expr *having;  /* filter on output rows, NULL if none */
@@ -126,6 +127,9 @@ uint64_t job_layout_hash(const ember_job *job);
 const opt_def *job_batch_options(void);
 const opt_def *job_checkpoint_options(void);
 /* Fills the defaults of unset parts and checks the job is complete. */
+EMBER_MUST_CHECK int job_complete(ember_job *job, ember_err *err);
+/* job_complete, and checks the job can run: every aggregate_fn has its
+ * callbacks (a job file only declares them). */
 EMBER_MUST_CHECK int job_finish(ember_job *job, ember_err *err);
 /* Before a run creates anything: the files the job reads exist (source
  * file, join tables) and the directories of the files it appends to
@@ -133,5 +137,17 @@ EMBER_MUST_CHECK int job_finish(ember_job *job, ember_err *err);
  * current directory, and the message says so:
  * "source file in.csv (relative to /home/me): No such file or directory". */
 EMBER_MUST_CHECK int job_check_paths(const ember_job *job, ember_err *err);
+/* What an aggregate line starts with: pipeline order, a key before it. */
+EMBER_MUST_CHECK int job_begin_aggregate(ember_job *job, const char *what, ember_err *err);
+/* Appends a copy of *a to the aggregates and lays them out again (the job
+ * is unchanged on failure). */
+EMBER_MUST_CHECK int job_push_aggregate(ember_job *job, const agg_spec *a, ember_err *err);
+
+/* aggregate_fn.c: an `aggregate_fn NAME fields=.. state=.. type=..` line of
+ * a job file, the C aggregate's place in the state layout without its
+ * callbacks; and the check that every C aggregate has them. */
+EMBER_MUST_CHECK int job_aggregate_fn_declare(ember_job *job, const char *name,
+                                              const ember_opt *opts, size_t n, ember_err *err);
+EMBER_MUST_CHECK int job_aggregate_fns_defined(const ember_job *job, ember_err *err);
 
 #endif

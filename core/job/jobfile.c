@@ -138,8 +138,12 @@ static int load_kind_step(ember_job *job, const step_def *d, jf_line *l, ember_e
     char *p = l->rest, what[320], kinds[256];
     l->arg = p;
     p = cut_word(p);
-    d->kinds(kinds, sizeof kinds);
-    snprintf(what, sizeof what, "expected a %s kind (%s)", d->name, kinds);
+    if (d->kinds) {
+        d->kinds(kinds, sizeof kinds);
+        snprintf(what, sizeof what, "expected a %s kind (%s)", d->name, kinds);
+    } else {
+        snprintf(what, sizeof what, "expected %s", d->arg_what);
+    }
     int rc = need_arg(l, what, err);
     if (!rc)
         rc = split_options(l, p, err);
@@ -223,7 +227,7 @@ static int load_text(const char *path, char *text, ember_job **out, ember_err *e
     }
     if (!rc && !job)
         rc = ember_err_set(err, -EMBER_EUSAGE, "%s: empty job file", path);
-    if (!rc && (rc = job_finish(job, err)))
+    if (!rc && (rc = job_complete(job, err))) /* tools read jobs they cannot run */
         ember_err_prefix(err, "%s", path);
     if (rc) {
         ember_job_free(job);

@@ -1,6 +1,7 @@
 /* steps: the job language's tables (see steps.h). */
 #include "core/job/steps.h"
 #include "core/base/names.h"
+#include "core/job/job.h"
 #include "core/ops/csv.h"
 #include "core/ops/json.h"
 #include "core/sink/sink.h"
@@ -96,6 +97,10 @@ const step_def job_steps[] = {
     {"top", FORM_TEXT, "K by COLUMN",
      "of each window's rows in a batch, only the K with the largest COLUMN (ties: smaller key)",
      .text_fn = ember_job_top},
+    {"aggregate_fn", FORM_KIND_OPTIONS, "NAME fields=F,... state=BYTES type=int|float",
+     "a C aggregate's place in the state layout (written by ember_job_aggregate_fn; its "
+     "callbacks come from the program)",
+     .kind_fn = job_aggregate_fn_declare, .arg_what = "the aggregate's name"},
     {"sink", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where results go",
      .kind_fn = ember_job_sink, .kinds = sink_kinds_text},
     {NULL, 0, NULL, NULL},

@@ -32,6 +32,7 @@ typedef struct step_def {
                    ember_err *err);                                  /* FORM_OPTIONS */
     int (*text_fn)(ember_job *job, const char *text, ember_err *err); /* FORM_TEXT */
     void (*kinds)(char *buf, size_t cap); /* FORM_KIND_OPTIONS: the kinds, for messages */
+    const char *arg_what; /* FORM_KIND_OPTIONS without kinds: what the first word is */
 } step_def;
 
 /* NULL-name-terminated, in the order steps may appear. */

@@ -9,6 +9,7 @@
  * every client/broker socket pair; it only ever carries bootstrap traffic
  * (metadata), since clients then connect to the brokers' advertised ports.
  */
+#include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/base/log.h"
 #include "core/kafka/client.h"

@@ -41,15 +41,35 @@ static int agg_slots(const agg_spec *a)
         return SET_SLOTS;
     case AGG_TOPK:
         return topk_slots(a->k);
+    case AGG_USER:
+        return (int)((a->user_fns.state_bytes + sizeof(acc_slot) - 1) / sizeof(acc_slot));
     default:
         return 1;
     }
+}
+
+static int user_check(const agg_spec *a, int i, ember_err *err)
+{
+    const ember_agg_fns *f = &a->user_fns;
+    if (f->state_bytes < 1 || f->state_bytes > EMBER_AGG_STATE_MAX)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "aggregate %d (%s): state must be 1 to %d bytes, not %u", i + 1,
+                             a->name, EMBER_AGG_STATE_MAX, f->state_bytes);
+    if (f->result_type != EMBER_INT && f->result_type != EMBER_FLOAT)
+        return ember_err_set(err, -EMBER_EUSAGE, "aggregate %d (%s): result must be int or float",
+                             i + 1, a->name);
+    if (a->n_args < 0 || a->n_args > EMBER_AGG_MAX_ARGS)
+        return ember_err_set(err, -EMBER_EUSAGE, "aggregate %d (%s): %d fields, at most %d",
+                             i + 1, a->name, a->n_args, EMBER_AGG_MAX_ARGS);
+    return 0;
 }
 
 static int agg_check(const agg_spec *a, int i, ember_err *err)
 {
     if (a->fn == AGG_COUNT)
         return 0;
+    if (a->fn == AGG_USER)
+        return user_check(a, i, err);
     if (a->fn < AGG_COUNT || a->fn > AGG_TOPK)
         return ember_err_set(err, -EINVAL, "aggregate %d (%s): unknown function %d", i + 1,
                              a->name, (int)a->fn);
@@ -100,6 +120,8 @@ void acc_init(const acc_layout *l, acc_slot *s)
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
         int is_int = a->in_type == EMBER_INT;
+        if (a->fn == AGG_USER && a->user_fns.init)
+            a->user_fns.init(&s[a->slot], a->user);
         if (a->fn == AGG_MIN) {
             if (is_int)
                 s[a->slot].i = INT64_MAX;
@@ -241,12 +263,29 @@ static int64_t hll_estimate(const acc_slot *s)
     return (int64_t)(e + 0.5);
 }
 
+/* A C aggregate's add, with the record's fields it asked for. */
+static void user_add(const agg_spec *a, acc_slot *s, const ember_record *rec)
+{
+    ember_value v[EMBER_AGG_MAX_ARGS];
+    ember_record args = {(uint32_t)a->n_args, v};
+    if (!a->user_fns.add)
+        return;
+    for (int j = 0; j < a->n_args; j++)
+        v[j] = (uint32_t)a->args[j] < rec->n ? rec->values[a->args[j]]
+                                             : (ember_value){.type = EMBER_NULL};
+    a->user_fns.add(s, &args, a->user);
+}
+
 void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
 {
     s[0].i++;
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
         acc_slot x;
+        if (a->fn == AGG_USER) {
+            user_add(a, &s[a->slot], rec);
+            continue;
+        }
         if (a->fn == AGG_COUNT || a->field < 0 || (uint32_t)a->field >= rec->n)
             continue;
         if (a->fn == AGG_HLL) {
@@ -305,6 +344,10 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
         case AGG_TOPK:
             topk_merge(&into[a->slot], f, a->k);
             break;
+        case AGG_USER:
+            if (a->user_fns.merge)
+                a->user_fns.merge(&into[a->slot], f, a->user);
+            break;
         case AGG_COUNT:
             break;
         }
@@ -317,6 +360,8 @@ ember_type acc_result_type(const agg_spec *a)
         return EMBER_INT;
     if (a->fn == AGG_TOPK)
         return EMBER_STRING;
+    if (a->fn == AGG_USER)
+        return a->user_fns.result_type;
     if (a->fn == AGG_AVG || a->fn == AGG_WAVG)
         return EMBER_FLOAT;
     return a->in_type;
@@ -340,6 +385,18 @@ static void topk_result(const agg_spec *a, const acc_slot *s, ember_value *out, 
     size_t n = topk_format(&s[a->slot], a->k, p, sizeof txt->buf - txt->used);
     txt->used += n;
     out->u.s = (ember_str){p, (uint32_t)n};
+}
+
+/* A C aggregate's result; NULL without callbacks or of another type. */
+static void user_result(const agg_spec *a, const acc_slot *s, ember_value *out)
+{
+    out->u.i = 0;
+    if (a->user_fns.result)
+        a->user_fns.result(&s[a->slot], out, a->user);
+    else
+        out->type = EMBER_NULL;
+    if (out->type != a->user_fns.result_type)
+        out->type = EMBER_NULL;
 }
 
 void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out, acc_text *txt)
@@ -374,6 +431,9 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out,
         return;
     case AGG_TOPK:
         topk_result(a, s, out, txt);
+        return;
+    case AGG_USER:
+        user_result(a, s, out);
         return;
     case AGG_MIN:
     case AGG_MAX:

@@ -6,7 +6,10 @@
  * wavg(x, w) two (sum of x*w and sum of w, doubles: a VWAP is wavg(price,
  * qty)), count_distinct(f, approx) HLL_SLOTS (HyperLogLog registers),
  * count_distinct(f) SET_SLOTS (an exact set) and topk(f, K) topk_slots(K)
- * (a Space-Saving sketch); see summary.h for those two.
+ * (a Space-Saving sketch); see summary.h for those two. An aggregate
+ * defined in C (ember_job_aggregate_fn) keeps its state blob in
+ * ceil(state_bytes / 8) slots that only its callbacks interpret: it folds,
+ * merges, caches, encodes and replays like a sum.
  *
  * Encoding in RocksDB (value of a key in the operator's column family): see
  * the comment above acc_encode. Integer slots are int64, float slots are
@@ -34,6 +37,7 @@ typedef enum agg_fn {
     AGG_HLL,  /* count_distinct(f, approx) */
     AGG_SET,  /* count_distinct(f): exact */
     AGG_TOPK, /* topk(f, K) */
+    AGG_USER, /* ember_job_aggregate_fn: the caller's callbacks */
 } agg_fn;
 
 /* HyperLogLog of count_distinct(f, approx): 2^HLL_BITS one-byte registers,
@@ -51,6 +55,13 @@ typedef struct agg_spec {
     int k;              /* topk: how many values to report (1..TOPK_MAX_K) */
     int slot;           /* first slot, filled by acc_layout_init */
     char name[64];      /* output column name, e.g. "avg_temp" or "count" */
+    /* AGG_USER: the callbacks (all NULL when a job file only declares the
+     * aggregate: it then stays empty), their borrowed user pointer, and the
+     * record fields handed to add, in order */
+    ember_agg_fns user_fns;
+    void *user;
+    int n_args;
+    int args[EMBER_AGG_MAX_ARGS];
 } agg_spec;
 
 /* 16 KB per key in memory at most; a layout with count_distinct(f) or topk
@@ -73,7 +84,8 @@ typedef struct acc_layout {
     int n_slots;
 } acc_layout;
 
-/* Assigns slots; fails if there are more than ACC_MAX_SLOTS. */
+/* Assigns slots; fails if there are more than ACC_MAX_SLOTS, or on an
+ * aggregate its function cannot take (a string sum, a state of 0 bytes). */
 EMBER_MUST_CHECK int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, ember_err *err);
 void acc_init(const acc_layout *l, acc_slot *s);
 /* Folds one record in; a NULL (empty) field is skipped by sum/min/max/avg. */
@@ -85,7 +97,8 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from);
 void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out, acc_text *txt);
 /* Fails (-EOVERFLOW) when an exact count_distinct went past its bound. */
 EMBER_MUST_CHECK int acc_check(const acc_layout *l, const acc_slot *s, ember_err *err);
-/* Result type of aggregate i (count: INT, avg: FLOAT, others: input type). */
+/* Result type of aggregate i (count: INT, avg: FLOAT, C: as declared,
+ * others: input type). */
 ember_type acc_result_type(const agg_spec *a);
 
 /* The largest encoding: out of acc_encode needs this many bytes. */

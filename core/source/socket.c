@@ -9,6 +9,7 @@
  * as with any receiver without acknowledgements. `ember gen --to
  * tcp-listen://HOST:PORT` is a server for it.
  */
+#include "core/base/log.h"
 #include "core/source/linepull.h"
 #include "core/base/log.h"
 
