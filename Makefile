@@ -2,6 +2,8 @@
 #
 #   make            build/libember.a and build/ember (-O2)
 #   make test       sanitizer build (ASan+UBSan) + Check suites + integration + short chaos
+#                   + 60 s of fuzzing the job-file loader
+#   make fuzz       libFuzzer on the job-file loader (clang; FUZZ_TIME=S, default 600)
 #   make demo       runs examples/sensors.job on the generator
 #   make deps       installs the Debian packages when pkg-config cannot find them
 #   make chaos      the full chaos suite (CRASHES=N SEED=S)
@@ -11,7 +13,7 @@
 CC       ?= gcc
 PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd
 DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev check pkg-config \
-            kcat rocksdb-tools python3 fiu-utils libfiu-dev
+            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -77,7 +79,7 @@ $(addprefix $(1)/,$(EXAMPLES)): $(1)/%: $(1)/obj/examples/%.o $(1)/libember.a
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 endef
 
-.PHONY: all deps test unit integration demo chaos bench format lint clean docs checks
+.PHONY: all deps test unit integration demo chaos bench fuzz fuzz-run format lint clean docs checks
 all: build/libember.a build/ember $(addprefix build/,$(EXAMPLES))
 
 $(eval $(call build_tree,build,$(CFLAGS)))
@@ -88,7 +90,7 @@ deps:
 	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists $(PKGS) check libfiu \
 	    || ! command -v kcat >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
-	    || ! command -v fiu-run >/dev/null; then \
+	    || ! command -v fiu-run >/dev/null || ! command -v $(FUZZ_CC) >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS); \
 	else echo "deps: all present"; fi
@@ -103,6 +105,7 @@ test: deps
 	tests/exports.sh build/asan/libember.a
 	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
 	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
+	$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(TEST_FUZZ_TIME),60)
 	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
@@ -119,13 +122,48 @@ chaos: build/ember
 bench: deps build/ember build/bench/ceiling
 	QUICK=$(QUICK) bench/run.sh
 
+# libFuzzer (tests/fuzz/): the library built again with clang and coverage,
+# one harness per target. The corpus lives in build/fuzz/corpus/NAME and grows
+# across runs; each run first adds the seeds (examples/*.job, tests/fuzz/seeds/).
+# A finding stops the run with exit 1 and leaves crash-*/leak-* files in
+# build/fuzz/ (replay one: build/fuzz/fuzz_jobfile FILE).
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 600
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -Wno-unknown-warning-option
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC   $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(BASEFLAGS) $(FUZZ_FLAGS) -c $< -o $@
+
+build/fuzz/libember.a: $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build/fuzz/fuzz_jobfile: build/fuzz/obj/tests/fuzz/fuzz_jobfile.o build/fuzz/libember.a
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+fuzz: deps
+	$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: build/fuzz/fuzz_jobfile
+	@mkdir -p build/fuzz/corpus/jobfile
+	@cp examples/*.job tests/fuzz/seeds/*.job build/fuzz/corpus/jobfile/
+	@echo "fuzz: fuzz_jobfile for $(FUZZ_TIME) s (log: build/fuzz/jobfile.log)"
+	@cd build/fuzz && if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./fuzz_jobfile \
+	  -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=20 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -dict=../../tests/fuzz/jobfile.dict corpus/jobfile \
+	  > jobfile.log 2>&1; then grep -E '^Done|^stat::(average|new_units)' jobfile.log; \
+	else tail -n 60 jobfile.log; echo "fuzz: fuzz_jobfile found a problem; the input is" \
+	  "saved in build/fuzz/ (crash-*, leak-*, timeout-*)"; exit 1; fi
+
 # The bare loop the YSB figure is compared with (bench/ceiling.c).
 build/bench/ceiling: bench/ceiling.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lxxhash
 
 format:
-	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard include/*.h */*.h)
+	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard tests/fuzz/*.c) $(wildcard include/*.h */*.h)
 
 # The layer rule over #include lines, and the README's generated reference.
 EMBER_BIN ?= build/ember

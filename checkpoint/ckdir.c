@@ -77,10 +77,18 @@ static void first_missing_line(const char *a, const char *b, char *out, size_t c
     }
 }
 
-static int refuse_change(const char *dir, const char *old_layout, const char *new_layout,
+static int refuse_change(const char *dir, const ember_job *stored, const ember_job *job,
                          ember_err *err)
 {
-    char was[512], now[512];
+    const char *old_layout = stored->layout ? stored->layout : "";
+    const char *new_layout = job->layout ? job->layout : "";
+    char was[512], now[512], type[256];
+    if (job_state_type_change(stored, job, type, sizeof type))
+        return ember_err_set(err, -EMBER_EINCOMPAT,
+                             "%s/JOB: the job changes the state layout: %s; keep the "
+                             "field's old type, or start fresh with another --dir (or delete "
+                             "%s)",
+                             dir, type, dir);
     first_missing_line(old_layout, new_layout, was, sizeof was);
     first_missing_line(new_layout, old_layout, now, sizeof now);
     return ember_err_set(err, -EMBER_EINCOMPAT,
@@ -89,22 +97,41 @@ static int refuse_change(const char *dir, const char *old_layout, const char *ne
                          dir, was[0] ? was : "(nothing)", now[0] ? now : "(nothing)", dir);
 }
 
+/* Writes the job's canonical text to DIR/JOB once it is sure the text loads
+ * back to the same state layout (what the next run compares with). */
+static int store_job(const char *path, const ember_job *job, ember_err *err)
+{
+    ember_job *back = NULL;
+    const char *text = job->text ? job->text : "";
+    int rc = job_load_text(path, text, strlen(text), &back, err);
+    if (rc)
+        return ember_err_prefix(err, "the job's text does not load back, so it cannot be "
+                                     "stored");
+    if (strcmp(back->layout ? back->layout : "", job->layout ? job->layout : "") != 0)
+        rc = ember_err_set(err, -EMBER_EUSAGE,
+                           "%s: the job's text loads back to another state layout, so it "
+                           "cannot be stored",
+                           path);
+    ember_job_free(back);
+    return rc ? rc : io_write_file_atomic(path, text, strlen(text), err);
+}
+
 int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err)
 {
     char path[4096];
     ember_job *stored = NULL;
     snprintf(path, sizeof path, "%s/JOB", dir);
     if (access(path, F_OK) != 0)
-        return io_write_file_atomic(path, job->text, strlen(job->text), err);
+        return store_job(path, job, err);
     int rc = ember_job_load_file(path, &stored, err);
     if (rc)
         return ember_err_prefix(err, "stored job spec unreadable");
     const char *old_layout = stored->layout ? stored->layout : "";
     const char *new_layout = job->layout ? job->layout : "";
     if (strcmp(old_layout, new_layout) != 0)
-        rc = refuse_change(dir, old_layout, new_layout, err);
+        rc = refuse_change(dir, stored, job, err);
     else if (strcmp(stored->text, job->text) != 0)
-        rc = io_write_file_atomic(path, job->text, strlen(job->text), err);
+        rc = store_job(path, job, err);
     ember_job_free(stored);
     return rc;
 }

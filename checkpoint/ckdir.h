@@ -16,9 +16,12 @@
  * process holds it. *fd is the lock, released by ckdir_unlock or exit. */
 EMBER_MUST_CHECK int ckdir_lock(const char *dir, int *fd, ember_err *err);
 void ckdir_unlock(int fd);
-/* Compares job's state layout with DIR/JOB: writes DIR/JOB on a fresh
- * directory, accepts (and records) harmless changes, refuses layout changes
- * with -EMBER_EINCOMPAT and a message naming what changed. */
+/* Compares job's state layout with DIR/JOB (the stored job, loaded again):
+ * writes DIR/JOB on a fresh directory, accepts (and records) harmless
+ * changes, refuses layout changes with -EMBER_EINCOMPAT and a message naming
+ * what changed (a field that reaches the state with another type: the field
+ * and both types). DIR/JOB is written only once its text loads back to the
+ * job's layout. */
 EMBER_MUST_CHECK int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err);
 /* 1 if DIR looks like an ember checkpoint (has JOB). */
 int ckdir_is_checkpoint(const char *dir);

@@ -59,12 +59,35 @@ const opt_def *job_batch_options(void) { return batch_options; }
 const opt_def *job_checkpoint_options(void) { return checkpoint_options; }
 const opt_def *job_parse_options(void) { return parse_options; }
 
+/* The name as the job line reads it back: up to a line break or a comment,
+ * at most 127 bytes, no blanks at either end. */
+static void job_set_name(ember_job *job, const char *name)
+{
+    char line[sizeof job->name];
+    const char *p = name ? name : "";
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strcspn(p, "\n");
+    if (n >= sizeof job->name)
+        n = sizeof job->name - 1;
+    memcpy(line, p, n);
+    line[n] = '\0';
+    n = job_text_comment_at(line);
+    p = line;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+        n--;
+    if (!n)
+        p = "job", n = 3;
+    memcpy(job->name, p, n);
+    job->name[n] = '\0';
+}
+
 ember_job *ember_job_new(const char *name)
 {
     ember_job *job = calloc(1, sizeof *job);
     if (!job)
         return NULL;
-    snprintf(job->name, sizeof job->name, "%s", name && *name ? name : "job");
+    job_set_name(job, name);
     job->interval_ms = 1000;
     job->max_records = 1000000;
     job->min_rate = 100;
@@ -104,34 +127,268 @@ void ember_job_free(ember_job *job)
     free(job);
 }
 
-static void str_append(char **dst, const char *line)
+/* ------------------------------------------------ canonical text, layout */
+
+/* Appends line and a newline to *dst; on failure the job remembers it and
+ * job_finish reports it (DIR/JOB must hold every line). */
+static void str_append(ember_job *job, char **dst, const char *line)
 {
-    size_t old = *dst ? strlen(*dst) : 0;
-    char *p = realloc(*dst, old + strlen(line) + 2);
-    if (!p)
-        return; /* the text is informational; a lost line only weakens the check */
-    memcpy(p + old, line, strlen(line));
-    p[old + strlen(line)] = '\n';
-    p[old + strlen(line) + 1] = '\0';
+    size_t old = *dst ? strlen(*dst) : 0, n = strlen(line);
+    char *p = realloc(*dst, old + n + 2);
+    if (!p) {
+        job->text_lost = 1;
+        return;
+    }
+    memcpy(p + old, line, n);
+    p[old + n] = '\n';
+    p[old + n + 1] = '\0';
     *dst = p;
+}
+
+static void append_vf(ember_job *job, int to_text, int to_layout, const char *fmt, va_list ap)
+{
+    char *line = NULL;
+    if (vasprintf(&line, fmt, ap) < 0) {
+        job->text_lost = 1;
+        return;
+    }
+    if (to_text)
+        str_append(job, &job->text, line);
+    if (to_layout)
+        str_append(job, &job->layout, line);
+    free(line);
 }
 
 void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)
 {
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    append_vf(job, 1, layout_line, fmt, ap);
     va_end(ap);
-    str_append(&job->text, line);
-    if (layout_line)
-        str_append(&job->layout, line);
+}
+
+void job_layout_append(ember_job *job, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    append_vf(job, 0, 1, fmt, ap);
+    va_end(ap);
+}
+
+/* A growing string; a failed allocation only sets oom. */
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} jbuf;
+
+static void jbuf_add(jbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jbuf_str(jbuf *b, const char *s)
+{
+    jbuf_add(b, s, strlen(s));
+}
+
+/* Ends b as one line of the text (to_text) and/or of the layout. */
+static void jbuf_emit(ember_job *job, jbuf *b, int to_text, int to_layout)
+{
+    if (b->oom || !b->p)
+        job->text_lost = 1;
+    else {
+        if (to_text)
+            str_append(job, &job->text, b->p);
+        if (to_layout)
+            str_append(job, &job->layout, b->p);
+    }
+    free(b->p);
+    *b = (jbuf){0};
+}
+
+/* How the loader reads a value back (jobfile.c): bare up to a blank or a
+ * '#', or "quoted" up to the next '"'. */
+static int value_needs_quotes(const char *v)
+{
+    return !*v || *v == '"' || strpbrk(v, " \t\r#") != NULL;
+}
+
+/* A value the job file can hold: no line break, and no '"' in one that
+ * needs quotes. Only the C API can pass others; the loader never makes one. */
+int job_opts_storable(const ember_opt *opts, size_t n, ember_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = opts[i].value ? opts[i].value : "";
+        if (strchr(v, '\n'))
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1,
+                                     "option '%s': a value cannot hold a line break", opts[i].key);
+        if (value_needs_quotes(v) && strchr(v, '"'))
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1,
+                                     "option '%s': a value with a '\"' cannot also start with "
+                                     "one or hold blanks or '#' (a job file could not hold it)",
+                                     opts[i].key);
+    }
+    return 0;
+}
+
+/* " k=v k=\"v w\"": the options as the loader reads them back. */
+static void jbuf_opts(jbuf *b, const ember_opt *opts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = opts[i].value ? opts[i].value : "";
+        int q = value_needs_quotes(v);
+        jbuf_str(b, " ");
+        jbuf_str(b, opts[i].key);
+        jbuf_str(b, q ? "=\"" : "=");
+        jbuf_str(b, v);
+        if (q)
+            jbuf_str(b, "\"");
+    }
+}
+
+void job_text_append_opts(ember_job *job, const char *step, const char *arg, const ember_opt *opts,
+                          size_t n)
+{
+    jbuf b = {0};
+    jbuf_str(&b, step);
+    jbuf_str(&b, arg ? arg : "");
+    jbuf_opts(&b, opts, n);
+    jbuf_emit(job, &b, 1, 0);
 }
 
 uint64_t job_layout_hash(const ember_job *job)
 {
     const char *l = job->layout ? job->layout : "";
     return XXH64(l, strlen(l), 0);
+}
+
+/* "name:type" of a record field that reaches the state. */
+static void jbuf_field(jbuf *b, const schema *s, int idx)
+{
+    jbuf_str(b, s->f[idx].name);
+    jbuf_str(b, ":");
+    jbuf_str(b, ember_type_name(s->f[idx].type));
+}
+
+/* The layout's key line: the key fields with their types (the state key is
+ * made of their values). */
+static void layout_key(ember_job *job)
+{
+    jbuf b = {0};
+    jbuf_str(&b, "key ");
+    for (int i = 0; i < job->n_keys; i++) {
+        if (i)
+            jbuf_str(&b, ",");
+        jbuf_field(&b, &job->current, job->key_fields[i]);
+    }
+    jbuf_emit(job, &b, 0, 1);
+}
+
+static const char *agg_fn_text(agg_fn fn)
+{
+    switch (fn) {
+    case AGG_COUNT:
+        return "count";
+    case AGG_SUM:
+        return "sum";
+    case AGG_MIN:
+        return "min";
+    case AGG_MAX:
+        return "max";
+    case AGG_AVG:
+        return "avg";
+    case AGG_WAVG:
+        return "wavg";
+    case AGG_TOPK:
+        return "topk";
+    default:
+        return "count_distinct";
+    }
+}
+
+/* The layout's aggregate line, from the parsed aggregates (not the text, so
+ * blanks and case do not count) with the type of every field they fold:
+ * "aggregate count() sum(ts:int) wavg(price:float, qty:int) topk(tag:string, 5)". */
+static void layout_aggregate(ember_job *job)
+{
+    jbuf b = {0};
+    char k[16];
+    jbuf_str(&b, "aggregate");
+    for (int i = 0; i < job->n_aggs; i++) {
+        const agg_spec *a = &job->aggs[i];
+        jbuf_str(&b, " ");
+        jbuf_str(&b, agg_fn_text(a->fn));
+        jbuf_str(&b, "(");
+        if (a->field >= 0)
+            jbuf_field(&b, &job->current, a->field);
+        if (a->fn == AGG_WAVG) {
+            jbuf_str(&b, ", ");
+            jbuf_field(&b, &job->current, a->field2);
+        } else if (a->fn == AGG_HLL) {
+            jbuf_str(&b, ", approx");
+        } else if (a->fn == AGG_TOPK) {
+            snprintf(k, sizeof k, ", %d", a->k);
+            jbuf_str(&b, k);
+        }
+        jbuf_str(&b, ")");
+    }
+    jbuf_emit(job, &b, 0, 1);
+}
+
+/* The fields that reach the state: the key's, and those the aggregates fold
+ * (after every select and join; a window's time field is an int). */
+typedef struct state_field {
+    const char *name;
+    ember_type type;
+    const char *use; /* "the key" or the aggregate's column name */
+} state_field;
+
+static int state_fields(const ember_job *job, state_field *out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < job->n_keys && n < cap; i++)
+        out[n++] = (state_field){job->current.f[job->key_fields[i]].name,
+                                 job->current.f[job->key_fields[i]].type, "the key"};
+    for (int i = 0; i < job->n_aggs && n < cap; i++) {
+        const agg_spec *a = &job->aggs[i];
+        if (a->field >= 0 && a->field < job->current.n)
+            out[n++] = (state_field){job->current.f[a->field].name, a->in_type, a->name};
+        if (a->fn == AGG_WAVG && n < cap)
+            out[n++] = (state_field){job->current.f[a->field2].name, a->in_type2, a->name};
+    }
+    return n;
+}
+
+int job_state_type_change(const ember_job *old, const ember_job *now, char *msg, size_t cap)
+{
+    state_field a[JOB_MAX_KEYS + 2 * JOB_MAX_AGGS], b[JOB_MAX_KEYS + 2 * JOB_MAX_AGGS];
+    int na = state_fields(old, a, (int)(sizeof a / sizeof a[0]));
+    int nb = state_fields(now, b, (int)(sizeof b / sizeof b[0]));
+    for (int j = 0; j < nb; j++)
+        for (int i = 0; i < na; i++)
+            if (strcmp(a[i].name, b[j].name) == 0 && a[i].type != b[j].type) {
+                snprintf(msg, cap, "field '%s' was %s and is now %s (in %s)", b[j].name,
+                         ember_type_name(a[i].type), ember_type_name(b[j].type), b[j].use);
+                return 1;
+            }
+    return 0;
 }
 
 static const char *stage_name(job_stage s)
@@ -155,21 +412,11 @@ static int enter_stage(ember_job *job, job_stage stage, int repeatable, ember_er
     return 0;
 }
 
-/* "k=v k=v" of the options, for the canonical text. */
-static void opts_text(const ember_opt *opts, size_t n, char *buf, size_t cap)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && used < cap; i++)
-        used += (size_t)snprintf(buf + used, cap - used, " %s=%s", opts[i].key, opts[i].value);
-}
-
 int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n, ember_err *err)
 {
     opt_set set = {0};
-    char text[1024];
-    int rc = opts_bind(batch_options, opts, n, &set, err);
-    if (rc)
+    int rc = job_opts_storable(opts, n, err);
+    if (rc || (rc = opts_bind(batch_options, opts, n, &set, err)))
         return rc;
     job->interval_ms = opts_int(&set, "interval");
     job->max_records = opts_int(&set, "max-records");
@@ -179,17 +426,15 @@ int ember_job_batch(ember_job *job, const ember_opt *opts, size_t n, ember_err *
     opts_free(&set);
     if (job->max_records <= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "max-records must be at least 1");
-    opts_text(opts, n, text, sizeof text);
-    job_text_append(job, 0, "batch     %s", text);
+    job_text_append_opts(job, "batch     ", NULL, opts, n);
     return 0;
 }
 
 int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_err *err)
 {
     opt_set set = {0};
-    char text[1024];
-    int rc = opts_bind(checkpoint_options, opts, n, &set, err);
-    if (rc)
+    int rc = job_opts_storable(opts, n, err);
+    if (rc || (rc = opts_bind(checkpoint_options, opts, n, &set, err)))
         return rc;
     free(job->ckpt_dir);
     job->ckpt_dir = opts_str(&set, "dir")[0] ? strdup(opts_str(&set, "dir")) : NULL;
@@ -201,8 +446,7 @@ int ember_job_checkpoint(ember_job *job, const ember_opt *opts, size_t n, ember_
     opts_free(&set);
     if (job->snapshot_keep < 1)
         return ember_err_set(err, -EMBER_EUSAGE, "keep must be at least 1");
-    opts_text(opts, n, text, sizeof text);
-    job_text_append(job, 0, "checkpoint%s", text);
+    job_text_append_opts(job, "checkpoint", NULL, opts, n);
     return 0;
 }
 
@@ -239,10 +483,10 @@ static int source_option_in_layout(const source_ops *src, const char *key)
 int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
                      ember_err *err)
 {
-    char text[1024] = "", layout[1024] = "";
+    char layout[1024] = "";
     size_t used = 0;
-    int rc = enter_stage(job, STAGE_SOURCE, 0, err);
-    if (rc)
+    int rc = job_opts_storable(opts, n, err);
+    if (rc || (rc = enter_stage(job, STAGE_SOURCE, 0, err)))
         return rc;
     job->source = source_find(kind);
     if (!job->source) {
@@ -255,14 +499,12 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
         job->source = NULL;
         return rc;
     }
-    opts_text(opts, n, text, sizeof text);
-    job_text_append(job, 0, "source    %s%s", kind, text);
+    job_text_append_opts(job, "source    ", kind, opts, n);
     for (size_t i = 0; i < n && used < sizeof layout; i++)
         if (source_option_in_layout(job->source, opts[i].key))
             used += (size_t)snprintf(layout + used, sizeof layout - used, " %s=%s",
                                      opts[i].key, opts[i].value);
-    snprintf(text, sizeof text, "source %s%s", kind, layout);
-    str_append(&job->layout, text);
+    job_layout_append(job, "source %s%s", kind, layout);
     return 0;
 }
 
@@ -285,9 +527,8 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
                     ember_err *err)
 {
     opt_set set = {0};
-    char text[1024];
-    int rc = enter_stage(job, STAGE_PARSE, 0, err);
-    if (rc)
+    int rc = job_opts_storable(opts, n, err);
+    if (rc || (rc = enter_stage(job, STAGE_PARSE, 0, err)))
         return rc;
     const parse_format *pf = parse_format_find(format);
     if (!pf) {
@@ -321,10 +562,8 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
     job->has_parse = 1;
     job->current = job->input;
     job->max_width = job->input.n;
-    opts_text(opts, n, text, sizeof text);
-    job_text_append(job, 0, "parse     %s%s", format, text);
-    snprintf(text, sizeof text, "parse %s fields=%s", format, opts_str(&set, "fields"));
-    str_append(&job->layout, text);
+    job_text_append_opts(job, "parse     ", format, opts, n);
+    job_layout_append(job, "parse %s fields=%s", format, opts_str(&set, "fields"));
 out:
     opts_free(&set);
     return rc;
@@ -440,7 +679,10 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
 {
     opt_set set = {0};
     schema fields;
-    char text[1024], note[96];
+    char note[96];
+    int rc = job_opts_storable(opts, n, err);
+    if (rc)
+        return rc;
     job_step *st = add_step(job, STEP_JOIN, err);
     if (!st)
         return err->code;
@@ -449,8 +691,7 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
                              em_suggest_note(em_suggest(kind, strlen(kind),
                                                         (const char *const[]){"table"}, 1),
                                              note, sizeof note));
-    int rc = opts_bind(join_options, opts, n, &set, err);
-    if (rc)
+    if ((rc = opts_bind(join_options, opts, n, &set, err)))
         return rc;
     const char *key = opts_str(&set, "key");
     st->join_key = schema_find(&job->current, key, strlen(key));
@@ -473,8 +714,7 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
         st->join_fields = fields.n;
         st->join_keep = strcmp(opts_str(&set, "on-miss"), "keep") == 0;
         job->n_steps++;
-        opts_text(opts, n, text, sizeof text);
-        job_text_append(job, 0, "join      table%s", text);
+        job_text_append_opts(job, "join      table", NULL, opts, n);
     }
     opts_free(&set);
     return rc;
@@ -571,9 +811,7 @@ int ember_job_key(ember_job *job, const char *fields, ember_err *err)
     if (job->n_keys == 0)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected at least one key field");
     job_text_append(job, 0, "key       %s", fields);
-    char line[512];
-    snprintf(line, sizeof line, "key %s", fields);
-    str_append(&job->layout, line);
+    layout_key(job);
     return 0;
 }
 
@@ -751,9 +989,7 @@ int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
     /* DIR/JOB keeps the text as given (a bare number no longer loads); the
      * layout line stays in milliseconds, as checkpoints hash it */
     job_text_append(job, 0, "ttl       %s", duration);
-    char line[64];
-    snprintf(line, sizeof line, "ttl       %lld", (long long)job->ttl_ms);
-    str_append(&job->layout, line);
+    job_layout_append(job, "ttl       %lld", (long long)job->ttl_ms);
     return 0;
 }
 
@@ -773,7 +1009,7 @@ int ember_job_window(ember_job *job, const char *spec, ember_err *err)
     job_text_append(job, 0, "window    %s", spec);
     char line[512];
     window_layout_text(&job->window, &job->current, line, sizeof line);
-    str_append(&job->layout, line);
+    job_layout_append(job, "%s", line);
     return 0;
 }
 
@@ -883,9 +1119,7 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
         return rc;
     job->agg_list = 1;
     job_text_append(job, 0, "aggregate %s", list);
-    char line[1024];
-    snprintf(line, sizeof line, "aggregate %s", list);
-    str_append(&job->layout, line);
+    layout_aggregate(job);
     return 0;
 }
 
@@ -940,9 +1174,8 @@ int ember_job_top(ember_job *job, const char *text, ember_err *err)
 int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
                    ember_err *err)
 {
-    char text[1024];
-    int rc = enter_stage(job, STAGE_SINK, 0, err);
-    if (rc)
+    int rc = job_opts_storable(opts, n, err);
+    if (rc || (rc = enter_stage(job, STAGE_SINK, 0, err)))
         return rc;
     job->sink = sink_find(kind);
     if (!job->sink) {
@@ -955,8 +1188,7 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
         job->sink = NULL;
         return rc;
     }
-    opts_text(opts, n, text, sizeof text);
-    job_text_append(job, 0, "sink      %s%s", kind, text);
+    job_text_append_opts(job, "sink      ", kind, opts, n);
     return 0;
 }
 
@@ -968,6 +1200,8 @@ int job_finish(ember_job *job, ember_err *err)
 
 int job_complete(ember_job *job, ember_err *err)
 {
+    if (job->text_lost)
+        return ember_err_set(err, -ENOMEM, "out of memory recording the job's text");
     if (!job->source)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", job->name);
     ensure_schema(job);

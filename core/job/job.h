@@ -110,6 +110,7 @@ struct ember_job {
     /* ember_job_drain() sets it with stop: the run ends with the drain batch
      * (ember_run_opts.drain). */
     volatile sig_atomic_t drain;
+    int text_lost; /* a line of text or layout could not be allocated */
 };
 
 /* core/job/stop.c: ember_job_run registers the job it runs, so that
@@ -118,11 +119,34 @@ struct ember_job {
 void em_job_running_add(ember_job *job);
 void em_job_running_remove(ember_job *job);
 
-/* Canonical text appended for each API call. */
+/* Canonical text appended for each API call (to the layout too if
+ * layout_line). The text is a fixed point of the loader: loading it gives
+ * the same text and the same layout (tests/fuzz/fuzz_jobfile.c). */
 void job_text_append(ember_job *job, int layout_line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* XXH64 of job->layout: the "job spec hash" of checkpoints. */
+/* A line of the layout only. */
+void job_layout_append(ember_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The line step + arg + " key=value"..., each value written so that the
+ * loader reads it back unchanged (quoted when it is empty, starts with '"' or
+ * holds a blank or '#'). */
+void job_text_append_opts(ember_job *job, const char *step, const char *arg, const ember_opt *opts,
+                          size_t n);
+/* -EMBER_EUSAGE (err->col = 1 + the option's index) for a value no job file
+ * can hold (a line break; a '"' in a value that needs quotes). */
+EMBER_MUST_CHECK int job_opts_storable(const ember_opt *opts, size_t n, ember_err *err);
+/* XXH64 of job->layout: the "job spec hash" of checkpoints. The layout holds
+ * the type of every field that reaches the state (key and aggregated fields,
+ * as they are after select and join). */
 uint64_t job_layout_hash(const ember_job *job);
+/* 1 if a field that reaches the state in both jobs has another type in
+ * `now` than in `old`; msg then names it and both types. */
+int job_state_type_change(const ember_job *old, const ember_job *now, char *msg, size_t cap);
+/* Where a line of expressions (or the job line) has its "# comment": the
+ * first '#' outside a "..." or '...' string, else strlen(s) (jobfile.c). */
+size_t job_text_comment_at(const char *s);
+/* The loader on text in memory (jobfile.c); path is for messages. */
+EMBER_MUST_CHECK int job_load_text(const char *path, const char *text, size_t n, ember_job **out,
+                                   ember_err *err);
 /* Option tables of the `batch` and `checkpoint` lines (for --help). */
 const opt_def *job_batch_options(void);
 const opt_def *job_checkpoint_options(void);

@@ -2,6 +2,15 @@
  * jobfile: loads a job file (one pipeline step per line, see README) by
  * calling the public API for each line. It only tokenizes and turns the
  * API's column-in-argument errors into FILE:LINE:COL messages.
+ *
+ * Comments. On the lines of options (batch, checkpoint, source, parse, join,
+ * sink) a '#' outside a quoted value starts a comment; a value is quoted
+ * only when it starts with '"' (it then runs to the next '"'), and any other
+ * quote character is plain text. On the other lines (expressions and the
+ * like) a '#' starts a comment unless it is inside a "..." or '...' string,
+ * wherever that starts. The canonical text (job.c) writes every value so
+ * that these rules read it back unchanged: load(canonical text) gives the
+ * same canonical text and the same state layout (tests/fuzz/).
  */
 #include "core/base/io.h"
 #include "core/base/suggest.h"
@@ -36,24 +45,36 @@ static int jf_error(ember_err *err, const jf_line *l, int col, const char *msg)
                              col > 0 ? col : 1, copy);
 }
 
-/* Cuts a trailing "# comment" that is not inside quotes. */
-static void strip_comment(char *s)
+static void trim_trailing(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+}
+
+size_t job_text_comment_at(const char *s)
 {
     char quote = 0;
-    for (char *p = s; *p; p++) {
+    const char *p = s;
+    for (; *p; p++) {
         if (quote) {
             if (*p == quote)
                 quote = 0;
         } else if (*p == '"' || *p == '\'') {
             quote = *p;
         } else if (*p == '#') {
-            *p = '\0';
             break;
         }
     }
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
+    return (size_t)(p - s);
+}
+
+/* Lines of expressions: cuts a trailing "# comment" that is not inside a
+ * "..." or '...' string. */
+static void strip_comment(char *s)
+{
+    s[job_text_comment_at(s)] = '\0';
+    trim_trailing(s);
 }
 
 static char *skip_ws(char *p)
@@ -63,21 +84,26 @@ static char *skip_ws(char *p)
     return p;
 }
 
+/* Cuts the word at p (a step name, a source kind); a '#' ends it and starts
+ * a comment, so the rest is then empty. Returns what follows the word. */
 static char *cut_word(char *p)
 {
-    while (*p && *p != ' ' && *p != '\t')
+    while (*p && *p != ' ' && *p != '\t' && *p != '#')
         p++;
-    if (*p)
+    if (*p == '#')
+        *p = '\0';
+    else if (*p)
         *p++ = '\0';
     return p;
 }
 
-/* key=value or key="quoted value"; returns the position after it. */
+/* key=value or key="quoted value"; returns the position after it. A '#'
+ * outside the quotes ends the line (a comment). */
 static int cut_option(jf_line *l, char *p, char **next, ember_err *err)
 {
     int col = (int)(p - l->text) + 1;
     char *eq = p;
-    while (*eq && *eq != '=' && *eq != ' ' && *eq != '\t')
+    while (*eq && *eq != '=' && *eq != ' ' && *eq != '\t' && *eq != '#')
         eq++;
     if (*eq != '=' || eq == p)
         return jf_error(err, l, col, "expected key=value");
@@ -92,9 +118,11 @@ static int cut_option(jf_line *l, char *p, char **next, ember_err *err)
         *end++ = '\0';
     } else {
         end = v;
-        while (*end && *end != ' ' && *end != '\t')
+        while (*end && *end != ' ' && *end != '\t' && *end != '#')
             end++;
-        if (*end)
+        if (*end == '#')
+            *end = '\0';
+        else if (*end)
             *end++ = '\0';
     }
     l->opts[l->n_opts] = (ember_opt){p, v};
@@ -105,7 +133,7 @@ static int cut_option(jf_line *l, char *p, char **next, ember_err *err)
 
 static int split_options(jf_line *l, char *p, ember_err *err)
 {
-    for (p = skip_ws(p); *p; p = skip_ws(p)) {
+    for (p = skip_ws(p); *p && *p != '#'; p = skip_ws(p)) {
         int rc = cut_option(l, p, &p, err);
         if (rc)
             return rc;
@@ -209,7 +237,17 @@ static int load_line(ember_job **job, jf_line *l, ember_err *err)
     return load_text_step(*job, d, l, err);
 }
 
-static int load_text(const char *path, char *text, ember_job **out, ember_err *err)
+/* Lines of options tokenize their own comments (see the top of the file). */
+static int is_options_step(const char *w, size_t n)
+{
+    static const char *const steps[] = {"batch", "checkpoint", "source", "parse", "join", "sink"};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (strlen(steps[i]) == n && memcmp(w, steps[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+static int load_lines(const char *path, char *text, ember_job **out, ember_err *err)
 {
     ember_job *job = NULL;
     int rc = 0, lineno = 0;
@@ -219,7 +257,10 @@ static int load_text(const char *path, char *text, ember_job **out, ember_err *e
         if (save)
             *save++ = '\0';
         lineno++;
-        strip_comment(line);
+        trim_trailing(line);
+        const char *w = skip_ws(line);
+        if (!is_options_step(w, strcspn(w, " \t#")))
+            strip_comment(line);
         if (!*skip_ws(line))
             continue;
         jf_line l = {.path = path, .lineno = lineno, .text = line};
@@ -237,6 +278,21 @@ static int load_text(const char *path, char *text, ember_job **out, ember_err *e
     return 0;
 }
 
+int job_load_text(const char *path, const char *text, size_t n, ember_job **out, ember_err *err)
+{
+    *out = NULL;
+    if (memchr(text, '\0', n))
+        return ember_err_set(err, -EMBER_EUSAGE, "%s: not a text file (contains NUL bytes)", path);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    int rc = load_lines(path, copy, out, err);
+    free(copy);
+    return rc;
+}
+
 int ember_job_load_file(const char *path, ember_job **out, ember_err *err)
 {
     char *text = NULL;
@@ -244,12 +300,7 @@ int ember_job_load_file(const char *path, ember_job **out, ember_err *err)
     int rc = io_read_file(path, &text, &n, err);
     if (rc)
         return rc;
-    if (memchr(text, '\0', n)) {
-        free(text);
-        return ember_err_set(err, -EMBER_EUSAGE, "%s: not a text file (contains NUL bytes)",
-                             path);
-    }
-    rc = load_text(path, text, out, err);
+    rc = job_load_text(path, text, n, out, err);
     free(text);
     return rc;
 }

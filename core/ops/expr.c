@@ -18,7 +18,7 @@
 #include <strings.h>
 
 /* Parentheses nest at most this deep (the parser recurses on them). */
-#define EXPR_MAX_DEPTH 200
+#define EXPR_MAX_PARENS 200
 
 typedef enum node_kind {
     N_CONST,
@@ -48,6 +48,7 @@ struct expr {
     int col;           /* 1-based column where this subexpression starts */
     ember_value value; /* N_CONST */
     char *text;        /* owned copy of a string constant */
+    int depth;         /* nodes on the longest path down: expr_eval's recursion */
     expr *l, *r;
 };
 
@@ -180,14 +181,23 @@ static int tok_is_keyword(const parser *p)
 
 /* ------------------------------------------------------------- tree nodes */
 
+/* Iterative (right rotations turn the tree into a list as it goes), so
+ * no tree, however deep, can exhaust the stack. */
 void expr_free(expr *e)
 {
-    if (!e)
-        return;
-    expr_free(e->l);
-    expr_free(e->r);
-    free(e->text);
-    free(e);
+    while (e) {
+        expr *l = e->l;
+        if (l) {
+            e->l = l->r;
+            l->r = e;
+            e = l;
+            continue;
+        }
+        expr *r = e->r;
+        free(e->text);
+        free(e);
+        e = r;
+    }
 }
 
 /* New node starting at column col (0-based); frees l and r on failure. */
@@ -205,7 +215,27 @@ static expr *node(parser *p, node_kind k, ember_type t, size_t col, expr *l, exp
     e->col = (int)col + 1;
     e->l = l;
     e->r = r;
+    int dl = l ? l->depth : 0, dr = r ? r->depth : 0;
+    e->depth = 1 + (dl > dr ? dl : dr);
     return e;
+}
+
+/* The node over l and r would nest deeper than EXPR_MAX_DEPTH: reports it at
+ * 1-based column col (the operator) and frees the operands. */
+static int too_deep(parser *p, int col, expr *l, expr *r)
+{
+    int d = 1 + (l ? l->depth : 0);
+    if (r && 1 + r->depth > d)
+        d = 1 + r->depth;
+    if (d <= EXPR_MAX_DEPTH)
+        return 0;
+    ember_err_set_col(p->err, -EMBER_EUSAGE, col,
+                      "expression nested too deeply (more than %d levels, as in a sum of "
+                      "more than %d terms): split it over several steps",
+                      EXPR_MAX_DEPTH, EXPR_MAX_DEPTH);
+    expr_free(l);
+    expr_free(r);
+    return 1;
 }
 
 static int is_num(ember_type t)
@@ -309,7 +339,7 @@ static expr *parse_field(parser *p)
 static expr *parse_paren(parser *p)
 {
     size_t open = p->pos;
-    if (++p->depth > EXPR_MAX_DEPTH) {
+    if (++p->depth > EXPR_MAX_PARENS) {
         syntax_error(p, open, "parentheses nested too deeply");
         return NULL;
     }
@@ -349,30 +379,33 @@ static expr *parse_atom(parser *p)
 /* ------------------------------------------------------------- operators */
 
 /* unary := "-" unary | atom. Iterative, so "- - - x" cannot blow the stack;
+ * two minus signs cancel (exactly: ints wrap, floats flip the sign bit), and
  * a negated constant is folded into the constant. */
 static expr *parse_unary(parser *p)
 {
     size_t first = p->pos, last = p->pos;
-    int n = 0;
-    for (; tok_is(p, "-"); n++) {
+    int minus = 0, odd = 0;
+    for (; tok_is(p, "-"); minus = 1, odd ^= 1) {
         last = p->pos;
         if (next_token(p))
             return NULL;
     }
     expr *x = parse_atom(p);
-    if (!x || n == 0)
+    if (!x || !minus)
         return x;
     if (!is_num(x->type))
         return type_error(p, (int)last + 1, x, NULL, "cannot negate a %s%s",
                           ember_type_name(x->type), "");
-    for (; n > 0 && x->kind == N_CONST; n--) {
+    if (odd && x->kind == N_CONST) {
         if (x->type == EMBER_INT)
             x->value.u.i = (int64_t)(0 - (uint64_t)x->value.u.i); /* wraps, never UB */
         else
             x->value.u.f = -x->value.u.f;
-    }
-    for (; n > 0 && x; n--)
+    } else if (odd) {
+        if (too_deep(p, (int)first + 1, x, NULL))
+            return NULL;
         x = node(p, N_NEG, x->type, first, x, NULL);
+    }
     if (x)
         x->col = (int)first + 1;
     return x;
@@ -400,6 +433,8 @@ static expr *arith(parser *p, node_kind k, size_t op_col, expr *l, expr *r)
                           ember_type_name(l->type), ember_type_name(r->type));
     /* int / int is float, as in Spark SQL: 7 / 2 = 3.5 */
     ember_type t = k == N_DIV ? EMBER_FLOAT : num_result(l, r);
+    if (too_deep(p, (int)op_col + 1, l, r))
+        return NULL;
     expr *e = node(p, k, t, (size_t)l->col - 1, l, r);
     if (e)
         e->otype = num_result(l, r);
@@ -451,6 +486,8 @@ static expr *compare_node(parser *p, node_kind k, size_t op_col, expr *l, expr *
     if (!comparable(k, l->type, r->type))
         return type_error(p, (int)op_col + 1, l, r, "cannot compare %s with %s",
                           ember_type_name(l->type), ember_type_name(r->type));
+    if (too_deep(p, (int)op_col + 1, l, r))
+        return NULL;
     expr *e = node(p, k, EMBER_BOOL, (size_t)l->col - 1, l, r);
     if (e)
         e->otype = is_num(l->type) ? num_result(l, r) : l->type;
@@ -492,6 +529,8 @@ static expr *parse_not(parser *p)
     if (x->type != EMBER_BOOL)
         return type_error(p, x->col, x, NULL, "'not' needs a condition (boolean), not %s%s",
                           ember_type_name(x->type), "");
+    if (n % 2 && too_deep(p, (int)first + 1, x, NULL))
+        return NULL;
     if (n % 2)
         x = node(p, N_NOT, EMBER_BOOL, first, x, NULL);
     else
@@ -499,28 +538,83 @@ static expr *parse_not(parser *p)
     return x;
 }
 
-static expr *logic_node(parser *p, const char *word, node_kind k, expr *l, expr *r)
+/* Frees the operands v[0..n). */
+static void free_operands(expr **v, size_t n)
 {
-    const expr *bad = l->type != EMBER_BOOL ? l : r->type != EMBER_BOOL ? r : NULL;
-    if (bad)
-        return type_error(p, bad->col, l, r,
-                          "'%s' needs conditions (booleans) on both sides, not %s", word,
-                          ember_type_name(bad->type));
+    for (size_t i = 0; i < n; i++)
+        expr_free(v[i]);
+    free(v);
+}
+
+/* The operands v[lo..hi) joined by k as a balanced tree: evaluation visits
+ * them left to right and stops at the first that decides (and/or are
+ * associative), and a chain of n conditions recurses only log2(n) deep.
+ * On failure every operand is freed. */
+static expr *balanced(parser *p, node_kind k, expr **v, size_t lo, size_t hi)
+{
+    if (hi - lo == 1)
+        return v[lo];
+    size_t mid = lo + (hi - lo) / 2;
+    expr *l = balanced(p, k, v, lo, mid);
+    if (!l) {
+        for (size_t i = mid; i < hi; i++)
+            expr_free(v[i]);
+        return NULL;
+    }
+    expr *r = balanced(p, k, v, mid, hi);
+    if (!r) {
+        expr_free(l);
+        return NULL;
+    }
+    if (too_deep(p, l->col, l, r))
+        return NULL;
     return node(p, k, EMBER_BOOL, (size_t)l->col - 1, l, r);
 }
 
+/* sub (word sub)*: every operand must be a condition; a type error points at
+ * the first that is not, once the operand after it has been read. */
 static expr *parse_logic(parser *p, const char *word, node_kind k, expr *(*sub)(parser *))
 {
-    expr *l = sub(p);
-    while (l && tok_is(p, word)) {
+    expr *first = sub(p);
+    if (!first || !tok_is(p, word))
+        return first;
+    size_t n = 1, cap = 8;
+    expr **v = malloc(cap * sizeof(expr *));
+    if (!v) {
+        ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
+        return expr_free(first), NULL;
+    }
+    v[0] = first;
+    while (tok_is(p, word)) {
         if (next_token(p))
-            return expr_free(l), NULL;
+            return free_operands(v, n), NULL;
         expr *r = sub(p);
         if (!r)
-            return expr_free(l), NULL;
-        l = logic_node(p, word, k, l, r);
+            return free_operands(v, n), NULL;
+        if (n == cap) {
+            expr **grown = realloc(v, 2 * cap * sizeof(expr *));
+            if (!grown) {
+                ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
+                expr_free(r);
+                return free_operands(v, n), NULL;
+            }
+            v = grown;
+            cap *= 2;
+        }
+        v[n++] = r;
+        const expr *bad = n == 2 && v[0]->type != EMBER_BOOL ? v[0]
+                          : r->type != EMBER_BOOL            ? r
+                                                             : NULL;
+        if (bad) {
+            ember_err_set_col(p->err, -EMBER_EUSAGE, bad->col,
+                              "'%s' needs conditions (booleans) on both sides, not %s", word,
+                              ember_type_name(bad->type));
+            return free_operands(v, n), NULL;
+        }
     }
-    return l;
+    expr *e = balanced(p, k, v, 0, n);
+    free(v);
+    return e;
 }
 
 static expr *parse_and(parser *p)

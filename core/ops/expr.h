@@ -18,6 +18,13 @@
  * err->col = 1-based column in the expression text.
  * Runtime: division or modulo by zero gives NULL; arithmetic on NULL gives
  * NULL; a comparison with NULL is false (so a filter drops the record).
+ *
+ * Depth: evaluation recurses once per level of the tree, so compiling refuses
+ * a tree deeper than EXPR_MAX_DEPTH levels (a sum of more terms, say) with the
+ * column of the operator that crosses it; parentheses nest at most 200 deep.
+ * and/or chains are built balanced (any number of conditions: log2(n)
+ * levels), two minus signs cancel and "not not x" is x, so neither counts.
+ * Freeing never recurses.
  */
 #ifndef EMBER_EXPR_H
 #define EMBER_EXPR_H
@@ -26,6 +33,8 @@
 #include "core/ops/schema.h"
 
 typedef struct expr expr;
+
+#define EXPR_MAX_DEPTH 1000
 
 EMBER_MUST_CHECK int expr_compile(const char *text, const schema *in, expr **out,
                                   ember_err *err);

@@ -224,6 +224,130 @@ START_TEST(deep_nesting_is_an_error_not_a_crash)
 }
 END_TEST
 
+/* "ts OP ts OP ... ts" with n terms (caller frees). */
+static char *chain(const char *first, const char *op_term, int n)
+{
+    size_t a = strlen(first), b = strlen(op_term), len = a + (size_t)(n - 1) * b;
+    char *t = malloc(len + 1);
+    memcpy(t, first, a);
+    for (int i = 1; i < n; i++)
+        memcpy(t + a + (size_t)(i - 1) * b, op_term, b);
+    t[len] = '\0';
+    return t;
+}
+
+/* A 400k-term sum overflowed the stack in expr_eval, 1M terms in expr_free:
+ * compiling refuses what would nest deeper than EXPR_MAX_DEPTH levels, at
+ * the operator that crosses it, and frees what it built. */
+START_TEST(deep_sums_are_refused_at_the_operator)
+{
+    int sizes[] = {400000, 1000000, EXPR_MAX_DEPTH + 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *t = chain("ts", " + ts", sizes[i]);
+        expect_error(t, 5 * EXPR_MAX_DEPTH - 1, "nested too deeply"); /* the MAX-th '+' */
+        free(t);
+        t = chain("temp", "*temp", sizes[i]);
+        expect_error(t, 5 * EXPR_MAX_DEPTH, "nested too deeply");
+        free(t);
+    }
+    char *t = chain("ts", " + ts", EXPR_MAX_DEPTH); /* the deepest that loads */
+    expect_int(t, 10 * EXPR_MAX_DEPTH);
+    free(t);
+    t = chain("ts", " - ts", EXPR_MAX_DEPTH); /* the comparison is one level more */
+    char *cmp = malloc(strlen(t) + 8);
+    sprintf(cmp, "%s > 0", t);
+    expect_error(cmp, (int)strlen(t) + 2, "nested too deeply");
+    free(cmp);
+    free(t);
+}
+END_TEST
+
+/* 100k unary minus signs overflowed the stack too: two cancel exactly (ints
+ * wrap, floats flip the sign), so any number loads, and evaluates right. */
+START_TEST(unary_minus_chains_cancel)
+{
+    char *t = chain("-", "-", 100000);
+    char *e = malloc(100000 + 8);
+    sprintf(e, "%sts", t);
+    expect_int(e, 10);
+    sprintf(e, "-%sts", t);
+    expect_int(e, -10);
+    sprintf(e, "-%stemp", t);
+    expect_float(e, -20.0);
+    sprintf(e, "%s'a'", t);
+    expect_error(e, 100000, "cannot negate a string");
+    free(e);
+    free(t);
+    expect_int("- - -ts", -10);
+    expect_int("- -(-9223372036854775807 - 1)", INT64_MIN);
+    expect_float("- - -(-0.5)", 0.5);
+}
+END_TEST
+
+/* Long and/or chains (generated filters) are built balanced: any number of
+ * conditions loads, evaluates left to right and stops at the first that
+ * decides. */
+START_TEST(long_and_or_chains_load_and_short_circuit)
+{
+    int n = 100000;
+    char *t = chain("ts = 1", " or ts = 1", n);
+    expect_bool(t, 0);
+    free(t);
+    t = chain("ts = 1", " or ts = 1", n);
+    size_t len = strlen(t);
+    t = realloc(t, len + 16);
+    strcpy(t + len, " or ts = 10");
+    expect_bool(t, 1);
+    free(t);
+    t = chain("ts = 10", " and ts > 1", n);
+    expect_bool(t, 1);
+    free(t);
+    t = chain("ts = 10", " and ts > 1", n);
+    len = strlen(t);
+    t = realloc(t, len + 16);
+    strcpy(t + len, " and ts > 99");
+    expect_bool(t, 0);
+    free(t);
+    /* a NULL comparison is false, wherever it sits in the chain */
+    t = chain("city = 'x'", " or ts = 1", 1000);
+    expect_bool(t, 0);
+    free(t);
+    t = chain("not not (ts > 1)", " and not not (ts > 1)", 5000);
+    expect_bool(t, 1);
+    free(t);
+    /* operand type errors still point at the operand */
+    t = chain("ts > 1", " or ts > 1", 5000);
+    len = strlen(t);
+    t = realloc(t, len + 16);
+    strcpy(t + len, " or temp");
+    expect_error(t, (int)len + 5, "'or' needs conditions");
+    free(t);
+}
+END_TEST
+
+/* A failed compile deep inside a long chain frees every operand (ASan's leak
+ * check sees the rest). */
+START_TEST(errors_inside_long_chains_free_everything)
+{
+    char *t = chain("ts > 1", " and ts > 1", 20000);
+    size_t len = strlen(t);
+    t = realloc(t, len + 16);
+    strcpy(t + len, " and tmp > 1");
+    expect_error(t, (int)len + 6, "unknown field 'tmp'");
+    free(t);
+    select_list *s = NULL;
+    ember_err err = {0};
+    t = chain("ts", " + ts", 5000);
+    char *list = malloc(strlen(t) + 32);
+    sprintf(list, "sensor, %s as total", t);
+    ck_assert_int_eq(select_compile(list, &sch, &s, &err), -EMBER_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nested too deeply"));
+    ck_assert_int_eq(err.col, 8 + 5 * EXPR_MAX_DEPTH - 1); /* after "sensor, " */
+    free(list);
+    free(t);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ NULL */
 
 START_TEST(arithmetic_on_null_is_null)
@@ -407,6 +531,10 @@ static Suite *expr_suite(void)
     tcase_add_test(tc, logic_errors_point_at_the_operand);
     tcase_add_test(tc, names_and_syntax_errors);
     tcase_add_test(tc, deep_nesting_is_an_error_not_a_crash);
+    tcase_add_test(tc, deep_sums_are_refused_at_the_operator);
+    tcase_add_test(tc, unary_minus_chains_cancel);
+    tcase_add_test(tc, long_and_or_chains_load_and_short_circuit);
+    tcase_add_test(tc, errors_inside_long_chains_free_everything);
     tcase_add_test(tc, arithmetic_on_null_is_null);
     tcase_add_test(tc, comparisons_with_null_are_false);
     tcase_add_test(tc, division_and_modulo_by_zero_are_null);
