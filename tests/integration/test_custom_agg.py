@@ -56,9 +56,15 @@ def merge(a, b):
 
 
 def fmt(d):
-    """text.c's format_double: %.15g unless it does not read back."""
-    s = "%.15g" % d
-    return s if float(s) == d else "%.17g" % d
+    """The shortest text that reads back as d (Python's repr), as ember
+    writes floats; repr's "1e+16" style exponents are "%g"-style there."""
+    if d == int(d) and abs(d) < 1e15:
+        return "%d" % d
+    s = repr(d)
+    if "e" in s:
+        mant, exp = s.split("e")
+        s = "%se%s%02d" % (mant, "-" if exp.startswith("-") else "+", abs(int(exp)))
+    return s
 
 
 def cells(acc):
