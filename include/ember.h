@@ -176,6 +176,8 @@ typedef struct ember_run_opts {
     int until_idle;       /* stop when every source has no more input */
     int threads;          /* transform workers, 0 = 1 */
     int progress;         /* print one progress line per batch on stderr */
+    int reset_output;     /* output of another checkpoint is moved aside (file) or a new
+                             marker sequence starts (kafka) instead of refusing to start */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until

@@ -337,7 +337,8 @@ static int open_progress(engine *e, ember_err *err)
 static int open_plugins(engine *e, ember_err *err)
 {
     source_env senv = {e->job->name, e->dir};
-    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0};
+    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0,
+                     e->checkpoint_id, e->opts.reset_output};
     e->src.ops = e->job->source;
     int rc = e->src.ops->open(&e->src, &e->job->source_opts, &senv, err);
     if (rc) {
@@ -417,6 +418,8 @@ int recover_start(engine *e, ember_err *err)
 {
     double t0 = now_ms();
     int rc = ckdir_lock(e->dir, &e->lock_fd, err);
+    if (!rc)
+        rc = ckdir_identity(e->dir, e->opts.reset_output, e->checkpoint_id, err);
     if (!rc)
         rc = ckdir_check_job(e->dir, e->job, err);
     e->job_hash = job_layout_hash(e->job);

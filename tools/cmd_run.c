@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
-            "                 [--progress]\n"
+            "                 [--progress] [--reset-output]\n"
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
@@ -22,6 +22,9 @@ static void usage(FILE *out)
             "  --until-idle   stop when the source has no more input\n"
             "  --threads T    transform worker threads (default 1)\n"
             "  --progress     add step timings and rates to the per-batch progress line\n"
+            "  --reset-output the sink's output belongs to another checkpoint (an old run,\n"
+            "                 another --dir): move it aside (file: DIR to DIR.<time>) or\n"
+            "                 start a new marker sequence (kafka) instead of refusing\n"
             "SIGINT/SIGTERM finish the current batch and exit 0.\n"
             "Exit: 0 done, 1 runtime failure (I/O error, data loss, bad record), 2 bad usage,\n"
             "bad job file, incompatible or locked checkpoint directory.\n\n");
@@ -59,6 +62,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->until_idle = 1;
         } else if (!strcmp(a, "--progress")) {
             o->progress = 1;
+        } else if (!strcmp(a, "--reset-output")) {
+            o->reset_output = 1;
         } else if (!strcmp(a, "--dir")) {
             if (!(o->dir = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--dir needs a directory");

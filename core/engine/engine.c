@@ -338,6 +338,8 @@ static int commit_step(engine *e, uint64_t batch, uint64_t batch_time_ms, store_
     e->committed = batch;
     e->records_total = c->records_total;
     e->state_keys += (uint64_t)e->key_delta;
+    if (e->src.ops->committed) /* kafka: to the consumer group (source.h) */
+        e->src.ops->committed(&e->src, c->ends, c->n_ends);
     return fp_step("state.after_commit", err);
 }
 

@@ -30,6 +30,7 @@ typedef struct engine {
     ember_job *job;
     ember_run_opts opts;
     char dir[4096];
+    char checkpoint_id[33]; /* DIR/ID (checkpoint/ckdir.h), handed to the sink */
     int lock_fd;
     store *st;
     int op_cf;

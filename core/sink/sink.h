@@ -24,6 +24,13 @@ typedef struct sink_env {
     const char *checkpoint_dir;
     const schema *rows;     /* schema of the rows written */
     int n_key_fields;       /* first n fields of rows are the key (0: no key) */
+    /* The checkpoint's id (32 hex, DIR/ID): a sink marks its output with it
+     * and, at start, refuses output marked by another checkpoint (an old
+     * run with another --dir, a second copy of the job) unless reset_output
+     * (`ember run --reset-output`): then it moves that output aside or
+     * starts a new marker sequence owned by this id. */
+    const char *checkpoint_id;
+    int reset_output;
 } sink_env;
 
 typedef struct sink_ops {
