@@ -1,14 +1,19 @@
 /* ckdir: lock and job-spec check of a checkpoint directory (see ckdir.h). */
 #include "checkpoint/ckdir.h"
 #include "core/base/io.h"
+#include "core/base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 int ckdir_lock(const char *dir, int *fd_out, ember_err *err)
 {
@@ -134,4 +139,123 @@ int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err)
         rc = store_job(path, job, err);
     ember_job_free(stored);
     return rc;
+}
+
+/* ------------------------------------------------------------ identity */
+
+#define ID_MAGIC "ember-checkpoint-id 1\n"
+
+static int is_hex_id(const char *p, size_t n)
+{
+    if (n != CKDIR_ID_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Parses the text of DIR/ID; 0 ok, -1 damaged. */
+static int parse_id(const char *text, size_t n, char id[CKDIR_ID_LEN + 1])
+{
+    const char *sum = NULL;
+    for (size_t i = n; i-- > 0;)
+        if (i + 9 <= n && (i == 0 || text[i - 1] == '\n') && !memcmp(text + i, "checksum ", 9)) {
+            sum = text + i;
+            break;
+        }
+    if (!sum || n < sizeof ID_MAGIC - 1 || memcmp(text, ID_MAGIC, sizeof ID_MAGIC - 1))
+        return -1;
+    char want[17];
+    snprintf(want, sizeof want, "%016" PRIx64, (uint64_t)XXH64(text, (size_t)(sum - text), 0));
+    size_t rest = n - (size_t)(sum - text);
+    if (rest != 9 + 16 + 1 || memcmp(sum + 9, want, 16) || sum[25] != '\n')
+        return -1;
+    const char *line = strstr(text, "\nid ");
+    if (!line || line > sum)
+        return -1;
+    line += 4;
+    const char *end = strchr(line, '\n');
+    if (!end || !is_hex_id(line, (size_t)(end - line)))
+        return -1;
+    memcpy(id, line, CKDIR_ID_LEN);
+    id[CKDIR_ID_LEN] = '\0';
+    return 0;
+}
+
+int ckdir_read_id(const char *dir, char id[CKDIR_ID_LEN + 1], ember_err *err)
+{
+    char path[4096];
+    char *text = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/ID", dir);
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return ember_err_set(err, -ENOENT, "%s: no such file", path);
+    int rc = io_read_file(path, &text, &n, err);
+    if (rc)
+        return rc;
+    if (parse_id(text, n, id))
+        rc = ember_err_set(err, -EMBER_ECORRUPT, "%s is damaged (checksum or format)", path);
+    free(text);
+    return rc;
+}
+
+static int random_bytes(unsigned char *buf, size_t n, ember_err *err)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return ember_err_set(err, -errno, "getrandom: %s", strerror(errno));
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int make_id(const char *dir, char id[CKDIR_ID_LEN + 1], ember_err *err)
+{
+    unsigned char raw[CKDIR_ID_LEN / 2];
+    char text[256], path[4096];
+    int rc = random_bytes(raw, sizeof raw, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int n = snprintf(text, sizeof text, ID_MAGIC "id %s\ncreated_ms %" PRIu64 "\n", id,
+                     (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    n += snprintf(text + n, sizeof text - (size_t)n, "checksum %016" PRIx64 "\n",
+                  (uint64_t)XXH64(text, (size_t)n, 0));
+    snprintf(path, sizeof path, "%s/ID", dir);
+    return io_write_file_atomic(path, text, (size_t)n, err);
+}
+
+int ckdir_identity(const char *dir, int renew, char id[CKDIR_ID_LEN + 1], ember_err *err)
+{
+    int rc = ckdir_read_id(dir, id, err);
+    if (rc == 0)
+        return 0;
+    if (rc == -EMBER_ECORRUPT && !renew) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return ember_err_set(err, -EMBER_ECORRUPT, "%s: the checkpoint's output identity is "
+                             "lost; run with --reset-output to give it a new id (its output "
+                             "is moved aside)", why);
+    }
+    if (rc != -ENOENT && rc != -EMBER_ECORRUPT)
+        return rc;
+    int damaged = rc == -EMBER_ECORRUPT, had_job = ckdir_is_checkpoint(dir);
+    *err = (ember_err){0};
+    if ((rc = make_id(dir, id, err)))
+        return rc;
+    if (damaged || had_job)
+        em_log(EMBER_LOG_INFO, "recovery: %s/ID %s; the checkpoint's new id is %s", dir,
+               damaged ? "was damaged (replaced: --reset-output)"
+                       : "was missing (a checkpoint made before checkpoint ids, or the file "
+                         "was deleted)",
+               id);
+    return 0;
 }

@@ -2,6 +2,8 @@
  * ckdir: the checkpoint directory itself.
  *   DIR/LOCK       flock'ed by the one writer (holds its pid, for messages)
  *   DIR/JOB        the job spec that created the state (canonical job text)
+ *   DIR/ID         the checkpoint's identity: a random 128-bit id made with the
+ *                  directory, checksummed; sinks mark their output with it
  *   DIR/db/        live RocksDB state         (state/store.c)
  *   DIR/wal/       write-ahead log segments   (checkpoint/wal.c)
  *   DIR/snapshots/ snapshots with MANIFESTs   (checkpoint/snapshot.c)
@@ -23,6 +25,24 @@ void ckdir_unlock(int fd);
  * and both types). DIR/JOB is written only once its text loads back to the
  * job's layout. */
 EMBER_MUST_CHECK int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err);
+/* DIR/ID, a text file written once, atomically:
+ *   ember-checkpoint-id 1
+ *   id <32 hex: 128 random bits>
+ *   created_ms <unix ms>
+ *   checksum <xxh64 16 hex of every byte before this line>
+ * The id names the checkpoint wherever its output goes (the file sink's
+ * DIR/.ember-checkpoint, the kafka sink's markers), so output of another
+ * checkpoint (an old run, a second copy of the job) is never taken as ours. */
+#define CKDIR_ID_LEN 32
+/* Reads DIR/ID into id (32 hex + NUL): -ENOENT when there is none,
+ * -EMBER_ECORRUPT (message names the file) when it does not verify. */
+EMBER_MUST_CHECK int ckdir_read_id(const char *dir, char id[CKDIR_ID_LEN + 1], ember_err *err);
+/* The id of a locked checkpoint directory, making DIR/ID when there is none
+ * (a fresh directory, or one made before ids: a line says so when DIR/JOB
+ * existed already). A damaged DIR/ID is -EMBER_ECORRUPT unless `renew`
+ * (`ember run --reset-output`), which replaces it with a new id. */
+EMBER_MUST_CHECK int ckdir_identity(const char *dir, int renew, char id[CKDIR_ID_LEN + 1],
+                                    ember_err *err);
 /* 1 if DIR looks like an ember checkpoint (has JOB). */
 int ckdir_is_checkpoint(const char *dir);
 

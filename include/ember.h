@@ -290,6 +290,8 @@ typedef struct ember_run_opts {
     int drain;            /* when the run ends idle (until_idle) or by
                              ember_job_drain(): one last batch moves every
                              watermark to the end and emits every open window */
+    int reset_output;     /* output of another checkpoint is moved aside (file) or a new
+                             marker sequence starts (kafka) instead of refusing to start */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until

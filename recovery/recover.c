@@ -260,12 +260,14 @@ static void recovery_close(recovery *r)
     r->lock_fd = -1;
 }
 
-int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash, recovery *r,
-                  ember_err *err)
+int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash, int reset_output,
+                  recovery *r, ember_err *err)
 {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
     int rc = ckdir_lock(dir, &r->lock_fd, err);
+    if (!rc)
+        rc = ckdir_identity(dir, reset_output, r->checkpoint_id, err);
     if (!rc)
         rc = ckdir_check_job(dir, job, err);
     if (!rc)

@@ -4,7 +4,8 @@
  * found; it never runs a batch. The engine then opens the plugins and
  * replays the planned batches through the same function as new ones.
  *
- *   1. take DIR/LOCK (flock): one writer per checkpoint directory
+ *   1. take DIR/LOCK (flock): one writer per checkpoint directory; read (or
+ *      make) DIR/ID, the checkpoint's id
  *   2. check the job spec against DIR/JOB (refuse state-layout changes)
  *   3. open the live state; if missing or unusable, restore the newest
  *      snapshot whose MANIFEST verifies (older ones if the newest fails)
@@ -50,6 +51,7 @@ typedef struct recovery {
     int lock_fd;
     store *st;
     wal *wal;
+    char checkpoint_id[33]; /* DIR/ID: the sinks mark their output with it */
 
     commit_record last;  /* the last commit (batch 0 in a fresh directory) */
     uint64_t state_keys; /* meta "state_keys" of that commit */
@@ -62,10 +64,11 @@ typedef struct recovery {
     size_t n_pending;
 } recovery;
 
-/* Runs steps 1-6 for `job` over `dir`; job_hash is job_layout_hash(job).
+/* Runs steps 1-6 for `job` over `dir`; job_hash is job_layout_hash(job);
+ * reset_output gives a damaged DIR/ID a new id (ember run --reset-output).
  * On failure everything it opened is closed again. */
 EMBER_MUST_CHECK int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash,
-                                   recovery *r, ember_err *err);
+                                   int reset_output, recovery *r, ember_err *err);
 /* Frees the pending batches (not the handles, not `last`). */
 void recovery_free_pending(recovery *r);
 

@@ -1,10 +1,11 @@
 /*
  * cmd_inspect: `ember inspect DIR [--batch B] [--format table|json]`: the job
- * spec and its hash, the committed batch with its offsets and sink markers,
+ * spec and its hash, the checkpoint id (DIR/ID), the committed batch with its offsets and sink markers,
  * the WAL's segments and the PLAN of batch B (default: the newest PLAN).
  * What cannot be read (the live state, the WAL) is reported on stderr, the
  * rest is still printed, and the exit code is 1.
  */
+#include "checkpoint/ckdir.h"
 #include "checkpoint/wal.h"
 #include "core/base/io.h"
 #include "tools/ckread.h"
@@ -18,7 +19,7 @@
 static void usage(void)
 {
     printf("usage: ember inspect DIR [--batch B] [--format table|json]\n"
-           "Shows the job spec and its hash, the committed batch (time, records, source\n"
+           "Shows the job spec and its hash, the checkpoint id, the committed batch (time, records, source\n"
            "offsets, sink markers), the WAL segments, and the PLAN of batch B (default:\n"
            "the newest PLAN in the WAL; --batch 0 is the newest too): its batch time\n"
            "and input ranges. Read-only.\n");
@@ -37,6 +38,8 @@ typedef struct plan_find {
 typedef struct inspection {
     char *spec;
     uint64_t hash;
+    char id[CKDIR_ID_LEN + 1]; /* "" when DIR/ID is missing or damaged */
+    int id_state;              /* 0 ok, -ENOENT missing, other: damaged or unreadable */
     int committed;         /* c holds a commit record */
     int live_bad;          /* the live state could not be read */
     const char *sink_kind; /* the job's sink: its marker is "sink" */
@@ -90,6 +93,12 @@ static void print_text(const inspection *in)
     const commit_record *c = &in->c;
     const plan_find *p = &in->plan;
     printf("job spec (hash %016" PRIx64 "):\n%s", in->hash, in->spec);
+    if (in->id_state == 0)
+        printf("checkpoint id: %s\n", in->id);
+    else if (in->id_state == -ENOENT)
+        printf("checkpoint id: none (made before checkpoint ids; the next run makes one)\n");
+    else
+        printf("checkpoint id: unknown (ID unreadable)\n");
     if (!in->committed) {
         printf("committed: %s\n", in->live_bad ? "unknown (live state unreadable)" : "nothing yet");
     } else {
@@ -149,7 +158,12 @@ static void print_json(const inspection *in)
     const plan_find *p = &in->plan;
     printf("{\"job_spec\": ");
     ck_json_str(stdout, in->spec);
-    printf(", \"spec_hash\": \"%016" PRIx64 "\", \"committed\": ", in->hash);
+    printf(", \"spec_hash\": \"%016" PRIx64 "\", \"checkpoint_id\": ", in->hash);
+    if (in->id_state == 0)
+        printf("\"%s\"", in->id);
+    else
+        printf("null");
+    printf(", \"committed\": ");
     if (!in->committed) {
         printf("null");
     } else {
@@ -221,7 +235,14 @@ static int gather(const char *dir, inspection *in)
         fprintf(stderr, "ember inspect: %s\n", err.msg);
         return 1;
     }
+    in->id_state = ckdir_read_id(dir, in->id, &err);
+    if (in->id_state && in->id_state != -ENOENT) {
+        fprintf(stderr, "ember inspect: %s\n", err.msg);
+        in->id[0] = '\0';
+    }
+    memset(&err, 0, sizeof err);
     bad = read_live(dir, in);
+    bad |= in->id_state && in->id_state != -ENOENT;
     snprintf(in->wal_dir, sizeof in->wal_dir, "%s/wal", dir);
     memset(&err, 0, sizeof err);
     if (wal_list_segments(in->wal_dir, &in->segs, &in->n_segs, &err) ||

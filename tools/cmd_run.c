@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
-            "                 [--progress] [--drain]\n"
+            "                 [--progress] [--drain] [--reset-output]\n"
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
@@ -24,6 +24,9 @@ static void usage(FILE *out)
             "  --progress     add step timings and rates to the per-batch progress line\n"
             "  --drain        end (idle with --until-idle, or SIGTERM) with one batch that\n"
             "                 emits every open window and session (the end of bounded input)\n"
+            "  --reset-output the sink's output belongs to another checkpoint (an old run,\n"
+            "                 another --dir): move it aside (file: DIR to DIR.<time>) or\n"
+            "                 start a new marker sequence (kafka) instead of refusing\n"
             "SIGINT/SIGTERM stop the job and exit 0 within a second, also while it waits\n"
             "(a source connecting, Kafka down): a running batch commits, a waiting one\n"
             "replays on the next run. The last line says `stopped after batch N, committed`.\n"
@@ -72,6 +75,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->drain = 1;
         } else if (!strcmp(a, "--progress")) {
             o->progress = 1;
+        } else if (!strcmp(a, "--reset-output")) {
+            o->reset_output = 1;
         } else if (!strcmp(a, "--dir")) {
             if (!(o->dir = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--dir needs a directory");

@@ -429,6 +429,8 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     e->state_keys += (uint64_t)b->key_delta;
     if (b->drain)
         e->drained = b->batch;
+    if (e->src.ops->committed) /* kafka: to the consumer group (source.h) */
+        e->src.ops->committed(&e->src, c->ends, c->n_ends);
     return fp_step("state.after_commit", err);
 }
 

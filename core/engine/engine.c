@@ -48,6 +48,7 @@ double engine_mono_ms(void)
 static void adopt(engine *e, recovery *r)
 {
     e->lock_fd = r->lock_fd;
+    snprintf(e->checkpoint_id, sizeof e->checkpoint_id, "%s", r->checkpoint_id);
     e->st = r->st;
     e->wal = r->wal;
     e->last = r->last;
@@ -85,8 +86,13 @@ static int open_source(engine *e, ember_err *err)
 
 static int open_sink(engine *e, ember_err *err)
 {
-    sink_env kenv = {e->job->name, e->dir, &e->job->output, e->job->n_aggs ? e->job->n_keys : 0,
-                     &e->job->stop};
+    sink_env kenv = {.job_name = e->job->name,
+                     .checkpoint_dir = e->dir,
+                     .rows = &e->job->output,
+                     .n_key_fields = e->job->n_aggs ? e->job->n_keys : 0,
+                     .stop = &e->job->stop,
+                     .checkpoint_id = e->checkpoint_id,
+                     .reset_output = e->opts.reset_output};
     e->snk.ops = e->job->sink;
     int rc = e->snk.ops->open(&e->snk, &e->job->sink_opts, &kenv, err);
     if (rc && e->snk.impl)
@@ -141,7 +147,7 @@ static int open_operators(engine *e, ember_err *err)
 static int engine_open(engine *e, recovery *r, ember_err *err)
 {
     e->job_hash = job_layout_hash(e->job);
-    int rc = recovery_open(e->dir, e->job, e->job_hash, r, err);
+    int rc = recovery_open(e->dir, e->job, e->job_hash, e->opts.reset_output, r, err);
     if (rc)
         return rc;
     adopt(e, r);

@@ -69,6 +69,7 @@ typedef struct engine {
     ember_job *job;
     ember_run_opts opts;
     char dir[4096];
+    char checkpoint_id[33]; /* DIR/ID (checkpoint/ckdir.h), handed to the sink */
     uint64_t job_hash;
 
     /* handles from recovery, and the plugins the engine opened */

@@ -26,6 +26,24 @@
  * batch are deterministic (same rows, same order on replay), so what a
  * broken attempt left is a prefix of each partition's rows.
  *
+ * Output identity: every marker and every row names the checkpoint that
+ * wrote it (marker field ckpt=ID, row header ember.checkpoint; ID is
+ * DIR/ID, see checkpoint/ckdir.h). Marker value:
+ *   batch=B ckpt=ID [start] [over=ID2] ends=P:O,...
+ * `start` opens this id's marker sequence (its first marker, or the one
+ * --reset-output writes), `over` names the checkpoint whose sequence ours
+ * took over. At start the newest marker of the job must be ours (or one
+ * of the sequence we took over): markers of another checkpoint after our
+ * newest one mean the topic holds another checkpoint's batches (an old
+ * run's, with a deleted or another --dir, whose batch numbers would
+ * suppress ours), and the job refuses to start unless --reset-output
+ * (then a `start` marker at the topic's current end opens our sequence).
+ * While running, before each commit, the marker partition is read from
+ * where it was last checked up to our own new marker: a marker of this job
+ * from another checkpoint there is a second copy writing the same topic.
+ * Kafka fences a second producer with the same transactional.id; the
+ * embedded broker does not, so ember stops on its own markers' evidence.
+ *
  * Failures: an abortable transaction error (a delivery timed out while the
  * cluster was down...) aborts, recounts what is present and tries the batch
  * again with backoff, for as long as it takes; a fatal one (fenced by
@@ -47,6 +65,8 @@
 #define REQUEST_TIMEOUT_MS 5000
 #define TXN_TIMEOUT_MS 60000 /* transaction.timeout.ms: records not acknowledged by then fail */
 #define EMBEDDED_PARTITIONS 4
+#define CKPT_ID_LEN 32
+#define MAX_RIVALS 8
 
 static const opt_def kafka_sink_options[] = {
     {"brokers", OPT_STR, NULL, NULL,
@@ -67,6 +87,19 @@ typedef struct out_row {
 
 typedef struct kafka_sink {
     kafka_endpoint ep;
+    char id[CKPT_ID_LEN + 1];   /* this checkpoint's id */
+    char over[CKPT_ID_LEN + 1]; /* the checkpoint whose marker sequence ours took over, or "" */
+    char *ckpt_dir;
+    int reset;        /* --reset-output */
+    int starts;       /* the next marker opens this id's sequence */
+    int adopt_legacy; /* newest markers carry no id (written before ids): they are ours */
+    /* The marker partition(s), for the second-writer check: per partition
+     * the offset up to which it was checked, our newest marker there. */
+    int32_t *mparts;
+    int64_t *mscanned, *mown;
+    size_t n_mparts;
+    int32_t marker_part; /* the running transaction's marker, from its delivery report */
+    int64_t marker_off;
     rd_kafka_t *rk;     /* the transactional producer */
     rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
     char *topic, *markers, *txn_id, *job;
@@ -107,6 +140,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         m->offset + 1 > s->dr_ends[m->partition] && m->rkt &&
         strcmp(rd_kafka_topic_name(m->rkt), s->topic) == 0)
         s->dr_ends[m->partition] = m->offset + 1;
+    else if (m->rkt && strcmp(rd_kafka_topic_name(m->rkt), s->markers) == 0) {
+        s->marker_part = m->partition;
+        s->marker_off = m->offset;
+    }
 }
 
 static int make_clients(kafka_sink *s, ember_err *err)
@@ -220,6 +257,14 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     snprintf(s->what, sizeof s->what, "sink kafka topic %s", s->topic);
     s->n_keys = env->n_key_fields;
     s->timeout_ms = opts_int(opts, "timeout");
+    s->reset = env->reset_output;
+    s->ckpt_dir = strdup(env->checkpoint_dir);
+    if (!s->ckpt_dir)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    s->marker_part = -1;
+    snprintf(s->id, sizeof s->id, "%s", env->checkpoint_id ? env->checkpoint_id : "");
+    if (strlen(s->id) != CKPT_ID_LEN)
+        return ember_err_set(err, -EINVAL, "%s: no checkpoint id", s->what);
     int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
                                                                    err)))
@@ -233,54 +278,136 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
 
 /* ------------------------------------------------------------ recovery */
 
-typedef struct marker_scan {
-    const kafka_sink *s;
-    uint64_t batch; /* newest marker of this job seen, 0 = none */
-    char ends[2048];
-} marker_scan;
-
 static int key_is(const rd_kafka_message_t *m, const char *key)
 {
     return m->key && m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0;
 }
 
-/* Marker value: "batch=B ends=P:O,P:O,..." (text, so kcat shows it). */
-static int on_marker(const rd_kafka_message_t *m, void *ctx)
+/* One marker of this job, parsed. */
+typedef struct marker {
+    uint64_t batch;
+    char id[CKPT_ID_LEN + 1];   /* "" on a marker written before checkpoint ids */
+    char over[CKPT_ID_LEN + 1]; /* the sequence it took over, or "" */
+    int start;                  /* opens its id's sequence */
+    int32_t partition;
+    int64_t offset;
+    char ends[2048];
+} marker;
+
+/* Marker value: "batch=B [ckpt=ID] [start] [over=ID] ends=P:O,P:O,..." (text,
+ * so kcat shows it; markers before checkpoint ids have no ckpt=). 1 when m
+ * is a marker of this job. */
+static int parse_marker(const kafka_sink *s, const rd_kafka_message_t *m, marker *out)
 {
-    marker_scan *ms = ctx;
     char v[2200];
-    if (!key_is(m, ms->s->job) || !m->payload || m->len >= sizeof v)
+    unsigned long long b = 0;
+    if (!key_is(m, s->job) || !m->payload || m->len >= sizeof v)
         return 0;
     memcpy(v, m->payload, m->len);
     v[m->len] = '\0';
-    unsigned long long b = 0;
-    const char *ends = strstr(v, " ends=");
-    if (sscanf(v, "batch=%llu", &b) == 1 && b >= ms->batch) {
-        ms->batch = b;
-        snprintf(ms->ends, sizeof ms->ends, "%s", ends ? ends + 6 : "");
+    char *ends = strstr(v, " ends=");
+    if (ends)
+        *ends = '\0';
+    if (sscanf(v, "batch=%llu", &b) != 1)
+        return 0;
+    *out = (marker){.batch = b, .partition = m->partition, .offset = m->offset};
+    snprintf(out->ends, sizeof out->ends, "%s", ends ? ends + 6 : "");
+    for (char *tok = strtok(v, " "); tok; tok = strtok(NULL, " ")) {
+        if (!strncmp(tok, "ckpt=", 5))
+            snprintf(out->id, sizeof out->id, "%s", tok + 5);
+        else if (!strncmp(tok, "over=", 5))
+            snprintf(out->over, sizeof out->over, "%s", tok + 5);
+        else if (!strcmp(tok, "start"))
+            out->start = 1;
+    }
+    return 1;
+}
+
+/* A marker of another checkpoint that our sequence does not account for:
+ * anything but the continuation markers of the sequence we took over (a
+ * copy that had not stopped yet) is another writer. */
+static int is_rival(const kafka_sink *s, const char *over, const marker *mk)
+{
+    if (!strcmp(mk->id, s->id))
+        return 0;
+    return !(over[0] && !strcmp(mk->id, over) && !mk->start);
+}
+
+typedef struct marker_scan {
+    const kafka_sink *s;
+    int own_found;
+    marker own;               /* our newest marker (max batch) */
+    marker part_own;          /* ... in the partition being scanned */
+    int part_own_found;
+    marker others[MAX_RIVALS]; /* newest marker of each other (id, start) after part_own */
+    size_t n_others;
+    int more_others;
+} marker_scan;
+
+static void note_other(marker_scan *ms, const marker *mk)
+{
+    for (size_t i = 0; i < ms->n_others; i++)
+        if (!strcmp(ms->others[i].id, mk->id) && ms->others[i].start == mk->start &&
+            ms->others[i].partition == mk->partition) {
+            if (mk->offset > ms->others[i].offset)
+                ms->others[i] = *mk;
+            return;
+        }
+    if (ms->n_others < MAX_RIVALS)
+        ms->others[ms->n_others++] = *mk;
+    else
+        ms->more_others = 1;
+}
+
+static int on_marker(const rd_kafka_message_t *m, void *ctx)
+{
+    marker_scan *ms = ctx;
+    marker mk;
+    if (!parse_marker(ms->s, m, &mk))
+        return 0;
+    if (strcmp(mk.id, ms->s->id)) {
+        note_other(ms, &mk);
+        return 0;
+    }
+    if (!ms->part_own_found || mk.offset > ms->part_own.offset) {
+        ms->part_own = mk;
+        ms->part_own_found = 1;
     }
     return 0;
 }
 
-/* The newest marker in one partition of the control topic: its tail first,
- * further back only while none of this job's markers turns up. */
-static int scan_marker_partition(kafka_sink *s, int32_t p, marker_scan *ms, ember_err *err)
+/* The markers of this job in one partition of the control topic, from its
+ * tail back until our newest one turns up (or the log starts): ours, and
+ * the others' after it. *hi = the partition's end. */
+static int scan_marker_partition(kafka_sink *s, int32_t p, marker_scan *ms, int64_t *hi,
+                                 ember_err *err)
 {
-    int64_t lo = -1, hi = -1, window = 256;
+    int64_t lo = -1, window = 256;
+    size_t others_before = ms->n_others;
+    *hi = -1;
+    ms->part_own_found = 0;
     int rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_EARLIEST, &lo,
                            REQUEST_TIMEOUT_MS, err);
     if (!rc)
-        rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_LATEST, &hi,
+        rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_LATEST, hi,
                            REQUEST_TIMEOUT_MS, err);
-    for (int64_t to = hi; !rc && lo >= 0 && to > lo; window *= 8) {
+    for (int64_t to = *hi; !rc && lo >= 0 && to > lo && !ms->part_own_found; window *= 8) {
         int64_t from = to - window > lo ? to - window : lo;
-        uint64_t before = ms->batch;
         rc = kafka_scan(s->reader, &s->ep, s->markers, p, from, to, on_marker, ms, err);
-        if (ms->batch > before)
-            break;
         to = from;
     }
-    return rc;
+    if (rc || !ms->part_own_found)
+        return rc;
+    /* Others of this partition before our newest marker do not count. */
+    size_t keep = others_before;
+    for (size_t i = others_before; i < ms->n_others; i++)
+        if (ms->others[i].offset > ms->part_own.offset)
+            ms->others[keep++] = ms->others[i];
+    ms->n_others = keep;
+    if (!ms->own_found || ms->part_own.batch >= ms->own.batch)
+        ms->own = ms->part_own;
+    ms->own_found = 1;
+    return 0;
 }
 
 static void parse_ends(kafka_sink *s, const char *text)
@@ -296,22 +423,168 @@ static void parse_ends(kafka_sink *s, const char *text)
     }
 }
 
-static int read_newest_marker(kafka_sink *s, ember_err *err)
+static int produce_marker(kafka_sink *s, const char *batch, ember_err *err);
+static int txn_error(kafka_sink *s, const char *call, rd_kafka_error_t *e, ember_err *err);
+static int commit_txn(kafka_sink *s, ember_err *err);
+static int abort_txn(kafka_sink *s, ember_err *err);
+static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err);
+static void note_own_marker(kafka_sink *s);
+
+static int mpart_index(const kafka_sink *s, int32_t p)
+{
+    for (size_t i = 0; i < s->n_mparts; i++)
+        if (s->mparts[i] == p)
+            return (int)i;
+    return -1;
+}
+
+static void short_id(const char *id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.8s", id[0] ? id : "none");
+}
+
+/* --reset-output: a `start` marker at the output topic's current end, in a
+ * transaction of its own, opens this checkpoint's marker sequence; later
+ * batches are counted (count_present) from there. */
+static int reset_sequence(kafka_sink *s, uint64_t batch, const char *over, ember_err *err)
+{
+    int32_t *ids = malloc((size_t)s->n_parts * sizeof *ids);
+    char b[24];
+    int rc = ids ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    for (int32_t p = 0; p < s->n_parts && ids; p++)
+        ids[p] = p;
+    if (!rc)
+        rc = kafka_offsets(s->reader, &s->ep, s->topic, ids, (size_t)s->n_parts, KAFKA_LATEST,
+                           s->dr_ends, REQUEST_TIMEOUT_MS, err);
+    free(ids);
+    if (rc)
+        return rc;
+    snprintf(b, sizeof b, "%" PRIu64, batch);
+    snprintf(s->over, sizeof s->over, "%s", over);
+    s->starts = 1;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(s->rk);
+    if (e)
+        return txn_error(s, "begin_transaction", e, err) < 0 ? err->code
+               : ember_err_set(err, -ETIMEDOUT, "%s", err->msg);
+    s->in_txn = 1;
+    s->dr_failed = 0;
+    s->marker_part = -1;
+    rc = produce_marker(s, b, err);
+    if (!rc)
+        rc = await_deliveries(s, b, err);
+    if (!rc && s->dr_failed)
+        rc = (snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1);
+    if (!rc)
+        rc = commit_txn(s, err);
+    if (rc > 0) { /* abortable: recover() tries again (and then finds this marker or not) */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        if ((rc = abort_txn(s, err)))
+            return rc;
+        return ember_err_set(err, -ETIMEDOUT, "%s: --reset-output: %s", s->what, why);
+    }
+    if (rc)
+        return rc;
+    note_own_marker(s);
+    s->delivered = batch;
+    memcpy(s->ends, s->dr_ends, (size_t)s->n_parts * sizeof *s->ends);
+    char ours[16];
+    short_id(s->id, ours, sizeof ours);
+    em_log(EMBER_LOG_INFO, "recovery: sink kafka: --reset-output: a new marker sequence of job "
+           "%s owned by checkpoint %s starts in %s at batch %" PRIu64 " (the older records "
+           "stay in topic %s)", s->job, ours, s->markers, batch + 1, s->topic);
+    return 0;
+}
+
+/* Refuses output of another checkpoint, or (--reset-output) starts ours:
+ * 1 when it did (delivered and ends are set). */
+static int judge_markers(kafka_sink *s, marker_scan *ms, uint64_t committed, ember_err *err)
+{
+    const char *over = ms->own_found ? ms->own.over : "";
+    const marker *rival = NULL;
+    int all_legacy = ms->n_others > 0 && !ms->more_others;
+    for (size_t i = 0; i < ms->n_others; i++) {
+        const marker *mk = &ms->others[i];
+        all_legacy &= mk->id[0] == '\0';
+        if (is_rival(s, over, mk) && (!rival || mk->batch > rival->batch))
+            rival = mk;
+    }
+    if (!ms->own_found && all_legacy && committed) {
+        /* Written by this job before checkpoint ids: take them as ours. */
+        const marker *newest = &ms->others[0];
+        for (size_t i = 1; i < ms->n_others; i++)
+            if (ms->others[i].batch > newest->batch)
+                newest = &ms->others[i];
+        ms->own = *newest;
+        ms->own_found = 1;
+        s->adopt_legacy = 1;
+        em_log(EMBER_LOG_INFO, "recovery: sink kafka: the markers of job %s in %s name no "
+               "checkpoint (written before checkpoint ids) and this checkpoint has committed "
+               "batch %" PRIu64 ": they are taken as its own", s->job, s->markers, committed);
+        return 0;
+    }
+    if (!rival)
+        return 0;
+    char ours[16], theirs[16];
+    short_id(s->id, ours, sizeof ours);
+    short_id(rival->id, theirs, sizeof theirs);
+    if (!s->reset)
+        return ember_err_set(err, -EMBER_EINCOMPAT, "%s: the newest marker of job %s in %s is "
+                             "another checkpoint's (id %s, batch %" PRIu64 "%s); this checkpoint "
+                             "(%s, id %s) would take that checkpoint's batches for its own and "
+                             "not write them: if that checkpoint is gone (its --dir deleted or "
+                             "changed), run with --reset-output to start this checkpoint's own "
+                             "marker sequence; if it still runs, stop one of the two",
+                             s->what, s->job, s->markers, theirs, rival->batch,
+                             rival->id[0] ? "" : ", written before checkpoint ids", s->ckpt_dir,
+                             ours);
+    uint64_t from = ms->own_found && ms->own.batch > committed ? ms->own.batch : committed;
+    int rc = reset_sequence(s, from, rival->id, err);
+    return rc ? rc : 1;
+}
+
+static int read_newest_marker(kafka_sink *s, uint64_t committed, ember_err *err)
 {
     marker_scan ms = {.s = s};
     int32_t *ids = NULL;
     size_t n = 0;
     int rc = kafka_partitions(s->reader, &s->ep, s->markers, REQUEST_TIMEOUT_MS, &ids, &n, err);
-    if (rc == -ENOENT) /* no marker was ever written */
+    if (rc == -ENOENT) { /* no marker was ever written */
+        s->starts = 1;
         return (*err = (ember_err){0}), 0;
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = scan_marker_partition(s, ids[i], &ms, err);
-    free(ids);
-    if (!rc) {
-        s->delivered = ms.batch;
-        parse_ends(s, ms.ends);
     }
-    return rc;
+    int64_t *hi = rc ? NULL : calloc(n + 1, sizeof *hi), *own = rc ? NULL : malloc((n + 1) * 8);
+    if (!rc && (!hi || !own))
+        rc = ember_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        own[i] = -1;
+        rc = scan_marker_partition(s, ids[i], &ms, &hi[i], err);
+        if (!rc && ms.part_own_found)
+            own[i] = ms.part_own.offset;
+    }
+    if (!rc) {
+        free(s->mparts);
+        free(s->mscanned);
+        free(s->mown);
+        s->mparts = ids;
+        s->mscanned = hi;
+        s->mown = own;
+        s->n_mparts = n;
+        ids = NULL;
+        hi = own = NULL;
+        rc = judge_markers(s, &ms, committed, err);
+    }
+    free(ids);
+    free(hi);
+    free(own);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    s->delivered = ms.own_found ? ms.own.batch : 0;
+    s->starts = !ms.own_found;
+    snprintf(s->over, sizeof s->over, "%s", ms.own_found ? ms.own.over : "");
+    if (ms.own_found)
+        parse_ends(s, ms.own.ends);
+    return 0;
 }
 
 typedef struct present_scan {
@@ -323,10 +596,13 @@ typedef struct present_scan {
 static int on_present(const rd_kafka_message_t *m, void *ctx)
 {
     present_scan *ps = ctx;
-    char job[256], batch[24];
+    char job[256], batch[24], ckpt[CKPT_ID_LEN + 8];
     kafka_header(m, "ember.job", job, sizeof job);
     if (strcmp(job, ps->s->job) != 0)
         return 0;
+    kafka_header(m, "ember.checkpoint", ckpt, sizeof ckpt);
+    if (strcmp(ckpt, ps->s->id) != 0 && !(ps->s->adopt_legacy && !ckpt[0]))
+        return 0; /* another checkpoint's row (before our marker sequence) */
     kafka_header(m, "ember.batch", batch, sizeof batch);
     ps->count += strcmp(batch, ps->batch) == 0;
     return 0;
@@ -447,7 +723,7 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
     kafka_backoff b = {0};
     int rc = init_txn(s, err);
     while (!rc) {
-        rc = read_newest_marker(s, err);
+        rc = read_newest_marker(s, committed_batch, err);
         if (!rc)
             rc = count_present(s, s->delivered + 1, err);
         if (rc != -ETIMEDOUT || (s->timeout_ms && kafka_now_ms() >= give_up))
@@ -456,13 +732,15 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
     }
     if (rc)
         return rc;
-    char interrupted[200] = "";
+    char interrupted[200] = "", ours[16];
+    short_id(s->id, ours, sizeof ours);
     if (present_total(s))
         snprintf(interrupted, sizeof interrupted, "; %" PRIu64 " records of batch %" PRIu64
                  " from an interrupted attempt are there and will not be sent again",
                  present_total(s), s->delivered + 1);
     em_log(EMBER_LOG_INFO, "recovery: sink kafka: topic %s holds batches up to %" PRIu64
-           " (marker in %s)%s", s->topic, s->delivered, s->markers, interrupted);
+           " of checkpoint %s (marker in %s)%s", s->topic, s->delivered, ours, s->markers,
+           interrupted);
     if (s->delivered < committed_batch)
         em_log(EMBER_LOG_WARN, "recovery: sink kafka: batches %" PRIu64 "..%" PRIu64 " are "
                "committed but not in topic %s (%s)", s->delivered + 1, committed_batch, s->topic,
@@ -536,6 +814,7 @@ static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember
             RD_KAFKA_V_KEY(r->key_len ? s->buf.data + r->key_off : NULL, r->key_len),
             RD_KAFKA_V_VALUE(s->buf.data + r->val_off, r->val_len),
             RD_KAFKA_V_HEADER("ember.job", s->job, -1), RD_KAFKA_V_HEADER("ember.batch", batch, -1),
+            RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
         if (!e)
             return 0;
@@ -557,7 +836,8 @@ static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember
 static int produce_marker(kafka_sink *s, const char *batch, ember_err *err)
 {
     char v[2200];
-    size_t n = (size_t)snprintf(v, sizeof v, "batch=%s ends=", batch);
+    size_t n = (size_t)snprintf(v, sizeof v, "batch=%s ckpt=%s%s%s%s ends=", batch, s->id,
+                                s->starts ? " start" : "", s->over[0] ? " over=" : "", s->over);
     for (int32_t p = 0; p < s->n_parts && n < sizeof v - 48; p++)
         if (s->dr_ends[p] >= 0)
             n += (size_t)snprintf(v + n, sizeof v - n, "%s%d:%" PRId64,
@@ -565,7 +845,8 @@ static int produce_marker(kafka_sink *s, const char *batch, ember_err *err)
     rd_kafka_resp_err_t e = rd_kafka_producev(
         s->rk, RD_KAFKA_V_TOPIC(s->markers), RD_KAFKA_V_KEY(s->job, strlen(s->job)),
         RD_KAFKA_V_VALUE(v, n), RD_KAFKA_V_HEADER("ember.job", s->job, -1),
-        RD_KAFKA_V_HEADER("ember.batch", batch, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("ember.batch", batch, -1),
+        RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
     if (!e)
         return 0;
@@ -613,6 +894,94 @@ static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
     return 0;
 }
 
+typedef struct rival_scan {
+    kafka_sink *s;
+    int found;
+    marker first;
+} rival_scan;
+
+static int on_rival(const rd_kafka_message_t *m, void *ctx)
+{
+    rival_scan *rs = ctx;
+    marker mk;
+    if (!rs->found && parse_marker(rs->s, m, &mk) && is_rival(rs->s, rs->s->over, &mk)) {
+        rs->first = mk;
+        rs->found = 1;
+    }
+    return 0;
+}
+
+/* The second-writer check (see the top): the marker partition from where it
+ * was last checked up to our new marker, within what a read_committed
+ * reader can see now. Our marker is acknowledged, its transaction open.
+ * -EIO (after aborting) when another checkpoint's marker is there. */
+static int check_rivals(kafka_sink *s, uint64_t batch, ember_err *err)
+{
+    int32_t p = s->marker_part;
+    int64_t m = s->marker_off, hi = -1;
+    if (p < 0 || m < 0)
+        return 0;
+    int i = mpart_index(s, p);
+    if (i < 0) { /* a partition the marker topic did not have at start */
+        int32_t *np = realloc(s->mparts, (s->n_mparts + 1) * sizeof *np);
+        int64_t *ns = np ? realloc(s->mscanned, (s->n_mparts + 1) * 8) : NULL;
+        int64_t *no = ns ? realloc(s->mown, (s->n_mparts + 1) * 8) : NULL;
+        if (np)
+            s->mparts = np;
+        if (ns)
+            s->mscanned = ns;
+        if (!no)
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        s->mown = no;
+        i = (int)s->n_mparts++;
+        s->mparts[i] = p;
+        s->mscanned[i] = -1; /* all of it appeared after our start: from its log start */
+        s->mown[i] = -1;
+    }
+    int rc = 0;
+    if (s->mscanned[i] < 0)
+        rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_EARLIEST,
+                           &s->mscanned[i], REQUEST_TIMEOUT_MS, err);
+    if (rc)
+        return rc == -ETIMEDOUT ? 1 : rc;
+    int64_t from = s->mscanned[i], own = s->mown[i];
+    /* Only our previous marker in between: nothing to read. */
+    if (from >= m || (from == own && m == own + 1)) {
+        s->mscanned[i] = m;
+        return 0;
+    }
+    rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_LATEST, &hi,
+                       REQUEST_TIMEOUT_MS, err);
+    if (rc)
+        return rc == -ETIMEDOUT ? 1 : rc;
+    /* A broker that isolates transactions ends a read_committed read before
+     * our open one (hi <= m): the one record between our previous marker and
+     * this one is then its commit marker. */
+    int64_t to = hi < m ? hi : m;
+    rival_scan rs = {.s = s};
+    if (!(hi == m && from == own && m == own + 2) && from < to)
+        rc = kafka_scan(s->reader, &s->ep, s->markers, p, from, to, on_rival, &rs, err);
+    if (rc)
+        return rc;
+    s->mscanned[i] = to > from ? to : from;
+    if (!rs.found)
+        return 0;
+    char ours[16], theirs[16];
+    short_id(s->id, ours, sizeof ours);
+    short_id(rs.first.id, theirs, sizeof theirs);
+    ember_err_set(err, -EIO, "%s: another copy of job %s writes this topic: checkpoint %s wrote "
+                  "%s (batch %" PRIu64 ") to %s after this copy (checkpoint %s, %s) started; the "
+                  "broker did not fence it (Kafka fences a second producer with the same "
+                  "transactional.id; the embedded broker and `ember broker` do not), so this "
+                  "copy stops before committing batch %" PRIu64 ": run one copy of a job",
+                  s->what, s->job, theirs, rs.first.start ? "the first marker of its own "
+                  "sequence" : "a marker", rs.first.batch, s->markers, ours, s->ckpt_dir, batch);
+    char keep[sizeof err->msg];
+    snprintf(keep, sizeof keep, "%s", err->msg);
+    rc = abort_txn(s, err);
+    return rc ? rc : ember_err_set(err, -EIO, "%s", keep);
+}
+
 /* Rows, then (once all are acknowledged) the marker, in one transaction.
  * 0 ok, 1 abort and retry, <0 stop. */
 static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
@@ -642,7 +1011,14 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
                              s->what, b, s->dr_error);
     if (s->dr_failed)
         return snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1;
+    s->marker_part = -1;
     rc = produce_marker(s, b, err);
+    if (!rc)
+        rc = await_deliveries(s, b, err);
+    if (!rc && s->dr_failed)
+        rc = (snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1);
+    if (!rc)
+        rc = check_rivals(s, batch, err);
     return rc ? rc : commit_txn(s, err);
 }
 
@@ -667,6 +1043,16 @@ static int abort_txn(kafka_sink *s, ember_err *err)
     return 0;
 }
 
+/* After a commit: the marker just committed is our newest; later markers
+ * of this sequence are continuations. */
+static void note_own_marker(kafka_sink *s)
+{
+    int i = s->marker_part >= 0 ? mpart_index(s, s->marker_part) : -1;
+    if (i >= 0)
+        s->mown[i] = s->marker_off;
+    s->starts = 0;
+}
+
 static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
 {
     kafka_sink *s = snk->impl;
@@ -687,6 +1073,7 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     kafka_backoff_ok(&b, s->what);
+    note_own_marker(s);
     s->delivered = batch;
     memcpy(s->ends, s->dr_ends, (size_t)s->n_parts * sizeof *s->ends);
     memset(s->present, 0, (size_t)s->n_parts * sizeof *s->present);
@@ -720,6 +1107,10 @@ static void ksink_close(sink *snk)
     free(s->markers);
     free(s->txn_id);
     free(s->job);
+    free(s->ckpt_dir);
+    free(s->mparts);
+    free(s->mscanned);
+    free(s->mown);
     free(s);
     snk->impl = NULL;
 }

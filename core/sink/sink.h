@@ -28,6 +28,13 @@ typedef struct sink_env {
     /* The job's stop flag (NULL: never stops); polled as source_env.stop is:
      * a wait ends with -ECANCELED, the batch stays uncommitted and replays. */
     const volatile sig_atomic_t *stop;
+    /* The checkpoint's id (32 hex, DIR/ID): a sink marks its output with it
+     * and, at start, refuses output marked by another checkpoint (an old
+     * run with another --dir, a second copy of the job) unless reset_output
+     * (`ember run --reset-output`): then it moves that output aside or
+     * starts a new marker sequence owned by this id. */
+    const char *checkpoint_id;
+    int reset_output;
 } sink_env;
 
 typedef struct sink_ops {

@@ -139,7 +139,7 @@ def state(d):
 def sink_latest(d):
     latest = {}
     for name in sorted(os.listdir(d + "/out")):
-        if ".tmp" in name:
+        if ".tmp" in name or name.startswith("."):  # .ember-checkpoint: the owner mark
             continue
         text = open(os.path.join(d + "/out", name)).read()
         if not text.startswith("k\tcount\tmax_seq\tsum_v\n") or not text.endswith("\n"):
