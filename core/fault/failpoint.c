@@ -17,7 +17,7 @@
  * once to PATH ("-" means stderr); the chaos suite sums them to show coverage.
  */
 #include "core/fault/failpoint.h"
-#include "core/base/io.h"
+#include "core/fault/powerloss.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,7 +185,7 @@ static void fp_crash(const fp_point *p)
     int n;
 
     /* drops never-fsynced bytes first when EMBER_POWERLOSS=1 (no-op otherwise) */
-    io_simulate_power_loss();
+    pl_simulate();
     n = snprintf(msg, sizeof msg, "failpoint %s: crash\n", p->name);
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
         /* nothing to do: we are about to die either way */
