@@ -3,6 +3,7 @@
  */
 #include "state/table.h"
 #include "core/base/arena.h"
+#include "core/base/array.h"
 #include "core/ops/csv.h"
 #include "core/base/io.h"
 #include "core/base/log.h"
@@ -276,15 +277,9 @@ static int load_stored(join_table *t, const char *header, size_t hlen, table_ver
     for (; !rc && store_iter_valid(it); store_iter_next(it)) {
         size_t vlen;
         const char *val = store_iter_value(it, &vlen);
-        if (n + vlen + 1 > cap) {
-            while (n + vlen + 1 > cap)
-                cap *= 2;
-            char *p = realloc(text, cap);
-            if (!p) {
-                rc = ember_err_set(err, -ENOMEM, "out of memory");
-                break;
-            }
-            text = p;
+        if (em_array_reserve(&text, &cap, n + vlen + 1, 1)) {
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+            break;
         }
         memcpy(text + n, val, vlen);
         text[n + vlen] = '\n';

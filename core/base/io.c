@@ -12,6 +12,7 @@
  * drop what a power cut could drop.
  */
 #include "core/base/io.h"
+#include "core/base/array.h"
 #include "core/fault/failpoint.h"
 #include "core/fault/powerloss.h"
 
@@ -37,25 +38,6 @@ typedef struct io_fd {
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 static io_fd *io_fds; /* indexed by fd, grown on demand */
 static size_t io_fds_cap;
-
-/* Grows *arr (of elem-byte items) so index `need` fits; zero-fills. */
-static int io_grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 16;
-    void *p;
-
-    if (need < *cap)
-        return 0;
-    while (ncap <= need)
-        ncap *= 2;
-    p = realloc(*arr, ncap * elem);
-    if (!p)
-        return -ENOMEM;
-    memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
 
 /* ------------------------------------------------------------ fd table */
 
@@ -101,7 +83,7 @@ static int io_remember_fd(int fd, const char *path, int created, off_t size)
     int rc = 0;
 
     pthread_mutex_lock(&io_lock);
-    if (io_grow((void **)&io_fds, &io_fds_cap, (size_t)fd, sizeof *io_fds) != 0) {
+    if (em_array_reserve(&io_fds, &io_fds_cap, (size_t)fd + 1, sizeof *io_fds) != 0) {
         rc = -ENOMEM;
         goto out_unlock;
     }

@@ -37,6 +37,7 @@
 #include "core/kafka/mock.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
+#include "core/base/array.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -501,14 +502,8 @@ static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
 static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
 {
     kafka_sink *s = snk->impl;
-    if (s->n_rows == s->cap_rows) {
-        size_t cap = s->cap_rows ? s->cap_rows * 2 : 1024;
-        out_row *r = realloc(s->rows, cap * sizeof *r);
-        if (!r)
-            return ember_err_set(err, -ENOMEM, "out of memory");
-        s->rows = r;
-        s->cap_rows = cap;
-    }
+    if (em_array_reserve(&s->rows, &s->cap_rows, s->n_rows + 1, sizeof *s->rows))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     out_row *r = &s->rows[s->n_rows];
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
