@@ -23,7 +23,5 @@ void ckdir_unlock(int fd);
  * and both types). DIR/JOB is written only once its text loads back to the
  * job's layout. */
 EMBER_MUST_CHECK int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err);
-/* 1 if DIR looks like an ember checkpoint (has JOB). */
-int ckdir_is_checkpoint(const char *dir);
 
 #endif

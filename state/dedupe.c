@@ -24,7 +24,6 @@ struct dedupe {
     store_batch *wb;
     id_set seen; /* ids written this batch: expiry must not delete them */
     const dedupe_id *ids;
-    uint64_t expired;
     ember_str keys[MULTIGET_CHUNK], vals[MULTIGET_CHUNK];
 };
 
@@ -186,10 +185,7 @@ int dedupe_expire(dedupe *d, ember_err *err)
             continue; /* seen again this batch: its entry was just renewed */
         store_batch_delete(d->wb, d->st, d->timer_cf, k, n);
         store_batch_delete(d->wb, d->st, d->cf, id, len);
-        d->expired++;
     }
     store_iter_free(it);
     return 0;
 }
-
-uint64_t dedupe_expired(const dedupe *d) { return d->expired; }
