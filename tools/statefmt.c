@@ -5,6 +5,7 @@
  * objects, key fields and aggregates by name).
  */
 #include "tools/statefmt.h"
+#include "core/base/array.h"
 #include "core/ops/text.h"
 #include "core/engine/transform.h"
 
@@ -285,18 +286,10 @@ static void hold(emitter *e, char *const *cells)
     size_t need = 0;
     for (int i = 0; i < e->n; i++)
         need += strlen(cells[i]) + 1;
-    if (e->held_len + need > e->held_cap) {
-        size_t cap = e->held_cap ? e->held_cap * 2 : 65536;
-        while (cap < e->held_len + need)
-            cap *= 2;
-        char *p = realloc(e->held, cap);
-        if (!p) {
-            flush_table(e);
-            print_cells(e, cells);
-            return;
-        }
-        e->held = p;
-        e->held_cap = cap;
+    if (em_array_reserve(&e->held, &e->held_cap, e->held_len + need, 1)) {
+        flush_table(e);
+        print_cells(e, cells);
+        return;
     }
     for (int i = 0; i < e->n; i++) {
         size_t k = strlen(cells[i]) + 1;
