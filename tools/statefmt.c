@@ -6,6 +6,7 @@
  */
 #include "tools/statefmt.h"
 #include "core/base/array.h"
+#include "core/base/endian.h"
 #include "core/ops/text.h"
 #include "core/engine/transform.h"
 
@@ -218,8 +219,8 @@ uint64_t statefmt_meta_u64(store *st, const char *name, int *found)
     uint64_t x = 0;
     ember_err err = {0};
     *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    for (int i = 7; *found && i >= 0; i--)
-        x = (x << 8) | (uint8_t)v[i];
+    if (*found)
+        x = get_u64le((const uint8_t *)v);
     free(v);
     return x;
 }
