@@ -1,5 +1,6 @@
 /* commit: encoding of the commit record in the meta column family (see commit.h). */
 #include "checkpoint/commit.h"
+#include "core/base/array.h"
 #include "core/base/endian.h"
 #include "state/layout.h"
 
@@ -48,14 +49,9 @@ static int read_offsets(store *s, commit_record *c, ember_err *err)
             store_iter_free(it);
             return ember_err_set(err, -EMBER_ECORRUPT, "meta: malformed offset entry");
         }
-        if (c->n_ends == cap) {
-            cap = cap ? cap * 2 : 8;
-            src_range *r = realloc(c->ends, cap * sizeof *r);
-            if (!r) {
-                store_iter_free(it);
-                return ember_err_set(err, -ENOMEM, "out of memory");
-            }
-            c->ends = r;
+        if (em_array_reserve(&c->ends, &cap, c->n_ends + 1, sizeof *c->ends)) {
+            store_iter_free(it);
+            return ember_err_set(err, -ENOMEM, "out of memory");
         }
         src_range *r = &c->ends[c->n_ends++];
         r->partition = (uint32_t)strtoul(k + plen, NULL, 10);

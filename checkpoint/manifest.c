@@ -21,6 +21,7 @@
  * (io_write_file_atomic), so a crash leaves the old MANIFEST or the new one.
  */
 #include "checkpoint/manifest.h"
+#include "core/base/array.h"
 #include "core/base/io.h"
 
 #include <dirent.h>
@@ -100,14 +101,8 @@ static void names_free(name_list *l)
 
 static int names_push(name_list *l, const char *name)
 {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 32;
-        char **p = realloc(l->names, ncap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        l->names = p;
-        l->cap = ncap;
-    }
+    if (em_array_reserve(&l->names, &l->cap, l->n + 1, sizeof *l->names))
+        return -ENOMEM;
     if (!(l->names[l->n] = strdup(name)))
         return -ENOMEM;
     l->n++;
@@ -245,16 +240,10 @@ static void tb_printf(text_buf *tb, const char *fmt, ...)
         }
         if (tb->p && tb->len + (size_t)n < tb->cap)
             break;
-        size_t ncap = tb->cap ? tb->cap * 2 : 4096;
-        while (ncap <= tb->len + (size_t)n)
-            ncap *= 2;
-        char *np = realloc(tb->p, ncap);
-        if (!np) {
+        if (em_array_reserve(&tb->p, &tb->cap, tb->len + (size_t)n + 1, 1)) {
             tb->oom = 1;
             return;
         }
-        tb->p = np;
-        tb->cap = ncap;
     }
     tb->len += (size_t)n;
 }

@@ -5,6 +5,7 @@
  * ".del-" name before removing it, so a half-deleted snapshot is never listed.
  */
 #include "checkpoint/snapshot.h"
+#include "core/base/array.h"
 #include "core/fault/failpoint.h"
 #include "core/base/io.h"
 
@@ -116,14 +117,9 @@ int snap_list(const char *ckpt_dir, uint64_t **batches, size_t *n, ember_err *er
         uint64_t b;
         if (!is_snapshot_name(e->d_name, &b))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint64_t *p = realloc(*batches, cap * sizeof *p);
-            if (!p) {
-                closedir(d);
-                return ember_err_set(err, -ENOMEM, "out of memory");
-            }
-            *batches = p;
+        if (em_array_reserve(batches, &cap, *n + 1, sizeof **batches)) {
+            closedir(d);
+            return ember_err_set(err, -ENOMEM, "out of memory");
         }
         (*batches)[(*n)++] = b;
     }

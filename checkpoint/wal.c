@@ -36,6 +36,7 @@
  * wal_delete_before removes oldest first, so a crash leaves a suffix.
  */
 #include "checkpoint/wal.h"
+#include "core/base/array.h"
 #include "core/base/endian.h"
 #include "core/fault/failpoint.h"
 #include "core/base/io.h"
@@ -149,14 +150,8 @@ void wal_free_list(char **names, size_t n)
 
 static int wal_list_push(char ***names, size_t *n, size_t *cap, const char *name)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        char **p = realloc(*names, ncap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        *names = p;
-        *cap = ncap;
-    }
+    if (em_array_reserve(names, cap, *n + 1, sizeof **names))
+        return -ENOMEM;
     if (!((*names)[*n] = strdup(name)))
         return -ENOMEM;
     (*n)++;

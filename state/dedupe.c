@@ -2,6 +2,7 @@
  * dedupe: ids seen within a horizon (see dedupe.h).
  */
 #include "state/dedupe.h"
+#include "core/base/endian.h"
 #include "core/ops/window.h"
 
 #include <errno.h>
@@ -23,7 +24,6 @@ struct dedupe {
     store_batch *wb;
     id_set seen; /* ids written this batch: expiry must not delete them */
     const dedupe_id *ids;
-    uint64_t expired;
     ember_str keys[MULTIGET_CHUNK], vals[MULTIGET_CHUNK];
 };
 
@@ -98,20 +98,6 @@ static int set_contains(const id_set *s, const dedupe_id *ids, const char *id, u
     return 0;
 }
 
-static void put_time_le(uint8_t *b, int64_t t)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)((uint64_t)t >> (8 * i));
-}
-
-static int64_t get_time_le(const char *b)
-{
-    uint64_t t = 0;
-    for (int i = 7; i >= 0; i--)
-        t = (t << 8) | (uint8_t)b[i];
-    return (int64_t)t;
-}
-
 static void timer(dedupe *d, const char *id, uint32_t len, int64_t expiry, int put)
 {
     char key[8 + KEY_MAX];
@@ -136,7 +122,8 @@ static int check_chunk(dedupe *d, const dedupe_id *ids, const size_t *firsts, si
         return rc;
     for (size_t i = 0; i < n; i++) {
         const dedupe_id *id = &ids[firsts[i]];
-        int64_t expiry = vals[i].ptr && vals[i].len == 8 ? get_time_le(vals[i].ptr) : INT64_MIN;
+        const uint8_t *stored = (const uint8_t *)vals[i].ptr;
+        int64_t expiry = stored && vals[i].len == 8 ? (int64_t)get_u64le(stored) : INT64_MIN;
         store_free_value(&vals[i]);
         if (expiry > d->batch_time) {
             drop[firsts[i]] = 1;
@@ -145,7 +132,7 @@ static int check_chunk(dedupe *d, const dedupe_id *ids, const size_t *firsts, si
         if (expiry != INT64_MIN)
             timer(d, id->id, id->len, expiry, 0); /* expired: replaced below */
         uint8_t v[8];
-        put_time_le(v, d->batch_time + d->horizon_ms);
+        put_u64le(v, (uint64_t)(d->batch_time + d->horizon_ms));
         store_batch_put(d->wb, d->st, d->cf, id->id, id->len, v, 8);
         timer(d, id->id, id->len, d->batch_time + d->horizon_ms, 1);
     }
@@ -198,10 +185,7 @@ int dedupe_expire(dedupe *d, ember_err *err)
             continue; /* seen again this batch: its entry was just renewed */
         store_batch_delete(d->wb, d->st, d->timer_cf, k, n);
         store_batch_delete(d->wb, d->st, d->cf, id, len);
-        d->expired++;
     }
     store_iter_free(it);
     return 0;
 }
-
-uint64_t dedupe_expired(const dedupe *d) { return d->expired; }

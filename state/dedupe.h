@@ -38,6 +38,5 @@ EMBER_MUST_CHECK int dedupe_decide(void *ctx, const dedupe_id *ids, size_t n, ui
                                    ember_err *err);
 /* After it: deletes ids whose horizon passed. */
 EMBER_MUST_CHECK int dedupe_expire(dedupe *d, ember_err *err);
-uint64_t dedupe_expired(const dedupe *d);
 
 #endif

@@ -20,6 +20,7 @@
 #include "state/preagg.h"
 
 #include "core/base/arena.h"
+#include "core/base/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,18 +112,6 @@ static int table_grow(preagg *m)
     return 0;
 }
 
-static int entries_grow(preagg *m)
-{
-    size_t cap = m->entries_cap ? m->entries_cap * 2 : PREAGG_INIT_CAP;
-    preagg_entry *e = realloc(m->entries, cap * sizeof *e);
-
-    if (!e)
-        return -1;
-    m->entries = e;
-    m->entries_cap = cap;
-    return 0;
-}
-
 static inline int entry_is(const preagg_entry *e, const void *key, uint32_t klen)
 {
     return e->klen == klen && (klen == 0 || memcmp(e->key, key, klen) == 0);
@@ -145,7 +134,7 @@ static inline pa_bucket *probe(const preagg *m, const void *key, uint32_t klen, 
 static acc_slot *entry_add(preagg *m, pa_bucket *b, const void *key, uint32_t klen,
                            uint64_t hash)
 {
-    if (m->n == m->entries_cap && entries_grow(m) < 0)
+    if (em_array_reserve(&m->entries, &m->entries_cap, m->n + 1, sizeof *m->entries))
         return NULL;
     char *mem = arena_alloc(&m->mem, m->slot_bytes + klen);
     if (!mem)

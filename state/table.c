@@ -3,6 +3,8 @@
  */
 #include "state/table.h"
 #include "core/base/arena.h"
+#include "core/base/array.h"
+#include "core/base/endian.h"
 #include "core/ops/csv.h"
 #include "core/base/io.h"
 #include "core/base/log.h"
@@ -229,12 +231,6 @@ static int build(join_table *t, char *text, size_t n, const char *what, table_ve
 
 /* ------------------------------------------------------------ the store */
 
-static void put_u64(uint8_t *b, uint64_t x)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(x >> (8 * i));
-}
-
 /* Replaces the stored version by v in one synced WriteBatch. */
 static int persist(join_table *t, const table_ver *old, const table_ver *v, uint64_t hash,
                    ember_err *err)
@@ -251,7 +247,7 @@ static int persist(join_table *t, const table_ver *old, const table_ver *v, uint
             store_batch_put(wb, t->st, t->cf, e->key, e->klen, e->line, e->line_len);
     }
     uint8_t h[8];
-    put_u64(h, hash);
+    put_u64le(h, hash);
     store_batch_put(wb, t->st, STORE_META, t->meta_header, strlen(t->meta_header), v->header,
                     strlen(v->header));
     store_batch_put(wb, t->st, STORE_META, t->meta_hash, strlen(t->meta_hash), h, 8);
@@ -276,15 +272,9 @@ static int load_stored(join_table *t, const char *header, size_t hlen, table_ver
     for (; !rc && store_iter_valid(it); store_iter_next(it)) {
         size_t vlen;
         const char *val = store_iter_value(it, &vlen);
-        if (n + vlen + 1 > cap) {
-            while (n + vlen + 1 > cap)
-                cap *= 2;
-            char *p = realloc(text, cap);
-            if (!p) {
-                rc = ember_err_set(err, -ENOMEM, "out of memory");
-                break;
-            }
-            text = p;
+        if (em_array_reserve(&text, &cap, n + vlen + 1, 1)) {
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+            break;
         }
         memcpy(text + n, val, vlen);
         text[n + vlen] = '\n';
@@ -324,8 +314,7 @@ int table_open(join_table *t, store *st, int cf, ember_err *err)
     if (!rc && hn == 8 &&
         !(rc = store_get(st, STORE_META, t->meta_header, strlen(t->meta_header), &header,
                          &headn, err))) {
-        for (int i = 7; i >= 0; i--)
-            t->hash = (t->hash << 8) | (uint8_t)h[i];
+        t->hash = get_u64le((const uint8_t *)h);
         rc = load_stored(t, header, headn, &t->cur, err);
         free(h);
         free(header);

@@ -3,6 +3,7 @@
  * MultiGet) and one Put per distinct key per batch, never per record. This
  * file keeps the keys, TTL and output rows; windows are update_windows.c.
  */
+#include "core/base/array.h"
 #include "state/update_private.h"
 #include "state/layout.h"
 
@@ -52,20 +53,13 @@ void state_update_drop_cache(state_update *u) { cache_clear(u->cache); }
 
 static int reserve_keys(state_update *u, size_t n, ember_err *err)
 {
-    if (n <= u->cap_keys)
-        return 0;
-    size_t cap = u->cap_keys ? u->cap_keys : 1024;
-    while (cap < n)
-        cap *= 2;
-    changed_key *k = realloc(u->keys, cap * sizeof *k);
-    if (!k)
+    /* keys and slots (n_slots per key) share the capacity cap_keys */
+    size_t keys_cap = u->cap_keys, slots_cap = u->cap_keys;
+
+    if (em_array_reserve(&u->keys, &keys_cap, n, sizeof *u->keys) ||
+        em_array_reserve(&u->slots, &slots_cap, n, (size_t)u->job->acc.n_slots * sizeof *u->slots))
         return ember_err_set(err, -ENOMEM, "out of memory in state update");
-    u->keys = k;
-    acc_slot *s = realloc(u->slots, cap * (size_t)u->job->acc.n_slots * sizeof *s);
-    if (!s)
-        return ember_err_set(err, -ENOMEM, "out of memory in state update");
-    u->slots = s;
-    u->cap_keys = cap;
+    u->cap_keys = slots_cap;
     return 0;
 }
 

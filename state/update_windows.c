@@ -4,6 +4,7 @@
  * passes its end; sessions keep one value per open session and merge on
  * overlap. Timers in the "timers" family say what is due.
  */
+#include "core/base/array.h"
 #include "state/update_private.h"
 #include "state/layout.h"
 
@@ -15,14 +16,8 @@
 
 static int win_push(win_vec *v, const win_ref *r, ember_err *err)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        win_ref *p = realloc(v->v, cap * sizeof *p);
-        if (!p)
-            return ember_err_set(err, -ENOMEM, "out of memory in window state");
-        v->v = p;
-        v->cap = cap;
-    }
+    if (em_array_reserve(&v->v, &v->cap, v->n + 1, sizeof *v->v))
+        return ember_err_set(err, -ENOMEM, "out of memory in window state");
     v->v[v->n++] = *r;
     return 0;
 }
@@ -232,14 +227,8 @@ static pane_ref *find_pane(const state_update *u, const char *ukey, uint32_t ukl
 
 static int push_pane(state_update *u, const win_ref *r, int64_t t, ember_err *err)
 {
-    if (u->n_panes == u->cap_panes) {
-        size_t cap = u->cap_panes ? u->cap_panes * 2 : 1024;
-        pane_ref *p = realloc(u->panes, cap * sizeof *p);
-        if (!p)
-            return ember_err_set(err, -ENOMEM, "out of memory in window state");
-        u->panes = p;
-        u->cap_panes = cap;
-    }
+    if (em_array_reserve(&u->panes, &u->cap_panes, u->n_panes + 1, sizeof *u->panes))
+        return ember_err_set(err, -ENOMEM, "out of memory in window state");
     u->panes[u->n_panes++] = (pane_ref){r->ukey, r->uklen, t, NULL};
     return 0;
 }
@@ -460,14 +449,8 @@ typedef struct sess_list {
 
 static int sess_push(sess_list *l, const sess *s, ember_err *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        sess *p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return ember_err_set(err, -ENOMEM, "out of memory in session windows");
-        l->v = p;
-        l->cap = cap;
-    }
+    if (em_array_reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v))
+        return ember_err_set(err, -ENOMEM, "out of memory in session windows");
     l->v[l->n++] = *s;
     return 0;
 }

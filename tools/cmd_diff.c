@@ -7,6 +7,7 @@
  * key order.
  */
 #include "checkpoint/snapshot.h"
+#include "core/base/endian.h"
 #include "core/ops/text.h"
 #include "tools/ckread.h"
 #include "tools/cli.h"
@@ -116,14 +117,6 @@ static void print_key(const differ *d, const side *s, const ember_record *row, i
         printf("%.*s", (int)n, buf);
 }
 
-static uint64_t get_u64(const char *v)
-{
-    uint64_t x = 0;
-    for (int i = 7; i >= 0; i--)
-        x = (x << 8) | (uint8_t)v[i];
-    return x;
-}
-
 /* The value of one side: the decoded row, the dedupe expiry, or raw. */
 static void print_value(const differ *d, const side *s, const ember_record *row, int ok)
 {
@@ -140,7 +133,8 @@ static void print_value(const differ *d, const side *s, const ember_record *row,
                    buf);
         }
     } else if (d->dedupe && s->vn == 8) {
-        printf(d->json ? "{\"expires\": %" PRIu64 "}" : "expires=%" PRIu64, get_u64(s->v));
+        printf(d->json ? "{\"expires\": %" PRIu64 "}" : "expires=%" PRIu64,
+               get_u64le((const uint8_t *)s->v));
     } else {
         printf(d->json ? "{\"value\": " : "value=");
         print_raw(stdout, s->v, s->vn, d->json);

@@ -5,6 +5,7 @@
  * server), tcp-listen://HOST:PORT (gen is the server, like `nc -lk`: what
  * `source socket` connects to) or kafka://HOST:PORT/TOPIC.
  */
+#include "core/base/clock.h"
 #include "core/ops/gen.h"
 #include "core/kafka/produce_gen.h"
 #include "tools/cli.h"
@@ -88,19 +89,12 @@ static int parse_args(int argc, char **argv, gen_args *a)
     return 0;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleeps so that `sent` records took at least sent/rate seconds. */
 static void pace(const gen_args *a, uint64_t sent, double t0)
 {
     if (!a->rate)
         return;
-    double ahead = (double)sent / (double)a->rate - (mono_s() - t0);
+    double ahead = (double)sent / (double)a->rate - (em_mono_ms() / 1e3 - t0);
     if (ahead > 0.001) {
         struct timespec ts = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
         nanosleep(&ts, NULL);
@@ -110,7 +104,7 @@ static void pace(const gen_args *a, uint64_t sent, double t0)
 static int write_stream(const gen_args *a, FILE *out, const char *what)
 {
     char line[GEN_LINE_MAX + 1];
-    double t0 = mono_s();
+    double t0 = em_mono_ms() / 1e3;
     for (uint64_t seq = 0; !a->has_count || seq < a->count; seq++) {
         size_t n = gen_line_at((gen_kind)a->kind, a->seed, seq, a->events_per_s, line);
         line[n++] = '\n';
@@ -274,7 +268,7 @@ static int to_tcp_listen(const gen_args *a, const char *hostport)
         return fd == -2 ? 2 : 1;
     say_listening(fd);
     uint64_t seq = 0;
-    double t0 = mono_s();
+    double t0 = em_mono_ms() / 1e3;
     for (;;) {
         int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0 && errno == EINTR)

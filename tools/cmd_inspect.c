@@ -7,6 +7,7 @@
  */
 #include "checkpoint/ckdir.h"
 #include "checkpoint/wal.h"
+#include "core/base/endian.h"
 #include "core/base/io.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
@@ -205,9 +206,7 @@ static int read_live(const char *dir, inspection *in)
     for (; it && store_iter_valid(it) && in->n_markers < MAX_MARKERS; store_iter_next(it)) {
         size_t kn, vn;
         const char *k = store_iter_key(it, &kn), *v = store_iter_value(it, &vn);
-        uint64_t b = 0;
-        for (size_t i = vn == 8 ? 8 : 0; i > 0; i--)
-            b = (b << 8) | (uint8_t)v[i - 1];
+        uint64_t b = vn == 8 ? get_u64le((const uint8_t *)v) : 0;
         snprintf(in->markers[in->n_markers].kind, sizeof in->markers[0].kind, "%.*s", (int)(kn - 5),
                  k + 5);
         in->markers[in->n_markers++].batch = b;

@@ -15,6 +15,7 @@
  * joined by ','. In the table format times (window bounds, pane starts,
  * expiries) are ISO-8601 UTC; tsv and json keep epoch milliseconds.
  */
+#include "core/base/endian.h"
 #include "core/engine/transform.h"
 #include "core/ops/text.h"
 #include "tools/cli.h"
@@ -163,14 +164,6 @@ static cell_kind time_cell(state_format f, int64_t ms, char *buf, size_t cap)
     return CELL_NUM;
 }
 
-static uint64_t le64(const char *v)
-{
-    uint64_t t = 0;
-    for (int i = 7; i >= 0; i--)
-        t = (t << 8) | (uint8_t)v[i];
-    return t;
-}
-
 /* A join table (key -> CSV line) or dedupe's ids (id -> expiry, 8 bytes LE). */
 static int print_table(store *st, int cf, const state_args *a, int dedupe, emitter *e)
 {
@@ -189,7 +182,7 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
         if (!key_wanted(a, key))
             continue;
         if (dedupe && vn == 8)
-            kinds[1] = time_cell(a->fmt, (int64_t)le64(v), val, sizeof val);
+            kinds[1] = time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, sizeof val);
         else
             snprintf(val, sizeof val, "%.*s", (int)vn, v);
         emit_row(e, cells, kinds);

@@ -8,6 +8,7 @@
  */
 #include "checkpoint/snapshot.h"
 #include "checkpoint/wal.h"
+#include "core/base/endian.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
 
@@ -60,8 +61,8 @@ static uint64_t meta_u64(store *st, const char *name, int *found)
     uint64_t x = 0;
     ember_err err = {0};
     *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    for (int i = 7; *found && i >= 0; i--)
-        x = (x << 8) | (uint8_t)v[i];
+    if (*found)
+        x = get_u64le((const uint8_t *)v);
     free(v);
     return x;
 }

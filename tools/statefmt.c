@@ -5,6 +5,8 @@
  * objects, key fields and aggregates by name).
  */
 #include "tools/statefmt.h"
+#include "core/base/array.h"
+#include "core/base/endian.h"
 #include "core/ops/text.h"
 #include "core/engine/transform.h"
 
@@ -217,8 +219,8 @@ uint64_t statefmt_meta_u64(store *st, const char *name, int *found)
     uint64_t x = 0;
     ember_err err = {0};
     *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    for (int i = 7; *found && i >= 0; i--)
-        x = (x << 8) | (uint8_t)v[i];
+    if (*found)
+        x = get_u64le((const uint8_t *)v);
     free(v);
     return x;
 }
@@ -285,18 +287,10 @@ static void hold(emitter *e, char *const *cells)
     size_t need = 0;
     for (int i = 0; i < e->n; i++)
         need += strlen(cells[i]) + 1;
-    if (e->held_len + need > e->held_cap) {
-        size_t cap = e->held_cap ? e->held_cap * 2 : 65536;
-        while (cap < e->held_len + need)
-            cap *= 2;
-        char *p = realloc(e->held, cap);
-        if (!p) {
-            flush_table(e);
-            print_cells(e, cells);
-            return;
-        }
-        e->held = p;
-        e->held_cap = cap;
+    if (em_array_reserve(&e->held, &e->held_cap, e->held_len + need, 1)) {
+        flush_table(e);
+        print_cells(e, cells);
+        return;
     }
     for (int i = 0; i < e->n; i++) {
         size_t k = strlen(cells[i]) + 1;

@@ -6,26 +6,15 @@
  * and directories), io.rename. io.write armed with "short" writes half the
  * buffer and then fails, as a full disk does.
  *
- * Power-loss mode (EMBER_POWERLOSS=1, read on first use) keeps a table of
- * files written through io_open and, at io_simulate_power_loss() (called by
- * the crash failpoint just before SIGKILL), puts the disk into the state a
- * power cut could leave:
- *   - a file is truncated to the length it had at its last io_fsync;
- *   - a file io_open created is unlinked unless its directory was
- *     io_fsync_dir'ed after the create;
- *   - an io_rename whose destination directory was not io_fsync_dir'ed since
- *     is undone (newest first); a replaced target is restored from a hard
- *     link taken at rename time, so the old content comes back.
- * What it does not model: files written by others (RocksDB), unlinks and
- * mkdirs (they stay done), truncations (treated as durable at once), torn or
- * reordered pages inside the unsynced region (all of it is dropped, which is
- * the worst prefix), overwrites inside the synced region, O_TRUNC of an
- * existing file (the truncation is kept), and for a rename across
- * directories only the destination directory's fsync counts. Files that
- * existed before io_open are assumed durable up to their size at open.
+ * In power-loss mode (EMBER_POWERLOSS=1) every open, write, fsync,
+ * truncate, close, directory fsync and rename is also reported to the
+ * simulator in core/fault/powerloss.c, which the crash failpoint asks to
+ * drop what a power cut could drop.
  */
 #include "core/base/io.h"
+#include "core/base/array.h"
 #include "core/fault/failpoint.h"
+#include "core/fault/powerloss.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,71 +28,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A file written through io, remembered for power-loss mode. */
-typedef struct io_file {
-    char *path; /* NULL once the name was replaced by a rename */
-    off_t synced_bytes;
-    int open_fds;
-    int dirty;          /* written since the last fsync */
-    int create_pending; /* created by io_open, directory not fsynced since */
-    dev_t dir_dev;
-    ino_t dir_ino;
-} io_file;
-
-/* An io_rename not yet made durable by an fsync of the destination dir. */
-typedef struct io_rename_rec {
-    char *from, *to;
-    char *backup; /* hard link to the replaced target, or NULL */
-    dev_t dir_dev;
-    ino_t dir_ino;
-} io_rename_rec;
-
 typedef struct io_fd {
     char *path;
-    io_file *file; /* power-loss mode only */
+    pl_file *file; /* power-loss mode only */
 } io_fd;
 
+/* Guards the fd table; held around the file hooks of the simulator so an
+ * io_close cannot release a record another thread is reporting on. */
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t io_once = PTHREAD_ONCE_INIT;
-static int io_powerloss;
-
 static io_fd *io_fds; /* indexed by fd, grown on demand */
 static size_t io_fds_cap;
-static io_file **io_files;
-static size_t io_files_n, io_files_cap;
-static io_rename_rec *io_renames;
-static size_t io_renames_n, io_renames_cap;
-static unsigned long io_backup_seq;
-
-static void io_read_env(void)
-{
-    const char *v = getenv("EMBER_POWERLOSS");
-    io_powerloss = v && strcmp(v, "1") == 0;
-}
-
-static void io_init(void)
-{
-    pthread_once(&io_once, io_read_env);
-}
-
-/* Grows *arr (of elem-byte items) so index `need` fits; zero-fills. */
-static int io_grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 16;
-    void *p;
-
-    if (need < *cap)
-        return 0;
-    while (ncap <= need)
-        ncap *= 2;
-    p = realloc(*arr, ncap * elem);
-    if (!p)
-        return -ENOMEM;
-    memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
 
 /* ------------------------------------------------------------ fd table */
 
@@ -130,8 +64,6 @@ static int io_fail_fd(ember_err *err, int code, const char *op, int fd)
     return io_fail(err, code, op, io_fd_name(fd, name, sizeof name));
 }
 
-/* ------------------------------------------------------------ power-loss bookkeeping */
-
 /* dirname into buf: "a/b/c" -> "a/b", "c" -> ".", "/c" -> "/". */
 static void io_dirname(const char *path, char *buf, size_t cap)
 {
@@ -144,184 +76,6 @@ static void io_dirname(const char *path, char *buf, size_t cap)
         snprintf(buf, cap, "%.*s", (int)(slash - path), path);
 }
 
-/* Identity of path's directory, to match a later io_fsync_dir by inode. */
-static int io_parent_id(const char *path, dev_t *dev, ino_t *ino)
-{
-    char dir[PATH_MAX];
-    struct stat st;
-
-    io_dirname(path, dir, sizeof dir);
-    if (stat(dir, &st) != 0)
-        return -errno;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return 0;
-}
-
-/* Caller holds io_lock. */
-static io_file *pl_track(const char *path, int created, off_t size)
-{
-    io_file *f = calloc(1, sizeof *f);
-
-    if (!f || io_grow((void **)&io_files, &io_files_cap, io_files_n, sizeof *io_files))
-        goto out_free;
-    f->path = strdup(path);
-    if (!f->path)
-        goto out_free;
-    f->synced_bytes = size;
-    f->create_pending = created;
-    if (io_parent_id(path, &f->dir_dev, &f->dir_ino) != 0)
-        f->create_pending = 0; /* cannot match a dir fsync; never undo */
-    io_files[io_files_n++] = f;
-    return f;
-out_free:
-    if (f)
-        free(f->path);
-    free(f);
-    return NULL; /* untracked: power loss keeps this file as is */
-}
-
-/* Forgets files with nothing left to undo. Caller holds io_lock. */
-static void pl_prune(void)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < io_files_n; i++) {
-        io_file *f = io_files[i];
-        if (f->open_fds == 0 && !f->dirty && (!f->create_pending || !f->path)) {
-            free(f->path);
-            free(f);
-        } else {
-            io_files[keep++] = f;
-        }
-    }
-    io_files_n = keep;
-}
-
-/* Replaces prefix `from` by `to` in tracked paths equal to from or under
- * from/ (renames of files and of directories). Caller holds io_lock. */
-static void pl_repath(const char *from, const char *to)
-{
-    size_t flen = strlen(from);
-    for (size_t i = 0; i < io_files_n; i++) {
-        io_file *f = io_files[i];
-        char *np;
-        if (!f->path || strncmp(f->path, from, flen) != 0 ||
-            (f->path[flen] != '\0' && f->path[flen] != '/'))
-            continue;
-        if (asprintf(&np, "%s%s", to, f->path + flen) < 0)
-            continue;
-        free(f->path);
-        f->path = np;
-    }
-}
-
-/* A rename onto a tracked path: the old file there loses its name. */
-static void pl_forget_path(const char *path)
-{
-    for (size_t i = 0; i < io_files_n; i++)
-        if (io_files[i]->path && strcmp(io_files[i]->path, path) == 0) {
-            free(io_files[i]->path);
-            io_files[i]->path = NULL;
-        }
-}
-
-/* Takes a hard link to an existing rename target so an undone rename can
- * bring the old content back. Caller holds io_lock. */
-static char *pl_backup_target(const char *to)
-{
-    char *backup;
-    if (access(to, F_OK) != 0)
-        return NULL;
-    if (asprintf(&backup, "%s.plbak.%ld.%lu", to, (long)getpid(), ++io_backup_seq) < 0)
-        return NULL;
-    if (link(to, backup) != 0) {
-        free(backup);
-        return NULL; /* a directory or a link failure: undo cannot restore it */
-    }
-    return backup;
-}
-
-static void pl_rename_free(io_rename_rec *r)
-{
-    free(r->from);
-    free(r->to);
-    free(r->backup);
-}
-
-static void pl_record_rename(const char *from, const char *to, char *backup)
-{
-    io_rename_rec r = {0};
-
-    r.backup = backup;
-    r.from = strdup(from);
-    r.to = strdup(to);
-    if (!r.from || !r.to || io_parent_id(to, &r.dir_dev, &r.dir_ino) != 0 ||
-        io_grow((void **)&io_renames, &io_renames_cap, io_renames_n, sizeof *io_renames)) {
-        if (backup && unlink(backup) != 0) {
-            /* test-mode leftover only; the rename itself succeeded */
-        }
-        pl_rename_free(&r);
-        return;
-    }
-    io_renames[io_renames_n++] = r;
-}
-
-/* The directory (dev, ino) was fsynced: creates and renames in it are now
- * durable. Caller holds io_lock. */
-static void pl_dir_synced(dev_t dev, ino_t ino)
-{
-    size_t keep = 0;
-
-    for (size_t i = 0; i < io_files_n; i++)
-        if (io_files[i]->dir_dev == dev && io_files[i]->dir_ino == ino)
-            io_files[i]->create_pending = 0;
-    for (size_t i = 0; i < io_renames_n; i++) {
-        io_rename_rec *r = &io_renames[i];
-        if (r->dir_dev == dev && r->dir_ino == ino) {
-            if (r->backup && unlink(r->backup) != 0) {
-                /* a stray test-mode link; nothing depends on it */
-            }
-            pl_rename_free(r);
-        } else {
-            io_renames[keep++] = *r;
-        }
-    }
-    io_renames_n = keep;
-    pl_prune();
-}
-
-void io_simulate_power_loss(void)
-{
-    io_init();
-    if (!io_powerloss)
-        return;
-    pthread_mutex_lock(&io_lock);
-    /* Undo renames newest first, so chains (a->b, b->c) unwind in order;
-     * every step is best effort: we are about to SIGKILL ourselves. */
-    for (size_t i = io_renames_n; i-- > 0;) {
-        io_rename_rec *r = &io_renames[i];
-        if (rename(r->to, r->from) != 0)
-            continue;
-        pl_repath(r->to, r->from);
-        if (r->backup && rename(r->backup, r->to) != 0) {
-            /* the old target stays lost, as it would without a backup */
-        }
-    }
-    for (size_t i = 0; i < io_files_n; i++) {
-        io_file *f = io_files[i];
-        if (!f->path)
-            continue;
-        if (f->create_pending) {
-            if (unlink(f->path) != 0) {
-                /* already gone */
-            }
-        } else if (f->dirty && truncate(f->path, f->synced_bytes) != 0) {
-            /* already gone or replaced: nothing left to drop */
-        }
-    }
-    pthread_mutex_unlock(&io_lock);
-}
-
 /* ------------------------------------------------------------ files */
 
 static int io_remember_fd(int fd, const char *path, int created, off_t size)
@@ -329,7 +83,7 @@ static int io_remember_fd(int fd, const char *path, int created, off_t size)
     int rc = 0;
 
     pthread_mutex_lock(&io_lock);
-    if (io_grow((void **)&io_fds, &io_fds_cap, (size_t)fd, sizeof *io_fds) != 0) {
+    if (em_array_reserve(&io_fds, &io_fds_cap, (size_t)fd + 1, sizeof *io_fds) != 0) {
         rc = -ENOMEM;
         goto out_unlock;
     }
@@ -340,12 +94,8 @@ static int io_remember_fd(int fd, const char *path, int created, off_t size)
         rc = -ENOMEM;
         goto out_unlock;
     }
-    if (io_powerloss) {
-        io_file *f = pl_track(path, created, size);
-        if (f)
-            f->open_fds++;
-        io_fds[fd].file = f;
-    }
+    if (pl_enabled())
+        io_fds[fd].file = pl_track(path, created, size);
 out_unlock:
     pthread_mutex_unlock(&io_lock);
     return rc;
@@ -356,10 +106,9 @@ int io_open(const char *path, int flags, int mode, ember_err *err)
     int rc, fd, existed = 1;
     struct stat st;
 
-    io_init();
     if ((rc = FAILPOINT("io.open")) < 0)
         return io_fail(err, rc == -EFBIG ? -EIO : rc, "open", path);
-    if (io_powerloss && (flags & O_CREAT))
+    if (pl_enabled() && (flags & O_CREAT))
         existed = access(path, F_OK) == 0;
     fd = open(path, flags | O_CLOEXEC, mode);
     if (fd < 0)
@@ -378,11 +127,16 @@ out_close:
     return rc;
 }
 
+/* fd's power-loss record, or NULL. Caller holds io_lock. */
+static pl_file *io_pl_file(int fd)
+{
+    return (size_t)fd < io_fds_cap ? io_fds[fd].file : NULL;
+}
+
 static void io_mark_dirty(int fd)
 {
     pthread_mutex_lock(&io_lock);
-    if ((size_t)fd < io_fds_cap && io_fds[fd].file)
-        io_fds[fd].file->dirty = 1;
+    pl_will_write(io_pl_file(fd));
     pthread_mutex_unlock(&io_lock);
 }
 
@@ -408,7 +162,7 @@ int io_write_all(int fd, const void *buf, size_t n, ember_err *err)
     int rc = FAILPOINT("io.write");
     char name[PATH_MAX];
 
-    if (io_powerloss)
+    if (pl_enabled())
         io_mark_dirty(fd);
     if (rc == -EFBIG) {
         /* a short write, as from a disk filling up: half lands, then failure */
@@ -428,10 +182,7 @@ static void io_mark_synced(int fd)
     if (fstat(fd, &st) != 0)
         return; /* keep the older synced length: more is dropped, never less */
     pthread_mutex_lock(&io_lock);
-    if ((size_t)fd < io_fds_cap && io_fds[fd].file) {
-        io_fds[fd].file->synced_bytes = st.st_size;
-        io_fds[fd].file->dirty = 0;
-    }
+    pl_synced(io_pl_file(fd), st.st_size);
     pthread_mutex_unlock(&io_lock);
 }
 
@@ -443,7 +194,7 @@ int io_fsync(int fd, ember_err *err)
         rc = -errno;
     if (rc)
         return io_fail_fd(err, rc == -EFBIG ? -EIO : rc, "fsync", fd);
-    if (io_powerloss)
+    if (pl_enabled())
         io_mark_synced(fd);
     return 0;
 }
@@ -451,18 +202,14 @@ int io_fsync(int fd, ember_err *err)
 int io_close(int fd, ember_err *err)
 {
     char name[PATH_MAX];
-    io_file *f = NULL;
 
     io_fd_name(fd, name, sizeof name);
     pthread_mutex_lock(&io_lock);
     if (fd >= 0 && (size_t)fd < io_fds_cap) {
         free(io_fds[fd].path);
         io_fds[fd].path = NULL;
-        f = io_fds[fd].file;
+        pl_closed(io_fds[fd].file);
         io_fds[fd].file = NULL;
-        if (f)
-            f->open_fds--;
-        pl_prune();
     }
     pthread_mutex_unlock(&io_lock);
     /* Linux releases the fd even when close fails, so never retry it. */
@@ -486,12 +233,7 @@ int io_fsync_dir(const char *dir, ember_err *err)
         rc = io_fail(err, -errno, "fsync", dir);
         goto out_close;
     }
-    io_init();
-    if (io_powerloss) {
-        pthread_mutex_lock(&io_lock);
-        pl_dir_synced(st.st_dev, st.st_ino);
-        pthread_mutex_unlock(&io_lock);
-    }
+    pl_dir_synced(st.st_dev, st.st_ino);
 out_close:
     close(fd); /* read-only directory fd: nothing to lose on close */
     return rc;
@@ -500,30 +242,16 @@ out_close:
 int io_rename(const char *from, const char *to, ember_err *err)
 {
     int rc = FAILPOINT("io.rename");
-    char *backup = NULL;
 
+    if (rc == -EFBIG)
+        rc = -EIO;
+    else if (rc == 0 && pl_enabled())
+        rc = pl_rename(from, to); /* also remembered, to be undone at a power loss */
+    else if (rc == 0 && rename(from, to) != 0)
+        rc = -errno;
     if (rc)
-        return ember_err_set(err, rc == -EFBIG ? -EIO : rc, "rename %s -> %s: %s", from, to,
-                             strerror(rc == -EFBIG ? EIO : -rc));
-    io_init();
-    if (io_powerloss) {
-        pthread_mutex_lock(&io_lock);
-        backup = pl_backup_target(to);
-    }
-    if (rename(from, to) != 0) {
-        rc = ember_err_set(err, -errno, "rename %s -> %s: %s", from, to, strerror(errno));
-        if (backup && unlink(backup) != 0) {
-            /* test-mode leftover only */
-        }
-        free(backup);
-    } else if (io_powerloss) {
-        pl_forget_path(to);
-        pl_repath(from, to);
-        pl_record_rename(from, to, backup);
-    }
-    if (io_powerloss)
-        pthread_mutex_unlock(&io_lock);
-    return rc;
+        return ember_err_set(err, rc, "rename %s -> %s: %s", from, to, strerror(-rc));
+    return 0;
 }
 
 int io_truncate(int fd, off_t len, ember_err *err)
@@ -534,10 +262,9 @@ int io_truncate(int fd, off_t len, ember_err *err)
         rc = -errno;
     if (rc)
         return io_fail_fd(err, rc == -EFBIG ? -EIO : rc, "truncate", fd);
-    if (io_powerloss) {
+    if (pl_enabled()) {
         pthread_mutex_lock(&io_lock);
-        if ((size_t)fd < io_fds_cap && io_fds[fd].file && io_fds[fd].file->synced_bytes > len)
-            io_fds[fd].file->synced_bytes = len;
+        pl_truncated(io_pl_file(fd), len);
         pthread_mutex_unlock(&io_lock);
     }
     return 0;

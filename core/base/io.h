@@ -4,11 +4,9 @@
  * writes/fsync failures on every write path, and so the power-loss test mode
  * can drop bytes that were never fsynced.
  *
- * Power-loss mode (EMBER_POWERLOSS=1): io remembers, per file, the length
- * that was last fsynced and, per directory, renames/creates not yet made
- * durable by io_fsync_dir. When a crash failpoint fires, fp calls
- * io_simulate_power_loss() before SIGKILL: files are truncated to their
- * synced length and un-synced renames are undone, as a power cut would.
+ * In power-loss mode (EMBER_POWERLOSS=1) each of these calls is also
+ * reported to the simulator in core/fault/powerloss.h, which the crash
+ * failpoint asks to drop the bytes and renames never made durable.
  */
 #ifndef EMBER_IO_H
 #define EMBER_IO_H
@@ -40,8 +38,5 @@ EMBER_MUST_CHECK int io_read_file(const char *path, char **buf, size_t *n, ember
 EMBER_MUST_CHECK int io_mkdir_p(const char *path, ember_err *err);
 /* rm -rf (used for temp snapshot directories and pruning). */
 EMBER_MUST_CHECK int io_remove_tree(const char *path, ember_err *err);
-
-/* Power-loss simulation (see top); called by the crash failpoint. */
-void io_simulate_power_loss(void);
 
 #endif

@@ -5,6 +5,7 @@
  * reset at the start of each batch.
  */
 #include "core/engine/transform.h"
+#include "core/base/array.h"
 #include "core/job/steps.h"
 #include "core/ops/csv.h"
 #include "core/ops/text.h"
@@ -17,20 +18,15 @@
 
 /* ------------------------------------------------------------ batch_lines */
 
+/* off and len share the capacity n_cap; both grow from it alike. */
 static int grow_index(batch_lines *b)
 {
-    if (b->n == b->n_cap) {
-        size_t cap = b->n_cap ? b->n_cap * 2 : 4096;
-        uint64_t *off = realloc(b->off, cap * sizeof *off);
-        if (!off)
-            return -ENOMEM;
-        b->off = off;
-        uint32_t *lens = realloc(b->len, cap * sizeof *lens);
-        if (!lens)
-            return -ENOMEM;
-        b->len = lens;
-        b->n_cap = cap;
-    }
+    size_t off_cap = b->n_cap, len_cap = b->n_cap;
+
+    if (em_array_reserve(&b->off, &off_cap, b->n + 1, sizeof *b->off) ||
+        em_array_reserve(&b->len, &len_cap, b->n + 1, sizeof *b->len))
+        return -ENOMEM;
+    b->n_cap = len_cap;
     return 0;
 }
 
@@ -57,16 +53,8 @@ int lines_push(batch_lines *b, const char *line, size_t len)
 {
     if (b->borrowed || grow_index(b))
         return -ENOMEM; /* (a borrowed batch takes no copies) */
-    if (b->bytes + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 20;
-        while (cap < b->bytes + len)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return -ENOMEM;
-        b->data = d;
-        b->cap = cap;
-    }
+    if (em_array_reserve(&b->data, &b->cap, b->bytes + len, 1))
+        return -ENOMEM;
     if (len) /* an empty first line: data may still be NULL */
         memcpy(b->data + b->bytes, line, len);
     b->off[b->n] = b->bytes;
@@ -320,14 +308,8 @@ static int aggregate_record(worker *w, ember_record *rec, const char *line, size
 static int emit_row(worker *w, const ember_record *rec)
 {
     row_vec *o = &w->out;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
-        ember_record *p = realloc(o->rows, cap * sizeof *p);
-        if (!p)
-            return ember_err_set(&w->err, -ENOMEM, "out of memory");
-        o->rows = p;
-        o->cap = cap;
-    }
+    if (em_array_reserve(&o->rows, &o->cap, o->n + 1, sizeof *o->rows))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
     ember_value *copy = arena_alloc(&w->scratch, rec->n * sizeof *copy);
     if (!copy)
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
@@ -474,14 +456,8 @@ static int collect_id(worker *w, size_t index)
     if (len > KEY_MAX)
         return 0;
     char *copy = arena_strndup(&w->scratch, id, len);
-    if (w->ids.n == w->ids.cap) {
-        size_t cap = w->ids.cap ? w->ids.cap * 2 : 1024;
-        dedupe_id *p = realloc(w->ids.v, cap * sizeof *p);
-        if (!p)
-            return ember_err_set(&w->err, -ENOMEM, "out of memory");
-        w->ids.v = p;
-        w->ids.cap = cap;
-    }
+    if (em_array_reserve(&w->ids.v, &w->ids.cap, w->ids.n + 1, sizeof *w->ids.v))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
     if (!copy)
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
     w->ids.v[w->ids.n++] = (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy,
@@ -598,21 +574,10 @@ static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err
         }
         n += t->w[i].ids.n;
     }
-    if (in->n > t->drop_cap) {
-        uint8_t *p = realloc(t->drop_line, in->n);
-        if (!p)
-            return ember_err_set(err, -ENOMEM, "out of memory");
-        t->drop_line = p;
-        t->drop_cap = in->n;
-    }
+    if (em_array_reserve(&t->drop_line, &t->drop_cap, in->n, 1) ||
+        em_array_reserve(&t->ids, &t->ids_cap, n, sizeof *t->ids))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     memset(t->drop_line, 0, in->n);
-    if (n > t->ids_cap) {
-        dedupe_id *p = realloc(t->ids, n * sizeof *p);
-        if (!p)
-            return ember_err_set(err, -ENOMEM, "out of memory");
-        t->ids = p;
-        t->ids_cap = n;
-    }
     dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
     uint8_t *drop = calloc(n ? n : 1, 1);
     int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");

@@ -17,7 +17,7 @@
  * once to PATH ("-" means stderr); the chaos suite sums them to show coverage.
  */
 #include "core/fault/failpoint.h"
-#include "core/base/io.h"
+#include "core/fault/powerloss.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,7 +185,7 @@ static void fp_crash(const fp_point *p)
     int n;
 
     /* drops never-fsynced bytes first when EMBER_POWERLOSS=1 (no-op otherwise) */
-    io_simulate_power_loss();
+    pl_simulate();
     n = snprintf(msg, sizeof msg, "failpoint %s: crash\n", p->name);
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
         /* nothing to do: we are about to die either way */
@@ -341,6 +341,12 @@ static int fp_parse_entry(char *entry, fp_arming *arms, ember_err *err)
     return 0;
 }
 
+static int fp_arming_eq(const fp_arming *a, const fp_arming *b)
+{
+    return a->action == b->action && a->when == b->when && a->nth == b->nth &&
+           a->prob == b->prob && a->delay_ms == b->delay_ms;
+}
+
 /* Validates the whole spec first so a bad spec arms nothing. */
 int fp_arm(const char *spec, ember_err *err)
 {
@@ -361,7 +367,7 @@ int fp_arm(const char *spec, ember_err *err)
             goto out_free_copy;
     }
     for (size_t i = 0; i < FP_COUNT; i++) {
-        if (memcmp(&arms[i], &fp_points[i].arm, sizeof arms[i]) != 0)
+        if (!fp_arming_eq(&arms[i], &fp_points[i].arm))
             atomic_store(&fp_points[i].armed_hits, 0); /* @N counts from arming */
         fp_points[i].arm = arms[i];
         if (arms[i].action != FP_OFF)

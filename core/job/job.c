@@ -58,7 +58,6 @@ static const opt_def parse_options[] = {
 
 const opt_def *job_batch_options(void) { return batch_options; }
 const opt_def *job_checkpoint_options(void) { return checkpoint_options; }
-const opt_def *job_parse_options(void) { return parse_options; }
 
 /* The name as the job line reads it back: up to a line break or a comment,
  * at most 127 bytes, no blanks at either end. */

@@ -6,6 +6,7 @@
  */
 #include "core/job/job.h"
 #include "core/job/job_private.h"
+#include "core/base/array.h"
 #include "core/base/names.h"
 #include "core/base/suggest.h"
 #include "core/job/steps.h"
@@ -82,17 +83,9 @@ static void jbuf_add(jbuf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (em_array_reserve(&b->p, &b->cap, b->len + n + 1, 1)) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;

@@ -7,6 +7,7 @@
  * librdkafka's other warnings and errors reach em_log as "kafka: ..." lines.
  */
 #include "core/kafka/client.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
 
@@ -17,13 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-double kafka_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* One "host:port" (or "host", port 9092) must parse and resolve. */
 static int check_address(const char *addr, size_t len, const char *what, ember_err *err)
@@ -181,7 +175,7 @@ int kafka_stopped(const kafka_endpoint *ep, const char *what, const char *doing,
 
 int kafka_slice_ms(double give_up_ms)
 {
-    double left = give_up_ms - kafka_now_ms();
+    double left = give_up_ms - em_mono_ms();
     return left >= KAFKA_SLICE_MS ? KAFKA_SLICE_MS : left > 1 ? (int)left : 1;
 }
 
@@ -232,7 +226,7 @@ static int unreachable(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_resp_err_t e
 int kafka_metadata(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_topic_t *only, int timeout_ms,
                    const struct rd_kafka_metadata **md, ember_err *err)
 {
-    double give_up = kafka_now_ms() + timeout_ms;
+    double give_up = em_mono_ms() + timeout_ms;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_metadata(rk, !only, only, md, kafka_slice_ms(give_up));
         if (!e) { /* the cause of an outage stays until a request succeeds */
@@ -241,7 +235,7 @@ int kafka_metadata(rd_kafka_t *rk, kafka_endpoint *ep, rd_kafka_topic_t *only, i
         }
         if (kafka_stopping(ep))
             return kafka_stopped(ep, "kafka", "waiting for the cluster's metadata", err);
-        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || kafka_now_ms() >= give_up)
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || em_mono_ms() >= give_up)
             return unreachable(rk, ep, e, err);
     }
 }
@@ -282,7 +276,7 @@ int kafka_offsets(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, const i
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, topic, ids[i])->offset = which;
-    double give_up = kafka_now_ms() + timeout_ms;
+    double give_up = em_mono_ms() + timeout_ms;
     int rc = 0;
     for (;;) {
         /* A timestamp of -1 (-2) asks ListOffsets for the latest (earliest)
@@ -298,7 +292,7 @@ int kafka_offsets(rd_kafka_t *rk, kafka_endpoint *ep, const char *topic, const i
             rc = kafka_stopped(ep, "kafka", "waiting for offsets", err);
             break;
         }
-        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || kafka_now_ms() >= give_up) {
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT || em_mono_ms() >= give_up) {
             rc = unreachable(rk, ep, e, err);
             break;
         }
@@ -314,7 +308,7 @@ void kafka_backoff_fail(kafka_backoff *b, const char *what, const char *problem)
     if (b->delay_ms < 100)
         b->delay_ms = 100;
     em_log(EMBER_LOG_WARN, "%s: %s; retrying in %d ms", what, problem, b->delay_ms);
-    b->retry_at_ms = kafka_now_ms() + b->delay_ms;
+    b->retry_at_ms = em_mono_ms() + b->delay_ms;
     b->delay_ms = b->delay_ms * 2 > 5000 ? 5000 : b->delay_ms * 2;
     b->failing++;
 }
@@ -326,7 +320,7 @@ int kafka_backoff_wait(kafka_backoff *b, const kafka_endpoint *ep, const char *w
     for (;;) {
         if (kafka_stopping(ep))
             return kafka_stopped(ep, what, "waiting for Kafka", err);
-        double left = b->retry_at_ms - kafka_now_ms();
+        double left = b->retry_at_ms - em_mono_ms();
         if (left <= 0)
             return 0;
         left = left < 50 ? left : 50;
@@ -335,7 +329,7 @@ int kafka_backoff_wait(kafka_backoff *b, const kafka_endpoint *ep, const char *w
     }
 }
 
-int kafka_backoff_due(const kafka_backoff *b) { return kafka_now_ms() >= b->retry_at_ms; }
+int kafka_backoff_due(const kafka_backoff *b) { return em_mono_ms() >= b->retry_at_ms; }
 
 void kafka_backoff_ok(kafka_backoff *b, const char *what)
 {
@@ -401,7 +395,7 @@ int kafka_scan(rd_kafka_t *consumer, kafka_endpoint *ep, const char *topic, int3
     int rc = e ? ember_err_set(err, -EIO, "assign %s [%d]: %s", topic, (int)p,
                                rd_kafka_err2str(e))
                : 0;
-    double last_progress = kafka_now_ms();
+    double last_progress = em_mono_ms();
     while (rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consume_queue(q, 200);
         if (!m && kafka_stopping(ep)) {
@@ -409,19 +403,19 @@ int kafka_scan(rd_kafka_t *consumer, kafka_endpoint *ep, const char *topic, int3
             continue;
         }
         if (!m) {
-            if (kafka_now_ms() - last_progress > 5000) {
+            if (em_mono_ms() - last_progress > 5000) {
                 char why[400];
                 snprintf(why, sizeof why, "partition %d: waiting for offsets [%lld, %lld) "
                          "from %s (%s)", (int)p, (long long)s.next, (long long)to, ep->shown,
                          cause(consumer, ep, RD_KAFKA_RESP_ERR__TIMED_OUT));
                 rc = kafka_backoff_wait(&b, ep, topic, why, err);
-                last_progress = kafka_now_ms();
+                last_progress = em_mono_ms();
             }
             continue;
         }
         rc = scan_one(&s, m, topic, &b, ep, err);
         rd_kafka_message_destroy(m);
-        last_progress = kafka_now_ms();
+        last_progress = em_mono_ms();
     }
     rd_kafka_assign(consumer, NULL);
     rd_kafka_queue_destroy(q);

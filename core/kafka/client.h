@@ -91,7 +91,7 @@ EMBER_MUST_CHECK int kafka_offsets(rd_kafka_t *rk, kafka_endpoint *ep, const cha
 typedef struct kafka_backoff {
     int delay_ms;       /* next wait: 100 ms doubling to 5 s */
     int failing;        /* retries since the last success */
-    double retry_at_ms; /* kafka_now_ms() before which not to retry */
+    double retry_at_ms; /* em_mono_ms() before which not to retry */
 } kafka_backoff;
 
 /* Prints "<what>: <problem>; retrying in N ms" and sets retry_at_ms. */
@@ -104,7 +104,6 @@ int kafka_backoff_due(const kafka_backoff *b);
 /* Prints "<what>: Kafka reachable again" when it was failing, and resets. */
 void kafka_backoff_ok(kafka_backoff *b, const char *what);
 
-double kafka_now_ms(void);
 
 /* Calls fn for every message of partition p with offset in [from, to) (a
  * read_committed consumer skips aborted records and transaction markers).

@@ -7,13 +7,13 @@
  * through em_log like every client's (core/kafka/client.c).
  */
 #include "core/kafka/produce_gen.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/client.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define CONNECT_TIMEOUT_MS 5000
 
@@ -83,13 +83,6 @@ static int check_reachable(rd_kafka_t *rk, kafka_endpoint *ep)
     return 1;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size_t n,
                        gen_delivery *d)
 {
@@ -111,15 +104,15 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *line, size
  * came for CONNECT_TIMEOUT_MS while the cluster is unreachable. */
 static int await_acks(rd_kafka_t *rk, kafka_endpoint *ep, gen_delivery *d)
 {
-    double t0 = mono_s(), progress = t0;
+    double t0 = em_mono_ms(), progress = t0;
     uint64_t acked = d->acked;
     while (rd_kafka_flush(rk, 200) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
         if (d->acked != acked) {
             acked = d->acked;
-            progress = mono_s();
+            progress = em_mono_ms();
         }
-        if ((ep->connect_failed && mono_s() - progress > CONNECT_TIMEOUT_MS / 1e3) ||
-            mono_s() - t0 > 35) {
+        if ((ep->connect_failed && em_mono_ms() - progress > CONNECT_TIMEOUT_MS) ||
+            em_mono_ms() - t0 > 35000) {
             char problem[400];
             snprintf(problem, sizeof problem, "%s: %d records not acknowledged%s%s",
                      ep->shown, rd_kafka_outq_len(rk), ep->last_error[0] ? ": " : "",
@@ -171,12 +164,12 @@ int kafka_gen_produce(const char *hostport_topic, gen_kind kind, uint64_t seed, 
     int rc = check_reachable(rk, &ep);
     if (rc)
         goto out;
-    double t0 = mono_s();
+    double t0 = em_mono_ms() / 1e3;
     for (uint64_t seq = 0; seq < count && !rc && !d.failed; seq++) {
         size_t n = gen_line_at(kind, seed, seq, events_per_s, line);
         rc = produce_one(rk, topic, line, n, &d);
         rd_kafka_poll(rk, 0);
-        while (rate && (double)seq / (double)rate > mono_s() - t0)
+        while (rate && (double)seq / (double)rate > em_mono_ms() / 1e3 - t0)
             rd_kafka_poll(rk, 1);
     }
     if (!rc)

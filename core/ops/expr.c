@@ -10,6 +10,7 @@
  * unknown field, bad literal or unexpected token points at the token.
  */
 #include "core/ops/expr.h"
+#include "core/base/array.h"
 
 #include <errno.h>
 #include <math.h>
@@ -591,15 +592,10 @@ static expr *parse_logic(parser *p, const char *word, node_kind k, expr *(*sub)(
         expr *r = sub(p);
         if (!r)
             return free_operands(v, n), NULL;
-        if (n == cap) {
-            expr **grown = realloc(v, 2 * cap * sizeof(expr *));
-            if (!grown) {
-                ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
-                expr_free(r);
-                return free_operands(v, n), NULL;
-            }
-            v = grown;
-            cap *= 2;
+        if (em_array_reserve(&v, &cap, n + 1, sizeof *v)) {
+            ember_err_set(p->err, -ENOMEM, "out of memory compiling an expression");
+            expr_free(r);
+            return free_operands(v, n), NULL;
         }
         v[n++] = r;
         const expr *bad = n == 2 && v[0]->type != EMBER_BOOL ? v[0]

@@ -1,5 +1,6 @@
 /* text: value formatting and row text shared by every text output. */
 #include "core/ops/text.h"
+#include "core/base/array.h"
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -12,17 +13,7 @@
 
 int text_reserve(text_buf *b, size_t extra)
 {
-    if (b->len + extra <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return -ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    return em_array_reserve(&b->data, &b->cap, b->len + extra, 1);
 }
 
 int text_append(text_buf *b, const char *s, size_t n)

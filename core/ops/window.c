@@ -2,6 +2,7 @@
  * window: spec parsing and time arithmetic (see window.h).
  */
 #include "core/ops/window.h"
+#include "core/base/endian.h"
 #include "core/base/options.h"
 #include "core/base/suggest.h"
 
@@ -209,15 +210,10 @@ int64_t window_watermark(const window_spec *w, int64_t max_event_time)
 
 void window_put_time(uint8_t *out, int64_t t)
 {
-    uint64_t u = (uint64_t)t ^ (1ull << 63);
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(u >> (56 - 8 * i));
+    put_u64be(out, (uint64_t)t ^ (1ull << 63));
 }
 
 int64_t window_get_time(const uint8_t *in)
 {
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | in[i];
-    return (int64_t)(u ^ (1ull << 63));
+    return (int64_t)(get_u64be(in) ^ (1ull << 63));
 }

@@ -51,10 +51,12 @@
  * limit) stops the job with a message.
  */
 #include "core/kafka/client.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
+#include "core/base/array.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -179,7 +181,7 @@ static int make_clients(kafka_sink *s, ember_err *err)
  * metadata request lets a broker that allows it create the topic. */
 static int output_partitions(kafka_sink *s, ember_err *err)
 {
-    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    double give_up = em_mono_ms() + (double)s->timeout_ms;
     kafka_backoff b = {0};
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic, NULL);
     if (!rkt)
@@ -208,7 +210,7 @@ static int output_partitions(kafka_sink *s, ember_err *err)
                                rd_kafka_err2str(e));
         if (rc == -ENOENT || rc == -ECANCELED)
             break;
-        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+        if (s->timeout_ms && em_mono_ms() >= give_up) {
             ember_err_prefix(err, "%s: gave up after %lld ms", s->what, (long long)s->timeout_ms);
             break;
         }
@@ -674,12 +676,12 @@ typedef rd_kafka_error_t *(*txn_call_fn)(rd_kafka_t *rk, int timeout_ms);
  * NULL when done; the error otherwise; *stopped = 1 (NULL) on a stop. */
 static rd_kafka_error_t *txn_sliced(kafka_sink *s, txn_call_fn call, int *stopped)
 {
-    double give_up = kafka_now_ms() + REQUEST_TIMEOUT_MS;
+    double give_up = em_mono_ms() + REQUEST_TIMEOUT_MS;
     *stopped = 0;
     for (;;) {
         rd_kafka_error_t *e = call(s->rk, kafka_slice_ms(give_up));
         if (!e || rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR__TIMED_OUT ||
-            kafka_now_ms() >= give_up)
+            em_mono_ms() >= give_up)
             return e;
         rd_kafka_error_destroy(e);
         if (kafka_stopping(&s->ep)) {
@@ -693,7 +695,7 @@ static rd_kafka_error_t *txn_sliced(kafka_sink *s, txn_call_fn call, int *stoppe
  * timeout at start). */
 static int init_txn(kafka_sink *s, ember_err *err)
 {
-    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    double give_up = em_mono_ms() + (double)s->timeout_ms;
     kafka_backoff b = {0};
     for (;;) {
         int stopped;
@@ -705,7 +707,7 @@ static int init_txn(kafka_sink *s, ember_err *err)
         int rc = txn_error(s, "init_transactions", e, err);
         if (rc < 0)
             return rc;
-        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+        if (s->timeout_ms && em_mono_ms() >= give_up) {
             char why[sizeof err->msg];
             snprintf(why, sizeof why, "%s", err->msg);
             return ember_err_set(err, -EHOSTUNREACH, "%s: cannot reach Kafka at %s: %s",
@@ -719,14 +721,14 @@ static int init_txn(kafka_sink *s, ember_err *err)
 static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
 {
     kafka_sink *s = snk->impl;
-    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    double give_up = em_mono_ms() + (double)s->timeout_ms;
     kafka_backoff b = {0};
     int rc = init_txn(s, err);
     while (!rc) {
         rc = read_newest_marker(s, committed_batch, err);
         if (!rc)
             rc = count_present(s, s->delivered + 1, err);
-        if (rc != -ETIMEDOUT || (s->timeout_ms && kafka_now_ms() >= give_up))
+        if (rc != -ETIMEDOUT || (s->timeout_ms && em_mono_ms() >= give_up))
             break;
         rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err);
     }
@@ -779,14 +781,8 @@ static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
 static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
 {
     kafka_sink *s = snk->impl;
-    if (s->n_rows == s->cap_rows) {
-        size_t cap = s->cap_rows ? s->cap_rows * 2 : 1024;
-        out_row *r = realloc(s->rows, cap * sizeof *r);
-        if (!r)
-            return ember_err_set(err, -ENOMEM, "out of memory");
-        s->rows = r;
-        s->cap_rows = cap;
-    }
+    if (em_array_reserve(&s->rows, &s->cap_rows, s->n_rows + 1, sizeof *s->rows))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     out_row *r = &s->rows[s->n_rows];
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
@@ -878,15 +874,15 @@ static int commit_txn(kafka_sink *s, ember_err *err)
  * -ECANCELED on a stop (the batch replays on the next run). */
 static int await_deliveries(kafka_sink *s, const char *batch, ember_err *err)
 {
-    double t0 = kafka_now_ms(), said = t0;
+    double t0 = em_mono_ms(), said = t0;
     while (rd_kafka_flush(s->rk, KAFKA_SLICE_MS) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
         if (kafka_stopping(&s->ep))
             return kafka_stopped(&s->ep, s->what, "waiting for acknowledgements", err);
-        if (kafka_now_ms() - t0 > TXN_TIMEOUT_MS)
+        if (em_mono_ms() - t0 > TXN_TIMEOUT_MS)
             return snprintf(err->msg, sizeof err->msg, "deliveries timed out"), 1;
-        if (kafka_now_ms() - said < 2000)
+        if (em_mono_ms() - said < 2000)
             continue;
-        said = kafka_now_ms();
+        said = em_mono_ms();
         em_log(EMBER_LOG_WARN, "%s: batch %s: %d records not yet acknowledged by %s%s%s; "
                "waiting", s->what, batch, rd_kafka_outq_len(s->rk), s->ep.shown,
                s->ep.last_error[0] ? ": " : "", s->ep.last_error);

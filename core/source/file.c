@@ -5,6 +5,7 @@
  * a planned range is re-read with pread. plan() keeps the bytes it scanned so
  * the read that follows does not go to the file twice.
  */
+#include "core/base/array.h"
 #include "core/source/source.h"
 
 #include <errno.h>
@@ -58,16 +59,8 @@ static int file_restore(source *src, const src_range *ends, size_t n, ember_err 
 
 static int reserve(file_source *f, size_t need, ember_err *err)
 {
-    if (need <= f->buf_cap)
-        return 0;
-    size_t cap = f->buf_cap ? f->buf_cap : 1 << 20;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(f->buf, cap);
-    if (!p)
+    if (em_array_reserve(&f->buf, &f->buf_cap, need, 1))
         return ember_err_set(err, -ENOMEM, "out of memory reading %s", f->path);
-    f->buf = p;
-    f->buf_cap = cap;
     return 0;
 }
 

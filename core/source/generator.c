@@ -5,12 +5,12 @@
  * replay. `rate` paces how fast sequence numbers become available (wall
  * clock, only at plan time); `count` bounds the stream.
  */
+#include "core/base/clock.h"
 #include "core/ops/gen.h"
 #include "core/source/source.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 static const opt_def generator_options[] = {
     {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades",
@@ -33,13 +33,6 @@ typedef struct gen_source {
     src_range range;
 } gen_source;
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int gen_open(source *src, const opt_set *opts, const source_env *env, ember_err *err)
 {
     gen_source *g = calloc(1, sizeof *g);
@@ -54,7 +47,7 @@ static int gen_open(source *src, const opt_set *opts, const source_env *env, emb
         free(g);
         return ember_err_set(err, -EMBER_EUSAGE, "source generator: event-rate must be positive");
     }
-    g->anchor_ms = monotonic_ms();
+    g->anchor_ms = (uint64_t)em_mono_ms();
     src->impl = g;
     return 0;
 }
@@ -66,7 +59,7 @@ static int gen_restore(source *src, const src_range *ends, size_t n, ember_err *
         if (ends[i].partition == 0)
             g->next = ends[i].to;
     g->anchor_seq = g->next;
-    g->anchor_ms = monotonic_ms();
+    g->anchor_ms = (uint64_t)em_mono_ms();
     return 0;
 }
 
@@ -75,7 +68,7 @@ static uint64_t gen_available(const gen_source *g)
 {
     uint64_t limit = g->count ? g->count : UINT64_MAX;
     if (g->rate) {
-        uint64_t paced = g->anchor_seq + (monotonic_ms() - g->anchor_ms) * g->rate / 1000;
+        uint64_t paced = g->anchor_seq + ((uint64_t)em_mono_ms() - g->anchor_ms) * g->rate / 1000;
         if (paced < limit)
             limit = paced;
     }

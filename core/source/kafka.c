@@ -42,6 +42,7 @@
  * nothing is skipped, and the job goes on when the cluster is back.
  */
 #include "core/kafka/client.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
 #include "core/source/source.h"
@@ -212,7 +213,7 @@ static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
     }
     free(ids);
     if (!rc)
-        s->next_metadata_ms = kafka_now_ms() + METADATA_EVERY_MS;
+        s->next_metadata_ms = em_mono_ms() + METADATA_EVERY_MS;
     return rc;
 }
 
@@ -262,7 +263,7 @@ static int make_consumer(kafka_source *s, const source_env *env, ember_err *err)
 /* The topic's partitions, waiting up to `timeout` for the cluster. */
 static int wait_for_topic(kafka_source *s, ember_err *err)
 {
-    double give_up = kafka_now_ms() + (double)s->timeout_ms;
+    double give_up = em_mono_ms() + (double)s->timeout_ms;
     for (;;) {
         int wait_ms = s->timeout_ms && s->timeout_ms < REQUEST_TIMEOUT_MS ? (int)s->timeout_ms
                                                                           : REQUEST_TIMEOUT_MS;
@@ -273,7 +274,7 @@ static int wait_for_topic(kafka_source *s, ember_err *err)
                                  s->what, s->topic, s->ep.shown, s->topic);
         if (rc != -ETIMEDOUT && rc != -EAGAIN)
             return rc ? ember_err_prefix(err, "%s", s->what) : 0;
-        if (s->timeout_ms && kafka_now_ms() >= give_up) {
+        if (s->timeout_ms && em_mono_ms() >= give_up) {
             char why[sizeof err->msg];
             snprintf(why, sizeof why, "%s", err->msg);
             return ember_err_set(err, -EHOSTUNREACH, "%s: gave up after %lld ms: %s", s->what,
@@ -576,11 +577,11 @@ static int from_group(kafka_source *s, ember_err *err)
     for (size_t i = 0; i < s->n_parts; i++)
         if (s->parts[i]->next < 0)
             rd_kafka_topic_partition_list_add(l, s->topic, s->parts[i]->id);
-    double give_up = kafka_now_ms() + REQUEST_TIMEOUT_MS;
+    double give_up = em_mono_ms() + REQUEST_TIMEOUT_MS;
     rd_kafka_resp_err_t e = 0;
     while (l->cnt && (e = rd_kafka_committed(s->rk, l, kafka_slice_ms(give_up))) ==
                          RD_KAFKA_RESP_ERR__TIMED_OUT &&
-           !kafka_stopping(&s->ep) && kafka_now_ms() < give_up)
+           !kafka_stopping(&s->ep) && em_mono_ms() < give_up)
         ;
     if (e && kafka_stopping(&s->ep)) {
         rd_kafka_topic_partition_list_destroy(l);
@@ -788,7 +789,7 @@ static int kafka_plan(source *src, uint64_t budget, src_range **ranges, size_t *
     s->commit_pending = 0;
     if (!kafka_backoff_due(&s->backoff))
         return 0;
-    if (kafka_now_ms() >= s->next_metadata_ms)
+    if (em_mono_ms() >= s->next_metadata_ms)
         rc = refresh_partitions(s, REQUEST_TIMEOUT_MS, err);
     if (!rc)
         rc = resolve_positions(s, err);
@@ -897,17 +898,17 @@ static int kafka_read(source *src, const src_range *r, src_line_fn fn, void *ctx
         return err->code;
     part_seek(s, p, (int64_t)r->from);
     int rc = apply_assignment(s, err);
-    double quiet_since = kafka_now_ms();
+    double quiet_since = em_mono_ms();
     while (!rc && p->read_next < (int64_t)r->to) {
         rd_kafka_message_t *m = next_message(p, 100);
         if (!m && kafka_stopping(&s->ep))
             return kafka_stopped(&s->ep, s->what, "reading a planned range", err);
         if (!m) {
-            if (kafka_now_ms() - quiet_since > 5000) {
+            if (em_mono_ms() - quiet_since > 5000) {
                 em_log(EMBER_LOG_WARN, "%s partition %d: waiting for offsets [%" PRId64 ", %"
                        PRIu64 ") from %s", s->what, (int)p->id, p->read_next, r->to,
                        s->ep.shown);
-                quiet_since = kafka_now_ms();
+                quiet_since = em_mono_ms();
             }
             continue;
         }
@@ -916,7 +917,7 @@ static int kafka_read(source *src, const src_range *r, src_line_fn fn, void *ctx
             unread(p, m); /* the next range's first message */
         else
             rd_kafka_message_destroy(m);
-        quiet_since = kafka_now_ms();
+        quiet_since = em_mono_ms();
         rc = rc == 1 ? 0 : rc;
     }
     return rc;

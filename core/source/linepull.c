@@ -1,5 +1,6 @@
 /* linepull: whole-line pulling from a stream fd (see linepull.h). */
 #include "core/source/linepull.h"
+#include "core/base/array.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -26,14 +27,9 @@ static void drop_taken(linepull *p)
 
 static int grow(linepull *p, ember_err *err)
 {
-    if (p->cap - p->len >= 65536)
-        return 0;
-    size_t cap = p->cap ? p->cap * 2 : 1 << 20;
-    char *b = realloc(p->buf, cap);
-    if (!b)
+    /* at least 64 KiB free for the next read */
+    if (em_array_reserve(&p->buf, &p->cap, p->len + 65536, 1))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    p->buf = b;
-    p->cap = cap;
     return 0;
 }
 
