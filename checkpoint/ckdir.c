@@ -52,6 +52,13 @@ void ckdir_unlock(int fd)
         close(fd);
 }
 
+int ckdir_is_checkpoint(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    return access(path, F_OK) == 0;
+}
+
 /* The first line present in `a` but not in `b` (for the message). */
 static void first_missing_line(const char *a, const char *b, char *out, size_t cap)
 {

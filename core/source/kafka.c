@@ -352,7 +352,7 @@ static void group_failed(kafka_source *s, rd_kafka_resp_err_t e,
     char offs[300];
     const char *why = rd_kafka_err2str(e);
     s->group_failures++;
-    if (!strcmp(why, s->group_error) && kafka_now_ms() - s->reported_ms < GROUP_REPORT_MS) {
+    if (!strcmp(why, s->group_error) && em_mono_ms() - s->reported_ms < GROUP_REPORT_MS) {
         s->unreported++;
         return;
     }
@@ -369,7 +369,7 @@ static void group_failed(kafka_source *s, rd_kafka_resp_err_t e,
                : "",
            more);
     snprintf(s->group_error, sizeof s->group_error, "%s", why);
-    s->reported_ms = kafka_now_ms();
+    s->reported_ms = em_mono_ms();
     s->unreported = 0;
 }
 
@@ -542,8 +542,8 @@ static void group_drain(kafka_source *s)
     if (!*s->group)
         return;
     double wait_ms = s->timeout_ms ? (double)s->timeout_ms : GROUP_DRAIN_MS;
-    double give_up = kafka_now_ms() + wait_ms;
-    while ((s->in_flight || s->member_in_flight || s->pending) && kafka_now_ms() < give_up) {
+    double give_up = em_mono_ms() + wait_ms;
+    while ((s->in_flight || s->member_in_flight || s->pending) && em_mono_ms() < give_up) {
         rd_kafka_poll(s->rk, s->member ? 10 : 50);
         member_poll(s, s->member ? 40 : 0);
     }
