@@ -55,9 +55,9 @@ static int fp_step(const char *name, ember_err *err)
 /* Runs one step and adds its duration to *ms. */
 static int timed(engine *e, batch_ctx *b, step_fn step, double *ms, ember_err *err)
 {
-    double t0 = engine_mono_ms();
+    double t0 = em_mono_ms();
     int rc = step(e, b, err);
-    *ms += engine_mono_ms() - t0;
+    *ms += em_mono_ms() - t0;
     return rc;
 }
 
@@ -125,7 +125,7 @@ static int step_plan(engine *e, batch_ctx *b, ember_err *err)
     src_range *r = NULL;
     size_t n = 0;
     src_pulled pulled = {0};
-    double t0 = engine_mono_ms();
+    double t0 = em_mono_ms();
     int rc = refresh_tables(e, err);
     if (!rc)
         rc = e->src.ops->plan(&e->src, plan_budget(e, &b->pace), &r, &n, &pulled, err);
@@ -138,7 +138,7 @@ static int step_plan(engine *e, batch_ctx *b, ember_err *err)
     b->planned_records = planned_records(r, n, &pulled);
     note_input(e, b, t0);
     b->idle = b->planned_records == 0;
-    b->time_ms = engine_now_ms(); /* the batch time, durable in its PLAN */
+    b->time_ms = em_wall_ms(); /* the batch time, durable in its PLAN */
     return 0;
 }
 
@@ -464,13 +464,13 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     if (!b->replay && !b->drain)
         rc = timed(e, b, step_plan, &b->t.plan_ms, err);
     if (b->drain && !b->replay)
-        b->time_ms = engine_now_ms();
+        b->time_ms = em_wall_ms();
     if (!rc && !b->replay && !b->idle)
         rc = timed(e, b, step_wal, &b->t.wal_ms, err);
     if (rc || b->idle)
         return rc;
     b->sched_delay_ms += b->t.plan_ms; /* waiting for the plan delays the batch */
-    double t0 = engine_mono_ms();       /* processing time: steps 3-8 */
+    double t0 = em_mono_ms();       /* processing time: steps 3-8 */
     assert(cycle_invariants_ok(e, b));
     if (!(b->wb = store_batch_new()))
         return ember_err_set(err, -ENOMEM, "out of memory");
@@ -490,7 +490,7 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
 #ifndef NDEBUG
     wal_durable = 0;
 #endif
-    b->t.total_ms = engine_mono_ms() - t0;
+    b->t.total_ms = em_mono_ms() - t0;
     if (!rc)
         report_batch(e, b);
     else if (e->upd)

@@ -13,6 +13,7 @@
  *   close    everything opened, in reverse
  */
 #include "checkpoint/ckdir.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
 #include "core/fault/failpoint.h"
@@ -27,20 +28,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t engine_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-double engine_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ------------------------------------------------------------ open */
 
@@ -233,7 +220,7 @@ static int replay_one(engine *e, planned_batch *p, int last, uint64_t *records,
 /* Re-executes every planned batch, then positions the source after them. */
 static int engine_replay(engine *e, recovery *r, ember_err *err)
 {
-    double t0 = engine_mono_ms();
+    double t0 = em_mono_ms();
     uint64_t records = 0, skipped = 0;
     int rc = e->src.ops->restore(&e->src, e->last.ends, e->last.n_ends, err);
     for (size_t i = 0; !rc && i < r->n_pending; i++)
@@ -245,7 +232,7 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
         rc = e->src.ops->restore(&e->src, e->last.ends, e->last.n_ends, err);
     if (!rc && r->n_pending)
         em_log(EMBER_LOG_INFO, "recovery: replayed %zu batch%s (%" PRIu64 " records) in %.0f ms",
-               r->n_pending, r->n_pending == 1 ? "" : "es", records, engine_mono_ms() - t0);
+               r->n_pending, r->n_pending == 1 ? "" : "es", records, em_mono_ms() - t0);
     recovery_free_pending(r);
     return rc;
 }
@@ -256,7 +243,7 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
 static void wait_until(const engine *e, double until_ms)
 {
     while (!e->job->stop) {
-        double left = until_ms - engine_mono_ms();
+        double left = until_ms - em_mono_ms();
         if (left <= 0)
             return;
         struct timespec ts = {0, (long)((left > 50 ? 50 : left) * 1e6)};
@@ -268,7 +255,7 @@ static void wait_until(const engine *e, double until_ms)
 static int run_new_batch(engine *e, double sched_delay_ms, int *idle, ember_err *err)
 {
     batch_ctx b = {.sched_delay_ms = sched_delay_ms};
-    double t0 = engine_mono_ms();
+    double t0 = em_mono_ms();
     int rc = cycle_run(e, &b, err);
     *idle = b.idle;
     if (!rc && !b.idle && e->job->backpressure)
@@ -288,7 +275,7 @@ static int source_exhausted(engine *e)
 static int run_loop(engine *e, int *ended_idle, ember_err *err)
 {
     uint64_t done = 0;
-    double next = engine_mono_ms(), due = next;
+    double next = em_mono_ms(), due = next;
     rate_init(&e->rate, (double)e->job->interval_ms, (double)e->job->min_rate,
               (double)e->job->initial_rate);
     while (!e->job->stop && (!e->opts.max_batches || done < e->opts.max_batches)) {
@@ -296,7 +283,7 @@ static int run_loop(engine *e, int *ended_idle, ember_err *err)
         if (e->job->stop)
             break;
         int idle = 0;
-        int rc = run_new_batch(e, engine_mono_ms() - due, &idle, err);
+        int rc = run_new_batch(e, em_mono_ms() - due, &idle, err);
         if (rc)
             return rc;
         if (idle && e->opts.until_idle && source_exhausted(e)) {
@@ -306,8 +293,8 @@ static int run_loop(engine *e, int *ended_idle, ember_err *err)
         done += !idle;
         next += (double)e->job->interval_ms;
         due = next;
-        if (next < engine_mono_ms()) /* overran its interval: the next starts at once */
-            next = engine_mono_ms();
+        if (next < em_mono_ms()) /* overran its interval: the next starts at once */
+            next = em_mono_ms();
     }
     return 0;
 }

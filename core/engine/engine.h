@@ -8,6 +8,7 @@
 #define EMBER_ENGINE_H
 
 #include "checkpoint/commit.h"
+#include "core/base/clock.h"
 #include "checkpoint/wal.h"
 #include "core/engine/rate.h"
 #include "core/engine/transform.h"
@@ -125,8 +126,5 @@ void side_close(side_output *s);
 EMBER_MUST_CHECK int report_open(engine *e, ember_err *err);
 void report_batch(engine *e, const batch_ctx *b);
 
-/* Clocks: monotonic for durations, wall for batch times. */
-double engine_mono_ms(void);
-uint64_t engine_now_ms(void);
 
 #endif
