@@ -300,8 +300,8 @@ START_TEST(aggregate_change_is_a_layout_change)
     ember_job *b = load_job("interval=1s", "sensor", "count() max(temp)");
     ck_assert_int_eq(ckdir_check_job(g_dir, a, &err), 0);
     ck_assert_int_eq(ckdir_check_job(g_dir, b, &err), -EMBER_EINCOMPAT);
-    ck_assert_msg(strstr(err.msg, "'aggregate count()' became 'aggregate count() max(temp)'"),
-                  "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "'aggregate count()' became 'aggregate count() max(temp)'"), "%s",
+                  err.msg);
     ember_job_free(a);
     ember_job_free(b);
 }

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CF 1
+#define CF       1
 #define TIMER_CF 2
-#define HORIZON 10
+#define HORIZON  10
 
 static char g_tmp[64];
 static store *g_st;

@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_ck[64];   /* the checkpoint directory */
-static char g_db[128];  /* its live db */
+static char g_ck[64];  /* the checkpoint directory */
+static char g_db[128]; /* its live db */
 static store *g_st;
 static const char *const OPS[] = {"state"};
 
@@ -96,8 +96,8 @@ static char *get(const char *k)
 static void assert_get(const char *k, const char *want)
 {
     char *got = get(k);
-    ck_assert_msg(got && strcmp(got, want) == 0, "%s = %s, expected %s", k,
-                  got ? got : "(absent)", want);
+    ck_assert_msg(got && strcmp(got, want) == 0, "%s = %s, expected %s", k, got ? got : "(absent)",
+                  want);
     free(got);
 }
 
@@ -105,9 +105,9 @@ static void create(uint64_t batch)
 {
     ember_err err = {0};
     src_range ends[2] = {{0, 0, batch * 10}, {1, 0, batch * 10 + 1}};
-    ck_assert_msg(snap_create(g_ck, g_st, batch, 1700000000000ull + batch, ends, 2,
-                              0xfeedull, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        snap_create(g_ck, g_st, batch, 1700000000000ull + batch, ends, 2, 0xfeedull, &err) == 0,
+        "%s", err.msg);
 }
 
 static int exists(const char *path)
@@ -198,9 +198,8 @@ START_TEST(manifest_records_batch_time_hash_and_offsets)
     char *text;
     size_t n;
     create(5);
-    ck_assert_int_eq(io_read_file(path_in("snapshots/00000000000000000005/MANIFEST"), &text, &n,
-                                  &err),
-                     0);
+    ck_assert_int_eq(
+        io_read_file(path_in("snapshots/00000000000000000005/MANIFEST"), &text, &n, &err), 0);
     ck_assert_msg(strstr(text, "ember-manifest 1\nbatch 5\ncreated_ms 1700000000005\n"
                                "job_hash 000000000000feed\noffset 0 50\noffset 1 51\n"),
                   "%s", text);

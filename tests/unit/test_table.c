@@ -127,8 +127,8 @@ static char *get_meta(const char *key, size_t *n)
 {
     ember_err err = {0};
     char *v = NULL;
-    ck_assert_msg(store_get(g_st, STORE_META, key, strlen(key), &v, n, &err) == 0, "%s: %s",
-                  key, err.msg);
+    ck_assert_msg(store_get(g_st, STORE_META, key, strlen(key), &v, n, &err) == 0, "%s: %s", key,
+                  err.msg);
     return v;
 }
 

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OP_CF 1
+#define OP_CF    1
 #define TIMER_CF 2
 
 static char g_tmp[64];
@@ -42,7 +42,7 @@ static ember_job *g_job;
 static store *g_st;
 static state_update *g_u;
 static transform *g_tf;
-static uint64_t g_late;       /* late records of the last batch */
+static uint64_t g_late;      /* late records of the last batch */
 static update_stats g_stats; /* its state_update stats (kept across a reopen) */
 
 /* ------------------------------------------------------------ harness */
@@ -63,8 +63,7 @@ static void open_state(void)
     ember_err err = {0};
     store_opts o = {0};
     snprintf(db, sizeof db, "%s/db", g_tmp);
-    ck_assert_msg(store_open(db, ops, with_timers ? 2 : 1, &o, &g_st, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(store_open(db, ops, with_timers ? 2 : 1, &o, &g_st, &err) == 0, "%s", err.msg);
     g_u = state_update_new(g_job, g_st, OP_CF, with_timers ? TIMER_CF : -1, g_cache_bytes);
     ck_assert_ptr_nonnull(g_u);
     ck_assert_msg(state_update_load(g_u, &err) == 0, "%s", err.msg);
@@ -293,14 +292,17 @@ static void assert_timers(int session, const char *want)
             snprintf(got + len, sizeof got - len, "%" PRId64 "|%.*s|%" PRId64 "\n", get_time(k),
                      (int)(kn - 16), k + 8, get_time(k + kn - 8));
         else
-            snprintf(got + len, sizeof got - len, "%" PRId64 "|%.*s\n", get_time(k),
-                     (int)(kn - 8), k + 8);
+            snprintf(got + len, sizeof got - len, "%" PRId64 "|%.*s\n", get_time(k), (int)(kn - 8),
+                     k + 8);
     }
     store_iter_free(it);
     ck_assert_msg(strcmp(got, want) == 0, "timers\n%s\nexpected\n%s", got, want);
 }
 
-static update_stats stats(void) { return g_stats; }
+static update_stats stats(void)
+{
+    return g_stats;
+}
 
 /* ------------------------------------------------------------ no window */
 
@@ -653,7 +655,7 @@ START_TEST(committed_event_time_mark_sets_the_watermark_on_load)
     start("window     tumbling 10ms on t watermark 5ms");
     close_state();
     open_state();
-    ck_assert_int_eq(state_update_watermark(g_u), WIN_NO_WATERMARK); /* nothing committed */
+    ck_assert_int_eq(state_update_watermark(g_u), WIN_NO_WATERMARK);    /* nothing committed */
     put_raw(STORE_META, "event_time_max", 14, "\x64\0\0\0\0\0\0\0", 8); /* 100 */
     close_state();
     open_state();
@@ -669,8 +671,7 @@ START_TEST(damaged_event_time_mark_is_refused_on_load)
     state_update *u = state_update_new(g_job, g_st, OP_CF, TIMER_CF, 0);
     ck_assert_ptr_nonnull(u);
     ck_assert_int_eq(state_update_load(u, &err), -EMBER_ECORRUPT);
-    ck_assert_msg(strstr(err.msg, "event_time_max") && strstr(err.msg, "3 bytes"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "event_time_max") && strstr(err.msg, "3 bytes"), "%s", err.msg);
     state_update_free(u);
 }
 END_TEST

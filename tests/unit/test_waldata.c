@@ -225,7 +225,7 @@ START_TEST(garbage_block_is_corrupt)
 {
     char buf[8 + 64];
     memcpy(buf, "\x40\0\0\0\0\0\0\0", 8); /* claims 64 bytes */
-    memset(buf + 8, 0xff, 64);             /* literal lengths that run off the end */
+    memset(buf + 8, 0xff, 64);            /* literal lengths that run off the end */
     expect_corrupt(buf, sizeof buf, "does not decompress");
 }
 END_TEST
