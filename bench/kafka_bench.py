@@ -42,7 +42,6 @@ import platform
 import selectors
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import ckpt  # noqa: E402 (tests/ckpt.py: the WAL and checkpoint reader)
 EMBER = os.path.abspath(os.environ.get("EMBER") or os.path.join(ROOT, "build", "ember"))
 QUICK = bool(os.environ.get("QUICK")) or "--quick" in sys.argv
 N = 300_000 if QUICK else 2_000_000
@@ -191,27 +192,6 @@ def bench_backlog(addr, label, sink_kind, interval, max_records):
             "batches": nb, "interval": interval, "max_records": max_records}
 
 
-def wal_plans(ckpt):
-    """{batch: [(partition, from, to)]} from the WAL's PLAN records
-    (checkpoint/wal.c: [u32 len][u8 type][u64 batch][u64 xxh64][payload];
-    PLAN payload [u64 time][u32 n][n x (u32 partition, u64 from, u64 to)])."""
-    plans = {}
-    for seg in sorted(os.listdir(ckpt + "/wal")):
-        data = open(os.path.join(ckpt, "wal", seg), "rb").read()
-        i = 0
-        while i + 21 <= len(data):
-            n, typ, batch = struct.unpack_from("<IBQ", data, i)
-            payload = data[i + 21:i + 21 + n]
-            if len(payload) < n:
-                break
-            if typ == 1:
-                count = struct.unpack_from("<I", payload, 8)[0]
-                plans[batch] = [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
-                                for k in range(count)]
-            i += 21 + n
-    return plans
-
-
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -246,7 +226,7 @@ def run_latency(i, addr, rate):
     job.send_signal(signal.SIGTERM)
     job.wait(timeout=60)
     reader.join(timeout=10)
-    plans = wal_plans(d + "/ckpt")
+    plans = ckpt.wal_ranges(d + "/ckpt")
     batch_of = {}
     for b, ranges in plans.items():
         for part, lo, hi in ranges:

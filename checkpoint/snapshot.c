@@ -149,7 +149,7 @@ int snap_prune(const char *ckpt_dir, size_t keep, uint64_t *oldest_kept, ember_e
     int rc = snap_list(ckpt_dir, &b, &n, err);
     for (size_t i = 0; !rc && n > keep && i < n - keep; i++)
         rc = delete_snapshot(ckpt_dir, b[i], err);
-    *oldest_kept = n == 0 ? 0 : b[n > keep ? n - keep : 0];
+    *oldest_kept = n == 0 || keep == 0 ? 0 : b[n > keep ? n - keep : 0]; /* keep=0 kept none */
     free(b);
     return rc;
 }

@@ -222,6 +222,8 @@ static void ttl_timer(state_update *u, store_batch *wb, const changed_key *k, in
 static int is_changed_key(const state_update *u, const char *key, uint32_t klen)
 {
     changed_key probe = {.key = key, .klen = klen};
+    if (!u->n_keys)
+        return 0; /* u->keys is still NULL before the first non-empty batch */
     return bsearch(&probe, u->keys, u->n_keys, sizeof *u->keys, cmp_keys) != NULL;
 }
 

@@ -21,11 +21,13 @@ import os
 import random
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ckpt  # noqa: E402 (tests/ckpt.py: the WAL and checkpoint reader)
 
 EMBER = os.environ.get("EMBER", "build/ember")
 SHORT = "--short" in sys.argv
@@ -680,28 +682,6 @@ def kafka_produce(addr, data, n_records):
         raise Bad("kcat -P: exit %d: %s" % (p.returncode, p.stderr[-500:]))
 
 
-def wal_plans(ckpt):
-    """{batch: (batch time ms, [(partition, from, to)])} from the WAL's PLAN
-    records (format in checkpoint/wal.c: [u32 len][u8 type][u64 batch][u64
-    xxh64][payload]; a PLAN payload is [u64 time][u32 n][n x (u32 partition,
-    u64 from, u64 to)])."""
-    plans = {}
-    for seg in sorted(os.listdir(ckpt + "/wal")):
-        data = open(os.path.join(ckpt, "wal", seg), "rb").read()
-        i = 0
-        while i + 21 <= len(data):
-            n, typ, batch = struct.unpack_from("<IBQ", data, i)
-            payload = data[i + 21:i + 21 + n]
-            if len(payload) < n:
-                break
-            if typ == 1:
-                t, count = struct.unpack_from("<QI", payload, 0)
-                plans[batch] = (t, [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
-                                    for k in range(count)])
-            i += 21 + n
-    return plans
-
-
 def kafka_verify(d, addr, data, st):
     """The state against the oracle (as verify()), then the output topic batch
     by batch: each batch's rows must be exactly the running (count, max seq,
@@ -716,7 +696,7 @@ def kafka_verify(d, addr, data, st):
         k, seq, val = v.split(",")
         c, s, m = want.get(k, (0, 0, -1))
         want[k] = (c + 1, s + int(val), max(m, int(seq)))
-    plans = wal_plans(d + "/ckpt")
+    plans = ckpt.wal_plans(d + "/ckpt")
     if sorted(plans) != list(range(1, len(plans) + 1)):
         raise Bad("kafka: WAL PLANs are not batches 1..%d" % len(plans))
     expect, running = {}, {}
@@ -863,7 +843,7 @@ def ttl_oracle(d):
     by the batch whose last update + TTL <= T is deleted; a touched key folds
     the batch in and its last update becomes T."""
     batches = {b: (t, [r[2] for r in ranges if r[0] == 0][0])
-               for b, (t, ranges) in wal_plans(d + "/ckpt").items()}
+               for b, (t, ranges) in ckpt.wal_plans(d + "/ckpt").items()}
     if sorted(batches) != list(range(1, len(batches) + 1)):
         raise Bad("ttl: the WAL's PLANs are not batches 1..%d" % len(batches))
     for line in open(d + "/ckpt/progress.jsonl"):

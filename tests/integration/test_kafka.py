@@ -4,20 +4,22 @@ Each test starts its own `ember broker` (librdkafka's mock cluster on
 127.0.0.1), produces input with `ember gen ... --to kafka://`, and checks
 what ember wrote with kcat as a read_committed consumer against an oracle
 computed here from the input read back with kcat. Batch boundaries come from
-the PLAN records of the job's WAL (parsed here, format in checkpoint/wal.c),
-so every output batch is compared row by row: nothing lost, nothing twice.
+the PLAN records of the job's WAL (read with tests/ckpt.py), so every output
+batch is compared row by row: nothing lost, nothing twice.
 """
-import glob
 import json
 import os
 import random
 import selectors
 import signal
-import struct
 import subprocess
+import sys
 import time
 
 from harness import check, ember, main, tmpdir, write, batch_files, EMBER
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ckpt  # noqa: E402 (tests/ckpt.py: the WAL and checkpoint reader)
 
 SEED = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 10**6))
 rng = random.Random(SEED)
@@ -73,25 +75,6 @@ def read_input(addr, topic):
         p, o, v = line.split(" ", 2)
         recs[(int(p), int(o))] = v
     return recs
-
-
-def wal_plans(ckpt):
-    """{batch: [(partition, from, to)]} from the WAL's PLAN records."""
-    plans = {}
-    for seg in sorted(glob.glob(ckpt + "/wal/*.wal")):
-        data = open(seg, "rb").read()
-        i = 0
-        while i + 21 <= len(data):
-            n, typ, batch = struct.unpack_from("<IBQ", data, i)
-            payload = data[i + 21:i + 21 + n]
-            if len(payload) < n:
-                break
-            if typ == 1:
-                count = struct.unpack_from("<I", payload, 8)[0]
-                plans[batch] = [struct.unpack_from("<IQQ", payload, 12 + 20 * k)
-                                for k in range(count)]
-            i += 21 + n
-    return plans
 
 
 def expected_batches(inputs, plans):
@@ -169,7 +152,7 @@ def verify_exactly_once(d, addr, job="kk"):
     """Every batch of the output topic equals the oracle's rows for its
     planned input; every batch has exactly one marker; final counts match."""
     inputs = read_input(addr, "in")
-    plans = wal_plans(d + "/ckpt")
+    plans = ckpt.wal_ranges(d + "/ckpt")
     want, totals = expected_batches(inputs, plans)
     got = output_batches(addr, "out", job)
     check(sorted(plans) == list(range(1, len(plans) + 1)), "WAL batches not dense")
@@ -385,7 +368,7 @@ def test_backpressure_keeps_max_per_partition():
         # Before an estimate: initial-rate 40000/s x 50 ms = 2000 records.
         check([(l["records_in"], l["record_budget"]) for l in lines[:2]] ==
               [(2000, 2000), (2000, 2000)], "first batches %r" % lines[:2])
-        for batch, ranges in wal_plans(d + "/ckpt").items():
+        for batch, ranges in ckpt.wal_ranges(d + "/ckpt").items():
             for p, lo, hi in ranges:
                 check(hi - lo <= 3000, "batch %d partition %d took %d > max-per-partition" % (
                     batch, p, hi - lo))
