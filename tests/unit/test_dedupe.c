@@ -210,10 +210,8 @@ START_TEST(expire_deletes_ids_whose_horizon_passed)
     batch(104, "w", "0");
     batch(110, "z", "0"); /* x and y expire at 110 <= 110; w at 114 */
     assert_state("w=114\nz=120\n", "114|w\n120|z\n");
-    ck_assert_uint_eq(dedupe_expired(g_d), 2);
     batch(200, "", "");
     assert_state("", "");
-    ck_assert_uint_eq(dedupe_expired(g_d), 4);
 }
 END_TEST
 
@@ -224,7 +222,6 @@ START_TEST(expire_keeps_an_id_renewed_in_the_same_batch)
     batch(100, "x", "0");
     batch(110, "x", "0");
     assert_state("x=120\n", "120|x\n");
-    ck_assert_uint_eq(dedupe_expired(g_d), 0);
 }
 END_TEST
 

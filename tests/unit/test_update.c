@@ -7,9 +7,9 @@
  * core/ops/window.h and include/ember.h; the comments above each batch show
  * the arithmetic.
  *
- * state_update_batch takes the transform (it pulls the pre-aggregated shards
- * and the batch's max event time from it), so each batch runs the real
- * transform over CSV lines first, as the engine does: the batch time and the
+ * state_update_batch takes the batch's pre-aggregated shards and max event
+ * time (update_input), so each batch runs the real transform over CSV lines
+ * first, as the engine does, and hands its shards over: the batch time and the
  * watermark go in through transform_set_clock, then the state step, then
  * the WriteBatch is written (the commit).
  *
@@ -180,6 +180,20 @@ static void render_rows(char *out, size_t cap)
 
 /* Runs one batch of CSV lines at batch_time and commits it; its rows are
  * readable until the next batch. */
+
+/* The transform's shards and clock as the engine hands them to the state. */
+static int update_from(transform *tf, int64_t batch_time, store_batch *wb, ember_err *err)
+{
+    preagg *shards[64];
+    transform_stats ts;
+    int n = transform_shards(tf);
+    for (int s = 0; s < n; s++)
+        shards[s] = transform_shard(tf, s);
+    transform_get_stats(tf, &ts);
+    update_input in = {shards, n, batch_time, ts.max_event_time};
+    return state_update_batch(g_u, &in, wb, err);
+}
+
 static void run_batch(int64_t batch_time, const char *lines)
 {
     ember_err err = {0};
@@ -198,7 +212,7 @@ static void run_batch(int64_t batch_time, const char *lines)
     g_late = ts.late_records;
     store_batch *wb = store_batch_new();
     ck_assert_ptr_nonnull(wb);
-    ck_assert_msg(state_update_batch(g_u, g_tf, wb, &err) == 0, "%s", err.msg);
+    ck_assert_msg(update_from(g_tf, batch_time, wb, &err) == 0, "%s", err.msg);
     state_update_get_stats(g_u, &g_stats);
     ck_assert_msg(store_write(g_st, wb, 1, &err) == 0, "%s", err.msg);
     store_batch_free(wb);
@@ -619,7 +633,7 @@ static ember_err failing_batch(int64_t batch_time, const char *line)
     transform_set_clock(g_tf, batch_time, state_update_watermark(g_u));
     ck_assert_msg(transform_batch(g_tf, &in, &bad, &err) == 0, "%s", err.msg);
     store_batch *wb = store_batch_new();
-    ck_assert_int_lt(state_update_batch(g_u, g_tf, wb, &err), 0);
+    ck_assert_int_lt(update_from(g_tf, batch_time, wb, &err), 0);
     store_batch_free(wb);
     lines_free(&in);
     return err;
