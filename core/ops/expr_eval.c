@@ -1,0 +1,155 @@
+/*
+ * expr_eval: evaluation of a compiled expression against one record (the
+ * transform step, on worker threads). Types were settled when the tree was
+ * compiled, so only NULL is checked here; the tree is never written, so one
+ * tree serves every thread.
+ */
+#include "core/ops/expr_node.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static double as_double(const ember_value *v)
+{
+    return v->type == EMBER_FLOAT ? v->u.f : (double)v->u.i;
+}
+
+static void eval_int_arith(node_kind k, int64_t a, int64_t b, ember_value *out)
+{
+    uint64_t x = (uint64_t)a, y = (uint64_t)b; /* + - * wrap, never UB */
+    out->type = EMBER_INT;
+    if (k == N_MOD && b == 0)
+        out->type = EMBER_NULL;
+    else if (k == N_MOD)
+        out->u.i = b == -1 ? 0 : a % b; /* INT64_MIN % -1 traps on x86 */
+    else
+        out->u.i = (int64_t)(k == N_ADD ? x + y : k == N_SUB ? x - y : x * y);
+}
+
+static void eval_arith(const expr *e, const ember_value *a, const ember_value *b, ember_value *out)
+{
+    if (e->otype == EMBER_INT && e->kind != N_DIV) {
+        eval_int_arith(e->kind, a->u.i, b->u.i, out);
+        return;
+    }
+    double x = as_double(a), y = as_double(b);
+    if ((e->kind == N_DIV || e->kind == N_MOD) && y == 0) {
+        out->type = EMBER_NULL;
+        return;
+    }
+    out->type = EMBER_FLOAT;
+    switch (e->kind) {
+    case N_ADD:
+        out->u.f = x + y;
+        break;
+    case N_SUB:
+        out->u.f = x - y;
+        break;
+    case N_MUL:
+        out->u.f = x * y;
+        break;
+    case N_DIV:
+        out->u.f = x / y;
+        break;
+    default:
+        out->u.f = fmod(x, y);
+        break;
+    }
+}
+
+static int compare(const expr *e, const ember_value *a, const ember_value *b)
+{
+    if (e->otype == EMBER_STRING) {
+        uint32_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+        int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
+        return c ? c : (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+    }
+    if (e->otype == EMBER_FLOAT) {
+        double x = as_double(a), y = as_double(b);
+        return (x > y) - (x < y);
+    }
+    return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+}
+
+static int cmp_holds(node_kind k, int c)
+{
+    switch (k) {
+    case N_EQ:
+        return c == 0;
+    case N_NE:
+        return c != 0;
+    case N_LT:
+        return c < 0;
+    case N_LE:
+        return c <= 0;
+    case N_GT:
+        return c > 0;
+    default:
+        return c >= 0;
+    }
+}
+
+static void set_bool(ember_value *out, int v)
+{
+    out->type = EMBER_BOOL;
+    out->u.i = v;
+}
+
+/* Binary arithmetic and comparisons: NULL in, NULL (or false) out. */
+static void eval_binary(const expr *e, const ember_record *rec, ember_value *out)
+{
+    ember_value a, b;
+    expr_eval(e->l, rec, &a);
+    expr_eval(e->r, rec, &b);
+    if (e->type == EMBER_BOOL) {
+        /* NaN compares as unordered: false, like SQL's NULL */
+        int nan =
+            (a.type == EMBER_FLOAT && isnan(a.u.f)) || (b.type == EMBER_FLOAT && isnan(b.u.f));
+        set_bool(out, a.type != EMBER_NULL && b.type != EMBER_NULL && !nan &&
+                          cmp_holds(e->kind, compare(e, &a, &b)));
+    } else if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
+        out->type = EMBER_NULL;
+    } else {
+        eval_arith(e, &a, &b, out);
+    }
+}
+
+void expr_eval(const expr *e, const ember_record *rec, ember_value *out)
+{
+    switch (e->kind) {
+    case N_CONST:
+        *out = e->value;
+        return;
+    case N_FIELD:
+        *out = rec->values[e->field];
+        return;
+    case N_AND:
+        set_bool(out, expr_is_true(e->l, rec) && expr_is_true(e->r, rec));
+        return;
+    case N_OR:
+        set_bool(out, expr_is_true(e->l, rec) || expr_is_true(e->r, rec));
+        return;
+    case N_NOT:
+        set_bool(out, !expr_is_true(e->l, rec));
+        return;
+    case N_NEG:
+        expr_eval(e->l, rec, out);
+        if (out->type == EMBER_INT)
+            out->u.i = (int64_t)(0 - (uint64_t)out->u.i);
+        else if (out->type == EMBER_FLOAT)
+            out->u.f = -out->u.f;
+        return;
+    default:
+        eval_binary(e, rec, out);
+        return;
+    }
+}
+
+int expr_is_true(const expr *e, const ember_record *rec)
+{
+    ember_value v;
+    expr_eval(e, rec, &v);
+    return v.type == EMBER_BOOL && v.u.i != 0;
+}
