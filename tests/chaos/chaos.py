@@ -933,123 +933,99 @@ def scenario_ttl_kills(rounds):
     return st
 
 
-def write_sqlite_job(d):
+def write_db_job(d, name, sink):
     with open(d + "/c.job", "w") as f:
-        f.write(f"""job chaos-sqlite
+        f.write(f"""job {name}
 batch      interval=1ms max-records={rng.choice([150, 300, 500])}
 checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=2KB
 source     file path={d}/in.csv
 parse      csv fields=k,seq:int,v:int
 key        k
 aggregate  count() max(seq) sum(v)
-sink       sqlite path={d}/out.db table=totals create=yes
+sink       {sink}
 """)
 
 
-def scenario_sqlite_kills(rounds):
-    """sink sqlite under kill -9 at random moments and at every crash
-    failpoint: the table equals the state and the oracle, the marker the
-    last committed batch."""
-    import sqlite3
-    d, data, st = fresh("sqlite-kill-9", n_records=5000)
-    write_sqlite_job(d)
+def db_sink_kills(name, sink, rows_of, rounds, midway=None):
+    """A database sink under kill -9 at random moments and at every crash
+    failpoint (and midway(), e.g. a server restart, half way): the table
+    (rows_of(d): key -> (count, max_seq, sum_v)) equals the state and the
+    oracle."""
+    d, data, st = fresh(name, n_records=5000)
+    write_db_job(d, "chaos-" + name, sink(d))
     i = 0
     while st.crashes < rounds and st.runs < rounds * 3:
+        if midway and i == rounds // 2:
+            midway()
         if i % 2:
-            kill_randomly(d, st, rng.uniform(0.05, 0.5), data)
+            kill_randomly(d, st, rng.uniform(0.05, 0.6), data)
         else:
             point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
             crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
         i += 1
     p = run(d, st)
     if p.returncode != 0:
-        raise Bad("sqlite-kill-9: the final clean run failed: " + p.stderr[-2000:])
-    got = state(d)
-    con = sqlite3.connect(d + "/out.db")
-    rows = {r[0]: r[1:] for r in con.execute("SELECT k, count, max_seq, sum_v FROM totals")}
-    con.close()
+        raise Bad("%s: the final clean run failed: %s" % (name, p.stderr[-2000:]))
+    got, rows = state(d), rows_of(d)
     lost = dup = 0
     for k, (c, s) in data.want.items():
         have = rows.get(k, (0, -1, 0))
         lost += max(c - have[0], 0)
         dup += max(have[0] - c, 0)
         if have[0] == c and have[2] != s:
-            raise Bad("sqlite row %s: sum %d, oracle %d" % (k, have[2], s))
+            raise Bad("%s row %s: sum %d, oracle %d" % (name, k, have[2], s))
         g = got.get(k)
         if not g or (g["count"], g["max_seq"], g["sum_v"]) != have:
-            raise Bad("sqlite row %s %r differs from state %r" % (k, have, g))
+            raise Bad("%s row %s %r differs from state %r" % (name, k, have, g))
     read_hits(d, st)
     print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
         st.name, st.crashes, st.runs, st.replayed, lost, dup))
     if lost or dup:
-        raise Bad("sqlite-kill-9: %d records lost, %d duplicated" % (lost, dup))
+        raise Bad("%s: %d records lost, %d duplicated" % (name, lost, dup))
+    return d, st
+
+
+def scenario_sqlite_kills(rounds):
+    import sqlite3
+
+    def rows_of(d):
+        con = sqlite3.connect(d + "/out.db")
+        try:
+            return {r[0]: r[1:] for r in con.execute("SELECT k, count, max_seq, sum_v FROM totals")}
+        finally:
+            con.close()
+    d, st = db_sink_kills("sqlite-kill-9", lambda d: "sqlite path=%s/out.db table=totals "
+                          "create=yes" % d, rows_of, rounds)
     shutil.rmtree(d, ignore_errors=True)
     return st
 
 
 def scenario_postgres_kills(rounds):
-    """sink postgres under kill -9 at random moments and at every crash
-    failpoint, with a restart of the PostgreSQL server in the middle: the
-    table equals the state and the oracle, the marker the committed batch."""
+    """With a restart of the PostgreSQL server half way; the marker must be
+    the committed batch at the end."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
     import pg
     server = pg.Server()
     try:
-        return postgres_kills(server, rounds)
-    finally:
-        server.close()
+        def rows_of(d):
+            return {r[0]: tuple(int(x) for x in r[1:])
+                    for r in server.psql("SELECT k, count, max_seq, sum_v FROM totals")}
 
-
-def postgres_kills(server, rounds):
-    d, data, st = fresh("postgres", n_records=5000)
-    with open(d + "/c.job", "w") as f:
-        f.write(f"""job chaos-pg
-batch      interval=1ms max-records={rng.choice([150, 300, 500])}
-checkpoint dir={d}/ckpt every=3 keep=2 wal-segment=2KB
-source     file path={d}/in.csv
-parse      csv fields=k,seq:int,v:int
-key        k
-aggregate  count() max(seq) sum(v)
-sink       postgres conninfo={server.conninfo} table=totals create=yes
-""")
-    i = 0
-    while st.crashes < rounds and st.runs < rounds * 3:
-        if i == rounds // 2:
+        def restart():
             server.stop("immediate")
             server.start()
-        if i % 2:
-            kill_randomly(d, st, rng.uniform(0.1, 0.8), data)
-        else:
-            point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
-            crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 4))})
-        i += 1
-    p = run(d, st)
-    if p.returncode != 0:
-        raise Bad("postgres: the final clean run failed: " + p.stderr[-2000:])
-    got = state(d)
-    rows = {r[0]: tuple(int(x) for x in r[1:])
-            for r in server.psql("SELECT k, count, max_seq, sum_v FROM totals")}
-    lost = dup = 0
-    for k, (c, s) in data.want.items():
-        have = rows.get(k, (0, -1, 0))
-        lost += max(c - have[0], 0)
-        dup += max(have[0] - c, 0)
-        g = got.get(k)
-        if not g or (g["count"], g["max_seq"], g["sum_v"]) != have:
-            raise Bad("postgres row %s %r differs from state %r" % (k, have, g))
-    committed = json.loads(subprocess.run([EMBER, "inspect", d + "/ckpt", "--format", "json"],
-                                          capture_output=True, text=True).stdout or "{}")
-    mark = server.psql("SELECT batch FROM ember_sink_batches WHERE job = 'chaos-pg'")
-    want_batch = committed.get("committed", {}).get("batch")
-    if [[str(want_batch)]] != mark:
-        raise Bad("postgres marker %r, committed batch %r" % (mark, want_batch))
-    read_hits(d, st)
-    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
-        st.name, st.crashes, st.runs, st.replayed, lost, dup))
-    if lost or dup:
-        raise Bad("postgres: %d records lost, %d duplicated" % (lost, dup))
-    shutil.rmtree(d, ignore_errors=True)
-    return st
+        d, st = db_sink_kills("postgres", lambda d: "postgres conninfo=%s table=totals "
+                              "create=yes" % server.conninfo, rows_of, rounds, restart)
+        out = subprocess.run([EMBER, "inspect", d + "/ckpt", "--format", "json"],
+                             capture_output=True, text=True).stdout
+        committed = json.loads(out or "{}").get("committed", {}).get("batch")
+        mark = server.psql("SELECT batch FROM ember_sink_batches WHERE job = 'chaos-postgres'")
+        if [[str(committed)]] != mark:
+            raise Bad("postgres marker %r, committed batch %r" % (mark, committed))
+        shutil.rmtree(d, ignore_errors=True)
+        return st
+    finally:
+        server.close()
 
 
 def main():
