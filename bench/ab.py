@@ -32,7 +32,13 @@ def cases(inputs, count):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    argv, args = sys.argv[1:], []
+    while argv:
+        a = argv.pop(0)
+        if a.startswith("--"):
+            argv.pop(0)  # its value
+        else:
+            args.append(a)
     if len(args) != 2:
         sys.exit(__doc__)
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
