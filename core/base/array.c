@@ -8,7 +8,7 @@
 
 #define ARRAY_MIN_ITEMS 16
 
-int em_array_grow(void *items, size_t *cap, size_t need, size_t elem_bytes)
+static int grow(void *items, size_t *cap, size_t need, size_t elem_bytes, int zero)
 {
     size_t ncap = *cap ? *cap : ARRAY_MIN_ITEMS;
     size_t bytes;
@@ -29,8 +29,19 @@ int em_array_grow(void *items, size_t *cap, size_t need, size_t elem_bytes)
     p = realloc(old, bytes ? bytes : 1); /* realloc(p, 0) would free p */
     if (!p)
         return -ENOMEM;
-    memset((char *)p + *cap * elem_bytes, 0, (ncap - *cap) * elem_bytes);
+    if (zero)
+        memset((char *)p + *cap * elem_bytes, 0, (ncap - *cap) * elem_bytes);
     memcpy(items, &p, sizeof p);
     *cap = ncap;
     return 0;
+}
+
+int em_array_grow(void *items, size_t *cap, size_t need, size_t elem_bytes)
+{
+    return grow(items, cap, need, elem_bytes, 1);
+}
+
+int em_buffer_grow(void *items, size_t *cap, size_t need, size_t elem_bytes)
+{
+    return grow(items, cap, need, elem_bytes, 0);
 }

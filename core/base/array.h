@@ -28,4 +28,14 @@ EMBER_MUST_CHECK static inline int em_array_reserve(void *items, size_t *cap, si
     return need <= *cap ? 0 : em_array_grow(items, cap, need, elem_bytes);
 }
 
+/* em_array_reserve without the zeroing, for buffers that are written before
+ * they are read (file bytes, line offsets, text): zeroing them would touch
+ * every new page twice (perf: a third of the YSB job's page faults). */
+EMBER_MUST_CHECK int em_buffer_grow(void *items, size_t *cap, size_t need, size_t elem_bytes);
+EMBER_MUST_CHECK static inline int em_buffer_reserve(void *items, size_t *cap, size_t need,
+                                                     size_t elem_bytes)
+{
+    return need <= *cap ? 0 : em_buffer_grow(items, cap, need, elem_bytes);
+}
+
 #endif

@@ -23,8 +23,8 @@ static int grow_index(batch_lines *b)
 {
     size_t off_cap = b->n_cap, len_cap = b->n_cap;
 
-    if (em_array_reserve(&b->off, &off_cap, b->n + 1, sizeof *b->off) ||
-        em_array_reserve(&b->len, &len_cap, b->n + 1, sizeof *b->len))
+    if (em_buffer_reserve(&b->off, &off_cap, b->n + 1, sizeof *b->off) ||
+        em_buffer_reserve(&b->len, &len_cap, b->n + 1, sizeof *b->len))
         return -ENOMEM;
     b->n_cap = len_cap;
     return 0;
@@ -53,7 +53,7 @@ int lines_push(batch_lines *b, const char *line, size_t len)
 {
     if (b->borrowed || grow_index(b))
         return -ENOMEM; /* (a borrowed batch takes no copies) */
-    if (em_array_reserve(&b->data, &b->cap, b->bytes + len, 1))
+    if (em_buffer_reserve(&b->data, &b->cap, b->bytes + len, 1))
         return -ENOMEM;
     if (len) /* an empty first line: data may still be NULL */
         memcpy(b->data + b->bytes, line, len);

@@ -13,7 +13,7 @@
 
 int text_reserve(text_buf *b, size_t extra)
 {
-    return em_array_reserve(&b->data, &b->cap, b->len + extra, 1);
+    return em_buffer_reserve(&b->data, &b->cap, b->len + extra, 1);
 }
 
 int text_append(text_buf *b, const char *s, size_t n)

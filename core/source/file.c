@@ -59,7 +59,7 @@ static int file_restore(source *src, const src_range *ends, size_t n, ember_err 
 
 static int reserve(file_source *f, size_t need, ember_err *err)
 {
-    if (em_array_reserve(&f->buf, &f->buf_cap, need, 1))
+    if (em_buffer_reserve(&f->buf, &f->buf_cap, need, 1))
         return ember_err_set(err, -ENOMEM, "out of memory reading %s", f->path);
     return 0;
 }

@@ -28,7 +28,7 @@ static void drop_taken(linepull *p)
 static int grow(linepull *p, ember_err *err)
 {
     /* at least 64 KiB free for the next read */
-    if (em_array_reserve(&p->buf, &p->cap, p->len + 65536, 1))
+    if (em_buffer_reserve(&p->buf, &p->cap, p->len + 65536, 1))
         return ember_err_set(err, -ENOMEM, "out of memory");
     return 0;
 }
