@@ -1001,6 +1001,17 @@ static void kafka_close(source *src)
     src->impl = NULL;
 }
 
+/* For messages: a record by its place in its planned range (offsets inside a
+ * range can skip, e.g. over transaction markers, so the range is named). */
+static int kafka_locate(source *src, const src_range *r, uint64_t index, char *buf, size_t cap)
+{
+    kafka_source *s = src->impl;
+    snprintf(buf, cap, "topic %s partition %u, record %llu of offsets [%llu, %llu)", s->topic,
+             r->partition, (unsigned long long)index + 1, (unsigned long long)r->from,
+             (unsigned long long)r->to);
+    return 0;
+}
+
 const source_ops source_kafka_ops = {
     .kind = "kafka",
     .doc = "a Kafka topic, offsets owned by the job (direct approach); replayable",
@@ -1013,5 +1024,6 @@ const source_ops source_kafka_ops = {
     .available = kafka_available,
     .exhausted = kafka_exhausted,
     .committed = kafka_committed,
+    .locate = kafka_locate,
     .close = kafka_close,
 };
