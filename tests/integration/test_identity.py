@@ -14,12 +14,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ckpt as ckpt_reader  # noqa: E402 (tests/ckpt.py: the WAL and checkpoint reader)
 from harness import (EMBER, batch_files, check, ember, gen_file, main, read_csv, tmpdir,
                      write)
 from test_kafka import (Broker, expected_batches, kafka_job, kcat, no_sanitizer_report,
-                        produce, read_input, wal_plans)
+                        produce, read_input)
 
 
 def ckpt_id(ckpt):
@@ -217,7 +220,7 @@ def check_checkpoint_output(addr, ckpt, job):
     """The rows of checkpoint ckpt equal the oracle for every batch it
     planned; one marker per batch."""
     ident = ckpt_id(ckpt)
-    plans = wal_plans(ckpt)
+    plans = ckpt_reader.wal_ranges(ckpt)
     want, _ = expected_batches(read_input(addr, "in"), plans)
     got = output_of(addr, "out", job, ident)
     check(sorted(got) == sorted(want), "%s: batches %s in the topic, %s planned" % (
