@@ -46,7 +46,7 @@ static void print_formats(FILE *out)
  * offset means); batch, checkpoint and sink options may always change. */
 static void print_option_row(FILE *out, const opt_def *d, int source)
 {
-    fprintf(out, "| `%s=` | ", d->name);
+    fprintf(out, "| `%s%s=` | ", d->name, opts_is_prefix(d) ? "NAME" : "");
     if (!d->def)
         fprintf(out, "required");
     else

@@ -53,6 +53,8 @@
 #include "core/kafka/client.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
+#include "core/kafka/props.h"
+#include "core/sink/dead_letter.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
 
@@ -77,8 +79,34 @@ static const opt_def kafka_sink_options[] = {
     {"transactional-id", OPT_STR, "", NULL, "producer transactional.id (default ember-JOB)"},
     {"timeout", OPT_DURATION, "30s", NULL,
      "how long to wait for the cluster at start before giving up (0 = forever)"},
+    {"on-oversize", OPT_ENUM, "fail", "fail|dead-letter:",
+     "a row whose record is over the size limit (kafka.message.max.bytes): stop the job, or "
+     "append it to dead-letter:PATH (once, across restarts)"},
+    KAFKA_PROPS_OPTION,
     {0},
 };
+
+/* What ember sets itself on the sink's clients (see make_clients). */
+static const kafka_protected kafka_sink_protected[] = {
+    {"metadata.broker.list", "use brokers="},
+    {"transactional.id", "use transactional-id="},
+    {"enable.idempotence", "transactions need it"},
+    {"isolation.level", "the marker reader reads only committed records (read_committed)"},
+    {"enable.auto.commit", "the marker reader commits no offsets"},
+    {"group.id", "the marker reader's group is ember-sink.JOB"},
+    {"auto.offset.reset", "the marker reader must see a range gone from the log"},
+    {"enable.partition.eof", "the marker reader needs to see where a range ends"},
+    {0},
+};
+
+/* Kafka's framing of one record (v2: length, attributes, timestamp and
+ * offset deltas, key and value lengths, header count, all varints at their
+ * widest) and of each header (two varint lengths): what librdkafka's
+ * producer adds to a record's bytes, at most, before comparing them with
+ * message.max.bytes. A row is over the limit when key + value + headers +
+ * this framing is. */
+#define RECORD_FRAMING 36
+#define HEADER_FRAMING 10
 
 typedef struct out_row {
     size_t key_off, key_len, val_off, val_len;
@@ -104,6 +132,12 @@ typedef struct kafka_sink {
     rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
     char *topic, *markers, *txn_id, *job;
     char what[300];
+    const opt_set *props; /* the kafka.* options (borrowed from the job) */
+    int64_t max_record;   /* message.max.bytes of the producer */
+    size_t header_bytes;  /* ember's headers but the batch id's digits, framed */
+    uint64_t batch;       /* the running batch */
+    int dead_on;          /* on-oversize=dead-letter: */
+    sink_dead_letter dead;
     int n_keys;
     int64_t timeout_ms;
     int32_t n_parts;   /* output partitions, fixed for the life of the process */
@@ -156,12 +190,17 @@ static int make_clients(kafka_sink *s, ember_err *err)
                           "auto.offset.reset", "error", "enable.partition.eof", "true",
                           "isolation.level", "read_committed", "fetch.wait.max.ms", "20",
                           NULL};
-    rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, err), *rc = NULL;
-    if (!pc || !(rc = kafka_conf_new(&s->ep, read, err))) {
+    rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, s->props, KAFKA_ROLE_PRODUCER, err);
+    rd_kafka_conf_t *rc = pc ? kafka_conf_new(&s->ep, read, s->props, KAFKA_ROLE_CONSUMER, err)
+                             : NULL;
+    if (!rc) {
         if (pc)
             rd_kafka_conf_destroy(pc);
         return err->code;
     }
+    size_t len = sizeof errstr;
+    if (rd_kafka_conf_get(pc, "message.max.bytes", errstr, &len) == RD_KAFKA_CONF_OK)
+        s->max_record = strtoll(errstr, NULL, 10);
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     if (!(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(pc);
@@ -242,6 +281,26 @@ static char *dup_or_default(const char *v, const char *fmt, const char *arg)
     return strdup(buf);
 }
 
+static int ksink_check(const opt_set *opts, ember_err *err)
+{
+    return kafka_props_check(opts, "sink kafka", KAFKA_ROLE_PRODUCER | KAFKA_ROLE_CONSUMER,
+                             kafka_sink_protected, err);
+}
+
+/* on-oversize=dead-letter:PATH; its committed length is kept in
+ * CHECKPOINT/sink-kafka.TOPIC.dead-letter-length (core/sink/dead_letter.h). */
+static int open_dead_letter(kafka_sink *s, const char *on_oversize, const sink_env *env,
+                            ember_err *err)
+{
+    char name[300];
+    if (strncmp(on_oversize, "dead-letter:", 12))
+        return 0;
+    s->dead_on = 1;
+    snprintf(name, sizeof name, "sink-kafka.%s", s->topic);
+    int rc = sink_dead_letter_open(&s->dead, on_oversize + 12, env->checkpoint_dir, name, err);
+    return rc ? ember_err_prefix(err, "%s: on-oversize", s->what) : 0;
+}
+
 static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember_err *err)
 {
     kafka_sink *s = calloc(1, sizeof *s);
@@ -265,7 +324,12 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     snprintf(s->id, sizeof s->id, "%s", env->checkpoint_id ? env->checkpoint_id : "");
     if (strlen(s->id) != CKPT_ID_LEN)
         return ember_err_set(err, -EINVAL, "%s: no checkpoint id", s->what);
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
+    s->props = opts;
+    s->header_bytes = 3 * HEADER_FRAMING + strlen("ember.job") + strlen(s->job) +
+                      strlen("ember.batch") + strlen("ember.checkpoint") + CKPT_ID_LEN;
+    int rc = open_dead_letter(s, opts_str(opts, "on-oversize"), env, err);
+    if (!rc)
+        rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
                                                                    err)))
         rc = kafka_mock_embedded_topic(s->markers, 1, err);
@@ -730,6 +794,13 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
             break;
         rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err);
     }
+    /* The newest batch the output holds or the engine committed (its sink
+     * commit came first): its set-aside rows stay, later ones go. */
+    if (!rc && s->dead_on &&
+        (rc = sink_dead_letter_recover(&s->dead, s->delivered > committed_batch ? s->delivered
+                                                                                : committed_batch,
+                                       err)))
+        ember_err_prefix(err, "%s: on-oversize", s->what);
     if (rc)
         return rc;
     char interrupted[200] = "", ours[16];
@@ -755,8 +826,12 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
 static int ksink_begin(sink *snk, uint64_t batch, uint64_t batch_time_ms, ember_err *err)
 {
     kafka_sink *s = snk->impl;
+    /* A batch that begins again leaves no lines of its earlier attempt. */
+    if (s->dead_on && sink_dead_letter_rewind(&s->dead, err))
+        return err->code;
     if (batch <= s->delivered)
         return 1; /* its marker is committed: the topic has it already */
+    s->batch = batch;
     if (batch != s->present_batch)
         memset(s->present, 0, (size_t)s->n_parts * sizeof *s->present);
     s->present_batch = batch;
@@ -774,6 +849,32 @@ static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
     if (!rc)
         b->len--;
     return rc;
+}
+
+/* 0 when the row's record fits the size limit; 1 when it does not and went
+ * to the dead-letter file (its bytes are dropped from buf); <0 (stop) when
+ * it does not and there is no dead-letter file. */
+static int check_size(kafka_sink *s, const out_row *r, ember_err *err)
+{
+    char b[24];
+    size_t n = (size_t)snprintf(b, sizeof b, "%" PRIu64, s->batch);
+    size_t bytes = RECORD_FRAMING + s->header_bytes + n + r->key_len + r->val_len;
+    if (s->max_record <= 0 || bytes <= (size_t)s->max_record)
+        return 0;
+    if (!s->dead_on)
+        return ember_err_set(err, -EMSGSIZE, "%s: batch %s: a row's record is %zu bytes, over "
+                             "the size limit of %lld (kafka.message.max.bytes): '%.40s...'; "
+                             "on-oversize=dead-letter:PATH sets such rows aside", s->what, b,
+                             bytes, (long long)s->max_record, s->buf.data + r->val_off);
+    int rc = sink_dead_letter_append(&s->dead, s->buf.data + r->val_off, r->val_len, err);
+    if (rc)
+        return ember_err_prefix(err, "%s: on-oversize", s->what);
+    if (s->dead.rows == 1 || s->dead.rows % 1000 == 0)
+        em_log(EMBER_LOG_WARN, "%s: batch %s: a row's record is %zu bytes, over the size limit "
+               "of %lld: set aside in %s (%" PRIu64 " so far)", s->what, b, bytes,
+               (long long)s->max_record, s->dead.path, s->dead.rows);
+    s->buf.len = r->key_off;
+    return 1;
 }
 
 static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
@@ -797,6 +898,9 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
     if (append_fields(&s->buf, row, row->n))
         return ember_err_set(err, -ENOMEM, "out of memory");
     r->val_len = s->buf.len - r->val_off;
+    int over = check_size(s, r, err);
+    if (over)
+        return over < 0 ? over : 0;
     /* Kafka's default (Java) partitioner, so consumers can rely on key -> partition. */
     r->partition = n_keys ? rd_kafka_msg_partitioner_murmur2(NULL, s->buf.data + r->key_off,
                                                              r->key_len, s->n_parts, NULL, NULL)
@@ -1058,6 +1162,10 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     kafka_sink *s = snk->impl;
     kafka_backoff b = {0};
     int rc;
+    /* The set-aside rows are durable, and their length recorded, before the
+     * transaction that commits the batch (dead_letter.h). */
+    if (s->dead_on && (rc = sink_dead_letter_seal(&s->dead, batch, err)))
+        return ember_err_prefix(err, "%s: on-oversize", s->what);
     while ((rc = deliver_batch(s, batch, err)) > 0) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "batch %" PRIu64 ": %s; aborted", batch, err->msg);
@@ -1073,6 +1181,8 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     kafka_backoff_ok(&b, s->what);
+    if (s->dead_on)
+        sink_dead_letter_committed(&s->dead);
     note_own_marker(s);
     s->delivered = batch;
     memcpy(s->ends, s->dr_ends, (size_t)s->n_parts * sizeof *s->ends);
@@ -1097,6 +1207,8 @@ static void ksink_close(sink *snk)
         rd_kafka_destroy(s->reader);
     }
     kafka_endpoint_close(&s->ep);
+    if (s->dead_on)
+        sink_dead_letter_close(&s->dead);
     text_free(&s->buf);
     free(s->rows);
     free(s->ends);
@@ -1120,6 +1232,7 @@ const sink_ops sink_kafka_ops = {
     .doc = "a Kafka topic through a transactional producer, with batch markers; exactly-once",
     .options = kafka_sink_options,
     .exactly_once = 1,
+    .check = ksink_check,
     .open = ksink_open,
     .recover = ksink_recover,
     .begin = ksink_begin,
