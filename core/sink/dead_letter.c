@@ -11,6 +11,7 @@
 #include "core/sink/dead_letter.h"
 #include "core/base/endian.h"
 #include "core/base/io.h"
+#include "core/fault/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,7 +85,10 @@ int sink_dead_letter_recover(sink_dead_letter *d, uint64_t delivered, ember_err 
                              "committed ones (%s): was it cut or replaced?", d->path,
                              (long long)st.st_size, (unsigned long long)len, d->side_path);
     d->committed = len;
-    return cut_to(d, len, err);
+    if ((rc = cut_to(d, len, err)))
+        return rc;
+    rc = FAILPOINT("recovery.after_dead_letter_truncate");
+    return rc ? ember_err_set(err, rc, "failpoint recovery.after_dead_letter_truncate") : 0;
 }
 
 int sink_dead_letter_rewind(sink_dead_letter *d, ember_err *err)
