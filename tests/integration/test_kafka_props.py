@@ -50,9 +50,15 @@ def test_lz4_sink_read_back():
         rows = input_file(d + "/in.csv", 300)
         job = props_job(d, b.addr, "kafka.compression.codec=lz4 kafka.linger.ms=20 "
                         "kafka.batch.num.messages=50")
-        rc, _, err = ember("run", job, "--until-idle", timeout=120)
+        # librdkafka's own debug lines (EMBER_KAFKA_DEBUG) name each produce
+        # request's compression.
+        rc, _, err = ember("run", job, "--until-idle", env={"EMBER_KAFKA_DEBUG": "msg"},
+                           timeout=120)
         check(rc == 0, "lz4 run exit %d: %s" % (rc, err[-1500:]))
         no_sanitizer_report(err)
+        sets = [l for l in err.splitlines() if "Produce MessageSet" in l and " out [" in l]
+        check(sets and all(l.endswith(", lz4)") for l in sets), "produce requests not lz4: %r"
+              % sets[:3])
         got = output_rows(b.addr)
         check(sorted(got) == sorted(as_tsv(rows)), "lz4 output: %d rows for %d input rows" % (
             len(got), len(rows)))
