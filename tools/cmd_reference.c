@@ -47,7 +47,9 @@ static void print_formats(FILE *out)
 static void print_option_row(FILE *out, const opt_def *d, int source)
 {
     fprintf(out, "| `%s%s=` | ", d->name, opts_is_prefix(d) ? "NAME" : "");
-    if (!d->def)
+    if (opts_is_prefix(d))
+        fprintf(out, "none");
+    else if (!d->def)
         fprintf(out, "required");
     else
         fprintf(out, "`%s`", d->def[0] ? d->def : "\"\"");

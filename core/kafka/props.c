@@ -84,10 +84,10 @@ static int check_one(const char *table, const opt_pair *p, const char *what, uns
                                  k->instead);
     if ((info.scope == 'P' && !(roles & KAFKA_ROLE_PRODUCER)) ||
         (info.scope == 'C' && !(roles & KAFKA_ROLE_CONSUMER)))
-        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': a %s property, "
-                                 "and this %s", what, p->key,
-                                 info.scope == 'P' ? "producer" : "consumer",
-                                 info.scope == 'P' ? "only consumes" : "only produces");
+        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': a %s "
+                                 "property; %s only %s", what, p->key,
+                                 info.scope == 'P' ? "producer" : "consumer", what,
+                                 info.scope == 'P' ? "consumes" : "produces");
     if (rd_kafka_conf_set(scratch, name, p->value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
         return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': %s", what,
                                  p->key, errstr);
