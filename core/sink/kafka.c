@@ -47,8 +47,20 @@
  * Failures: an abortable transaction error (a delivery timed out while the
  * cluster was down...) aborts, recounts what is present and tries the batch
  * again with backoff, for as long as it takes; a fatal one (fenced by
- * another instance with the same transactional.id, a record over the size
- * limit) stops the job with a message.
+ * another instance with the same transactional.id) stops the job with a
+ * message.
+ *
+ * Oversized rows: a row whose record is over the producer's
+ * message.max.bytes (check_size, counted before producing so a replay
+ * skips the same rows) stops the job, or with on-oversize=dead-letter:PATH
+ * is appended to PATH instead of produced (core/sink/dead_letter.h: the
+ * length is sealed before the transaction commits, cut back at recover).
+ * A record the broker refuses as too large (its limit below the
+ * producer's) is set aside the same way and the batch tried again.
+ *
+ * kafka.NAME=VALUE options (core/kafka/props.h) reach the producer
+ * (producer and general properties) and the reader (consumer and general
+ * ones); the properties the protocol above depends on are refused.
  */
 #include "core/kafka/client.h"
 #include "core/base/log.h"
@@ -60,6 +72,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +125,7 @@ static const kafka_protected kafka_sink_protected[] = {
 typedef struct out_row {
     size_t key_off, key_len, val_off, val_len;
     int32_t partition;
+    int refused; /* the broker refused its record as too large */
 } out_row;
 
 typedef struct kafka_sink {
@@ -158,11 +173,16 @@ typedef struct kafka_sink {
 
 /* ------------------------------------------------------------ clients */
 
+/* A row's message carries its index + 1 as opaque, the marker's NULL; the
+ * client's opaque is the endpoint, the sink's first member. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    kafka_sink *s = m->_private;
-    if (!s)
+    if (!opaque)
         return;
+    kafka_sink *s = (kafka_sink *)((char *)opaque - offsetof(kafka_sink, ep));
+    uintptr_t row = (uintptr_t)m->_private;
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && row && row <= s->n_rows)
+        s->rows[row - 1].refused = 1;
     if (m->err) {
         if (!s->dr_failed++) {
             s->dr_err = m->err;
@@ -910,8 +930,9 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
 }
 
 /* 0 ok, 1 abort and retry, <0 stop. */
-static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember_err *err)
+static int produce_row(kafka_sink *s, size_t i, const char *batch, ember_err *err)
 {
+    const out_row *r = &s->rows[i];
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_PARTITION(r->partition),
@@ -919,7 +940,8 @@ static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember
             RD_KAFKA_V_VALUE(s->buf.data + r->val_off, r->val_len),
             RD_KAFKA_V_HEADER("ember.job", s->job, -1), RD_KAFKA_V_HEADER("ember.batch", batch, -1),
             RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(i + 1)),
+            RD_KAFKA_V_END);
         if (!e)
             return 0;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -951,7 +973,7 @@ static int produce_marker(kafka_sink *s, const char *batch, ember_err *err)
         RD_KAFKA_V_VALUE(v, n), RD_KAFKA_V_HEADER("ember.job", s->job, -1),
         RD_KAFKA_V_HEADER("ember.batch", batch, -1),
         RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
     if (!e)
         return 0;
     snprintf(err->msg, sizeof err->msg, "produce the marker to %s: %s", s->markers,
@@ -1086,6 +1108,38 @@ static int check_rivals(kafka_sink *s, uint64_t batch, ember_err *err)
     return rc ? rc : ember_err_set(err, -EIO, "%s", keep);
 }
 
+/* The broker refused rows as too large (its limit, the topic's
+ * max.message.bytes, is below the producer's): without on-oversize a stop
+ * naming the first; with it they go to the dead-letter file and leave the
+ * batch, which is tried again (1: abort and retry). */
+static int set_aside_refused(kafka_sink *s, const char *batch, ember_err *err)
+{
+    size_t keep = 0, n = 0;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const out_row *r = &s->rows[i];
+        if (r->refused && !s->dead_on)
+            return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a row's "
+                                 "record of %zu bytes as too large (the topic's "
+                                 "max.message.bytes is below kafka.message.max.bytes=%lld): "
+                                 "'%.40s...'; on-oversize=dead-letter:PATH sets such rows "
+                                 "aside", s->what, batch, RECORD_FRAMING + s->header_bytes +
+                                 strlen(batch) + r->key_len + r->val_len,
+                                 (long long)s->max_record, s->buf.data + r->val_off);
+        if (!r->refused) {
+            s->rows[keep++] = *r;
+            continue;
+        }
+        int rc = sink_dead_letter_append(&s->dead, s->buf.data + r->val_off, r->val_len, err);
+        if (rc)
+            return ember_err_prefix(err, "%s: on-oversize", s->what);
+        n++;
+    }
+    s->n_rows = keep;
+    snprintf(err->msg, sizeof err->msg, "the broker refused %zu records as too large: set "
+             "aside in %s", n, s->dead.path);
+    return 1;
+}
+
 /* Rows, then (once all are acknowledged) the marker, in one transaction.
  * 0 ok, 1 abort and retry, <0 stop. */
 static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
@@ -1103,7 +1157,7 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
         const out_row *r = &s->rows[i];
         if (s->seen[r->partition]++ < s->present[r->partition])
             continue; /* an interrupted attempt delivered it */
-        int rc = produce_row(s, r, b, err);
+        int rc = produce_row(s, i, b, err);
         if (rc)
             return rc;
     }
@@ -1111,10 +1165,13 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     if (s->dr_failed && s->dr_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-        return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a record: %s",
-                             s->what, b, s->dr_error);
+        return set_aside_refused(s, b, err);
     if (s->dr_failed)
         return snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1;
+    /* The set-aside rows are durable, and their length recorded, before the
+     * transaction that commits the batch (dead_letter.h). */
+    if (s->dead_on && (rc = sink_dead_letter_seal(&s->dead, batch, err)))
+        return ember_err_prefix(err, "%s: on-oversize", s->what);
     s->marker_part = -1;
     rc = produce_marker(s, b, err);
     if (!rc)
@@ -1162,10 +1219,6 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     kafka_sink *s = snk->impl;
     kafka_backoff b = {0};
     int rc;
-    /* The set-aside rows are durable, and their length recorded, before the
-     * transaction that commits the batch (dead_letter.h). */
-    if (s->dead_on && (rc = sink_dead_letter_seal(&s->dead, batch, err)))
-        return ember_err_prefix(err, "%s: on-oversize", s->what);
     while ((rc = deliver_batch(s, batch, err)) > 0) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "batch %" PRIu64 ": %s; aborted", batch, err->msg);
