@@ -15,7 +15,7 @@
 
 /* One property's row in librdkafka's table. */
 typedef struct prop_info {
-    char scope;     /* 'C' consumer, 'P' producer, '*' both */
+    char scope;      /* 'C' consumer, 'P' producer, '*' both */
     char canon[128]; /* the property an alias stands for, else the name itself */
 } prop_info;
 
@@ -75,22 +75,26 @@ static int check_one(const char *table, const opt_pair *p, const char *what, uns
     prop_info info;
     char errstr[512];
     if (prop_find(table, name, &info))
-        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': librdkafka "
-                                 "has no property '%s'", what, p->key, name);
+        return ember_err_set_col(err, -EMBER_EUSAGE, p->col,
+                                 "%s: option '%s': librdkafka "
+                                 "has no property '%s'",
+                                 what, p->key, name);
     const kafka_protected *k = protected_find(protect, name, info.canon);
     if (k)
-        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': ember sets "
-                                 "%s itself for exactly-once; %s", what, p->key, name,
-                                 k->instead);
+        return ember_err_set_col(err, -EMBER_EUSAGE, p->col,
+                                 "%s: option '%s': ember sets "
+                                 "%s itself for exactly-once; %s",
+                                 what, p->key, name, k->instead);
     if ((info.scope == 'P' && !(roles & KAFKA_ROLE_PRODUCER)) ||
         (info.scope == 'C' && !(roles & KAFKA_ROLE_CONSUMER)))
-        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': a %s "
-                                 "property; %s only %s", what, p->key,
-                                 info.scope == 'P' ? "producer" : "consumer", what,
+        return ember_err_set_col(err, -EMBER_EUSAGE, p->col,
+                                 "%s: option '%s': a %s "
+                                 "property; %s only %s",
+                                 what, p->key, info.scope == 'P' ? "producer" : "consumer", what,
                                  info.scope == 'P' ? "consumes" : "produces");
     if (rd_kafka_conf_set(scratch, name, p->value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': %s", what,
-                                 p->key, errstr);
+        return ember_err_set_col(err, -EMBER_EUSAGE, p->col, "%s: option '%s': %s", what, p->key,
+                                 errstr);
     return 0;
 }
 
@@ -110,8 +114,8 @@ int kafka_props_check(const opt_set *opts, const char *what, unsigned roles,
     return rc;
 }
 
-int kafka_props_apply(rd_kafka_conf_t *conf, const opt_set *opts, unsigned role,
-                      const char *what, ember_err *err)
+int kafka_props_apply(rd_kafka_conf_t *conf, const opt_set *opts, unsigned role, const char *what,
+                      ember_err *err)
 {
     if (!opts || !opts->n_prefixed)
         return 0;

@@ -22,10 +22,13 @@
 #define KAFKA_PROPS_PREFIX "kafka."
 
 /* The options-table entry of the prefix. */
-#define KAFKA_PROPS_OPTION                                                                     \
-    {KAFKA_PROPS_PREFIX, OPT_STR, "", NULL,                                                    \
-     "a librdkafka property for ember's clients (e.g. kafka.compression.codec=lz4, "          \
-     "kafka.security.protocol=SASL_SSL); may be given many times", OPT_RESTARTABLE}
+#define KAFKA_PROPS_OPTION                                                                         \
+    {                                                                                              \
+        KAFKA_PROPS_PREFIX, OPT_STR, "", NULL,                                                     \
+            "a librdkafka property for ember's clients (e.g. kafka.compression.codec=lz4, "        \
+            "kafka.security.protocol=SASL_SSL); may be given many times",                          \
+            OPT_RESTARTABLE                                                                        \
+    }
 
 /* Client roles (a bit set). */
 enum { KAFKA_ROLE_CONSUMER = 1, KAFKA_ROLE_PRODUCER = 2 };
@@ -43,7 +46,7 @@ EMBER_MUST_CHECK int kafka_props_check(const opt_set *opts, const char *what, un
 
 /* Sets on conf the kafka.* options whose scope includes `role` (one
  * KAFKA_ROLE_*), in the order given. */
-EMBER_MUST_CHECK int kafka_props_apply(rd_kafka_conf_t *conf, const opt_set *opts,
-                                       unsigned role, const char *what, ember_err *err);
+EMBER_MUST_CHECK int kafka_props_apply(rd_kafka_conf_t *conf, const opt_set *opts, unsigned role,
+                                       const char *what, ember_err *err);
 
 #endif

@@ -40,8 +40,7 @@ int sink_dead_letter_open(sink_dead_letter *d, const char *path, const char *che
 }
 
 /* The committed length as of `delivered` from the side file (0 if none). */
-static int side_read(const sink_dead_letter *d, uint64_t delivered, uint64_t *len,
-                     ember_err *err)
+static int side_read(const sink_dead_letter *d, uint64_t delivered, uint64_t *len, ember_err *err)
 {
     char *buf = NULL;
     size_t n = 0;
@@ -54,8 +53,10 @@ static int side_read(const sink_dead_letter *d, uint64_t delivered, uint64_t *le
     const uint8_t *p = (const uint8_t *)buf;
     if (n != SIDE_BYTES || get_u32le(p) != SIDE_MAGIC || get_u32le(p + 4) != 1 ||
         XXH64(p, 32, 0) != get_u64le(p + 32))
-        rc = ember_err_set(err, -EMBER_ECORRUPT, "%s: not a valid dead-letter length record "
-                           "(%zu bytes, bad magic or checksum)", d->side_path, n);
+        rc = ember_err_set(err, -EMBER_ECORRUPT,
+                           "%s: not a valid dead-letter length record "
+                           "(%zu bytes, bad magic or checksum)",
+                           d->side_path, n);
     else
         *len = delivered >= get_u64le(p + 8) ? get_u64le(p + 24) : get_u64le(p + 16);
     free(buf);
@@ -81,9 +82,10 @@ int sink_dead_letter_recover(sink_dead_letter *d, uint64_t delivered, ember_err 
     if (fstat(d->fd, &st))
         return ember_err_set(err, -errno, "%s: %s", d->path, strerror(errno));
     if ((uint64_t)st.st_size < len)
-        return ember_err_set(err, -EMBER_ECORRUPT, "%s: %lld bytes, shorter than the %llu "
-                             "committed ones (%s): was it cut or replaced?", d->path,
-                             (long long)st.st_size, (unsigned long long)len, d->side_path);
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "%s: %lld bytes, shorter than the %llu "
+                             "committed ones (%s): was it cut or replaced?",
+                             d->path, (long long)st.st_size, (unsigned long long)len, d->side_path);
     d->committed = len;
     if ((rc = cut_to(d, len, err)))
         return rc;
@@ -125,7 +127,10 @@ int sink_dead_letter_seal(sink_dead_letter *d, uint64_t batch, ember_err *err)
     return io_write_file_atomic(d->side_path, rec, sizeof rec, err);
 }
 
-void sink_dead_letter_committed(sink_dead_letter *d) { d->committed = d->bytes; }
+void sink_dead_letter_committed(sink_dead_letter *d)
+{
+    d->committed = d->bytes;
+}
 
 void sink_dead_letter_close(sink_dead_letter *d)
 {

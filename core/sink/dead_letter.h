@@ -48,8 +48,7 @@ EMBER_MUST_CHECK int sink_dead_letter_append(sink_dead_letter *d, const char *li
                                              ember_err *err);
 /* Step 2: makes batch b's lines durable and records the lengths; nothing
  * to do when the batch appended none. */
-EMBER_MUST_CHECK int sink_dead_letter_seal(sink_dead_letter *d, uint64_t batch,
-                                           ember_err *err);
+EMBER_MUST_CHECK int sink_dead_letter_seal(sink_dead_letter *d, uint64_t batch, ember_err *err);
 /* Step 4. */
 void sink_dead_letter_committed(sink_dead_letter *d);
 void sink_dead_letter_close(sink_dead_letter *d);
