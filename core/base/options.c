@@ -302,7 +302,9 @@ void opts_print(FILE *out, const char *title, const opt_def *defs)
     for (int i = 0; defs[i].name; i++) {
         const opt_def *d = &defs[i];
         if (opts_is_prefix(d)) {
-            fprintf(out, "    %sNAME=VALUE %s\n", d->name, d->doc);
+            char name[64];
+            snprintf(name, sizeof name, "%sNAME=VALUE", d->name);
+            fprintf(out, "    %-18s %s\n", name, d->doc);
             continue;
         }
         fprintf(out, "    %-18s %s", d->name, d->doc);
