@@ -166,7 +166,7 @@ static int unknown_option(const opt_def *defs, const char *key, int col, ember_e
     const char *names[64] = {0};
     char list[400] = "", note[96];
     size_t n = 0, used = 0;
-    for (; defs[n].name && n < 64; n++) {
+    for (; n < 64 && defs[n].name; n++) {
         names[n] = defs[n].name;
         if (used < sizeof list)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", n ? ", " : "",
