@@ -105,6 +105,7 @@ static const kafka_protected kafka_sink_protected[] = {
     {"metadata.broker.list", "use brokers="},
     {"transactional.id", "use transactional-id="},
     {"enable.idempotence", "transactions need it"},
+    {"request.required.acks", "transactions need acks=all"},
     {"isolation.level", "the marker reader reads only committed records (read_committed)"},
     {"enable.auto.commit", "the marker reader commits no offsets"},
     {"group.id", "the marker reader's group is ember-sink.JOB"},

@@ -116,6 +116,8 @@ def test_protected_property_refused():
             "kafka.bootstrap.servers", "brokers=")
     refused(base + "sink kafka brokers=embedded topic=o kafka.enable.idempotence=false\n", d,
             "kafka.enable.idempotence")
+    refused(base + "sink kafka brokers=embedded topic=o kafka.acks=1\n", d, "kafka.acks",
+            "acks=all")
     refused("job p\ncheckpoint dir=%s/ckpt\nsource kafka brokers=embedded topic=i "
             "kafka.isolation.level=read_uncommitted\n" % d, d, "kafka.isolation.level")
     refused("job p\ncheckpoint dir=%s/ckpt\nsource kafka brokers=embedded topic=i "
