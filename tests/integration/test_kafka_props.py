@@ -4,12 +4,17 @@ Each test starts its own `ember broker` and reads what ember wrote with kcat
 as a read_committed consumer; the oracle is the input file, written here.
 """
 import os
+import random
 import signal
+import subprocess
+import time
 
-from harness import batch_files, check, ember, main, tmpdir, write
+from harness import EMBER, batch_files, check, ember, main, tmpdir, write
 from test_kafka import Broker, kcat, no_sanitizer_report
 
 LIMIT = 1000  # kafka.message.max.bytes in these tests (librdkafka's minimum)
+SEED = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 10**6))
+rng = random.Random(SEED)
 
 
 def input_file(path, n, big_every=0):
@@ -22,9 +27,9 @@ def input_file(path, n, big_every=0):
     return rows
 
 
-def props_job(d, addr, sink_extra="", max_records=40):
+def props_job(d, addr, sink_extra="", max_records=40, interval="10ms"):
     write(d + "/p.job", f"""job props
-batch      interval=10ms max-records={max_records}
+batch      interval={interval} max-records={max_records}
 checkpoint dir={d}/ckpt every=100000
 source     file path={d}/in.csv
 parse      csv fields=id,payload
@@ -133,11 +138,12 @@ def test_oversize_dead_letter_once_across_crashes():
     d = tmpdir("kprops-dead")
     b = Broker("out:2")
     try:
-        rows = input_file(d + "/in.csv", 400, big_every=7)
+        rows = input_file(d + "/in.csv", 1500, big_every=7)
         big = [r for r in rows if len(r) > LIMIT]
         small = [r for r in rows if len(r) <= LIMIT]
+        # 150 batches of 10 rows, one per 20 ms at most: kills land mid-run.
         job = props_job(d, b.addr, "kafka.message.max.bytes=%d on-oversize=dead-letter:%s/big.tsv"
-                        % (LIMIT, d))
+                        % (LIMIT, d), max_records=10, interval="20ms")
         err_all = ""
         for fp in ("sink.after_commit=crash@2", "sink.before_commit=crash@2",
                    "state.before_commit=crash@1", "sink.after_commit=crash@1",
@@ -146,10 +152,19 @@ def test_oversize_dead_letter_once_across_crashes():
                                timeout=120)
             err_all += err
             check(rc == -signal.SIGKILL, "%s: exit %d: %s" % (fp, rc, err[-1500:]))
+        kills = 0
+        for _ in range(3):  # and kill -9 at random moments
+            p = subprocess.Popen([EMBER, "run", job, "--until-idle"], stderr=subprocess.PIPE,
+                                 text=True)
+            time.sleep(rng.uniform(0.5, 1.5))
+            p.send_signal(signal.SIGKILL)
+            err_all += p.communicate(timeout=60)[1]
+            kills += p.returncode == -signal.SIGKILL
         rc, _, err = ember("run", job, "--until-idle", timeout=120)
         err_all += err
         check(rc == 0, "final run exit %d: %s" % (rc, err[-1500:]))
         no_sanitizer_report(err_all)
+        check(kills, "no random kill landed before the job finished")
         check("set aside in" in err_all, "no line about a set-aside row")
         dead = open(d + "/big.tsv").read().splitlines()
         check(dead == as_tsv(big), "dead-letter file: %d lines for %d oversized rows (%d "
@@ -157,7 +172,8 @@ def test_oversize_dead_letter_once_across_crashes():
         got = output_rows(b.addr)
         check(sorted(got) == sorted(as_tsv(small)), "topic: %d rows for %d (%d distinct)" % (
             len(got), len(small), len(set(got))))
-        print("       %d rows set aside once, %d in the topic once" % (len(dead), len(got)))
+        print("       %d rows set aside once, %d in the topic once, %d random kills, seed %d"
+              % (len(dead), len(got), kills, SEED))
     finally:
         b.stop()
 
