@@ -910,6 +910,7 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
         s->cap_rows = cap;
     }
     out_row *r = &s->rows[s->n_rows];
+    r->refused = 0;
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
     if (n_keys && append_fields(&s->buf, row, n_keys))
