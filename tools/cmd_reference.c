@@ -46,8 +46,10 @@ static void print_formats(FILE *out)
  * offset means); batch, checkpoint and sink options may always change. */
 static void print_option_row(FILE *out, const opt_def *d, int source)
 {
-    fprintf(out, "| `%s=` | ", d->name);
-    if (!d->def)
+    fprintf(out, "| `%s%s=` | ", d->name, opts_is_prefix(d) ? "NAME" : "");
+    if (opts_is_prefix(d))
+        fprintf(out, "none");
+    else if (!d->def)
         fprintf(out, "required");
     else
         fprintf(out, "`%s`", d->def[0] ? d->def : "\"\"");

@@ -10,12 +10,26 @@
 #include <string.h>
 #include <strings.h>
 
+int opts_is_prefix(const opt_def *d)
+{
+    size_t n = strlen(d->name);
+    return n > 0 && d->name[n - 1] == '.';
+}
+
+/* An exact name first; else a prefix entry that `name` starts with and goes
+ * on after ("kafka." matches "kafka.linger.ms", not "kafka."). */
 static int def_index(const opt_def *defs, const char *name)
 {
-    for (int i = 0; defs[i].name; i++)
+    int prefix = -1;
+    for (int i = 0; defs[i].name; i++) {
         if (strcmp(defs[i].name, name) == 0)
             return i;
-    return -1;
+        size_t n = strlen(defs[i].name);
+        if (prefix < 0 && opts_is_prefix(&defs[i]) && strncmp(defs[i].name, name, n) == 0 &&
+            name[n])
+            prefix = i;
+    }
+    return prefix;
 }
 
 static size_t def_count(const opt_def *defs)
@@ -152,7 +166,7 @@ static int unknown_option(const opt_def *defs, const char *key, int col, ember_e
     const char *names[64] = {0};
     char list[400] = "", note[96];
     size_t n = 0, used = 0;
-    for (; defs[n].name && n < 64; n++) {
+    for (; n < 64 && defs[n].name; n++) {
         names[n] = defs[n].name;
         if (used < sizeof list)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", n ? ", " : "",
@@ -166,12 +180,43 @@ static int unknown_option(const opt_def *defs, const char *key, int col, ember_e
                              n ? list : "none");
 }
 
+/* An option of a prefix entry joins out->prefixed, in order. */
+static int bind_prefixed(opt_set *out, const opt_def *d, const ember_opt *in, int col,
+                         ember_err *err)
+{
+    for (size_t i = 0; i < out->n_prefixed; i++)
+        if (strcmp(out->prefixed[i].key, in->key) == 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, col, "option '%s' given twice",
+                                     in->key);
+    if (in->value[0] == '\0')
+        return ember_err_set_col(err, -EMBER_EUSAGE, col, "option '%s' needs a value", in->key);
+    opt_pair *p = realloc(out->prefixed, (out->n_prefixed + 1) * sizeof *p);
+    if (!p)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    out->prefixed = p;
+    p = &p[out->n_prefixed];
+    *p = (opt_pair){strdup(in->key), strdup(in->value), d, col};
+    out->n_prefixed++;
+    if (!p->key || !p->value)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
 static int bind_given(opt_set *out, const ember_opt *in, size_t n_in, ember_err *err)
 {
     for (size_t i = 0; i < n_in; i++) {
         int d = def_index(out->defs, in[i].key);
         if (d < 0)
             return unknown_option(out->defs, in[i].key, (int)i + 1, err);
+        if (opts_is_prefix(&out->defs[d]) && strcmp(out->defs[d].name, in[i].key)) {
+            int rc = bind_prefixed(out, &out->defs[d], &in[i], (int)i + 1, err);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (opts_is_prefix(&out->defs[d]))
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1, "option '%s' needs a "
+                                     "name after the '.' (%sNAME=VALUE)", in[i].key, in[i].key);
         if (out->values[d])
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)i + 1,
                                      "option '%s' given twice", in[i].key);
@@ -190,10 +235,10 @@ static int apply_defaults(opt_set *out, ember_err *err)
     for (size_t d = 0; d < out->n; d++) {
         if (out->values[d])
             continue;
-        if (!out->defs[d].def)
+        if (!out->defs[d].def && !opts_is_prefix(&out->defs[d]))
             return ember_err_set_col(err, -EMBER_EUSAGE, 0, "missing required option '%s'",
                                      out->defs[d].name);
-        out->values[d] = strdup(out->defs[d].def);
+        out->values[d] = strdup(out->defs[d].def ? out->defs[d].def : "");
         if (!out->values[d])
             return ember_err_set(err, -ENOMEM, "out of memory");
     }
@@ -203,8 +248,7 @@ static int apply_defaults(opt_set *out, ember_err *err)
 int opts_bind(const opt_def *defs, const ember_opt *in, size_t n_in, opt_set *out,
               ember_err *err)
 {
-    out->defs = defs;
-    out->n = def_count(defs);
+    *out = (opt_set){.defs = defs, .n = def_count(defs)};
     out->values = calloc(out->n + 1, sizeof *out->values);
     if (!out->values)
         return ember_err_set(err, -ENOMEM, "out of memory");
@@ -218,6 +262,13 @@ int opts_bind(const opt_def *defs, const ember_opt *in, size_t n_in, opt_set *ou
 
 void opts_free(opt_set *s)
 {
+    for (size_t i = 0; i < s->n_prefixed; i++) {
+        free(s->prefixed[i].key);
+        free(s->prefixed[i].value);
+    }
+    free(s->prefixed);
+    s->prefixed = NULL;
+    s->n_prefixed = 0;
     if (!s->values)
         return;
     for (size_t i = 0; i < s->n; i++)
@@ -250,6 +301,12 @@ void opts_print(FILE *out, const char *title, const opt_def *defs)
     fprintf(out, "%s\n", title);
     for (int i = 0; defs[i].name; i++) {
         const opt_def *d = &defs[i];
+        if (opts_is_prefix(d)) {
+            char name[64];
+            snprintf(name, sizeof name, "%sNAME=VALUE", d->name);
+            fprintf(out, "    %-18s %s\n", name, d->doc);
+            continue;
+        }
         fprintf(out, "    %-18s %s", d->name, d->doc);
         if (d->type == OPT_ENUM)
             fprintf(out, " (%s)", d->enum_values);

@@ -29,6 +29,13 @@ enum {
     OPT_RESTARTABLE = 1,
 };
 
+/* A name ending in '.' ("kafka.") is a prefix entry: it accepts every key
+ * that starts with it and goes on ("kafka.compression.codec=lz4"), for
+ * options a table cannot list one by one (a library's own properties).
+ * Such options keep their full key and the order given, in
+ * opt_set.prefixed; their type is OPT_STR (a value is required), their
+ * def is "" and they are never required. The owner validates the names and
+ * values (a source's or sink's check hook). */
 typedef struct opt_def {
     const char *name;
     opt_type type;
@@ -38,13 +45,24 @@ typedef struct opt_def {
     unsigned flags; /* OPT_* above */
 } opt_def;
 
-/* The definition named `name` in defs, NULL if none. */
+/* The definition named `name` in defs (an exact name, else the prefix entry
+ * `name` starts with), NULL if none. */
 const opt_def *opts_find_def(const opt_def *defs, const char *name);
+
+/* One option bound to a prefix entry. */
+typedef struct opt_pair {
+    char *key;   /* the whole key, e.g. "kafka.compression.codec" (malloc'd) */
+    char *value; /* malloc'd */
+    const opt_def *def; /* the prefix entry it matched */
+    int col;     /* 1-based index among the options given (for err->col) */
+} opt_pair;
 
 typedef struct opt_set {
     const opt_def *defs;
     size_t n;
-    char **values; /* per def, malloc'd text (default applied) */
+    char **values; /* per def, malloc'd text (default applied; "" for a prefix entry) */
+    opt_pair *prefixed; /* options of prefix entries, in the order given */
+    size_t n_prefixed;
 } opt_set;
 
 /* Validates in[] against defs. On error, err->col is the 1-based index of
@@ -61,5 +79,7 @@ int64_t opts_int(const opt_set *s, const char *name);
  * -EINVAL, -ERANGE, or -EDOM for a duration without a unit ("5"). */
 EMBER_MUST_CHECK int opts_parse_value(opt_type t, const char *text, int64_t *out);
 void opts_print(FILE *out, const char *title, const opt_def *defs);
+/* 1 when d is a prefix entry (its name ends in '.'). */
+int opts_is_prefix(const opt_def *d);
 
 #endif

@@ -231,6 +231,8 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
         return unknown_name(err, "source", kind, names, k);
     }
     rc = opts_bind(job->source->options, opts, n, &job->source_opts, err);
+    if (!rc && job->source->check && (rc = job->source->check(&job->source_opts, err)))
+        opts_free(&job->source_opts);
     if (rc) {
         job->source = NULL;
         return rc;
@@ -330,6 +332,8 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
         return unknown_name(err, "sink", kind, names, k);
     }
     rc = opts_bind(job->sink->options, opts, n, &job->sink_opts, err);
+    if (!rc && job->sink->check && (rc = job->sink->check(&job->sink_opts, err)))
+        opts_free(&job->sink_opts);
     if (rc) {
         job->sink = NULL;
         return rc;

@@ -10,6 +10,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
+#include "core/kafka/props.h"
 
 #include <errno.h>
 #include <math.h>
@@ -180,7 +181,7 @@ int kafka_slice_ms(double give_up_ms)
 }
 
 rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
-                                ember_err *err)
+                                const opt_set *props, unsigned role, ember_err *err)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -191,6 +192,10 @@ rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
     for (size_t i = 0; settings && settings[i]; i += 2)
         if (rd_kafka_conf_set(conf, settings[i], settings[i + 1], errstr, sizeof errstr))
             goto bad;
+    if (kafka_props_apply(conf, props, role, "kafka", err)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     /* EMBER_KAFKA_DEBUG=eos,fetch,... turns librdkafka's own log back on
      * with those debug contexts (for diagnosing the cluster, not for users). */
     const char *debug = getenv("EMBER_KAFKA_DEBUG");

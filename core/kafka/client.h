@@ -48,9 +48,12 @@ void kafka_endpoint_close(kafka_endpoint *ep);
 
 /* A configuration with bootstrap.servers, the log callback below and the
  * error callback filling ep->last_error, then the given "name", "value"
- * pairs (NULL-ended). NULL with err set on a bad setting. */
+ * pairs (NULL-ended), then the user's kafka.* properties of `props` (NULL:
+ * none; borrowed) whose scope includes `role` (KAFKA_ROLE_*, props.h).
+ * NULL with err set on a bad setting. */
+struct opt_set;
 rd_kafka_conf_t *kafka_conf_new(kafka_endpoint *ep, const char *const *settings,
-                                ember_err *err);
+                                const struct opt_set *props, unsigned role, ember_err *err);
 
 /* librdkafka's log callback for every client ember makes (rd_kafka_conf_set_log_cb):
  * lines go to em_log as "kafka: ...", never to stderr raw. Connection

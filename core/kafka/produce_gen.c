@@ -43,7 +43,7 @@ static rd_kafka_t *make_producer(kafka_endpoint *ep)
          * one partition per linger (sticky partitioning) */
         "sticky.partitioning.linger.ms", "0", "message.timeout.ms", "30000", NULL,
     };
-    rd_kafka_conf_t *conf = kafka_conf_new(ep, settings, &err);
+    rd_kafka_conf_t *conf = kafka_conf_new(ep, settings, NULL, 0, &err);
     if (!conf) {
         em_log(EMBER_LOG_ERROR, "ember gen: %s", err.msg);
         return NULL;

@@ -47,19 +47,35 @@
  * Failures: an abortable transaction error (a delivery timed out while the
  * cluster was down...) aborts, recounts what is present and tries the batch
  * again with backoff, for as long as it takes; a fatal one (fenced by
- * another instance with the same transactional.id, a record over the size
- * limit) stops the job with a message.
+ * another instance with the same transactional.id) stops the job with a
+ * message.
+ *
+ * Oversized rows: a row whose record is over the producer's
+ * message.max.bytes (check_size, counted before producing so a replay
+ * skips the same rows) stops the job, or with on-oversize=dead-letter:PATH
+ * is appended to PATH instead of produced (core/sink/dead_letter.h: the
+ * length is sealed before the transaction commits, cut back at recover).
+ * A record the broker refuses as too large (its limit below the
+ * producer's) is set aside the same way and the batch tried again.
+ *
+ * kafka.NAME=VALUE options (core/kafka/props.h) reach the producer
+ * (producer and general properties) and the reader (consumer and general
+ * ones); the properties the protocol above depends on are refused.
  */
 #include "core/kafka/client.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
+#include "core/kafka/props.h"
+#include "core/sink/dead_letter.h"
 #include "core/sink/sink.h"
 #include "core/ops/text.h"
 #include "core/base/array.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +95,40 @@ static const opt_def kafka_sink_options[] = {
     {"transactional-id", OPT_STR, "", NULL, "producer transactional.id (default ember-JOB)"},
     {"timeout", OPT_DURATION, "30s", NULL,
      "how long to wait for the cluster at start before giving up (0 = forever)"},
+    {"on-oversize", OPT_ENUM, "fail", "fail|dead-letter:",
+     "a row whose record is over the size limit (kafka.message.max.bytes): stop the job, or "
+     "append it to dead-letter:PATH (once, across restarts)"},
+    KAFKA_PROPS_OPTION,
     {0},
 };
+
+/* What ember sets itself on the sink's clients (see make_clients). */
+static const kafka_protected kafka_sink_protected[] = {
+    {"metadata.broker.list", "use brokers="},
+    {"transactional.id", "use transactional-id="},
+    {"enable.idempotence", "transactions need it"},
+    {"request.required.acks", "transactions need acks=all"},
+    {"isolation.level", "the marker reader reads only committed records (read_committed)"},
+    {"enable.auto.commit", "the marker reader commits no offsets"},
+    {"group.id", "the marker reader's group is ember-sink.JOB"},
+    {"auto.offset.reset", "the marker reader must see a range gone from the log"},
+    {"enable.partition.eof", "the marker reader needs to see where a range ends"},
+    {0},
+};
+
+/* Kafka's framing of one record (v2: length, attributes, timestamp and
+ * offset deltas, key and value lengths, header count, all varints at their
+ * widest) and of each header (two varint lengths): what librdkafka's
+ * producer adds to a record's bytes, at most, before comparing them with
+ * message.max.bytes. A row is over the limit when key + value + headers +
+ * this framing is. */
+#define RECORD_FRAMING 36
+#define HEADER_FRAMING 10
 
 typedef struct out_row {
     size_t key_off, key_len, val_off, val_len;
     int32_t partition;
+    int refused; /* the broker refused its record as too large */
 } out_row;
 
 typedef struct kafka_sink {
@@ -106,6 +150,12 @@ typedef struct kafka_sink {
     rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
     char *topic, *markers, *txn_id, *job;
     char what[300];
+    const opt_set *props; /* the kafka.* options (borrowed from the job) */
+    int64_t max_record;   /* message.max.bytes of the producer */
+    size_t header_bytes;  /* ember's headers but the batch id's digits, framed */
+    uint64_t batch;       /* the running batch */
+    int dead_on;          /* on-oversize=dead-letter: */
+    sink_dead_letter dead;
     int n_keys;
     int64_t timeout_ms;
     int32_t n_parts;   /* output partitions, fixed for the life of the process */
@@ -126,11 +176,16 @@ typedef struct kafka_sink {
 
 /* ------------------------------------------------------------ clients */
 
+/* A row's message carries its index + 1 as opaque, the marker's NULL; the
+ * client's opaque is the endpoint, the sink's first member. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    kafka_sink *s = m->_private;
-    if (!s)
+    if (!opaque)
         return;
+    kafka_sink *s = (kafka_sink *)((char *)opaque - offsetof(kafka_sink, ep));
+    uintptr_t row = (uintptr_t)m->_private;
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && row && row <= s->n_rows)
+        s->rows[row - 1].refused = 1;
     if (m->err) {
         if (!s->dr_failed++) {
             s->dr_err = m->err;
@@ -158,12 +213,17 @@ static int make_clients(kafka_sink *s, ember_err *err)
                           "auto.offset.reset", "error", "enable.partition.eof", "true",
                           "isolation.level", "read_committed", "fetch.wait.max.ms", "20",
                           NULL};
-    rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, err), *rc = NULL;
-    if (!pc || !(rc = kafka_conf_new(&s->ep, read, err))) {
+    rd_kafka_conf_t *pc = kafka_conf_new(&s->ep, produce, s->props, KAFKA_ROLE_PRODUCER, err);
+    rd_kafka_conf_t *rc = pc ? kafka_conf_new(&s->ep, read, s->props, KAFKA_ROLE_CONSUMER, err)
+                             : NULL;
+    if (!rc) {
         if (pc)
             rd_kafka_conf_destroy(pc);
         return err->code;
     }
+    size_t len = sizeof errstr;
+    if (rd_kafka_conf_get(pc, "message.max.bytes", errstr, &len) == RD_KAFKA_CONF_OK)
+        s->max_record = strtoll(errstr, NULL, 10);
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     if (!(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(pc);
@@ -244,6 +304,26 @@ static char *dup_or_default(const char *v, const char *fmt, const char *arg)
     return strdup(buf);
 }
 
+static int ksink_check(const opt_set *opts, ember_err *err)
+{
+    return kafka_props_check(opts, "sink kafka", KAFKA_ROLE_PRODUCER | KAFKA_ROLE_CONSUMER,
+                             kafka_sink_protected, err);
+}
+
+/* on-oversize=dead-letter:PATH; its committed length is kept in
+ * CHECKPOINT/sink-kafka.TOPIC.dead-letter-length (core/sink/dead_letter.h). */
+static int open_dead_letter(kafka_sink *s, const char *on_oversize, const sink_env *env,
+                            ember_err *err)
+{
+    char name[300];
+    if (strncmp(on_oversize, "dead-letter:", 12))
+        return 0;
+    s->dead_on = 1;
+    snprintf(name, sizeof name, "sink-kafka.%s", s->topic);
+    int rc = sink_dead_letter_open(&s->dead, on_oversize + 12, env->checkpoint_dir, name, err);
+    return rc ? ember_err_prefix(err, "%s: on-oversize", s->what) : 0;
+}
+
 static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember_err *err)
 {
     kafka_sink *s = calloc(1, sizeof *s);
@@ -267,7 +347,12 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     snprintf(s->id, sizeof s->id, "%s", env->checkpoint_id ? env->checkpoint_id : "");
     if (strlen(s->id) != CKPT_ID_LEN)
         return ember_err_set(err, -EINVAL, "%s: no checkpoint id", s->what);
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
+    s->props = opts;
+    s->header_bytes = 3 * HEADER_FRAMING + strlen("ember.job") + strlen(s->job) +
+                      strlen("ember.batch") + strlen("ember.checkpoint") + CKPT_ID_LEN;
+    int rc = open_dead_letter(s, opts_str(opts, "on-oversize"), env, err);
+    if (!rc)
+        rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
                                                                    err)))
         rc = kafka_mock_embedded_topic(s->markers, 1, err);
@@ -732,6 +817,13 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
             break;
         rc = kafka_backoff_wait(&b, &s->ep, s->what, err->msg, err);
     }
+    /* The newest batch the output holds or the engine committed (its sink
+     * commit came first): its set-aside rows stay, later ones go. */
+    if (!rc && s->dead_on &&
+        (rc = sink_dead_letter_recover(&s->dead, s->delivered > committed_batch ? s->delivered
+                                                                                : committed_batch,
+                                       err)))
+        ember_err_prefix(err, "%s: on-oversize", s->what);
     if (rc)
         return rc;
     char interrupted[200] = "", ours[16];
@@ -757,8 +849,12 @@ static int ksink_recover(sink *snk, uint64_t committed_batch, ember_err *err)
 static int ksink_begin(sink *snk, uint64_t batch, uint64_t batch_time_ms, ember_err *err)
 {
     kafka_sink *s = snk->impl;
+    /* A batch that begins again leaves no lines of its earlier attempt. */
+    if (s->dead_on && sink_dead_letter_rewind(&s->dead, err))
+        return err->code;
     if (batch <= s->delivered)
         return 1; /* its marker is committed: the topic has it already */
+    s->batch = batch;
     if (batch != s->present_batch)
         memset(s->present, 0, (size_t)s->n_parts * sizeof *s->present);
     s->present_batch = batch;
@@ -778,12 +874,39 @@ static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
     return rc;
 }
 
+/* 0 when the row's record fits the size limit; 1 when it does not and went
+ * to the dead-letter file (its bytes are dropped from buf); <0 (stop) when
+ * it does not and there is no dead-letter file. */
+static int check_size(kafka_sink *s, const out_row *r, ember_err *err)
+{
+    char b[24];
+    size_t n = (size_t)snprintf(b, sizeof b, "%" PRIu64, s->batch);
+    size_t bytes = RECORD_FRAMING + s->header_bytes + n + r->key_len + r->val_len;
+    if (s->max_record <= 0 || bytes <= (size_t)s->max_record)
+        return 0;
+    if (!s->dead_on)
+        return ember_err_set(err, -EMSGSIZE, "%s: batch %s: a row's record is %zu bytes, over "
+                             "the size limit of %lld (kafka.message.max.bytes): '%.40s...'; "
+                             "on-oversize=dead-letter:PATH sets such rows aside", s->what, b,
+                             bytes, (long long)s->max_record, s->buf.data + r->val_off);
+    int rc = sink_dead_letter_append(&s->dead, s->buf.data + r->val_off, r->val_len, err);
+    if (rc)
+        return ember_err_prefix(err, "%s: on-oversize", s->what);
+    if (s->dead.rows == 1 || s->dead.rows % 1000 == 0)
+        em_log(EMBER_LOG_WARN, "%s: batch %s: a row's record is %zu bytes, over the size limit "
+               "of %lld: set aside in %s (%" PRIu64 " so far)", s->what, b, bytes,
+               (long long)s->max_record, s->dead.path, s->dead.rows);
+    s->buf.len = r->key_off;
+    return 1;
+}
+
 static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
 {
     kafka_sink *s = snk->impl;
     if (em_array_reserve(&s->rows, &s->cap_rows, s->n_rows + 1, sizeof *s->rows))
         return ember_err_set(err, -ENOMEM, "out of memory");
     out_row *r = &s->rows[s->n_rows];
+    r->refused = 0;
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
     if (n_keys && append_fields(&s->buf, row, n_keys))
@@ -793,6 +916,9 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
     if (append_fields(&s->buf, row, row->n))
         return ember_err_set(err, -ENOMEM, "out of memory");
     r->val_len = s->buf.len - r->val_off;
+    int over = check_size(s, r, err);
+    if (over)
+        return over < 0 ? over : 0;
     /* Kafka's default (Java) partitioner, so consumers can rely on key -> partition. */
     r->partition = n_keys ? rd_kafka_msg_partitioner_murmur2(NULL, s->buf.data + r->key_off,
                                                              r->key_len, s->n_parts, NULL, NULL)
@@ -802,8 +928,9 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
 }
 
 /* 0 ok, 1 abort and retry, <0 stop. */
-static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember_err *err)
+static int produce_row(kafka_sink *s, size_t i, const char *batch, ember_err *err)
 {
+    const out_row *r = &s->rows[i];
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_PARTITION(r->partition),
@@ -811,7 +938,8 @@ static int produce_row(kafka_sink *s, const out_row *r, const char *batch, ember
             RD_KAFKA_V_VALUE(s->buf.data + r->val_off, r->val_len),
             RD_KAFKA_V_HEADER("ember.job", s->job, -1), RD_KAFKA_V_HEADER("ember.batch", batch, -1),
             RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(i + 1)),
+            RD_KAFKA_V_END);
         if (!e)
             return 0;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -843,7 +971,7 @@ static int produce_marker(kafka_sink *s, const char *batch, ember_err *err)
         RD_KAFKA_V_VALUE(v, n), RD_KAFKA_V_HEADER("ember.job", s->job, -1),
         RD_KAFKA_V_HEADER("ember.batch", batch, -1),
         RD_KAFKA_V_HEADER("ember.checkpoint", s->id, -1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
     if (!e)
         return 0;
     snprintf(err->msg, sizeof err->msg, "produce the marker to %s: %s", s->markers,
@@ -978,6 +1106,38 @@ static int check_rivals(kafka_sink *s, uint64_t batch, ember_err *err)
     return rc ? rc : ember_err_set(err, -EIO, "%s", keep);
 }
 
+/* The broker refused rows as too large (its limit, the topic's
+ * max.message.bytes, is below the producer's): without on-oversize a stop
+ * naming the first; with it they go to the dead-letter file and leave the
+ * batch, which is tried again (1: abort and retry). */
+static int set_aside_refused(kafka_sink *s, const char *batch, ember_err *err)
+{
+    size_t keep = 0, n = 0;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const out_row *r = &s->rows[i];
+        if (r->refused && !s->dead_on)
+            return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a row's "
+                                 "record of %zu bytes as too large (the topic's "
+                                 "max.message.bytes is below kafka.message.max.bytes=%lld): "
+                                 "'%.40s...'; on-oversize=dead-letter:PATH sets such rows "
+                                 "aside", s->what, batch, RECORD_FRAMING + s->header_bytes +
+                                 strlen(batch) + r->key_len + r->val_len,
+                                 (long long)s->max_record, s->buf.data + r->val_off);
+        if (!r->refused) {
+            s->rows[keep++] = *r;
+            continue;
+        }
+        int rc = sink_dead_letter_append(&s->dead, s->buf.data + r->val_off, r->val_len, err);
+        if (rc)
+            return ember_err_prefix(err, "%s: on-oversize", s->what);
+        n++;
+    }
+    s->n_rows = keep;
+    snprintf(err->msg, sizeof err->msg, "the broker refused %zu records as too large: set "
+             "aside in %s", n, s->dead.path);
+    return 1;
+}
+
 /* Rows, then (once all are acknowledged) the marker, in one transaction.
  * 0 ok, 1 abort and retry, <0 stop. */
 static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
@@ -995,7 +1155,7 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
         const out_row *r = &s->rows[i];
         if (s->seen[r->partition]++ < s->present[r->partition])
             continue; /* an interrupted attempt delivered it */
-        int rc = produce_row(s, r, b, err);
+        int rc = produce_row(s, i, b, err);
         if (rc)
             return rc;
     }
@@ -1003,10 +1163,13 @@ static int deliver_batch(kafka_sink *s, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     if (s->dr_failed && s->dr_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
-        return ember_err_set(err, -EMSGSIZE, "%s: batch %s: the broker refused a record: %s",
-                             s->what, b, s->dr_error);
+        return set_aside_refused(s, b, err);
     if (s->dr_failed)
         return snprintf(err->msg, sizeof err->msg, "delivery failed: %s", s->dr_error), 1;
+    /* The set-aside rows are durable, and their length recorded, before the
+     * transaction that commits the batch (dead_letter.h). */
+    if (s->dead_on && (rc = sink_dead_letter_seal(&s->dead, batch, err)))
+        return ember_err_prefix(err, "%s: on-oversize", s->what);
     s->marker_part = -1;
     rc = produce_marker(s, b, err);
     if (!rc)
@@ -1069,6 +1232,8 @@ static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     kafka_backoff_ok(&b, s->what);
+    if (s->dead_on)
+        sink_dead_letter_committed(&s->dead);
     note_own_marker(s);
     s->delivered = batch;
     memcpy(s->ends, s->dr_ends, (size_t)s->n_parts * sizeof *s->ends);
@@ -1093,6 +1258,8 @@ static void ksink_close(sink *snk)
         rd_kafka_destroy(s->reader);
     }
     kafka_endpoint_close(&s->ep);
+    if (s->dead_on)
+        sink_dead_letter_close(&s->dead);
     text_free(&s->buf);
     free(s->rows);
     free(s->ends);
@@ -1116,6 +1283,7 @@ const sink_ops sink_kafka_ops = {
     .doc = "a Kafka topic through a transactional producer, with batch markers; exactly-once",
     .options = kafka_sink_options,
     .exactly_once = 1,
+    .check = ksink_check,
     .open = ksink_open,
     .recover = ksink_recover,
     .begin = ksink_begin,

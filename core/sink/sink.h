@@ -43,6 +43,11 @@ typedef struct sink_ops {
     const opt_def *options;
     int exactly_once; /* 0 for stdout (at-least-once) */
 
+    /* Optional: validates the bound options at job load, beyond what the
+     * table says (e.g. Kafka's kafka.* properties); err->col names the
+     * option. Nothing is opened. */
+    EMBER_MUST_CHECK int (*check)(const opt_set *opts, ember_err *err);
+
     EMBER_MUST_CHECK int (*open)(sink *s, const opt_set *opts, const sink_env *env,
                                  ember_err *err);
     /* Called once after recovery with the last committed batch (0 if none). */

@@ -45,6 +45,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/kafka/mock.h"
+#include "core/kafka/props.h"
 #include "core/source/source.h"
 
 #include <errno.h>
@@ -88,8 +89,27 @@ static const opt_def kafka_options[] = {
     {"timeout", OPT_DURATION, "30s", NULL,
      "how long to wait for the cluster at start before giving up (0 = forever)",
      OPT_RESTARTABLE},
+    KAFKA_PROPS_OPTION,
     {0},
 };
+
+/* What ember sets itself on the source's consumers (see make_consumer). */
+static const kafka_protected kafka_source_protected[] = {
+    {"metadata.broker.list", "use brokers="},
+    {"group.id", "use group="},
+    {"enable.auto.commit", "the job owns the offsets (group= gets them after each batch)"},
+    {"enable.auto.offset.store", "the job owns the offsets"},
+    {"auto.offset.reset", "use start= and on-data-loss="},
+    {"isolation.level", "the source reads only committed records (read_committed)"},
+    {"enable.partition.eof", "a read needs to see where a range ends"},
+    {0},
+};
+
+static int kafka_check(const opt_set *opts, ember_err *err)
+{
+    return kafka_props_check(opts, "source kafka", KAFKA_ROLE_CONSUMER, kafka_source_protected,
+                             err);
+}
 
 typedef struct kpart {
     int32_t id;
@@ -103,6 +123,7 @@ typedef struct kpart {
 typedef struct kafka_source {
     kafka_endpoint ep;
     rd_kafka_t *rk;
+    const opt_set *props; /* the kafka.* options (borrowed from the job) */
     char *topic, *group;
     char what[400]; /* "source kafka topic T" */
     int start_latest, on_data_loss_skip;
@@ -248,7 +269,8 @@ static int make_consumer(kafka_source *s, const source_env *env, ember_err *err)
          * than 0.11 (the mock cluster among them) */
         NULL,
     };
-    rd_kafka_conf_t *conf = kafka_conf_new(&s->ep, settings, err);
+    rd_kafka_conf_t *conf =
+        kafka_conf_new(&s->ep, settings, s->props, KAFKA_ROLE_CONSUMER, err);
     if (!conf)
         return err->code;
     rd_kafka_conf_set_offset_commit_cb(conf, on_group_commit);
@@ -291,6 +313,7 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     if (!s)
         return ember_err_set(err, -ENOMEM, "out of memory");
     src->impl = s;
+    s->props = opts;
     s->topic = strdup(opts_str(opts, "topic"));
     s->group = strdup(opts_str(opts, "group"));
     if (!s->topic || !s->group)
@@ -474,7 +497,8 @@ static int start_member(kafka_source *s, ember_err *err)
         "heartbeat.interval.ms", "2000",
         NULL,
     };
-    rd_kafka_conf_t *conf = kafka_conf_new(&s->ep, settings, err);
+    rd_kafka_conf_t *conf =
+        kafka_conf_new(&s->ep, settings, s->props, KAFKA_ROLE_CONSUMER, err);
     if (!conf)
         return err->code;
     rd_kafka_conf_set_offset_commit_cb(conf, on_group_commit);
@@ -1017,6 +1041,7 @@ const source_ops source_kafka_ops = {
     .doc = "a Kafka topic, offsets owned by the job (direct approach); replayable",
     .options = kafka_options,
     .replayable = 1,
+    .check = kafka_check,
     .open = kafka_open,
     .restore = kafka_restore,
     .plan = kafka_plan,

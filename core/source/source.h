@@ -58,6 +58,10 @@ typedef struct source_ops {
     const opt_def *options;
     int replayable;
 
+    /* Optional: validates the bound options at job load, beyond what the
+     * table says (e.g. Kafka's kafka.* properties); err->col names the
+     * option. Nothing is opened. */
+    EMBER_MUST_CHECK int (*check)(const opt_set *opts, ember_err *err);
     EMBER_MUST_CHECK int (*open)(source *src, const opt_set *opts, const source_env *env,
                                  ember_err *err);
     /* Sets positions to the committed end offsets (n may be 0: fresh start). */

@@ -71,6 +71,52 @@ START_TEST(bad_options_name_their_index)
 }
 END_TEST
 
+static const opt_def prefixed_defs[] = {
+    {"topic", OPT_STR, NULL, NULL, "required"},
+    {"kafka.", OPT_STR, "", NULL, "a prefix entry"},
+    {0},
+};
+
+START_TEST(prefix_entry_collects_its_options_in_order)
+{
+    ember_opt in[] = {{"kafka.linger.ms", "5"}, {"topic", "t"}, {"kafka.acks", "all"}};
+    opt_set s = {0};
+    ember_err err = {0};
+    ck_assert_int_eq(opts_bind(prefixed_defs, in, 3, &s, &err), 0);
+    ck_assert_uint_eq(s.n_prefixed, 2);
+    ck_assert_str_eq(s.prefixed[0].key, "kafka.linger.ms");
+    ck_assert_str_eq(s.prefixed[0].value, "5");
+    ck_assert_int_eq(s.prefixed[0].col, 1);
+    ck_assert_str_eq(s.prefixed[1].key, "kafka.acks");
+    ck_assert_int_eq(s.prefixed[1].col, 3);
+    ck_assert_str_eq(opts_str(&s, "topic"), "t");
+    ck_assert_ptr_eq(opts_find_def(prefixed_defs, "kafka.x"), &prefixed_defs[1]);
+    ck_assert_ptr_null(opts_find_def(prefixed_defs, "kafkax"));
+    opts_free(&s);
+}
+END_TEST
+
+START_TEST(prefix_entry_refuses_twice_empty_and_bare)
+{
+    opt_set s = {0};
+    ember_err err = {0};
+    ember_opt twice[] = {{"topic", "t"}, {"kafka.acks", "1"}, {"kafka.acks", "all"}};
+    ck_assert_int_eq(opts_bind(prefixed_defs, twice, 3, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 3);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'kafka.acks' given twice"));
+    ember_opt empty[] = {{"topic", "t"}, {"kafka.acks", ""}};
+    ck_assert_int_eq(opts_bind(prefixed_defs, empty, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_int_eq(err.col, 2);
+    ember_opt bare[] = {{"topic", "t"}, {"kafka.", "x"}};
+    ck_assert_int_eq(opts_bind(prefixed_defs, bare, 2, &s, &err), -EMBER_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "kafka.NAME=VALUE"));
+    ember_opt none[] = {{"topic", "t"}};
+    ck_assert_int_eq(opts_bind(prefixed_defs, none, 1, &s, &err), 0);
+    ck_assert_uint_eq(s.n_prefixed, 0);
+    opts_free(&s);
+}
+END_TEST
+
 /* issue 20: interval=5 was silently 5 ms; a duration needs its unit (0 is
  * 0 in any unit). */
 START_TEST(durations_need_a_unit)
@@ -148,6 +194,8 @@ int main(void)
     tcase_add_test(tc, defaults_and_given_values);
     tcase_add_test(tc, bad_options_name_their_index);
     tcase_add_test(tc, durations_need_a_unit);
+    tcase_add_test(tc, prefix_entry_collects_its_options_in_order);
+    tcase_add_test(tc, prefix_entry_refuses_twice_empty_and_bare);
     tcase_add_test(tc, unknown_names_get_a_suggestion);
     tcase_add_test(tc, plan_round_trip_and_damage);
     suite_add_tcase(s, tc);
