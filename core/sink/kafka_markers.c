@@ -392,29 +392,57 @@ static int on_rival(const rd_kafka_message_t *m, void *ctx)
  * was last checked up to our new marker, within what a read_committed
  * reader can see now. Our marker is acknowledged, its transaction open.
  * -EIO (after aborting) when another checkpoint's marker is there. */
+/* The index of marker partition p, adding it when the marker topic gained
+ * it after the start (then all of it is new: scanned from its log start). */
+static int marker_part_slot(kafka_sink *s, int32_t p, ember_err *err)
+{
+    int i = mpart_index(s, p);
+    if (i >= 0)
+        return i;
+    int32_t *np = realloc(s->mparts, (s->n_mparts + 1) * sizeof *np);
+    int64_t *ns = np ? realloc(s->mscanned, (s->n_mparts + 1) * 8) : NULL;
+    int64_t *no = ns ? realloc(s->mown, (s->n_mparts + 1) * 8) : NULL;
+    if (np)
+        s->mparts = np;
+    if (ns)
+        s->mscanned = ns;
+    if (!no)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    s->mown = no;
+    i = (int)s->n_mparts++;
+    s->mparts[i] = p;
+    s->mscanned[i] = -1;
+    s->mown[i] = -1;
+    return i;
+}
+
+/* Stops the copy that found a rival: one line, the transaction aborted. */
+static int rival_found(kafka_sink *s, const rival_scan *rs, uint64_t batch, ember_err *err)
+{
+    char ours[16], theirs[16], keep[sizeof err->msg];
+    ks_short_id(s->id, ours, sizeof ours);
+    ks_short_id(rs->first.id, theirs, sizeof theirs);
+    ember_err_set(err, -EIO, "%s: another copy of job %s writes this topic: checkpoint %s wrote "
+                  "%s (batch %" PRIu64 ") to %s after this copy (checkpoint %s, %s) started; the "
+                  "broker did not fence it (Kafka fences a second producer with the same "
+                  "transactional.id; the embedded broker and `ember broker` do not), so this "
+                  "copy stops before committing batch %" PRIu64 ": run one copy of a job",
+                  s->what, s->job, theirs, rs->first.start ? "the first marker of its own "
+                  "sequence" : "a marker", rs->first.batch, s->markers, ours, s->ckpt_dir, batch);
+    snprintf(keep, sizeof keep, "%s", err->msg);
+    int rc = ks_abort_txn(s, err);
+    return rc ? rc : ember_err_set(err, -EIO, "%s", keep);
+}
+
 int ks_check_rivals(kafka_sink *s, uint64_t batch, ember_err *err)
 {
     int32_t p = s->marker_part;
     int64_t m = s->marker_off, hi = -1;
     if (p < 0 || m < 0)
         return 0;
-    int i = mpart_index(s, p);
-    if (i < 0) { /* a partition the marker topic did not have at start */
-        int32_t *np = realloc(s->mparts, (s->n_mparts + 1) * sizeof *np);
-        int64_t *ns = np ? realloc(s->mscanned, (s->n_mparts + 1) * 8) : NULL;
-        int64_t *no = ns ? realloc(s->mown, (s->n_mparts + 1) * 8) : NULL;
-        if (np)
-            s->mparts = np;
-        if (ns)
-            s->mscanned = ns;
-        if (!no)
-            return ember_err_set(err, -ENOMEM, "out of memory");
-        s->mown = no;
-        i = (int)s->n_mparts++;
-        s->mparts[i] = p;
-        s->mscanned[i] = -1; /* all of it appeared after our start: from its log start */
-        s->mown[i] = -1;
-    }
+    int i = marker_part_slot(s, p, err);
+    if (i < 0)
+        return i;
     int rc = 0;
     if (s->mscanned[i] < 0)
         rc = kafka_offsets(s->reader, &s->ep, s->markers, &p, 1, KAFKA_EARLIEST,
@@ -441,22 +469,7 @@ int ks_check_rivals(kafka_sink *s, uint64_t batch, ember_err *err)
     if (rc)
         return rc;
     s->mscanned[i] = to > from ? to : from;
-    if (!rs.found)
-        return 0;
-    char ours[16], theirs[16];
-    ks_short_id(s->id, ours, sizeof ours);
-    ks_short_id(rs.first.id, theirs, sizeof theirs);
-    ember_err_set(err, -EIO, "%s: another copy of job %s writes this topic: checkpoint %s wrote "
-                  "%s (batch %" PRIu64 ") to %s after this copy (checkpoint %s, %s) started; the "
-                  "broker did not fence it (Kafka fences a second producer with the same "
-                  "transactional.id; the embedded broker and `ember broker` do not), so this "
-                  "copy stops before committing batch %" PRIu64 ": run one copy of a job",
-                  s->what, s->job, theirs, rs.first.start ? "the first marker of its own "
-                  "sequence" : "a marker", rs.first.batch, s->markers, ours, s->ckpt_dir, batch);
-    char keep[sizeof err->msg];
-    snprintf(keep, sizeof keep, "%s", err->msg);
-    rc = ks_abort_txn(s, err);
-    return rc ? rc : ember_err_set(err, -EIO, "%s", keep);
+    return rs.found ? rival_found(s, &rs, batch, err) : 0;
 }
 
 /* After a commit: the marker just committed is our newest; later markers
