@@ -19,7 +19,7 @@ void em_registry_kinds(const void *const *items, char *buf, size_t cap)
 {
     const char *names[64];
     size_t n = 0;
-    for (; items[n] && n < 64; n++)
+    for (; n < 64 && items[n]; n++)
         names[n] = kind_of(items[n]);
     em_names_join(names, n, buf, cap);
 }

@@ -203,7 +203,7 @@ static int unknown_name(ember_err *err, const char *what, const char *word,
 static size_t registry_names(const void *const *registry, const char **names, size_t cap)
 {
     size_t n = 0;
-    for (; registry[n] && n < cap; n++)
+    for (; n < cap && registry[n]; n++)
         names[n] = *(const char *const *)registry[n];
     return n;
 }
@@ -272,7 +272,7 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
     if (!pf) {
         const char *names[16];
         size_t k = 0;
-        for (; parse_formats[k].name && k < 16; k++)
+        for (; k < 16 && parse_formats[k].name; k++)
             names[k] = parse_formats[k].name;
         return unknown_name(err, "format", format, names, k);
     }

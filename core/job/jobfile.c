@@ -203,7 +203,7 @@ static int unknown_step(jf_line *l, ember_err *err)
     char msg[480], names[300], note[96];
     const char *steps[64];
     size_t n = 0;
-    for (; job_steps[n].name && n < 64; n++)
+    for (; n < 64 && job_steps[n].name; n++)
         steps[n] = job_steps[n].name;
     step_names_text(names, sizeof names);
     snprintf(msg, sizeof msg, "unknown step '%s'%s (expected %s)", l->word,

@@ -120,7 +120,7 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
                    ember_err *err)
 {
     opt_set set = {0};
-    schema fields;
+    schema fields = {0};
     char note[96];
     int rc = job_opts_storable(opts, n, err);
     if (rc)

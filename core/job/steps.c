@@ -45,9 +45,9 @@ const parse_format *parse_format_find(const char *name)
 
 void parse_format_names_text(char *buf, size_t cap)
 {
-    const char *names[16];
+    const char *names[sizeof parse_formats / sizeof *parse_formats];
     size_t n = 0;
-    for (; parse_formats[n].name && n < 16; n++)
+    for (; parse_formats[n].name; n++) /* the table ends with a NULL name */
         names[n] = parse_formats[n].name;
     em_names_join(names, n, buf, cap);
 }
@@ -116,9 +116,9 @@ const step_def *step_find(const char *name)
 
 void step_names_text(char *buf, size_t cap)
 {
-    const char *names[32];
+    const char *names[sizeof job_steps / sizeof *job_steps];
     size_t n = 0;
-    for (; job_steps[n].name && n < 32; n++)
+    for (; job_steps[n].name; n++) /* the table ends with a NULL name */
         names[n] = job_steps[n].name;
     em_names_join(names, n, buf, cap);
 }
