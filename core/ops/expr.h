@@ -39,10 +39,14 @@ typedef struct expr expr;
 EMBER_MUST_CHECK int expr_compile(const char *text, const schema *in, expr **out,
                                   ember_err *err);
 ember_type expr_type(const expr *e);
-/* Evaluates; a string result borrows from the record or the expression. */
-void expr_eval(const expr *e, const ember_record *rec, ember_value *out);
-/* Filter helper: 1 when the value is a true boolean. */
-int expr_is_true(const expr *e, const ember_record *rec);
+/* Evaluates; a string result borrows from the record or the expression, or
+ * was written into scratch by a function (upper, concat, ...): it lives
+ * until the caller resets the arena. Each thread passes its own arena (the
+ * transform worker's per-batch scratch), so evaluation stays reentrant.
+ * @locality any thread; the tree is only read. */
+void expr_eval(const expr *e, const ember_record *rec, arena *scratch, ember_value *out);
+/* Filter helper: 1 when the value is a true boolean (false and NULL drop). */
+int expr_is_true(const expr *e, const ember_record *rec, arena *scratch);
 void expr_free(expr *e);
 
 /* select list: "a, temp * 1.8 + 32 as temp_f, b as c". Each item needs a name:
@@ -55,8 +59,10 @@ typedef struct select_list {
 
 EMBER_MUST_CHECK int select_compile(const char *text, const schema *in, select_list **out,
                                     ember_err *err);
-/* Evaluates every item of in into out (out->values has room for out schema). */
-void select_eval(const select_list *s, const ember_record *in, ember_record *out);
+/* Evaluates every item of in into out (out->values has room for out schema);
+ * strings computed by functions go into scratch, as in expr_eval. */
+void select_eval(const select_list *s, const ember_record *in, arena *scratch,
+                 ember_record *out);
 void select_free(select_list *s);
 
 #endif

@@ -14,9 +14,16 @@
 static schema sch;
 static ember_value vals[4];
 static ember_record rec = {4, vals};
+static arena scratch; /* strings computed by functions; freed by teardown */
+
+static void teardown(void)
+{
+    arena_free(&scratch);
+}
 
 static void setup(void)
 {
+    arena_init(&scratch, 4096);
     ember_err err = {0};
     ck_assert_int_eq(schema_parse(&sch, "sensor,ts:int,temp:float,city", &err), 0);
     vals[0] = (ember_value){.type = EMBER_STRING, .u.s = {"s1", 2}};
@@ -39,7 +46,7 @@ static ember_value eval(const char *text)
 {
     ember_value v;
     expr *e = compile_ok(text);
-    expr_eval(e, &rec, &v);
+    expr_eval(e, &rec, &scratch, &v);
     expr_free(e);
     return v;
 }
@@ -422,15 +429,15 @@ END_TEST
 START_TEST(filter_helper)
 {
     expr *e = compile_ok("ts > 5 and sensor != 'test'");
-    ck_assert_int_eq(expr_is_true(e, &rec), 1);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 1);
     vals[0].u.s = (ember_str){"test", 4};
-    ck_assert_int_eq(expr_is_true(e, &rec), 0);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0);
     vals[1].type = EMBER_NULL;
     vals[0].u.s = (ember_str){"s1", 2};
-    ck_assert_int_eq(expr_is_true(e, &rec), 0);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0);
     expr_free(e);
     e = compile_ok("ts + 1");
-    ck_assert_int_eq(expr_is_true(e, &rec), 0); /* not a boolean */
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0); /* not a boolean */
     expr_free(e);
 }
 END_TEST
@@ -458,7 +465,7 @@ START_TEST(select_computes_and_names_columns)
 
     ember_value out_vals[5];
     ember_record out = {0, out_vals};
-    select_eval(s, &rec, &out);
+    select_eval(s, &rec, &scratch, &out);
     ck_assert_uint_eq(out.n, 5);
     ck_assert_uint_eq(out_vals[0].u.s.len, 2);
     ck_assert(out_vals[1].type == EMBER_FLOAT && out_vals[1].u.f == 68.0); /* 20 * 1.8 + 32 */
@@ -467,7 +474,7 @@ START_TEST(select_computes_and_names_columns)
     ck_assert_int_eq(out_vals[4].u.i, 1);
 
     vals[2].type = EMBER_NULL;
-    select_eval(s, &rec, &out);
+    select_eval(s, &rec, &scratch, &out);
     ck_assert_int_eq(out_vals[1].type, EMBER_NULL);
     select_free(s);
 }
@@ -482,8 +489,8 @@ START_TEST(select_output_feeds_the_next_step)
     ck_assert_int_eq(expr_compile("temp_f > 60", &s->out, &e, &err), 0);
     ember_value out_vals[1];
     ember_record out = {0, out_vals};
-    select_eval(s, &rec, &out);
-    ck_assert_int_eq(expr_is_true(e, &out), 1);
+    select_eval(s, &rec, &scratch, &out);
+    ck_assert_int_eq(expr_is_true(e, &out, &scratch), 1);
     expr_free(e);
     ck_assert_int_eq(expr_compile("temp > 1", &s->out, &e, &err), -EMBER_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown field 'temp'"));
@@ -521,7 +528,7 @@ static Suite *expr_suite(void)
     TCase *tc = tcase_create("expr");
     /* the leak check at each forked test's exit can take seconds on a busy machine */
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, arithmetic_precedence);
     tcase_add_test(tc, boolean_precedence);
     tcase_add_test(tc, keywords_are_case_insensitive);
