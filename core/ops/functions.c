@@ -73,9 +73,8 @@ static int common_type(expr *call, int from, int step, ember_err *err)
 {
     const expr *first = call->args[from];
     ember_type t = first->type;
-    int last = call->nargs - 1;
-    for (int i = from + step; i < call->nargs; i = i + step <= last ? i + step : i + 1) {
-        if (step == 2 && i < last && i % 2 == 0)
+    for (int i = from + 1; i < call->nargs; i++) {
+        if (step == 2 && i % 2 == 0 && i < call->nargs - 1)
             continue; /* case: a condition, not a value */
         const expr *a = call->args[i];
         int nums = (M(t) & M_NUM) && (M(a->type) & M_NUM);
@@ -276,8 +275,8 @@ static int t_regexp_extract(expr *c, ember_err *err)
     free(pattern);
     if (rc)
         return rc;
-    c->iarg = c->nargs == 3 ? c->args[2]->value.u.i : 1;
     size_t groups = ((regex_t *)c->aux)->re_nsub;
+    c->iarg = c->nargs == 3 ? c->args[2]->value.u.i : groups > 0; /* group 1, else the match */
     if (c->iarg < 0 || (size_t)c->iarg > groups || c->iarg >= FN_MAX_GROUPS)
         return ember_err_set_col(err, -EMBER_EUSAGE, c->args[c->nargs == 3 ? 2 : 1]->col,
                                  "regexp_extract group %lld does not exist (the pattern has %zu)",
