@@ -7,10 +7,16 @@
  *   and_expr := not_expr ("and" not_expr)*
  *   not_expr := "not" not_expr | cmp
  *   cmp      := sum (("=="|"="|"!="|"<"|"<="|">"|">=") sum)?
+ *             | sum ["not"] "in" "(" or_expr ("," or_expr)* ")"
+ *             | sum ["not"] "between" sum "and" sum
+ *             | sum ["not"] "like" sum
  *   sum      := prod (("+"|"-") prod)*
  *   prod     := unary (("*"|"/"|"%") unary)*
  *   unary    := "-" unary | atom
  *   atom     := INT | FLOAT | "string" | 'string' | true | false | FIELD | "(" or_expr ")"
+ *             | NAME "(" [or_expr ("," or_expr)*] ")"          (functions.h)
+ *             | "cast" "(" or_expr "as" ("int"|"float"|"string") ")"
+ *             | "case" ("when" or_expr "then" or_expr)+ ["else" or_expr] "end"
  * Types: int op int -> int (except "/" which gives float, as in Spark SQL);
  * any float -> float; strings compare only with strings (= != < > by bytes);
  * and/or/not take booleans; a filter must be boolean. Any error (unknown
