@@ -480,7 +480,7 @@ static expr *parse_cmp(parser *p)
     return e;
 }
 
-/* not := "not" not | cmp. Iterative; "not not x" is x (two-valued logic). */
+/* not := "not" not | cmp. Iterative; "not not x" is x (also for NULL). */
 static expr *parse_not(parser *p)
 {
     size_t first = p->pos;

@@ -22,8 +22,10 @@
  * and/or/not take booleans; a filter must be boolean. Any error (unknown
  * field, string vs number, bad token) is reported at compile time with
  * err->col = 1-based column in the expression text.
- * Runtime: division or modulo by zero gives NULL; arithmetic on NULL gives
- * NULL; a comparison with NULL is false (so a filter drops the record).
+ * Runtime (SQL's NULL): division or modulo by zero gives NULL; arithmetic
+ * on NULL and a comparison with NULL give NULL; not NULL is NULL; and/or are
+ * three-valued (false and NULL = false, true or NULL = true, else NULL); a
+ * filter keeps only true, so it drops NULL. A NaN compares false.
  *
  * Depth: evaluation recurses once per level of the tree, so compiling refuses
  * a tree deeper than EXPR_MAX_DEPTH levels (a sum of more terms, say) with the

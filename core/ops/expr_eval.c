@@ -98,24 +98,40 @@ static void set_bool(ember_value *out, int v)
     out->u.i = v;
 }
 
-/* Binary arithmetic and comparisons: NULL in, NULL (or false) out. */
+/* Binary arithmetic and comparisons: NULL in, NULL out. */
 static void eval_binary(const expr *e, const ember_record *rec, arena *scratch,
                         ember_value *out)
 {
     ember_value a, b;
     expr_eval(e->l, rec, scratch, &a);
     expr_eval(e->r, rec, scratch, &b);
-    if (e->type == EMBER_BOOL) {
-        /* NaN compares as unordered: false, like SQL's NULL */
+    if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
+        out->type = EMBER_NULL; /* arithmetic and comparisons alike (SQL) */
+    } else if (e->type == EMBER_BOOL) {
+        /* NaN compares as unordered: every comparison with it is false */
         int nan =
             (a.type == EMBER_FLOAT && isnan(a.u.f)) || (b.type == EMBER_FLOAT && isnan(b.u.f));
-        set_bool(out, a.type != EMBER_NULL && b.type != EMBER_NULL && !nan &&
-                          cmp_holds(e->kind, expr_value_cmp(e->otype, &a, &b)));
-    } else if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
-        out->type = EMBER_NULL;
+        set_bool(out, !nan && cmp_holds(e->kind, expr_value_cmp(e->otype, &a, &b)));
     } else {
         eval_arith(e, &a, &b, out);
     }
+}
+
+/* Three-valued and/or (SQL): the side that decides (false for and, true
+ * for or) wins even over NULL; else NULL if either side is NULL. The right
+ * side is skipped when the left decides. */
+static void eval_logic(const expr *e, const ember_record *rec, arena *scratch, ember_value *out)
+{
+    int decides = e->kind == N_OR; /* the value that settles it */
+    ember_value b;
+    expr_eval(e->l, rec, scratch, out);
+    if (out->type == EMBER_BOOL && out->u.i == decides)
+        return;
+    expr_eval(e->r, rec, scratch, &b);
+    if (b.type == EMBER_BOOL && b.u.i == decides)
+        *out = b;
+    else if (b.type == EMBER_NULL)
+        out->type = EMBER_NULL;
 }
 
 /* Arguments first (every one: they have no side effects), then the
@@ -143,13 +159,13 @@ void expr_eval(const expr *e, const ember_record *rec, arena *scratch, ember_val
         *out = rec->values[e->field];
         return;
     case N_AND:
-        set_bool(out, expr_is_true(e->l, rec, scratch) && expr_is_true(e->r, rec, scratch));
-        return;
     case N_OR:
-        set_bool(out, expr_is_true(e->l, rec, scratch) || expr_is_true(e->r, rec, scratch));
+        eval_logic(e, rec, scratch, out);
         return;
     case N_NOT:
-        set_bool(out, !expr_is_true(e->l, rec, scratch));
+        expr_eval(e->l, rec, scratch, out);
+        if (out->type == EMBER_BOOL)
+            out->u.i = !out->u.i; /* not NULL is NULL */
         return;
     case N_NEG:
         expr_eval(e->l, rec, scratch, out);
