@@ -10,6 +10,7 @@
  *             | sum ["not"] "in" "(" or_expr ("," or_expr)* ")"
  *             | sum ["not"] "between" sum "and" sum
  *             | sum ["not"] "like" sum
+ *             | sum "is" ["not"] "null"
  *   sum      := prod (("+"|"-") prod)*
  *   prod     := unary (("*"|"/"|"%") unary)*
  *   unary    := "-" unary | atom

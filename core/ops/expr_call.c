@@ -196,12 +196,43 @@ expr *parse_case(parser *p)
 
 int at_postfix_form(parser *p)
 {
-    if (tok_is(p, "in") || tok_is(p, "between") || tok_is(p, "like"))
+    if (tok_is(p, "in") || tok_is(p, "between") || tok_is(p, "like") || tok_is(p, "is"))
         return 1;
     return tok_is(p, "not") && (peek_is(p, "in") || peek_is(p, "between") || peek_is(p, "like"));
 }
 
-/* l [not] (in (...) | between a and b | like p); l is taken. */
+/* The call of a postfix form over a (taken), under a not when negate; it
+ * starts where its left operand does. */
+static expr *postfix_call(parser *p, const char *form, size_t op_col, arg_list *a, int negate,
+                          size_t not_col)
+{
+    int col = a->v[0]->col;
+    expr *e = make_call(p, fn_form(form), op_col, a);
+    if (e)
+        e->col = col;
+    if (e && negate && !too_deep(p, (int)not_col + 1, e, NULL))
+        e = node(p, N_NOT, EMBER_BOOL, not_col, e, NULL);
+    else if (negate)
+        e = NULL; /* too_deep freed it */
+    return e;
+}
+
+/* l is [not] null: after "is"; the not is reported through negate. */
+static int parse_is_null(parser *p, int *negate, size_t *not_col)
+{
+    int rc = next_token(p);
+    if (!rc && tok_is(p, "not")) {
+        *negate = 1;
+        *not_col = p->pos;
+        rc = next_token(p);
+    }
+    if (!rc)
+        rc = expect(p, "null", "after 'is' (x is null, x is not null)");
+    return rc;
+}
+
+/* l [not] (in (...) | between a and b | like p), or l is [not] null; l is
+ * taken. */
 expr *parse_postfix_form(parser *p, expr *l)
 {
     size_t not_col = p->pos;
@@ -209,6 +240,12 @@ expr *parse_postfix_form(parser *p, expr *l)
     arg_list a = {.v = {l}, .n = 1};
     if (negate && next_token(p))
         return args_free(&a), NULL;
+    if (!negate && tok_is(p, "is")) {
+        size_t op_col = p->pos;
+        if (parse_is_null(p, &negate, &not_col))
+            return args_free(&a), NULL;
+        return postfix_call(p, "$is_null", op_col, &a, negate, not_col);
+    }
     size_t op_col = p->pos;
     const char *form = tok_is(p, "in") ? "$in" : tok_is(p, "between") ? "$between" : "$like";
     int rc = 0;
@@ -223,12 +260,5 @@ expr *parse_postfix_form(parser *p, expr *l)
                                   (rc = args_push(p, &a, parse_arith(p, 0))))) {
         return args_free(&a), NULL;
     }
-    expr *e = make_call(p, fn_form(form), op_col, &a);
-    if (e)
-        e->col = l->col;
-    if (e && negate && !too_deep(p, (int)not_col + 1, e, NULL))
-        e = node(p, N_NOT, EMBER_BOOL, not_col, e, NULL);
-    else if (negate)
-        e = NULL; /* too_deep freed it */
-    return e;
+    return postfix_call(p, form, op_col, &a, negate, not_col);
 }

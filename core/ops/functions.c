@@ -182,6 +182,10 @@ static int t_compare(expr *c, ember_err *err)
         return err->code;
     return set_type(c, EMBER_BOOL);
 }
+static int t_is_null(expr *c, ember_err *err)
+{
+    return set_type(c, EMBER_BOOL);
+}
 static int t_cast_int(expr *c, ember_err *err)
 {
     return set_type(c, EMBER_INT);
@@ -328,6 +332,7 @@ static const fn_def table[] = {
     {"$in", 2, ANY, t_compare, fn_in, 1},
     {"$between", 3, 3, t_compare, fn_between, 1},
     {"$like", 2, 2, t_like, fn_like, 0},
+    {"$is_null", 1, 1, t_is_null, fn_is_null, 1},
     {"$cast_int", 1, 1, t_cast_int, fn_cast_int, 0},
     {"$cast_float", 1, 1, t_cast_float, fn_cast_float, 0},
     {"$cast_string", 1, 1, t_cast_string, fn_cast_string, 0},

@@ -8,8 +8,8 @@
  * compiled once (regular expressions, like patterns, date_trunc units). The
  * evaluator (expr_eval.c) evaluates the arguments and calls the entry's eval.
  *
- * The syntax forms `case when`, `x in (...)`, `x between a and b`, `x like p`
- * and `cast(x as T)` are parsed by expr.c into calls of hidden entries of the
+ * The syntax forms `case when`, `x in (...)`, `x between a and b`, `x like p`,
+ * `x is [not] null` and `cast(x as T)` are parsed by expr.c into calls of hidden entries of the
  * same table (names starting with '$', never matched by a user's name).
  *
  * Memory: a string result that is not a slice of an argument (upper, concat,
@@ -42,7 +42,7 @@ typedef struct fn_def {
 
 /* The entry named name[0..len) (case-insensitive), NULL when none. */
 const fn_def *fn_find(const char *name, size_t len);
-/* The hidden entry of a syntax form ("$case", "$in", "$between", "$like",
+/* The hidden entry of a syntax form ("$case", "$in", "$between", "$like", "$is_null",
  * "$cast_int", "$cast_float", "$cast_string"). */
 const fn_def *fn_form(const char *name);
 /* "unknown function 'x'; did you mean 'y'? (known: lower, upper, ...)" */

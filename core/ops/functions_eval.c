@@ -354,6 +354,12 @@ FN_EVAL(fn_between)
     lo < 0 || hi < 0 ? set_null(out) : set_bool(out, 1);
 }
 
+/* x is null: never NULL itself (the only way to test for NULL). */
+FN_EVAL(fn_is_null)
+{
+    set_bool(out, args[0].type == EMBER_NULL);
+}
+
 /* ------------------------------------------------------------- time (ms) */
 
 FN_EVAL(fn_date_trunc)

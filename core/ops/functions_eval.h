@@ -40,6 +40,7 @@ FN_EVAL(fn_if);
 FN_EVAL(fn_case);
 FN_EVAL(fn_in);
 FN_EVAL(fn_between);
+FN_EVAL(fn_is_null);
 FN_EVAL(fn_date_trunc);
 FN_EVAL(fn_hour);
 FN_EVAL(fn_day_of_week);

@@ -70,6 +70,40 @@ sink       file dir={d}/out
         check(same, "row %r, want %r" % (g, w))
 
 
+def test_count_of_a_field_skips_nulls():
+    """count() counts records, count(ref) those with a ref (an empty CSV
+    field is NULL); `not (ref = 'mail')` would drop the NULLs too, so the
+    filter keeps them explicitly."""
+    d = tmpdir("functions-count")
+    rows = make_input(d + "/in.csv", 3000, 8)
+    write(d + "/j.job", f"""job counts
+batch      interval=1ms max-records=500
+checkpoint dir={d}/ckpt
+source     file path={d}/in.csv
+parse      csv fields=user,page,ts:int,at:int,ref,v:float
+filter     not (ref = 'mail') or ref is null
+key        user
+aggregate  count() as n, count(ref) as refs, count(ts) as t
+sink       file dir={d}/out
+""")
+    ember("run", d + "/j.job", "--until-idle", check_rc=0)
+    want = {}
+    for user, _, _, _, ref, _ in rows:
+        if ref == "mail":
+            continue
+        n, refs = want.get(user, (0, 0))
+        want[user] = (n + 1, refs + (ref != ""))
+    latest = {}
+    for _, h, rs in batch_files(d + "/out"):
+        check(h == ["user", "n", "refs", "t"], "header %r" % (h,))
+        for r in rs:
+            latest[r[0]] = r
+    got = {u: (int(r[1]), int(r[2])) for u, r in latest.items()}
+    check(got == want, "counts %r, want %r" % (sorted(got.items())[:3], sorted(want.items())[:3]))
+    check(all(r[1] == r[3] for r in latest.values()), "count(ts) = count() without NULL ts")
+    check(any(a < b for b, a in got.values()), "some users have records without a ref")
+
+
 def test_unknown_function_is_a_load_error_naming_the_column():
     d = tmpdir("functions-err")
     write(d + "/in.csv", "a,1\n")
@@ -86,5 +120,5 @@ sink       stdout
 
 
 if __name__ == "__main__":
-    main([test_filter_and_select_with_functions,
+    main([test_filter_and_select_with_functions, test_count_of_a_field_skips_nulls,
           test_unknown_function_is_a_load_error_naming_the_column])

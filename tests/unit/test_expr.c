@@ -412,6 +412,19 @@ START_TEST(and_or_are_three_valued)
 }
 END_TEST
 
+START_TEST(is_null_is_never_null)
+{
+    expect_bool("city is null", 1);
+    expect_bool("city is not null", 0);
+    expect_bool("sensor IS NULL", 0);
+    expect_bool("sensor is not null", 1);
+    expect_bool("ts / 0 is null", 1);
+    expect_bool("(city = 'x') is null", 1);
+    expect_bool("not (city = 'x') or city is null", 1);
+    expect_error("city is nul", 9, "expected 'null' after 'is'");
+}
+END_TEST
+
 START_TEST(filter_drops_null)
 {
     expr *e = compile_ok("city = 'x' or ts > 100");
@@ -586,6 +599,7 @@ static Suite *expr_suite(void)
     tcase_add_test(tc, arithmetic_on_null_is_null);
     tcase_add_test(tc, comparisons_with_null_are_null);
     tcase_add_test(tc, and_or_are_three_valued);
+    tcase_add_test(tc, is_null_is_never_null);
     tcase_add_test(tc, filter_drops_null);
     tcase_add_test(tc, division_and_modulo_by_zero_are_null);
     tcase_add_test(tc, int_overflow_wraps);
