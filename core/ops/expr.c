@@ -211,7 +211,7 @@ static ember_type num_result(const expr *l, const expr *r)
 
 /* Reports at 1-based column col and frees the operands. */
 expr *type_error(parser *p, int col, expr *l, expr *r, const char *fmt, const char *a,
-                        const char *b)
+                 const char *b)
 {
     ember_err_set_col(p->err, -EMBER_EUSAGE, col, fmt, a, b);
     expr_free(l);

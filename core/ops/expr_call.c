@@ -47,8 +47,8 @@ static int count_error(parser *p, const fn_def *fn, int col, int n)
 {
     const char *name = fn->name[0] == '$' ? fn->name + 1 : fn->name;
     if (fn->min_args == fn->max_args)
-        return ember_err_set_col(p->err, -EMBER_EUSAGE, col, "%s takes %d argument%s, not %d",
-                                 name, fn->min_args, fn->min_args == 1 ? "" : "s", n);
+        return ember_err_set_col(p->err, -EMBER_EUSAGE, col, "%s takes %d argument%s, not %d", name,
+                                 fn->min_args, fn->min_args == 1 ? "" : "s", n);
     if (fn->max_args == FN_MAX_ARGS)
         return ember_err_set_col(p->err, -EMBER_EUSAGE, col, "%s takes at least %d argument%s",
                                  name, fn->min_args, fn->min_args == 1 ? "" : "s");
@@ -112,8 +112,7 @@ static int parse_args(parser *p, arg_list *a)
             rc = next_token(p);
         else if (p->tok != T_RPAREN)
             rc = ember_err_set_col(p->err, -EMBER_EUSAGE, (int)p->pos + 1,
-                                   "expected ',' or ')' to close the '(' at column %zu",
-                                   open + 1);
+                                   "expected ',' or ')' to close the '(' at column %zu", open + 1);
     }
     p->depth--;
     if (!rc)

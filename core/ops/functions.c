@@ -6,8 +6,8 @@
  * date_trunc) is settled here and never looked at per record.
  */
 #include "core/ops/functions.h"
-#include "core/ops/functions_eval.h"
 #include "core/base/suggest.h"
+#include "core/ops/functions_eval.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define M(t) (1u << (t))
+#define M(t)  (1u << (t))
 #define M_NUM (M(EMBER_INT) | M(EMBER_FLOAT))
 #define M_STR M(EMBER_STRING)
 #define M_ANY (M_NUM | M_STR | M(EMBER_BOOL))
@@ -79,10 +79,9 @@ static int common_type(expr *call, int from, int step, ember_err *err)
         const expr *a = call->args[i];
         int nums = (M(t) & M_NUM) && (M(a->type) & M_NUM);
         if (!nums && a->type != t)
-            return ember_err_set_col(err, -EMBER_EUSAGE, a->col,
-                                     "argument %d of %s is %s, but argument %d is %s", i + 1,
-                                     shown_name(call), ember_type_name(a->type), from + 1,
-                                     ember_type_name(first->type));
+            return ember_err_set_col(
+                err, -EMBER_EUSAGE, a->col, "argument %d of %s is %s, but argument %d is %s", i + 1,
+                shown_name(call), ember_type_name(a->type), from + 1, ember_type_name(first->type));
         if (nums && a->type == EMBER_FLOAT)
             t = EMBER_FLOAT;
     }
@@ -369,8 +368,7 @@ int fn_unknown(const char *name, size_t len, int col, ember_err *err)
                                  table[i].name);
     }
     names[n++] = "cast";
-    return ember_err_set_col(err, -EMBER_EUSAGE, col, "unknown function '%.*s'%s (known: %s, cast)",
-                             (int)len, name,
-                             em_suggest_note(em_suggest(name, len, names, n), note, sizeof note),
-                             known);
+    return ember_err_set_col(
+        err, -EMBER_EUSAGE, col, "unknown function '%.*s'%s (known: %s, cast)", (int)len, name,
+        em_suggest_note(em_suggest(name, len, names, n), note, sizeof note), known);
 }

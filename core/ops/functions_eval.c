@@ -214,7 +214,8 @@ FN_EVAL(fn_round)
             return set_int(out, args[0].u.i);
         int64_t p = (int64_t)scale, x = args[0].u.i, r = x % p;
         uint64_t down = (uint64_t)(x - r), adj = (uint64_t)(x < 0 ? -p : p);
-        return set_int(out, (int64_t)((r < 0 ? -r : r) >= p - (r < 0 ? -r : r) ? down + adj : down));
+        return set_int(out,
+                       (int64_t)((r < 0 ? -r : r) >= p - (r < 0 ? -r : r) ? down + adj : down));
     }
     double x = args[0].u.f, y = d >= 0 ? round(x * scale) / scale : round(x / scale) * scale;
     set_float(out, isfinite(y) ? y : x);

@@ -10,7 +10,7 @@
 
 #include "core/ops/functions.h"
 
-#define FN_EVAL(name)                                                                   \
+#define FN_EVAL(name)                                                                              \
     void name(const expr *call, const ember_value *args, arena *scratch, ember_value *out)
 
 FN_EVAL(fn_lower);

@@ -209,8 +209,7 @@ START_TEST(if_and_case)
     expect_str("if(temp > 20, 'hot', 'cold')", "hot");
     expect_str("if(length(city) > 1, 'a', 'b')", "b"); /* a NULL condition takes else */
     expect_float("if(true, 1, temp)", 1.0);
-    expect_str("case when temp < 10 then 'cold' when temp < 25 then 'mild' else 'hot' end",
-               "mild");
+    expect_str("case when temp < 10 then 'cold' when temp < 25 then 'mild' else 'hot' end", "mild");
     expect_str("CASE WHEN temp > 30 THEN 'hot' ELSE 'ok' END", "ok");
     expect_null("case when temp > 30 then 'hot' end");
     expect_int("case when city = 'x' then 1 else 2 end + 1", 3);
@@ -315,7 +314,8 @@ START_TEST(argument_types_name_the_argument_column)
     expect_error("substr(sensor, 'a')", 16, "argument 2 of substr must be an int, not string");
     expect_error("abs(sensor)", 5, "argument 1 of abs must be a number, not string");
     expect_error("if(ts, 1, 2)", 4, "argument 1 of if must be a condition");
-    expect_error("coalesce(ts, sensor)", 14, "argument 2 of coalesce is string, but argument 1 is int");
+    expect_error("coalesce(ts, sensor)", 14,
+                 "argument 2 of coalesce is string, but argument 1 is int");
     expect_error("case when temp > 1 then 1 else 'x' end", 32, "argument 3 of case is string");
     expect_error("case when temp then 1 end", 11, "argument 1 of case must be a condition");
     expect_error("sensor in ('a', 1)", 17, "argument 3 of in is int, but argument 1 is string");
