@@ -123,9 +123,11 @@ int tok_is(const parser *p, const char *text)
 int peek_is(parser *p, const char *text)
 {
     parser save = *p;
+    ember_err err = *p->err; /* a lexing error ahead is reported when it is reached */
     int yes = next_token(p) == 0 &&
               (tok_is(p, text) || (!strcmp(text, "(") && p->tok == T_LPAREN));
     *p = save;
+    *p->err = err;
     return yes;
 }
 
