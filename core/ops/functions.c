@@ -234,35 +234,14 @@ static int compile_regex(expr *c, int at, const char *pattern, int flags, ember_
     return 0;
 }
 
-/* like: % is any run of bytes, _ is one byte; compiled to an anchored
- * regular expression with every other character escaped. */
+/* like: the constant pattern is the matcher (functions_eval.c's
+ * like_match), not a regex_t: glibc's regexec takes a lock per compiled
+ * pattern, which would make the workers of a `filter ... like` take turns. */
 static int t_like(expr *c, ember_err *err)
 {
     if (want_all(c, 0, 1, M_STR, err) || want_const(c, 1, err))
         return err->code;
-    const ember_str *p = &c->args[1]->value.u.s;
-    char *re = malloc(2 * (size_t)p->len + 3);
-    if (!re)
-        return ember_err_set(err, -ENOMEM, "out of memory compiling a pattern");
-    size_t n = 0;
-    re[n++] = '^';
-    for (uint32_t i = 0; i < p->len; i++) {
-        char ch = p->ptr[i];
-        if (ch == '%' || ch == '_') {
-            if (ch == '%')
-                re[n++] = '.';
-            re[n++] = ch == '%' ? '*' : '.';
-            continue;
-        }
-        if (strchr("\\^$.|?*+()[]{}", ch))
-            re[n++] = '\\';
-        re[n++] = ch;
-    }
-    re[n++] = '$';
-    re[n] = '\0';
-    int rc = compile_regex(c, 1, re, REG_NOSUB, err);
-    free(re);
-    return rc ? rc : set_type(c, EMBER_BOOL);
+    return set_type(c, EMBER_BOOL);
 }
 
 static int t_regexp_extract(expr *c, ember_err *err)

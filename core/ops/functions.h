@@ -5,7 +5,7 @@
  * a call node over the parsed arguments and runs the entry's type rule at
  * load time: the rule checks the argument types (an error names the
  * argument's column), sets the call's result type and compiles what can be
- * compiled once (regular expressions, like patterns, date_trunc units). The
+ * compiled once (regular expressions, date_trunc units). The
  * evaluator (expr_eval.c) evaluates the arguments and calls the entry's eval.
  *
  * The syntax forms `case when`, `x in (...)`, `x between a and b`, `x like p`,
@@ -16,7 +16,8 @@
  * cast to string, to_iso) is written into the caller's scratch arena, so it
  * lives as long as the arena (the transform worker's per-batch arena).
  * Evaluation only reads the tree and the compiled patterns (regexec on a
- * shared regex_t is thread-safe), so worker threads share one tree. When the
+ * shared regex_t is thread-safe; glibc serializes it per pattern, so like,
+ * the common case, has its own matcher), so worker threads share one tree. When the
  * arena is out of memory the result is NULL.
  */
 #ifndef EMBER_OPS_FUNCTIONS_H

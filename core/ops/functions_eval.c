@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,10 +152,32 @@ static int match(const expr *call, const ember_str *s, size_t n, regmatch_t *m)
     return regexec(call->aux, s->ptr ? s->ptr : "", n, m, REG_STARTEND) == 0;
 }
 
+/* s like p: '%' is any run of bytes, '_' one byte. Iterative, with one
+ * backtrack point (the last '%'): O(len(s) * len(p)) at worst, no stack. */
+static int like_match(const char *s, size_t n, const char *p, size_t m)
+{
+    size_t i = 0, j = 0, star = SIZE_MAX, mark = 0;
+    while (i < n) {
+        if (j < m && (p[j] == '_' || (p[j] != '%' && p[j] == s[i]))) {
+            i++, j++;
+        } else if (j < m && p[j] == '%') {
+            star = j++;
+            mark = i;
+        } else if (star != SIZE_MAX) {
+            j = star + 1;
+            i = ++mark;
+        } else {
+            return 0;
+        }
+    }
+    while (j < m && p[j] == '%')
+        j++;
+    return j == m;
+}
+
 FN_EVAL(fn_like)
 {
-    regmatch_t m[1];
-    set_bool(out, match(call, &args[0].u.s, 1, m));
+    set_bool(out, like_match(args[0].u.s.ptr, args[0].u.s.len, args[1].u.s.ptr, args[1].u.s.len));
 }
 
 /* The text of group iarg of the first match; NULL when nothing matches or

@@ -148,6 +148,12 @@ START_TEST(like_and_regexp_extract)
     expect_bool("'abc' like 'a.c'", 0); /* '.' is literal */
     expect_bool("'a(b)' like '%(b)'", 1);
     expect_bool("'' like '%'", 1);
+    expect_bool("'' like '_'", 0);
+    expect_bool("'abcbcd' like 'a%bcd'", 1); /* the first 'bc' is not the one */
+    expect_bool("'abcbce' like 'a%bcd'", 0);
+    expect_bool("'aXbYc' like '%b%c'", 1);
+    expect_bool("'abc' like 'ab%%c%'", 1);
+    expect_bool("'abc' like 'a_'", 0);
     /* re.search(r'([a-z]+)-([0-9]+)', 'id: abc-123 x').group(2) */
     expect_str("regexp_extract('id: abc-123 x', '([a-z]+)-([0-9]+)', 2)", "123");
     expect_str("regexp_extract('id: abc-123 x', '([a-z]+)-([0-9]+)')", "abc");
