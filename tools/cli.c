@@ -98,7 +98,7 @@ void cli_print_steps(FILE *out)
           "  ttl D                    delete a key not updated for D (not with window)\n"
           "  window tumbling SIZE | sliding SIZE every SLIDE | session GAP\n"
           "         [on FIELD [watermark D]] [emit=final|update] [late=drop|file:PATH]\n"
-          "  aggregate FN(f) ...      count() sum(f) min(f) max(f) avg(f) wavg(x, w)\n"
+          "  aggregate FN(f) ...      count() count(f) sum(f) min(f) max(f) avg(f) wavg(x, w)\n"
           "                           count_distinct(f[, approx]) topk(f, K)\n"
           "  having EXPR              keep output rows where EXPR is true\n"
           "  top K by COL             the K rows of each window with the largest COL\n"

@@ -336,14 +336,18 @@ static int write_rows(engine *e, uint64_t *rows_out, ember_err *err)
     if (e->job->top_k)
         return rank_write_top(e, rows_out, err);
     if (e->job->n_aggs) {
+        arena scratch; /* strings computed by `having` (functions), row by row */
+        arena_init(&scratch, 4096);
         for (size_t i = 0; i < state_update_rows(e->upd) && !rc; i++) {
             ember_record row;
             state_update_row(e->upd, i, &row);
-            if (e->job->having && !expr_is_true(e->job->having, &row))
+            arena_reset(&scratch);
+            if (e->job->having && !expr_is_true(e->job->having, &row, &scratch))
                 continue;
             rc = e->snk.ops->write(&e->snk, &row, err);
             ++*rows_out;
         }
+        arena_free(&scratch);
         return rc;
     }
     for (int w = 0; w < transform_workers(e->tf) && !rc; w++) {

@@ -41,14 +41,18 @@ static size_t collect(engine *e, ranked *r)
 {
     const ember_job *job = e->job;
     size_t m = 0;
+    arena scratch; /* strings computed by `having` (functions), row by row */
+    arena_init(&scratch, 4096);
     for (size_t i = 0; i < state_update_rows(e->upd); i++) {
         ember_record row;
         state_update_row(e->upd, i, &row);
-        if (job->having && !expr_is_true(job->having, &row))
+        arena_reset(&scratch);
+        if (job->having && !expr_is_true(job->having, &row, &scratch))
             continue;
         r[m++] = (ranked){i, row.values[job->n_keys].u.i, row.values[job->n_keys + 1].u.i,
                           row_number(&row.values[job->top_col])};
     }
+    arena_free(&scratch);
     return m;
 }
 

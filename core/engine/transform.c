@@ -346,7 +346,7 @@ static int run_steps(worker *w, ember_record *rec, int upto)
         const job_step *st = &job->steps[s];
         switch (st->kind) {
         case STEP_FILTER:
-            if (!expr_is_true(st->filter, rec))
+            if (!expr_is_true(st->filter, rec, &w->scratch))
                 return 1;
             break;
         case STEP_FILTER_FN:
@@ -368,7 +368,7 @@ static int run_steps(worker *w, ember_record *rec, int upto)
             break;
         case STEP_SELECT: {
             ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};
-            select_eval(st->select, rec, &next);
+            select_eval(st->select, rec, &w->scratch, &next);
             *rec = next;
             break;
         }

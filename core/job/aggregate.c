@@ -155,10 +155,7 @@ static int unknown_field(const ember_job *job, const char *list, const char *nam
 static int agg_field(ember_job *job, agg_spec *a, const char *list, const char *start,
                      const char *field, size_t flen, ember_err *err)
 {
-    if (a->fn == AGG_COUNT) {
-        if (flen)
-            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
-                                     "count() takes no field");
+    if (a->fn == AGG_COUNT && !flen) { /* count(): rows; count(f): non-NULL values */
         a->field = -1;
         a->in_type = EMBER_NULL;
         snprintf(a->name, sizeof a->name, "count");
@@ -171,7 +168,7 @@ static int agg_field(ember_job *job, agg_spec *a, const char *list, const char *
     if (a->field < 0)
         return unknown_field(job, list, field, flen, err);
     a->in_type = job->current.f[a->field].type;
-    int any_type = a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK;
+    int any_type = a->fn == AGG_HLL || a->fn == AGG_SET || a->fn == AGG_TOPK || a->fn == AGG_COUNT;
     if (!any_type && a->in_type != EMBER_INT && a->in_type != EMBER_FLOAT)
         return ember_err_set_col(err, -EMBER_EUSAGE, (int)(field - list) + 1,
                                  "%.*s() needs a number, '%.*s' is a %s", (int)(field - 1 - start),

@@ -86,7 +86,7 @@ const step_def job_steps[] = {
      "groups a key's records by event time (output rows gain window_start, window_end)",
      .text_fn = ember_job_window},
     {"aggregate", FORM_TEXT,
-     "FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w) "
+     "FN(...) [as NAME], ...: count() count(f) sum(f) min(f) max(f) avg(f) wavg(x, w) "
      "count_distinct(f [, approx]) topk(f, K)",
      "totals per key (per window with `window`); without `key`, one global group",
      .text_fn = ember_job_aggregate},

@@ -31,7 +31,7 @@ static int agg_slots(const agg_spec *a)
 {
     switch (a->fn) {
     case AGG_COUNT:
-        return 0; /* reuses slot 0 */
+        return a->field >= 0; /* count(): reuses slot 0; count(f): its own */
     case AGG_AVG:
     case AGG_WAVG:
         return 2;
@@ -286,8 +286,12 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
             user_add(a, &s[a->slot], rec);
             continue;
         }
-        if (a->fn == AGG_COUNT || a->field < 0 || (uint32_t)a->field >= rec->n)
+        if (a->field < 0 || (uint32_t)a->field >= rec->n)
             continue;
+        if (a->fn == AGG_COUNT) { /* count(f): the values that are not NULL */
+            s[a->slot].i += rec->values[a->field].type != EMBER_NULL;
+            continue;
+        }
         if (a->fn == AGG_HLL) {
             hll_add(&s[a->slot], &rec->values[a->field]);
             continue;
@@ -349,6 +353,8 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
                 a->user_fns.merge(&into[a->slot], f, a->user);
             break;
         case AGG_COUNT:
+            if (a->field >= 0)
+                into[a->slot].i = add_wrap(into[a->slot].i, f->i);
             break;
         }
     }
@@ -407,7 +413,7 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out,
     out->type = acc_result_type(a);
     switch (a->fn) {
     case AGG_COUNT:
-        out->u.i = s[0].i;
+        out->u.i = a->field >= 0 ? v.i : s[0].i;
         return;
     case AGG_AVG:
         if (s[a->slot + 1].i == 0)

@@ -11,6 +11,8 @@
  */
 #include "core/ops/expr.h"
 #include "core/ops/expr_node.h"
+#include "core/ops/expr_parse.h"
+#include "core/ops/functions.h"
 #include "core/base/array.h"
 
 #include <errno.h>
@@ -18,31 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Parentheses nest at most this deep (the parser recurses on them). */
-#define EXPR_MAX_PARENS 200
-
-typedef enum tok_kind {
-    T_END,
-    T_INT,
-    T_FLOAT,
-    T_STR,
-    T_IDENT,
-    T_OP,
-    T_LPAREN,
-    T_RPAREN,
-    T_COMMA
-} tok_kind;
-
-typedef struct parser {
-    const char *src;
-    const schema *in;
-    size_t pos; /* start of the current token */
-    tok_kind tok;
-    size_t tok_len; /* token length in src */
-    int depth;      /* open parentheses */
-    ember_err *err;
-} parser;
 
 /* ------------------------------------------------------------------ lexer */
 
@@ -59,7 +36,7 @@ static int is_ident(char c)
     return is_ident_start(c) || is_digit(c);
 }
 
-static int syntax_error(parser *p, size_t at, const char *what)
+int syntax_error(parser *p, size_t at, const char *what)
 {
     return ember_err_set_col(p->err, -EMBER_EUSAGE, (int)at + 1, "%s", what);
 }
@@ -97,7 +74,7 @@ static int lex_operator(parser *p, const char *s)
     return 0;
 }
 
-static int next_token(parser *p)
+int next_token(parser *p)
 {
     const char *s = p->src;
     p->pos += p->tok_len;
@@ -133,7 +110,7 @@ static int next_token(parser *p)
 }
 
 /* Keywords are case-insensitive identifiers; operators match exactly. */
-static int tok_is(const parser *p, const char *text)
+int tok_is(const parser *p, const char *text)
 {
     size_t n = strlen(text);
     if (p->tok_len != n)
@@ -141,6 +118,17 @@ static int tok_is(const parser *p, const char *text)
     if (p->tok == T_IDENT)
         return strncasecmp(p->src + p->pos, text, n) == 0;
     return p->tok == T_OP && strncmp(p->src + p->pos, text, n) == 0;
+}
+
+int peek_is(parser *p, const char *text)
+{
+    parser save = *p;
+    ember_err err = *p->err; /* a lexing error ahead is reported when it is reached */
+    int yes = next_token(p) == 0 &&
+              (tok_is(p, text) || (!strcmp(text, "(") && p->tok == T_LPAREN));
+    *p = save;
+    *p->err = err;
+    return yes;
 }
 
 static int tok_is_keyword(const parser *p)
@@ -164,6 +152,11 @@ void expr_free(expr *e)
             continue;
         }
         expr *r = e->r;
+        for (int i = 0; i < e->nargs; i++)
+            expr_free(e->args[i]); /* nested calls: at most EXPR_MAX_PARENS deep */
+        free(e->args);
+        if (e->kind == N_CALL)
+            fn_free_aux(e);
         free(e->text);
         free(e);
         e = r;
@@ -171,7 +164,7 @@ void expr_free(expr *e)
 }
 
 /* New node starting at column col (0-based); frees l and r on failure. */
-static expr *node(parser *p, node_kind k, ember_type t, size_t col, expr *l, expr *r)
+expr *node(parser *p, node_kind k, ember_type t, size_t col, expr *l, expr *r)
 {
     expr *e = calloc(1, sizeof *e);
     if (!e) {
@@ -192,7 +185,7 @@ static expr *node(parser *p, node_kind k, ember_type t, size_t col, expr *l, exp
 
 /* The node over l and r would nest deeper than EXPR_MAX_DEPTH: reports it at
  * 1-based column col (the operator) and frees the operands. */
-static int too_deep(parser *p, int col, expr *l, expr *r)
+int too_deep(parser *p, int col, expr *l, expr *r)
 {
     int d = 1 + (l ? l->depth : 0);
     if (r && 1 + r->depth > d)
@@ -219,8 +212,8 @@ static ember_type num_result(const expr *l, const expr *r)
 }
 
 /* Reports at 1-based column col and frees the operands. */
-static expr *type_error(parser *p, int col, expr *l, expr *r, const char *fmt, const char *a,
-                        const char *b)
+expr *type_error(parser *p, int col, expr *l, expr *r, const char *fmt, const char *a,
+                 const char *b)
 {
     ember_err_set_col(p->err, -EMBER_EUSAGE, col, fmt, a, b);
     expr_free(l);
@@ -229,7 +222,7 @@ static expr *type_error(parser *p, int col, expr *l, expr *r, const char *fmt, c
 }
 
 /* Consumes the current token; frees e and returns NULL if the next is bad. */
-static expr *advance(parser *p, expr *e)
+expr *advance(parser *p, expr *e)
 {
     if (e && next_token(p)) {
         expr_free(e);
@@ -239,8 +232,6 @@ static expr *advance(parser *p, expr *e)
 }
 
 /* ---------------------------------------------------------------- atoms */
-
-static expr *parse_or(parser *p);
 
 static int int_literal(parser *p, const char *s, int64_t *out)
 {
@@ -335,6 +326,10 @@ static expr *parse_atom(parser *p)
     if (p->tok == T_INT || p->tok == T_FLOAT || p->tok == T_STR || tok_is(p, "true") ||
         tok_is(p, "false"))
         return parse_literal(p);
+    if (p->tok == T_IDENT && tok_is(p, "case") && peek_is(p, "when"))
+        return parse_case(p);
+    if (p->tok == T_IDENT && !tok_is_keyword(p) && peek_is(p, "("))
+        return parse_call(p);
     if (p->tok == T_IDENT && !tok_is_keyword(p))
         return parse_field(p);
     if (p->tok == T_END)
@@ -412,7 +407,7 @@ static expr *arith(parser *p, node_kind k, size_t op_col, expr *l, expr *r)
 }
 
 /* level 0: sum := prod (+|- prod)*, level 1: prod := unary (*|/|% unary)* */
-static expr *parse_arith(parser *p, int level)
+expr *parse_arith(parser *p, int level)
 {
     expr *l = level == 1 ? parse_unary(p) : parse_arith(p, 1);
     node_kind k;
@@ -469,6 +464,8 @@ static expr *parse_cmp(parser *p)
 {
     node_kind k;
     expr *l = parse_arith(p, 0);
+    if (l && at_postfix_form(p))
+        return parse_postfix_form(p, l);
     if (!l || !cmp_op(p, &k))
         return l;
     size_t op_col = p->pos;
@@ -485,7 +482,7 @@ static expr *parse_cmp(parser *p)
     return e;
 }
 
-/* not := "not" not | cmp. Iterative; "not not x" is x (two-valued logic). */
+/* not := "not" not | cmp. Iterative; "not not x" is x (also for NULL). */
 static expr *parse_not(parser *p)
 {
     size_t first = p->pos;
@@ -586,7 +583,7 @@ static expr *parse_and(parser *p)
 {
     return parse_logic(p, "and", N_AND, parse_not);
 }
-static expr *parse_or(parser *p)
+expr *parse_or(parser *p)
 {
     return parse_logic(p, "or", N_OR, parse_and);
 }
@@ -706,9 +703,10 @@ out_free:
     return rc;
 }
 
-void select_eval(const select_list *s, const ember_record *in, ember_record *out)
+void select_eval(const select_list *s, const ember_record *in, arena *scratch,
+                 ember_record *out)
 {
     for (int i = 0; i < s->n; i++)
-        expr_eval(s->items[i], in, &out->values[i]);
+        expr_eval(s->items[i], in, scratch, &out->values[i]);
     out->n = (uint32_t)s->n;
 }

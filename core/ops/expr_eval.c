@@ -5,6 +5,7 @@
  * tree serves every thread.
  */
 #include "core/ops/expr_node.h"
+#include "core/ops/functions.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -59,14 +60,14 @@ static void eval_arith(const expr *e, const ember_value *a, const ember_value *b
     }
 }
 
-static int compare(const expr *e, const ember_value *a, const ember_value *b)
+int expr_value_cmp(ember_type otype, const ember_value *a, const ember_value *b)
 {
-    if (e->otype == EMBER_STRING) {
+    if (otype == EMBER_STRING) {
         uint32_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
         int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
         return c ? c : (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
     }
-    if (e->otype == EMBER_FLOAT) {
+    if (otype == EMBER_FLOAT) {
         double x = as_double(a), y = as_double(b);
         return (x > y) - (x < y);
     }
@@ -97,26 +98,58 @@ static void set_bool(ember_value *out, int v)
     out->u.i = v;
 }
 
-/* Binary arithmetic and comparisons: NULL in, NULL (or false) out. */
-static void eval_binary(const expr *e, const ember_record *rec, ember_value *out)
+/* Binary arithmetic and comparisons: NULL in, NULL out. */
+static void eval_binary(const expr *e, const ember_record *rec, arena *scratch,
+                        ember_value *out)
 {
     ember_value a, b;
-    expr_eval(e->l, rec, &a);
-    expr_eval(e->r, rec, &b);
-    if (e->type == EMBER_BOOL) {
-        /* NaN compares as unordered: false, like SQL's NULL */
+    expr_eval(e->l, rec, scratch, &a);
+    expr_eval(e->r, rec, scratch, &b);
+    if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
+        out->type = EMBER_NULL; /* arithmetic and comparisons alike (SQL) */
+    } else if (e->type == EMBER_BOOL) {
+        /* NaN compares as unordered: every comparison with it is false */
         int nan =
             (a.type == EMBER_FLOAT && isnan(a.u.f)) || (b.type == EMBER_FLOAT && isnan(b.u.f));
-        set_bool(out, a.type != EMBER_NULL && b.type != EMBER_NULL && !nan &&
-                          cmp_holds(e->kind, compare(e, &a, &b)));
-    } else if (a.type == EMBER_NULL || b.type == EMBER_NULL) {
-        out->type = EMBER_NULL;
+        set_bool(out, !nan && cmp_holds(e->kind, expr_value_cmp(e->otype, &a, &b)));
     } else {
         eval_arith(e, &a, &b, out);
     }
 }
 
-void expr_eval(const expr *e, const ember_record *rec, ember_value *out)
+/* Three-valued and/or (SQL): the side that decides (false for and, true
+ * for or) wins even over NULL; else NULL if either side is NULL. The right
+ * side is skipped when the left decides. */
+static void eval_logic(const expr *e, const ember_record *rec, arena *scratch, ember_value *out)
+{
+    int decides = e->kind == N_OR; /* the value that settles it */
+    ember_value b;
+    expr_eval(e->l, rec, scratch, out);
+    if (out->type == EMBER_BOOL && out->u.i == decides)
+        return;
+    expr_eval(e->r, rec, scratch, &b);
+    if (b.type == EMBER_BOOL && b.u.i == decides)
+        *out = b;
+    else if (b.type == EMBER_NULL)
+        out->type = EMBER_NULL;
+}
+
+/* Arguments first (every one: they have no side effects), then the
+ * function; NULL in gives NULL out unless the function handles NULLs. */
+static void eval_call(const expr *e, const ember_record *rec, arena *scratch, ember_value *out)
+{
+    ember_value args[FN_MAX_ARGS];
+    for (int i = 0; i < e->nargs; i++) {
+        expr_eval(e->args[i], rec, scratch, &args[i]);
+        if (args[i].type == EMBER_NULL && !e->fn->keeps_null) {
+            out->type = EMBER_NULL;
+            return;
+        }
+    }
+    e->fn->eval(e, args, scratch, out);
+}
+
+void expr_eval(const expr *e, const ember_record *rec, arena *scratch, ember_value *out)
 {
     switch (e->kind) {
     case N_CONST:
@@ -126,30 +159,33 @@ void expr_eval(const expr *e, const ember_record *rec, ember_value *out)
         *out = rec->values[e->field];
         return;
     case N_AND:
-        set_bool(out, expr_is_true(e->l, rec) && expr_is_true(e->r, rec));
-        return;
     case N_OR:
-        set_bool(out, expr_is_true(e->l, rec) || expr_is_true(e->r, rec));
+        eval_logic(e, rec, scratch, out);
         return;
     case N_NOT:
-        set_bool(out, !expr_is_true(e->l, rec));
+        expr_eval(e->l, rec, scratch, out);
+        if (out->type == EMBER_BOOL)
+            out->u.i = !out->u.i; /* not NULL is NULL */
         return;
     case N_NEG:
-        expr_eval(e->l, rec, out);
+        expr_eval(e->l, rec, scratch, out);
         if (out->type == EMBER_INT)
             out->u.i = (int64_t)(0 - (uint64_t)out->u.i);
         else if (out->type == EMBER_FLOAT)
             out->u.f = -out->u.f;
         return;
+    case N_CALL:
+        eval_call(e, rec, scratch, out);
+        return;
     default:
-        eval_binary(e, rec, out);
+        eval_binary(e, rec, scratch, out);
         return;
     }
 }
 
-int expr_is_true(const expr *e, const ember_record *rec)
+int expr_is_true(const expr *e, const ember_record *rec, arena *scratch)
 {
     ember_value v;
-    expr_eval(e, rec, &v);
+    expr_eval(e, rec, scratch, &v);
     return v.type == EMBER_BOOL && v.u.i != 0;
 }

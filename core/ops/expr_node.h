@@ -24,8 +24,11 @@ typedef enum node_kind {
     N_GE,
     N_AND,
     N_OR,
-    N_NOT
+    N_NOT,
+    N_CALL /* a built-in function or syntax form (functions.h) */
 } node_kind;
+
+struct fn_def;
 
 struct expr {
     node_kind kind;
@@ -37,6 +40,18 @@ struct expr {
     char *text;        /* owned copy of a string constant */
     int depth;         /* nodes on the longest path down: expr_eval's recursion */
     expr *l, *r;
+    /* N_CALL: the function, its arguments (owned), what its type rule
+     * compiled (a regex_t, owned) and a settled integer (date_trunc's unit
+     * in ms, regexp_extract's group). */
+    const struct fn_def *fn;
+    expr **args;
+    int nargs;
+    void *aux;
+    int64_t iarg;
 };
+
+/* -1, 0 or 1: a against b, both of (or converted to) type otype (strings
+ * by bytes, numbers as doubles when otype is float). */
+int expr_value_cmp(ember_type otype, const ember_value *a, const ember_value *b);
 
 #endif

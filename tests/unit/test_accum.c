@@ -262,6 +262,41 @@ START_TEST(empty_and_all_null_give_null)
 }
 END_TEST
 
+/* count() counts records, count(f) the records whose f is not NULL; both
+ * merge by adding and survive the codec. */
+START_TEST(count_of_a_field_skips_nulls)
+{
+    agg_spec aggs[2] = {spec(AGG_COUNT, -1, EMBER_NULL, "count"),
+                        spec(AGG_COUNT, F_INT, EMBER_INT, "count_i")};
+    acc_layout l;
+    ember_err err = {0};
+    ck_assert_int_eq(acc_layout_init(&l, aggs, 2, &err), 0);
+    ck_assert_int_eq(l.n_slots, 2); /* count(f) has a slot of its own */
+    input in = input_gen(1000, 11);
+    acc_slot a[2], b[2], c[2];
+    int64_t non_null = 0;
+    acc_init(&l, a);
+    acc_init(&l, b);
+    for (size_t i = 0; i < in.n; i++) {
+        ember_record rec = {N_FIELDS, in.v[i]};
+        acc_add(&l, i < 300 ? a : b, &rec);
+        non_null += in.v[i][F_INT].type != EMBER_NULL;
+    }
+    acc_merge(&l, a, b);
+    uint8_t buf[64];
+    size_t n = acc_encode(&l, a, buf);
+    ck_assert_int_eq(acc_decode(&l, buf, n, c, &err), 0);
+    ember_value v;
+    acc_result(&l, c, 0, &v, NULL);
+    ck_assert_int_eq(v.u.i, 1000);
+    acc_result(&l, c, 1, &v, NULL);
+    ck_assert_int_eq(v.type, EMBER_INT);
+    ck_assert_int_eq(v.u.i, non_null);
+    ck_assert_int_lt(non_null, 1000); /* the input has NULLs */
+    free(in.v);
+}
+END_TEST
+
 START_TEST(int_sum_wraps_without_overflow_trap)
 {
     acc_slot s[ACC_MAX_SLOTS];
@@ -351,6 +386,7 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, aggregates_match_brute_force);
     tcase_add_test(tc, merge_of_splits_equals_whole);
     tcase_add_test(tc, empty_and_all_null_give_null);
+    tcase_add_test(tc, count_of_a_field_skips_nulls);
     tcase_add_test(tc, int_sum_wraps_without_overflow_trap);
     tcase_add_test(tc, codec_round_trips);
     tcase_add_test(tc, codec_is_little_endian);

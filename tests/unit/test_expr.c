@@ -14,9 +14,16 @@
 static schema sch;
 static ember_value vals[4];
 static ember_record rec = {4, vals};
+static arena scratch; /* strings computed by functions; freed by teardown */
+
+static void teardown(void)
+{
+    arena_free(&scratch);
+}
 
 static void setup(void)
 {
+    arena_init(&scratch, 4096);
     ember_err err = {0};
     ck_assert_int_eq(schema_parse(&sch, "sensor,ts:int,temp:float,city", &err), 0);
     vals[0] = (ember_value){.type = EMBER_STRING, .u.s = {"s1", 2}};
@@ -39,7 +46,7 @@ static ember_value eval(const char *text)
 {
     ember_value v;
     expr *e = compile_ok(text);
-    expr_eval(e, &rec, &v);
+    expr_eval(e, &rec, &scratch, &v);
     expr_free(e);
     return v;
 }
@@ -308,9 +315,9 @@ START_TEST(long_and_or_chains_load_and_short_circuit)
     strcpy(t + len, " and ts > 99");
     expect_bool(t, 0);
     free(t);
-    /* a NULL comparison is false, wherever it sits in the chain */
+    /* a NULL comparison makes a chain of false ones NULL, wherever it sits */
     t = chain("city = 'x'", " or ts = 1", 1000);
-    expect_bool(t, 0);
+    expect_null(t);
     free(t);
     t = chain("not not (ts > 1)", " and not not (ts > 1)", 5000);
     expect_bool(t, 1);
@@ -361,20 +368,74 @@ START_TEST(arithmetic_on_null_is_null)
 }
 END_TEST
 
-START_TEST(comparisons_with_null_are_false)
+START_TEST(comparisons_with_null_are_null)
 {
     vals[2].type = EMBER_NULL;
-    expect_bool("temp > 1", 0);
-    expect_bool("temp <= 1", 0);
-    expect_bool("temp == temp", 0);
-    expect_bool("temp != 1", 0);
-    expect_bool("city == 'x'", 0);
-    expect_bool("city != 'x'", 0);
-    expect_bool("temp + 1 > 0", 0);
+    expect_null("temp > 1");
+    expect_null("temp <= 1");
+    expect_null("temp == temp");
+    expect_null("temp != 1");
+    expect_null("city == 'x'");
+    expect_null("city != 'x'");
+    expect_null("temp + 1 > 0");
+    expect_null("not (temp > 1)"); /* not NULL is NULL */
+    expect_null("not not (temp > 1)");
     expect_bool("temp > 1 or ts == 10", 1);
-    expect_bool("temp > 1 and ts == 10", 0);
-    /* documented two-valued logic: the comparison is false, so its negation is true */
-    expect_bool("not (temp > 1)", 1);
+    expect_bool("temp > 1 and ts == 11", 0);
+    expect_null("temp > 1 and ts == 10");
+}
+END_TEST
+
+/* Every pair of true, false and NULL (city = NULL makes "city = 'x'" NULL),
+ * against SQL's tables: false and NULL = false, true or NULL = true. */
+START_TEST(and_or_are_three_valued)
+{
+    static const char *const v[] = {"true", "false", "city = 'x'"};
+    static const int and_t[3][3] = {{1, 0, -1}, {0, 0, 0}, {-1, 0, -1}};
+    static const int or_t[3][3] = {{1, 1, 1}, {1, 0, -1}, {1, -1, -1}};
+    char text[96];
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            snprintf(text, sizeof text, "%s and %s", v[i], v[j]);
+            and_t[i][j] < 0 ? expect_null(text) : expect_bool(text, and_t[i][j]);
+            snprintf(text, sizeof text, "%s or %s", v[i], v[j]);
+            or_t[i][j] < 0 ? expect_null(text) : expect_bool(text, or_t[i][j]);
+        }
+        snprintf(text, sizeof text, "not %s", v[i]);
+        i == 2 ? expect_null(text) : expect_bool(text, i == 1);
+    }
+    /* a long chain: one false decides, else one NULL makes it NULL */
+    expect_bool("true and city = 'x' and true and false and true", 0);
+    expect_null("true and city = 'x' and true and true");
+    expect_bool("false or city = 'x' or false or true", 1);
+    expect_null("false or city = 'x' or false");
+}
+END_TEST
+
+START_TEST(is_null_is_never_null)
+{
+    expect_bool("city is null", 1);
+    expect_bool("city is not null", 0);
+    expect_bool("sensor IS NULL", 0);
+    expect_bool("sensor is not null", 1);
+    expect_bool("ts / 0 is null", 1);
+    expect_bool("(city = 'x') is null", 1);
+    expect_bool("not (city = 'x') or city is null", 1);
+    expect_error("city is nul", 9, "expected 'null' after 'is'");
+}
+END_TEST
+
+START_TEST(filter_drops_null)
+{
+    expr *e = compile_ok("city = 'x' or ts > 100");
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0); /* NULL: dropped */
+    expr_free(e);
+    e = compile_ok("not (city = 'x')");
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0); /* NULL, not true */
+    expr_free(e);
+    e = compile_ok("city = 'x' or ts = 10");
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 1);
+    expr_free(e);
 }
 END_TEST
 
@@ -386,7 +447,7 @@ START_TEST(division_and_modulo_by_zero_are_null)
     expect_null("temp / 0.0");
     expect_null("temp % 0.0");
     expect_null("ts / (ts - 10)"); /* zero found at run time */
-    expect_bool("ts / 0 > 1", 0);
+    expect_null("ts / 0 > 1");
     expect_int("ts % 3", 1);
     expect_int("-7 % 3", -1); /* C and SQL: sign of the dividend */
     expect_float("temp % 6", 2.0);
@@ -422,15 +483,15 @@ END_TEST
 START_TEST(filter_helper)
 {
     expr *e = compile_ok("ts > 5 and sensor != 'test'");
-    ck_assert_int_eq(expr_is_true(e, &rec), 1);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 1);
     vals[0].u.s = (ember_str){"test", 4};
-    ck_assert_int_eq(expr_is_true(e, &rec), 0);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0);
     vals[1].type = EMBER_NULL;
     vals[0].u.s = (ember_str){"s1", 2};
-    ck_assert_int_eq(expr_is_true(e, &rec), 0);
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0);
     expr_free(e);
     e = compile_ok("ts + 1");
-    ck_assert_int_eq(expr_is_true(e, &rec), 0); /* not a boolean */
+    ck_assert_int_eq(expr_is_true(e, &rec, &scratch), 0); /* not a boolean */
     expr_free(e);
 }
 END_TEST
@@ -458,7 +519,7 @@ START_TEST(select_computes_and_names_columns)
 
     ember_value out_vals[5];
     ember_record out = {0, out_vals};
-    select_eval(s, &rec, &out);
+    select_eval(s, &rec, &scratch, &out);
     ck_assert_uint_eq(out.n, 5);
     ck_assert_uint_eq(out_vals[0].u.s.len, 2);
     ck_assert(out_vals[1].type == EMBER_FLOAT && out_vals[1].u.f == 68.0); /* 20 * 1.8 + 32 */
@@ -467,7 +528,7 @@ START_TEST(select_computes_and_names_columns)
     ck_assert_int_eq(out_vals[4].u.i, 1);
 
     vals[2].type = EMBER_NULL;
-    select_eval(s, &rec, &out);
+    select_eval(s, &rec, &scratch, &out);
     ck_assert_int_eq(out_vals[1].type, EMBER_NULL);
     select_free(s);
 }
@@ -482,8 +543,8 @@ START_TEST(select_output_feeds_the_next_step)
     ck_assert_int_eq(expr_compile("temp_f > 60", &s->out, &e, &err), 0);
     ember_value out_vals[1];
     ember_record out = {0, out_vals};
-    select_eval(s, &rec, &out);
-    ck_assert_int_eq(expr_is_true(e, &out), 1);
+    select_eval(s, &rec, &scratch, &out);
+    ck_assert_int_eq(expr_is_true(e, &out, &scratch), 1);
     expr_free(e);
     ck_assert_int_eq(expr_compile("temp > 1", &s->out, &e, &err), -EMBER_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown field 'temp'"));
@@ -521,7 +582,7 @@ static Suite *expr_suite(void)
     TCase *tc = tcase_create("expr");
     /* the leak check at each forked test's exit can take seconds on a busy machine */
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, arithmetic_precedence);
     tcase_add_test(tc, boolean_precedence);
     tcase_add_test(tc, keywords_are_case_insensitive);
@@ -536,7 +597,10 @@ static Suite *expr_suite(void)
     tcase_add_test(tc, long_and_or_chains_load_and_short_circuit);
     tcase_add_test(tc, errors_inside_long_chains_free_everything);
     tcase_add_test(tc, arithmetic_on_null_is_null);
-    tcase_add_test(tc, comparisons_with_null_are_false);
+    tcase_add_test(tc, comparisons_with_null_are_null);
+    tcase_add_test(tc, and_or_are_three_valued);
+    tcase_add_test(tc, is_null_is_never_null);
+    tcase_add_test(tc, filter_drops_null);
     tcase_add_test(tc, division_and_modulo_by_zero_are_null);
     tcase_add_test(tc, int_overflow_wraps);
     tcase_add_test(tc, string_comparisons);
