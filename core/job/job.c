@@ -280,7 +280,7 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
     if (rc)
         return rc;
     job->format = pf;
-    job->delim = pf->delim;
+    job->delim = (unsigned char)pf->delim;
     /* TSV has no quoting unless asked for: a '"' in text is just a byte */
     const char *quote = opts_str(&set, "quote");
     if (quote[0] ? strcmp(quote, "off") == 0 : pf->delim == '\t')

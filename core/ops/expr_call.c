@@ -253,10 +253,9 @@ expr *parse_postfix_form(parser *p, expr *l)
             rc = syntax_error(p, p->pos, "expected '(' after 'in'");
         if (rc || parse_args(p, &a))
             return args_free(&a), NULL;
-    } else if ((rc = next_token(p)) || (rc = args_push(p, &a, parse_arith(p, 0)))) {
-        return args_free(&a), NULL;
-    } else if (form[1] == 'b' && ((rc = expect(p, "and", "in 'between a and b'")) ||
-                                  (rc = args_push(p, &a, parse_arith(p, 0))))) {
+    } else if ((rc = next_token(p)) || (rc = args_push(p, &a, parse_arith(p, 0))) ||
+               (form[1] == 'b' && ((rc = expect(p, "and", "in 'between a and b'")) ||
+                                   (rc = args_push(p, &a, parse_arith(p, 0)))))) {
         return args_free(&a), NULL;
     }
     return postfix_call(p, form, op_col, &a, negate, not_col);

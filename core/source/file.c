@@ -201,7 +201,7 @@ static int file_locate(source *src, const src_range *r, uint64_t index, char *bu
             line++;
         off += (uint64_t)got;
     }
-    snprintf(buf, cap, "%s:%llu", f->path, (unsigned long long)(line + index));
+    snprintf(buf, cap, "%s:%llu", f->path, (unsigned long long)line + (unsigned long long)index);
     return 0;
 }
 
