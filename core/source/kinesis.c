@@ -29,7 +29,10 @@
  * 10,000 records per request), and records that expired past the trim
  * horizon are detected only when the shard then holds fewer records than
  * the position; such a loss is handled like Kafka's retention loss
- * (on-data-loss=fail stops the job, skip goes on from the shard's end).
+ * (on-data-loss=fail stops the job; skip logs it and reads what the shard
+ * holds from its trim horizon as offsets 0.., like Kafka's source with a
+ * recreated topic: records that expired are lost, and when the trim horizon
+ * lies before the old position the records between are read twice).
  *
  * Resharding: a child shard (ListShards ParentShardId, AdjacentParentShardId)
  * is read only once every parent still in the stream was read to its end
@@ -552,9 +555,15 @@ static int lost(kinesis_source *s, kshard *k, uint64_t offset, int skip, ember_e
              "recreated)", s->what, k->id, offset, k->iter_at);
     if (!skip)
         return ember_err_set(err, -EMBER_EDATALOSS, "%s", what);
-    em_log(EMBER_LOG_WARN, "%s; going on from the shard's end (on-data-loss=skip)", what);
-    k->iter_at = offset; /* the next record read is offset `offset` */
-    return 0;
+    em_log(EMBER_LOG_WARN, "%s; reading the shard again from its trim horizon as offset 0 "
+           "(on-data-loss=skip)", what);
+    /* As Kafka's source does with a recreated topic: the records the shard
+     * holds are read, counted from the trim horizon again, so a restart
+     * before the next commit renumbers them the same way. */
+    k->next = 0;
+    k->n_anchors = k->anchor_at = 0;
+    set_iter(k, NULL, 0);
+    return seek(s, k, 0, err);
 }
 
 /* ------------------------------------------------------------ plan */
@@ -563,10 +572,10 @@ static int lost(kinesis_source *s, kshard *k, uint64_t offset, int skip, ember_e
 static int fetch(kinesis_source *s, kshard *k, uint64_t limit, ember_err *err)
 {
     recs_clear(k);
-    k->recs_from = k->next;
     int rc = seek(s, k, k->next, err);
     if (rc == 1)
         rc = lost(s, k, k->next, s->on_data_loss_skip, err);
+    k->recs_from = k->next;
     size_t got = 0;
     if (!rc && k->iter)
         rc = get_records(s, k, limit, 1, &got, err);
