@@ -43,6 +43,7 @@
  * every <= 250 ms; timeout= bounds how long (0: forever).
  */
 #include "core/base/log.h"
+#include "core/base/sigv4.h"
 #include "core/source/source.h"
 
 #include <curl/curl.h>
@@ -50,8 +51,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +107,7 @@ typedef struct kshard {
 typedef struct kinesis_source {
     char *stream, *url, *host, *region;
     char what[300];
-    const char *key_id, *secret, *token;
+    sigv4_creds creds; /* borrowed from the environment */
     int on_data_loss_skip, reachable;
     int64_t timeout_ms;
     const volatile sig_atomic_t *stop;
@@ -126,59 +125,6 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-/* ------------------------------------------------------------ SigV4 */
-
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static void sha256_hex(const char *s, size_t n, char out[65])
-{
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)s, n, d);
-    hex(d, sizeof d, out);
-}
-
-static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
-{
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
-}
-
-/* Signature Version 4 of one POST / to the kinesis service. */
-static void sign(const kinesis_source *s, const char *target, const char *amzdate,
-                 const char *body, char *auth, size_t cap)
-{
-    char body_hash[65], canon_hash[65], canon[2048], to_sign[512], scope[128], key[256];
-    char date[9], sig[65];
-    const char *signed_h = s->token ? "content-type;host;x-amz-date;x-amz-security-token;"
-                                      "x-amz-target"
-                                    : "content-type;host;x-amz-date;x-amz-target";
-    unsigned char k[32];
-    snprintf(date, sizeof date, "%.8s", amzdate);
-    sha256_hex(body, strlen(body), body_hash);
-    snprintf(canon, sizeof canon,
-             "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-date:%s\n"
-             "%s%s%sx-amz-target:%s\n\n%s\n%s",
-             s->host, amzdate, s->token ? "x-amz-security-token:" : "", s->token ? s->token : "",
-             s->token ? "\n" : "", target, signed_h, body_hash);
-    sha256_hex(canon, strlen(canon), canon_hash);
-    snprintf(scope, sizeof scope, "%s/%s/kinesis/aws4_request", date, s->region);
-    snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope,
-             canon_hash);
-    snprintf(key, sizeof key, "AWS4%s", s->secret);
-    hmac((const unsigned char *)key, strlen(key), date, k);
-    hmac(k, 32, s->region, k);
-    hmac(k, 32, "kinesis", k);
-    hmac(k, 32, "aws4_request", k);
-    hmac(k, 32, to_sign, k);
-    hex(k, 32, sig);
-    snprintf(auth, cap, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-             "Signature=%s", s->key_id, scope, signed_h, sig);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -204,12 +150,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 static struct curl_slist *headers(const kinesis_source *s, const char *op, const char *body)
 {
     char target[128], amzdate[17], line[2048], auth[1024];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(amzdate, sizeof amzdate, "%Y%m%dT%H%M%SZ", &tm);
     snprintf(target, sizeof target, "Kinesis_20131202.%s", op);
-    sign(s, target, amzdate, body, auth, sizeof auth);
+    sigv4_sign(&s->creds,
+               &(sigv4_request){s->host, s->region, "kinesis", "application/x-amz-json-1.1",
+                                target, body, time(NULL)},
+               amzdate, auth, sizeof auth);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.1");
     snprintf(line, sizeof line, "Host: %s", s->host);
     h = curl_slist_append(h, line);
@@ -217,12 +162,13 @@ static struct curl_slist *headers(const kinesis_source *s, const char *op, const
     h = curl_slist_append(h, line);
     snprintf(line, sizeof line, "X-Amz-Target: %s", target);
     h = curl_slist_append(h, line);
-    if (s->token) {
-        snprintf(line, sizeof line, "X-Amz-Security-Token: %s", s->token);
+    if (s->creds.token) {
+        snprintf(line, sizeof line, "X-Amz-Security-Token: %s", s->creds.token);
         h = curl_slist_append(h, line);
     }
     h = curl_slist_append(h, "Expect:");
-    return curl_slist_append(h, auth);
+    snprintf(line, sizeof line, "Authorization: %s", auth);
+    return curl_slist_append(h, line);
 }
 
 /* One request. -EAGAIN: worth retrying (network, throttling, 5xx). */
@@ -643,6 +589,14 @@ static int deliver(const kshard *k, size_t from, size_t to, src_line_fn fn, void
     return rc;
 }
 
+static int gone(kinesis_source *s, const kshard *k, const src_range *r, uint64_t held,
+                ember_err *err)
+{
+    return ember_err_set(err, -EMBER_EDATALOSS, "%s shard %s: planned records [%" PRIu64
+                         ", %" PRIu64 ") are gone (the shard holds %" PRIu64 ")", s->what,
+                         k->id, r->from, r->to, held);
+}
+
 /* A range this process did not just plan: read it again from Kinesis. */
 static int reread(kinesis_source *s, kshard *k, const src_range *r, src_line_fn fn, void *ctx,
                   ember_err *err)
@@ -657,9 +611,7 @@ static int reread(kinesis_source *s, kshard *k, const src_range *r, src_line_fn 
             rc = 1;
     }
     if (rc == 1)
-        return ember_err_set(err, -EMBER_EDATALOSS, "%s shard %s: planned records [%" PRIu64
-                             ", %" PRIu64 ") are gone (the shard holds %" PRIu64 ")", s->what,
-                             k->id, r->from, r->to, k->recs_from + k->n_recs);
+        return gone(s, k, r, k->recs_from + k->n_recs, err);
     rc = rc ? rc : deliver(k, 0, k->n_recs, fn, ctx);
     recs_clear(k);
     return rc;
@@ -699,20 +651,19 @@ static int kinesis_restore(source *src, const src_range *ends, size_t n, ember_e
     return 0;
 }
 
-/* A replayed range needs its shard; whether its records are still there
- * shows when read() re-reads them. */
+/* A replayed range's records must still be in its shard (found by reading
+ * up to its end, which leaves an anchor for the read that follows). */
 static int kinesis_available(source *src, const src_range *r, ember_err *err)
 {
     kinesis_source *s = src->impl;
-    int rc = list_shards(s, err);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < s->n_shards; i++)
-        if (s->shards[i]->part == r->partition && s->shards[i]->listed)
-            return 0;
-    return ember_err_set(err, -EMBER_EDATALOSS, "%s: shard shardId-%012" PRIu32 " is no longer "
-                         "in the stream (planned records [%" PRIu64 ", %" PRIu64 ") expired)",
-                         s->what, r->partition, r->from, r->to);
+    kshard *k = shard_get(s, r->partition, err);
+    int rc = k ? seek(s, k, r->to, err) : err->code;
+    if (rc == 1)
+        rc = gone(s, k, r, k->iter_at, err);
+    return rc == -ENOENT ? ember_err_set(err, -EMBER_EDATALOSS, "%s: shard %s is no longer in "
+                                         "the stream (planned records [%" PRIu64 ", %" PRIu64
+                                         ") expired with it)", s->what, k->id, r->from, r->to)
+                         : rc;
 }
 
 static int kinesis_exhausted(source *src)
@@ -768,11 +719,10 @@ static int kinesis_open(source *src, const opt_set *opts, const source_env *env,
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
     s->timeout_ms = opts_int(opts, "timeout");
     s->stop = env->stop;
-    s->key_id = getenv("AWS_ACCESS_KEY_ID");
-    s->secret = getenv("AWS_SECRET_ACCESS_KEY");
-    s->token = getenv("AWS_SESSION_TOKEN");
-    s->token = s->token && *s->token ? s->token : NULL;
-    if (!s->key_id || !*s->key_id || !s->secret || !*s->secret)
+    const char *token = getenv("AWS_SESSION_TOKEN");
+    s->creds = (sigv4_creds){getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"),
+                             token && *token ? token : NULL};
+    if (!s->creds.key_id || !*s->creds.key_id || !s->creds.secret || !*s->creds.secret)
         return ember_err_set(err, -EINVAL, "%s: set AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
                              "credentials)", s->what);
