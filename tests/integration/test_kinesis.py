@@ -7,6 +7,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -30,6 +32,28 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def signature(headers, body, key_id, secret, region="us-east-1", service="kinesis"):
+    """The Authorization value of AWS Signature Version 4 over the headers
+    content-type, host, x-amz-date, x-amz-target (and x-amz-security-token
+    when present), written from AWS's description, independent of ember."""
+    h = {k.lower(): v.strip() for k, v in headers.items()}
+    names = sorted(n for n in h if n in ("content-type", "host", "x-amz-date", "x-amz-target",
+                                         "x-amz-security-token"))
+    signed = ";".join(names)
+    canon = "POST\n/\n\n" + "".join("%s:%s\n" % (n, h[n]) for n in names) + "\n" + signed + \
+        "\n" + hashlib.sha256(body).hexdigest()
+    amzdate = h["x-amz-date"]
+    scope = "%s/%s/%s/aws4_request" % (amzdate[:8], region, service)
+    to_sign = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amzdate, scope,
+                                               hashlib.sha256(canon.encode()).hexdigest())
+    k = ("AWS4" + secret).encode()
+    for part in (amzdate[:8], region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    return "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        key_id, scope, signed, sig)
 
 
 class Kinesalite:
@@ -52,27 +76,14 @@ class Kinesalite:
         self.proc.kill()
         self.proc.wait()
 
-    def call(self, op, body):
+    def call(self, op, body, token=None):
         data = json.dumps(body).encode()
-        now = datetime.datetime.now(datetime.timezone.utc)
-        amzdate, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-        host = "127.0.0.1:%d" % self.port
-        target = "Kinesis_20131202." + op
-        signed = "content-type;host;x-amz-date;x-amz-target"
-        canon = "POST\n/\n\ncontent-type:application/x-amz-json-1.1\nhost:%s\nx-amz-date:%s\n" \
-                "x-amz-target:%s\n\n%s\n%s" % (host, amzdate, target, signed,
-                                               hashlib.sha256(data).hexdigest())
-        scope = "%s/us-east-1/kinesis/aws4_request" % date
-        to_sign = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amzdate, scope,
-                                                   hashlib.sha256(canon.encode()).hexdigest())
-        k = ("AWS4" + CREDS["AWS_SECRET_ACCESS_KEY"]).encode()
-        for part in (date, "us-east-1", "kinesis", "aws4_request"):
-            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-        sig = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-        req = urllib.request.Request(self.url + "/", data=data, method="POST", headers={
-            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Date": amzdate,
-            "X-Amz-Target": target, "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, "
-            "SignedHeaders=%s, Signature=%s" % (CREDS["AWS_ACCESS_KEY_ID"], scope, signed, sig)})
+        amzdate = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        h = {"Content-Type": "application/x-amz-json-1.1", "Host": "127.0.0.1:%d" % self.port,
+             "X-Amz-Date": amzdate, "X-Amz-Target": "Kinesis_20131202." + op}
+        h["Authorization"] = signature(h, data, CREDS["AWS_ACCESS_KEY_ID"],
+                                       CREDS["AWS_SECRET_ACCESS_KEY"])
+        req = urllib.request.Request(self.url + "/", data=data, method="POST", headers=h)
         with urllib.request.urlopen(req, timeout=10) as r:
             text = r.read().decode()
             return json.loads(text) if text else {}
@@ -111,9 +122,9 @@ def oracle(lines):
     return out
 
 
-def job(d, kin, stream, extra=""):
+def job(d, kin, stream, extra="", max_records=300):
     write(d + "/j.job", f"""job kin
-batch interval=20ms max-records=300
+batch interval=20ms max-records={max_records}
 source kinesis stream={stream} endpoint={kin.url} {extra}
 parse csv fields=k,v:int
 key k
@@ -156,7 +167,7 @@ def test_kill9_at_random_moments_loses_and_duplicates_nothing():
         kin.create("s2", 2)
         lines = records(6000, 3)
         kin.put("s2", lines)
-        jobfile = job(d, kin, "s2")
+        jobfile = job(d, kin, "s2", max_records=40)
         env = dict(os.environ)
         env.update(CREDS)
         for i in range(5):
@@ -170,6 +181,9 @@ def test_kill9_at_random_moments_loses_and_duplicates_nothing():
                 kin.put("s2", extra)
                 lines += extra
         run_idle(d, jobfile)
+        log = open(d + "/err.log").read()
+        resumed = set(l for l in log.splitlines() if "committed batch" in l)
+        check(len(resumed) >= 3, "the kills did not hit a running job:\n" + log[-2000:])
         got, want = counts(d), oracle(lines)
         lost = sum(c for c, _ in want.values()) - sum(c for c, _ in got.values())
         check(got == want, "after kill -9: counts differ from the oracle (%d records lost)" % lost)
@@ -235,6 +249,48 @@ def test_missing_stream_and_credentials_are_one_line_errors():
         kin.stop()
 
 
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request ResourceNotFoundException and keeps it."""
+    seen = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Recorder.seen.append((dict(self.headers), body))
+        out = json.dumps({"__type": "ResourceNotFoundException", "message": "no"}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_requests_carry_a_valid_signature_v4():
+    d = tmpdir("kinesis-sig")
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        for token in ("", "session-token-1"):
+            Recorder.seen = []
+            write(d + "/j.job", "source kinesis stream=s endpoint=%s region=eu-west-1\n"
+                  "sink stdout\n" % url)
+            _, _, err = run_idle(d, d + "/j.job", rc=1, extra_env={"AWS_SESSION_TOKEN": token})
+            check(Recorder.seen, "no request reached the endpoint: " + err)
+            h, body = Recorder.seen[0]
+            check(h.get("X-Amz-Target") == "Kinesis_20131202.ListShards", "target: %s" % h)
+            check(json.loads(body) == {"StreamName": "s"}, "body: %r" % body)
+            check(bool(token) == ("X-Amz-Security-Token" in h), "token header: %s" % h)
+            want = signature(h, body, CREDS["AWS_ACCESS_KEY_ID"], CREDS["AWS_SECRET_ACCESS_KEY"],
+                             region="eu-west-1")
+            check(h.get("Authorization") == want, "signature %s, expected %s" % (
+                h.get("Authorization"), want))
+    finally:
+        srv.shutdown()
+
+
 if __name__ == "__main__":
     if not os.path.exists(CLI):
         print("  skip: kinesalite is not installed (make deps)")
@@ -243,4 +299,5 @@ if __name__ == "__main__":
           test_kill9_at_random_moments_loses_and_duplicates_nothing,
           test_split_shard_reads_the_parent_to_its_end_first,
           test_records_gone_from_a_recreated_stream_are_data_loss,
-          test_missing_stream_and_credentials_are_one_line_errors])
+          test_missing_stream_and_credentials_are_one_line_errors,
+          test_requests_carry_a_valid_signature_v4])
