@@ -42,6 +42,7 @@
  * backoff, one log line per change of state, polling the job's stop flag
  * every <= 250 ms; timeout= bounds how long (0: forever).
  */
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/base/sigv4.h"
 #include "core/source/source.h"
@@ -119,13 +120,6 @@ typedef struct kinesis_source {
     size_t n_ranges;
     char state[200]; /* last failure logged; "" while healthy */
 } kinesis_source;
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 /* ------------------------------------------------------------ HTTP */
 
@@ -233,14 +227,14 @@ static int call(kinesis_source *s, const char *op, json_t *req, json_t **out, em
     json_decref(req);
     if (!body)
         return ember_err_set(err, -ENOMEM, "out of memory");
-    double give_up = now_ms() + (double)s->timeout_ms;
+    double give_up = em_mono_ms() + (double)s->timeout_ms;
     int rc, wait = 100;
     while ((rc = post_once(s, op, body, out, err)) == -EAGAIN) {
         if (strcmp(s->state, err->msg)) {
             em_log(EMBER_LOG_WARN, "%s; retrying", err->msg);
             snprintf(s->state, sizeof s->state, "%s", err->msg);
         }
-        if (s->timeout_ms && now_ms() >= give_up) {
+        if (s->timeout_ms && em_mono_ms() >= give_up) {
             rc = ember_err_prefix(err, "gave up after %lld ms", (long long)s->timeout_ms);
             rc = -ETIMEDOUT;
             break;
@@ -336,7 +330,7 @@ static int list_shards(kinesis_source *s, ember_err *err)
         json_decref(out);
     } while (!rc && *next_token);
     if (!rc)
-        s->next_list_ms = now_ms() + LIST_EVERY_MS;
+        s->next_list_ms = em_mono_ms() + LIST_EVERY_MS;
     return rc;
 }
 
@@ -567,7 +561,7 @@ static int kinesis_plan(source *src, uint64_t budget, src_range **ranges, size_t
     *n = 0;
     for (size_t i = 0; i < s->n_shards; i++)
         recs_clear(s->shards[i]);
-    if (now_ms() >= s->next_list_ms)
+    if (em_mono_ms() >= s->next_list_ms)
         rc = list_shards(s, err);
     if (!rc)
         rc = plan_shards(s, budget, err);
