@@ -2,16 +2,15 @@
  * source_kinesis: `source kinesis stream=S [endpoint=URL] [region=R]
  * [on-data-loss=fail|skip] [timeout=D]`, an Amazon Kinesis data stream read
  * through its HTTP API (libcurl, JSON through jansson, AWS Signature
- * Version 4 with OpenSSL's HMAC-SHA256; credentials from AWS_ACCESS_KEY_ID,
+ * Version 4, retries: core/base/aws; credentials from AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, region from region= or
  * AWS_REGION, default us-east-1).
  *
- * Partitions are shards: shard shardId-000000000007 is partition 7 (the
- * number Kinesis gives it, i.e. its index in the sorted list of every shard
- * the stream ever had, so it never changes). Kinesis sequence numbers are
- * big decimal strings, not u64, so the offsets are record counts: offset n
- * of a shard is the n-th record the job read from it, counted from the
- * shard's trim horizon when the job first read it.
+ * Partitions are shards: shardId-000000000007 is partition 7 (its index in
+ * the sorted list of every shard the stream ever had: it never changes).
+ * Sequence numbers are big decimal strings, not u64, so offsets are record
+ * counts: offset n of a shard is the n-th record the job read from it,
+ * counted from the shard's trim horizon when the job first read it.
  *
  *   plan     GetRecords from each readable shard's iterator (a share of the
  *            batch budget each); the records stay in memory for read(), and
@@ -21,33 +20,29 @@
  *            (a replay) is re-read with GetShardIterator AFTER_SEQUENCE_NUMBER
  *            of the nearest anchor, or from TRIM_HORIZON skipping `from`
  *            records when this process has no anchor (after a restart);
- *   restore  sets the positions to the committed end offsets; the iterator
- *            is found the same way on the next plan.
+ *   restore  sets the positions; the next plan finds the iterator the same way.
  *
  * The cost of that choice: the first plan or replay after a restart re-reads
- * each shard from its trim horizon up to the committed position (at most
- * 10,000 records per request), and records that expired past the trim
- * horizon are detected only when the shard then holds fewer records than
- * the position; such a loss is handled like Kafka's retention loss
- * (on-data-loss=fail stops the job; skip logs it and reads what the shard
- * holds from its trim horizon as offsets 0.., like Kafka's source with a
- * recreated topic: records that expired are lost, and when the trim horizon
- * lies before the old position the records between are read twice).
+ * each shard from its trim horizon up to the committed position (10,000
+ * records a request), and records that expired past the trim horizon are
+ * detected only when the shard then holds fewer records than the position;
+ * that loss is handled like Kafka's retention loss (on-data-loss=fail stops
+ * the job; skip logs it and reads what the shard holds from its trim horizon
+ * as offsets 0.., as Kafka's source does with a recreated topic: expired
+ * records are lost, and records between the trim horizon and the old
+ * position, if any, are read twice).
  *
  * Resharding: a child shard (ListShards ParentShardId, AdjacentParentShardId)
- * is read only once every parent still in the stream was read to its end
- * (GetRecords returned no NextShardIterator).
- *
- * Waits (the service unreachable, throttled or answering 5xx) retry with
- * backoff, one log line per change of state, polling the job's stop flag
- * every <= 250 ms; timeout= bounds how long (0: forever).
+ * is read once every parent still listed was read to its end (GetRecords
+ * gave no NextShardIterator). Failures worth retrying (unreachable,
+ * throttled, 5xx) back off with one log line per change, polling the stop
+ * flag every <= 250 ms, for up to timeout= (0: forever).
  */
+#include "core/base/aws.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
-#include "core/base/sigv4.h"
 #include "core/source/source.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -55,13 +50,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define GET_LIMIT 10000          /* most records one GetRecords returns */
 #define LIST_EVERY_MS 5000.0     /* shard list refresh */
 #define ANCHORS 32               /* remembered (offset, sequence number) pairs per shard */
-#define BACKOFF_MAX_MS 5000
-#define POLL_MS 250
+/* After an empty answer a shard is asked again this much later at the
+ * earliest: Kinesis allows 5 GetRecords a second per shard. */
+#define EMPTY_GAP_MS 200.0
 
 static const opt_def kinesis_options[] = {
     {"stream", OPT_STR, NULL, NULL, "Kinesis stream to read; one record per record's data"},
@@ -98,6 +93,7 @@ typedef struct kshard {
     char *iter;        /* iterator at offset iter_at; NULL: none */
     uint64_t iter_at;
     int ended;         /* read to its end (closed shard) */
+    double quiet_until_ms; /* found no new records: not asked again before this */
     anchor anchors[ANCHORS];
     size_t n_anchors, anchor_at;
     record *recs;      /* the last plan's records of this shard */
@@ -106,160 +102,35 @@ typedef struct kshard {
 } kshard;
 
 typedef struct kinesis_source {
-    char *stream, *url, *host, *region;
+    aws_client aws;
+    char *stream;
     char what[300];
-    sigv4_creds creds; /* borrowed from the environment */
     int on_data_loss_skip, reachable;
-    int64_t timeout_ms;
-    const volatile sig_atomic_t *stop;
-    CURL *curl;
+    int deferred; /* the last plan left a shard out for EMPTY_GAP_MS */
     kshard **shards;
     size_t n_shards;
     double next_list_ms;
     src_range *ranges;
     size_t n_ranges;
-    char state[200]; /* last failure logged; "" while healthy */
 } kinesis_source;
-
-/* ------------------------------------------------------------ HTTP */
-
-typedef struct reply {
-    char *data;
-    size_t n;
-} reply;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    reply *r = ctx;
-    char *grown = realloc(r->data, r->n + size * n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + r->n, p, size * n);
-    r->n += size * n;
-    grown[r->n] = '\0';
-    r->data = grown;
-    return size * n;
-}
-
-static struct curl_slist *headers(const kinesis_source *s, const char *op, const char *body)
-{
-    char target[128], amzdate[17], line[2048], auth[1024];
-    snprintf(target, sizeof target, "Kinesis_20131202.%s", op);
-    sigv4_sign(&s->creds,
-               &(sigv4_request){s->host, s->region, "kinesis", "application/x-amz-json-1.1",
-                                target, body, time(NULL)},
-               amzdate, auth, sizeof auth);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.1");
-    snprintf(line, sizeof line, "Host: %s", s->host);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof line, "X-Amz-Date: %s", amzdate);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof line, "X-Amz-Target: %s", target);
-    h = curl_slist_append(h, line);
-    if (s->creds.token) {
-        snprintf(line, sizeof line, "X-Amz-Security-Token: %s", s->creds.token);
-        h = curl_slist_append(h, line);
-    }
-    h = curl_slist_append(h, "Expect:");
-    snprintf(line, sizeof line, "Authorization: %s", auth);
-    return curl_slist_append(h, line);
-}
-
-/* One request. -EAGAIN: worth retrying (network, throttling, 5xx). */
-static int post_once(kinesis_source *s, const char *op, const char *body, json_t **out,
-                     ember_err *err)
-{
-    reply r = {0};
-    long status = 0;
-    struct curl_slist *h = headers(s, op, body);
-    curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    CURLcode c = curl_easy_perform(s->curl);
-    curl_slist_free_all(h);
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-    int rc = 0;
-    if (c != CURLE_OK)
-        rc = ember_err_set(err, -EAGAIN, "%s: %s: %s", s->what, op, curl_easy_strerror(c));
-    json_t *j = rc ? NULL : json_loadb(r.data ? r.data : "", r.n, 0, NULL);
-    if (!rc && status == 200 && j)
-        *out = j;
-    else if (!rc) {
-        const char *type = json_string_value(json_object_get(j, "__type"));
-        const char *msg = json_string_value(json_object_get(j, "message"));
-        type = type ? strrchr(type, '#') ? strrchr(type, '#') + 1 : type : "error";
-        int code = status >= 500 || strstr(type, "Throughput") || strstr(type, "LimitExceeded")
-                       ? -EAGAIN
-                   : strstr(type, "ResourceNotFound") ? -ENOENT
-                   : strstr(type, "ExpiredIterator")  ? -ESTALE
-                                                      : -EIO;
-        rc = ember_err_set(err, code, "%s: %s: HTTP %ld %s: %s", s->what, op, status, type,
-                           msg ? msg : "(no message)");
-        json_decref(j);
-    }
-    free(r.data);
-    return rc;
-}
-
-/* Sleeps ms, polling the stop flag; -ECANCELED when it is set. */
-static int pause_ms(kinesis_source *s, int ms, ember_err *err)
-{
-    for (int left = ms; left > 0; left -= POLL_MS) {
-        if (s->stop && *s->stop)
-            return ember_err_set(err, -ECANCELED, "%s: stopped while waiting for Kinesis",
-                                 s->what);
-        struct timespec t = {0, (long)(left < POLL_MS ? left : POLL_MS) * 1000000L};
-        nanosleep(&t, NULL);
-    }
-    return s->stop && *s->stop
-               ? ember_err_set(err, -ECANCELED, "%s: stopped while waiting for Kinesis", s->what)
-               : 0;
-}
-
-/* A request with retries of transient failures (one line per new failure). */
-static int call(kinesis_source *s, const char *op, json_t *req, json_t **out, ember_err *err)
-{
-    char *body = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    if (!body)
-        return ember_err_set(err, -ENOMEM, "out of memory");
-    double give_up = em_mono_ms() + (double)s->timeout_ms;
-    int rc, wait = 100;
-    while ((rc = post_once(s, op, body, out, err)) == -EAGAIN) {
-        if (strcmp(s->state, err->msg)) {
-            em_log(EMBER_LOG_WARN, "%s; retrying", err->msg);
-            snprintf(s->state, sizeof s->state, "%s", err->msg);
-        }
-        if (s->timeout_ms && em_mono_ms() >= give_up) {
-            rc = ember_err_prefix(err, "gave up after %lld ms", (long long)s->timeout_ms);
-            rc = -ETIMEDOUT;
-            break;
-        }
-        if ((rc = pause_ms(s, wait, err)))
-            break;
-        wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
-    }
-    if (!rc && *s->state) {
-        em_log(EMBER_LOG_INFO, "%s: Kinesis answers again", s->what);
-        s->state[0] = '\0';
-    }
-    free(body);
-    return rc;
-}
 
 /* ------------------------------------------------------------ shards */
 
-static kshard *shard_get(kinesis_source *s, uint32_t part, ember_err *err)
+static kshard *shard_find(kinesis_source *s, uint32_t part)
 {
     for (size_t i = 0; i < s->n_shards; i++)
         if (s->shards[i]->part == part)
             return s->shards[i];
-    kshard **grown = realloc(s->shards, (s->n_shards + 1) * sizeof *grown);
-    kshard *k = grown ? calloc(1, sizeof *k) : NULL;
+    return NULL;
+}
+
+static kshard *shard_get(kinesis_source *s, uint32_t part, ember_err *err)
+{
+    kshard *k = shard_find(s, part), **grown;
+    if (k)
+        return k;
+    grown = realloc(s->shards, (s->n_shards + 1) * sizeof *grown);
+    k = grown ? calloc(1, sizeof *k) : NULL;
     if (grown)
         s->shards = grown;
     if (!k) {
@@ -320,7 +191,7 @@ static int list_shards(kinesis_source *s, ember_err *err)
         json_t *out = NULL;
         json_t *req = *next_token ? json_pack("{ss}", "NextToken", next_token)
                                   : json_pack("{ss}", "StreamName", s->stream);
-        if ((rc = call(s, "ListShards", req, &out, err)))
+        if ((rc = aws_call(&s->aws, "ListShards", req, &out, err)))
             break;
         json_t *arr = json_object_get(out, "Shards"), *sh;
         size_t i;
@@ -337,12 +208,8 @@ static int list_shards(kinesis_source *s, ember_err *err)
 static kshard *shard_named(kinesis_source *s, const char *id)
 {
     uint32_t part;
-    if (!*id || shard_number(id, &part))
-        return NULL;
-    for (size_t i = 0; i < s->n_shards; i++)
-        if (s->shards[i]->part == part && s->shards[i]->listed)
-            return s->shards[i];
-    return NULL;
+    kshard *k = *id && !shard_number(id, &part) ? shard_find(s, part) : NULL;
+    return k && k->listed ? k : NULL;
 }
 
 /* A child waits until its parents still in the stream were read to the end. */
@@ -418,15 +285,35 @@ static int recs_push(kshard *k, const char *b64, ember_err *err)
 /* One GetRecords at the shard's iterator: up to `limit` records, appended
  * to k->recs when keep, else dropped (a skip). Advances iter/iter_at; sets
  * ended when the shard is closed and read to its end. *got = records. */
+static int seek(kinesis_source *s, kshard *k, uint64_t offset, ember_err *err);
+
+static int request_records(kinesis_source *s, kshard *k, uint64_t limit, json_t **out,
+                           ember_err *err)
+{
+    return aws_call(&s->aws, "GetRecords",
+                json_pack("{ss,sI}", "ShardIterator", k->iter, "Limit",
+                          (json_int_t)(limit < GET_LIMIT ? limit : GET_LIMIT)),
+                out, err);
+}
+
 static int get_records(kinesis_source *s, kshard *k, uint64_t limit, int keep, size_t *got,
                        ember_err *err)
 {
     json_t *out = NULL, *rec;
     size_t i;
-    int rc = call(s, "GetRecords",
-                  json_pack("{ss,sI}", "ShardIterator", k->iter, "Limit",
-                            (json_int_t)(limit < GET_LIMIT ? limit : GET_LIMIT)),
-                  &out, err);
+    int rc = request_records(s, k, limit, &out, err);
+    if (rc == -ESTALE) {
+        /* Iterators expire 5 minutes after they were made (an idle job):
+         * a new one at the same place, found the way a restart finds it. */
+        em_log(EMBER_LOG_INFO, "%s shard %s: iterator expired, opening a new one", s->what,
+               k->id);
+        *err = (ember_err){0};
+        uint64_t at = k->iter_at;
+        set_iter(k, NULL, at);
+        rc = seek(s, k, at, err);
+        if (!rc)
+            rc = request_records(s, k, limit, &out, err);
+    }
     if (rc)
         return rc;
     json_t *recs = json_object_get(out, "Records");
@@ -461,7 +348,7 @@ static int open_iter(kinesis_source *s, kshard *k, const anchor *a, ember_err *e
                                 "StartingSequenceNumber", a->seq)
                     : json_pack("{ss,ss,ss}", "StreamName", s->stream, "ShardId", k->id,
                                 "ShardIteratorType", "TRIM_HORIZON");
-    int rc = call(s, "GetShardIterator", req, &out, err);
+    int rc = aws_call(&s->aws, "GetShardIterator", req, &out, err);
     if (rc)
         return rc;
     set_iter(k, json_string_value(json_object_get(out, "ShardIterator")), a ? a->offset : 0);
@@ -521,6 +408,8 @@ static int fetch(kinesis_source *s, kshard *k, uint64_t limit, ember_err *err)
         rc = get_records(s, k, limit, 1, &got, err);
     if (rc == 1)
         rc = 0;
+    if (!rc && !got)
+        k->quiet_until_ms = em_mono_ms() + EMPTY_GAP_MS;
     if (!rc && k->ended)
         em_log(EMBER_LOG_INFO, "%s: shard %s read to its end (%" PRIu64 " records)", s->what,
                k->id, k->next + k->n_recs);
@@ -543,6 +432,11 @@ static int plan_shards(kinesis_source *s, uint64_t budget, ember_err *err)
         kshard *k = s->shards[i];
         if (!readable(s, k))
             continue;
+        if (em_mono_ms() < k->quiet_until_ms) {
+            r[n++] = (src_range){k->part, k->next, k->next};
+            s->deferred = 1;
+            continue;
+        }
         if (!(rc = fetch(s, k, share, err))) {
             r[n++] = (src_range){k->part, k->next, k->next + k->n_recs};
             k->next += k->n_recs;
@@ -563,6 +457,7 @@ static int kinesis_plan(source *src, uint64_t budget, src_range **ranges, size_t
         recs_clear(s->shards[i]);
     if (em_mono_ms() >= s->next_list_ms)
         rc = list_shards(s, err);
+    s->deferred = 0;
     if (!rc)
         rc = plan_shards(s, budget, err);
     s->reachable = !rc;
@@ -663,7 +558,7 @@ static int kinesis_available(source *src, const src_range *r, ember_err *err)
 static int kinesis_exhausted(source *src)
 {
     kinesis_source *s = src->impl;
-    return s->reachable;
+    return s->reachable && !s->deferred;
 }
 
 static int kinesis_locate(source *src, const src_range *r, uint64_t index, char *buf,
@@ -677,23 +572,6 @@ static int kinesis_locate(source *src, const src_range *r, uint64_t index, char 
 
 /* ------------------------------------------------------------ open, close */
 
-/* https://kinesis.R.amazonaws.com or endpoint=; host[:port] for the signature. */
-static int set_endpoint(kinesis_source *s, const char *endpoint, ember_err *err)
-{
-    char def[256];
-    snprintf(def, sizeof def, "https://kinesis.%s.amazonaws.com", s->region);
-    s->url = strdup(*endpoint ? endpoint : def);
-    const char *h = s->url ? strstr(s->url, "://") : NULL;
-    if (!s->url)
-        return ember_err_set(err, -ENOMEM, "out of memory");
-    if (!h || !h[3])
-        return ember_err_set(err, -EINVAL, "%s: endpoint '%s' is not a URL (expected e.g. "
-                             "http://127.0.0.1:4567)", s->what, s->url);
-    h += 3;
-    s->host = strndup(h, strcspn(h, "/?#"));
-    return s->host ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
-}
-
 static int kinesis_open(source *src, const opt_set *opts, const source_env *env,
                         ember_err *err)
 {
@@ -701,34 +579,20 @@ static int kinesis_open(source *src, const opt_set *opts, const source_env *env,
     if (!s)
         return ember_err_set(err, -ENOMEM, "out of memory");
     src->impl = s;
-    const char *region = opts_str(opts, "region");
-    if (!*region)
-        region = getenv("AWS_REGION") && *getenv("AWS_REGION") ? getenv("AWS_REGION")
-                                                               : "us-east-1";
     s->stream = strdup(opts_str(opts, "stream"));
-    s->region = strdup(region);
-    if (!s->stream || !s->region)
+    if (!s->stream)
         return ember_err_set(err, -ENOMEM, "out of memory");
     snprintf(s->what, sizeof s->what, "source kinesis stream %s", s->stream);
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
-    s->timeout_ms = opts_int(opts, "timeout");
-    s->stop = env->stop;
-    const char *token = getenv("AWS_SESSION_TOKEN");
-    s->creds = (sigv4_creds){getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"),
-                             token && *token ? token : NULL};
-    if (!s->creds.key_id || !*s->creds.key_id || !s->creds.secret || !*s->creds.secret)
-        return ember_err_set(err, -EINVAL, "%s: set AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
-                             "credentials)", s->what);
-    int rc = set_endpoint(s, opts_str(opts, "endpoint"), err);
-    if (!rc && !(s->curl = curl_easy_init()))
-        rc = ember_err_set(err, -ENOMEM, "%s: cannot start libcurl", s->what);
+    int rc = aws_open(&s->aws, "kinesis", "Kinesis_20131202", opts_str(opts, "endpoint"),
+                      opts_str(opts, "region"), s->what, env->stop, opts_int(opts, "timeout"),
+                      err);
     if (!rc)
         rc = list_shards(s, err);
     if (rc == -ENOENT)
         rc = ember_err_set(err, -ENOENT, "%s: stream '%s' does not exist at %s (create it "
                            "first, e.g. `aws kinesis create-stream --stream-name %s "
-                           "--shard-count 2`)", s->what, s->stream, s->url, s->stream);
+                           "--shard-count 2`)", s->what, s->stream, s->aws.url, s->stream);
     return rc;
 }
 
@@ -743,14 +607,10 @@ static void kinesis_close(source *src)
         free(s->shards[i]->iter);
         free(s->shards[i]);
     }
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
+    aws_close(&s->aws);
     free(s->shards);
     free(s->ranges);
     free(s->stream);
-    free(s->url);
-    free(s->host);
-    free(s->region);
     free(s);
     src->impl = NULL;
 }
