@@ -249,6 +249,30 @@ def test_missing_stream_and_credentials_are_one_line_errors():
         kin.stop()
 
 
+def test_unreachable_service_is_retried_then_given_up_and_sigterm_stops_the_wait():
+    d, port = tmpdir("kinesis-down"), free_port()  # nothing listens there
+    write(d + "/j.job", "source kinesis stream=s endpoint=http://127.0.0.1:%d timeout=1s\n"
+          "sink stdout\n" % port)
+    t0 = time.time()
+    _, _, err = run_idle(d, d + "/j.job", rc=1)
+    check("gave up after 1000 ms" in err, "no give-up message: " + err)
+    check(err.count("retrying") == 1, "not one line per change of state: " + err)
+    check(time.time() - t0 < 20, "gave up late")
+    write(d + "/j.job", "source kinesis stream=s endpoint=http://127.0.0.1:%d timeout=0s\n"
+          "sink stdout\n" % port)
+    env = dict(os.environ)
+    env.update(CREDS)
+    p = subprocess.Popen([EMBER, "run", d + "/j.job", "--dir", d + "/ck2"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    check(time.time() - t0 < 3, "SIGTERM took %.1f s to stop the wait" % (time.time() - t0))
+    check("AddressSanitizer" not in err and "runtime error" not in err, err[-2000:])
+    check(p.returncode == 0, "SIGTERM while waiting: exit %d: %s" % (p.returncode, err[-1000:]))
+
+
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Answers every request ResourceNotFoundException and keeps it."""
     seen = []
@@ -300,4 +324,5 @@ if __name__ == "__main__":
           test_split_shard_reads_the_parent_to_its_end_first,
           test_records_gone_from_a_recreated_stream_are_data_loss,
           test_missing_stream_and_credentials_are_one_line_errors,
-          test_requests_carry_a_valid_signature_v4])
+          test_requests_carry_a_valid_signature_v4,
+          test_unreachable_service_is_retried_then_given_up_and_sigterm_stops_the_wait])
