@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define POLL_MS 250
+#define POLL_MS        250
 #define BACKOFF_MAX_MS 5000
 
 typedef struct reply {
@@ -60,8 +60,7 @@ static struct curl_slist *headers(const aws_client *c, const char *op, const cha
 
 /* An answer other than 200: -EAGAIN (worth retrying), -ENOENT, -ESTALE
  * (expired iterator) or -EIO, with the service's type and message. */
-static int answer_error(aws_client *c, const char *op, long status, json_t *j,
-                        ember_err *err)
+static int answer_error(aws_client *c, const char *op, long status, json_t *j, ember_err *err)
 {
     const char *type = json_string_value(json_object_get(j, "__type"));
     const char *msg = json_string_value(json_object_get(j, "message"));
@@ -76,8 +75,7 @@ static int answer_error(aws_client *c, const char *op, long status, json_t *j,
 }
 
 /* One request; *out is the answer's JSON (the caller's to free). */
-static int post_once(aws_client *c, const char *op, const char *body, json_t **out,
-                     ember_err *err)
+static int post_once(aws_client *c, const char *op, const char *body, json_t **out, ember_err *err)
 {
     reply r = {0};
     long status = 0;
@@ -89,8 +87,8 @@ static int post_once(aws_client *c, const char *op, const char *body, json_t **o
     curl_slist_free_all(h);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     json_t *j = cc == CURLE_OK ? json_loadb(r.data ? r.data : "", r.n, 0, NULL) : NULL;
-    int rc = cc != CURLE_OK ? ember_err_set(err, -EAGAIN, "%s: %s: %s", c->what, op,
-                                           curl_easy_strerror(cc))
+    int rc = cc != CURLE_OK
+                 ? ember_err_set(err, -EAGAIN, "%s: %s: %s", c->what, op, curl_easy_strerror(cc))
              : status == 200 && j ? 0
                                   : answer_error(c, op, status, j, err);
     if (!rc)
@@ -154,13 +152,14 @@ static int set_endpoint(aws_client *c, const char *endpoint, ember_err *err)
     if (!c->url)
         return ember_err_set(err, -ENOMEM, "out of memory");
     if (!h || !h[3])
-        return ember_err_set(err, -EINVAL, "%s: endpoint '%s' is not a URL (expected e.g. "
-                             "http://127.0.0.1:4567)", c->what, c->url);
+        return ember_err_set(err, -EINVAL,
+                             "%s: endpoint '%s' is not a URL (expected e.g. "
+                             "http://127.0.0.1:4567)",
+                             c->what, c->url);
     h += 3;
     c->host = strndup(h, strcspn(h, "/?#"));
     return c->host ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
 }
-
 
 int aws_open(aws_client *c, const char *service, const char *api, const char *endpoint,
              const char *region, const char *what, const volatile sig_atomic_t *stop,
@@ -175,9 +174,11 @@ int aws_open(aws_client *c, const char *service, const char *api, const char *en
     if (!c->region)
         return ember_err_set(err, -ENOMEM, "out of memory");
     if (!c->creds.key_id || !*c->creds.key_id || !c->creds.secret || !*c->creds.secret)
-        return ember_err_set(err, -EINVAL, "%s: set AWS_ACCESS_KEY_ID and "
+        return ember_err_set(err, -EINVAL,
+                             "%s: set AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
-                             "credentials)", what);
+                             "credentials)",
+                             what);
     int rc = set_endpoint(c, endpoint, err);
     if (!rc && !(c->curl = curl_easy_init()))
         rc = ember_err_set(err, -ENOMEM, "%s: cannot start libcurl", what);

@@ -42,8 +42,7 @@ static void canonical_hash(const sigv4_creds *c, const sigv4_request *r, const c
     snprintf(canon, sizeof canon,
              "POST\n/\n\ncontent-type:%s\nhost:%s\nx-amz-date:%s\n%s%s%sx-amz-target:%s\n\n%s\n%s",
              r->content_type, r->host, amz_date, c->token ? "x-amz-security-token:" : "",
-             c->token ? c->token : "", c->token ? "\n" : "", r->target, signed_headers,
-             body_hash);
+             c->token ? c->token : "", c->token ? "\n" : "", r->target, signed_headers, body_hash);
     sha256_hex(canon, out);
 }
 
@@ -61,8 +60,7 @@ void sigv4_sign(const sigv4_creds *c, const sigv4_request *r, char amz_date[17],
     snprintf(date, sizeof date, "%.8s", amz_date);
     canonical_hash(c, r, amz_date, signed_headers, canon_hash);
     snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, r->region, r->service);
-    snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope,
-             canon_hash);
+    snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, canon_hash);
     snprintf(key, sizeof key, "AWS4%s", c->secret);
     hmac((const unsigned char *)key, strlen(key), date, k);
     hmac(k, sizeof k, r->region, k);

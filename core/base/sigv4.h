@@ -16,7 +16,7 @@ typedef struct sigv4_creds {
 } sigv4_creds;
 
 typedef struct sigv4_request {
-    const char *host;         /* as in the Host header: "kinesis.us-east-1.amazonaws.com" */
+    const char *host; /* as in the Host header: "kinesis.us-east-1.amazonaws.com" */
     const char *region, *service;
     const char *content_type; /* "application/x-amz-json-1.1" */
     const char *target;       /* X-Amz-Target: "Kinesis_20131202.GetRecords" */

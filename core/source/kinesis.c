@@ -51,9 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GET_LIMIT 10000          /* most records one GetRecords returns */
-#define LIST_EVERY_MS 5000.0     /* shard list refresh */
-#define ANCHORS 32               /* remembered (offset, sequence number) pairs per shard */
+#define GET_LIMIT     10000  /* most records one GetRecords returns */
+#define LIST_EVERY_MS 5000.0 /* shard list refresh */
+#define ANCHORS       32     /* remembered (offset, sequence number) pairs per shard */
 /* After an empty answer a shard is asked again this much later at the
  * earliest: Kinesis allows 5 GetRecords a second per shard. */
 #define EMPTY_GAP_MS 200.0
@@ -88,15 +88,16 @@ typedef struct record {
 typedef struct kshard {
     uint32_t part;
     char id[32], parent[32], adjacent[32];
-    int listed;        /* in the last ListShards answer */
-    uint64_t next;     /* next offset to plan */
-    char *iter;        /* iterator at offset iter_at; NULL: none */
+    int listed;    /* in the last ListShards answer */
+    uint64_t next; /* next offset to plan */
+    char *iter;    /* iterator at offset iter_at; NULL: none */
     uint64_t iter_at;
-    int ended;         /* read to its end (closed shard) */
+    int ended;             /* read to its end (closed shard) */
     double quiet_until_ms; /* found no new records: not asked again before this */
+    int in_plan;           /* readable when the plan started */
     anchor anchors[ANCHORS];
     size_t n_anchors, anchor_at;
-    record *recs;      /* the last plan's records of this shard */
+    record *recs; /* the last plan's records of this shard */
     size_t n_recs, cap_recs;
     uint64_t recs_from;
 } kshard;
@@ -291,9 +292,9 @@ static int request_records(kinesis_source *s, kshard *k, uint64_t limit, json_t 
                            ember_err *err)
 {
     return aws_call(&s->aws, "GetRecords",
-                json_pack("{ss,sI}", "ShardIterator", k->iter, "Limit",
-                          (json_int_t)(limit < GET_LIMIT ? limit : GET_LIMIT)),
-                out, err);
+                    json_pack("{ss,sI}", "ShardIterator", k->iter, "Limit",
+                              (json_int_t)(limit < GET_LIMIT ? limit : GET_LIMIT)),
+                    out, err);
 }
 
 static int get_records(kinesis_source *s, kshard *k, uint64_t limit, int keep, size_t *got,
@@ -305,8 +306,7 @@ static int get_records(kinesis_source *s, kshard *k, uint64_t limit, int keep, s
     if (rc == -ESTALE) {
         /* Iterators expire 5 minutes after they were made (an idle job):
          * a new one at the same place, found the way a restart finds it. */
-        em_log(EMBER_LOG_INFO, "%s shard %s: iterator expired, opening a new one", s->what,
-               k->id);
+        em_log(EMBER_LOG_INFO, "%s shard %s: iterator expired, opening a new one", s->what, k->id);
         *err = (ember_err){0};
         uint64_t at = k->iter_at;
         set_iter(k, NULL, at);
@@ -319,7 +319,8 @@ static int get_records(kinesis_source *s, kshard *k, uint64_t limit, int keep, s
     json_t *recs = json_object_get(out, "Records");
     const char *last_seq = NULL;
     *got = 0;
-    json_array_foreach(recs, i, rec) {
+    json_array_foreach(recs, i, rec)
+    {
         const char *data = json_string_value(json_object_get(rec, "Data"));
         last_seq = json_string_value(json_object_get(rec, "SequenceNumber"));
         if (!rc && keep)
@@ -377,13 +378,17 @@ static int seek(kinesis_source *s, kshard *k, uint64_t offset, ember_err *err)
 static int lost(kinesis_source *s, kshard *k, uint64_t offset, int skip, ember_err *err)
 {
     char what[400];
-    snprintf(what, sizeof what, "%s shard %s: the job is at record %" PRIu64 " but the shard "
+    snprintf(what, sizeof what,
+             "%s shard %s: the job is at record %" PRIu64 " but the shard "
              "holds only %" PRIu64 " (records expired past the trim horizon, or the stream was "
-             "recreated)", s->what, k->id, offset, k->iter_at);
+             "recreated)",
+             s->what, k->id, offset, k->iter_at);
     if (!skip)
         return ember_err_set(err, -EMBER_EDATALOSS, "%s", what);
-    em_log(EMBER_LOG_WARN, "%s; reading the shard again from its trim horizon as offset 0 "
-           "(on-data-loss=skip)", what);
+    em_log(EMBER_LOG_WARN,
+           "%s; reading the shard again from its trim horizon as offset 0 "
+           "(on-data-loss=skip)",
+           what);
     /* As Kafka's source does with a recreated topic: the records the shard
      * holds are read, counted from the trim horizon again, so a restart
      * before the next commit renumbers them the same way. */
@@ -411,16 +416,18 @@ static int fetch(kinesis_source *s, kshard *k, uint64_t limit, ember_err *err)
     if (!rc && !got)
         k->quiet_until_ms = em_mono_ms() + EMPTY_GAP_MS;
     if (!rc && k->ended)
-        em_log(EMBER_LOG_INFO, "%s: shard %s read to its end (%" PRIu64 " records)", s->what,
-               k->id, k->next + k->n_recs);
+        em_log(EMBER_LOG_INFO, "%s: shard %s read to its end (%" PRIu64 " records)", s->what, k->id,
+               k->next + k->n_recs);
     return rc;
 }
 
 static int plan_shards(kinesis_source *s, uint64_t budget, ember_err *err)
 {
     size_t open = 0, n = 0;
+    /* Decided before any fetch: a parent that reaches its end in this plan
+     * lets its children in from the next batch on, never in the same one. */
     for (size_t i = 0; i < s->n_shards; i++)
-        open += readable(s, s->shards[i]);
+        open += s->shards[i]->in_plan = readable(s, s->shards[i]);
     src_range *r = realloc(s->ranges, (s->n_shards + 1) * sizeof *r);
     if (!r)
         return ember_err_set(err, -ENOMEM, "out of memory");
@@ -430,7 +437,7 @@ static int plan_shards(kinesis_source *s, uint64_t budget, ember_err *err)
     int rc = 0;
     for (size_t i = 0; !rc && i < s->n_shards; i++) {
         kshard *k = s->shards[i];
-        if (!readable(s, k))
+        if (!k->in_plan)
             continue;
         if (em_mono_ms() < k->quiet_until_ms) {
             r[n++] = (src_range){k->part, k->next, k->next};
@@ -481,9 +488,10 @@ static int deliver(const kshard *k, size_t from, size_t to, src_line_fn fn, void
 static int gone(kinesis_source *s, const kshard *k, const src_range *r, uint64_t held,
                 ember_err *err)
 {
-    return ember_err_set(err, -EMBER_EDATALOSS, "%s shard %s: planned records [%" PRIu64
-                         ", %" PRIu64 ") are gone (the shard holds %" PRIu64 ")", s->what,
-                         k->id, r->from, r->to, held);
+    return ember_err_set(err, -EMBER_EDATALOSS,
+                         "%s shard %s: planned records [%" PRIu64 ", %" PRIu64
+                         ") are gone (the shard holds %" PRIu64 ")",
+                         s->what, k->id, r->from, r->to, held);
 }
 
 /* A range this process did not just plan: read it again from Kinesis. */
@@ -506,8 +514,7 @@ static int reread(kinesis_source *s, kshard *k, const src_range *r, src_line_fn 
     return rc;
 }
 
-static int kinesis_read(source *src, const src_range *r, src_line_fn fn, void *ctx,
-                        ember_err *err)
+static int kinesis_read(source *src, const src_range *r, src_line_fn fn, void *ctx, ember_err *err)
 {
     kinesis_source *s = src->impl;
     kshard *k = shard_get(s, r->partition, err);
@@ -515,8 +522,7 @@ static int kinesis_read(source *src, const src_range *r, src_line_fn fn, void *c
         return err->code;
     int rc;
     if (r->from >= k->recs_from && r->to <= k->recs_from + k->n_recs)
-        rc = deliver(k, (size_t)(r->from - k->recs_from), (size_t)(r->to - k->recs_from), fn,
-                     ctx);
+        rc = deliver(k, (size_t)(r->from - k->recs_from), (size_t)(r->to - k->recs_from), fn, ctx);
     else
         rc = reread(s, k, r, fn, ctx, err);
     if (rc > 0)
@@ -549,9 +555,11 @@ static int kinesis_available(source *src, const src_range *r, ember_err *err)
     int rc = k ? seek(s, k, r->to, err) : err->code;
     if (rc == 1)
         rc = gone(s, k, r, k->iter_at, err);
-    return rc == -ENOENT ? ember_err_set(err, -EMBER_EDATALOSS, "%s: shard %s is no longer in "
+    return rc == -ENOENT ? ember_err_set(err, -EMBER_EDATALOSS,
+                                         "%s: shard %s is no longer in "
                                          "the stream (planned records [%" PRIu64 ", %" PRIu64
-                                         ") expired with it)", s->what, k->id, r->from, r->to)
+                                         ") expired with it)",
+                                         s->what, k->id, r->from, r->to)
                          : rc;
 }
 
@@ -561,8 +569,7 @@ static int kinesis_exhausted(source *src)
     return s->reachable && !s->deferred;
 }
 
-static int kinesis_locate(source *src, const src_range *r, uint64_t index, char *buf,
-                          size_t cap)
+static int kinesis_locate(source *src, const src_range *r, uint64_t index, char *buf, size_t cap)
 {
     kinesis_source *s = src->impl;
     snprintf(buf, cap, "stream %s shard shardId-%012" PRIu32 " record %" PRIu64, s->stream,
@@ -572,8 +579,7 @@ static int kinesis_locate(source *src, const src_range *r, uint64_t index, char 
 
 /* ------------------------------------------------------------ open, close */
 
-static int kinesis_open(source *src, const opt_set *opts, const source_env *env,
-                        ember_err *err)
+static int kinesis_open(source *src, const opt_set *opts, const source_env *env, ember_err *err)
 {
     kinesis_source *s = calloc(1, sizeof *s);
     if (!s)
@@ -585,14 +591,15 @@ static int kinesis_open(source *src, const opt_set *opts, const source_env *env,
     snprintf(s->what, sizeof s->what, "source kinesis stream %s", s->stream);
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
     int rc = aws_open(&s->aws, "kinesis", "Kinesis_20131202", opts_str(opts, "endpoint"),
-                      opts_str(opts, "region"), s->what, env->stop, opts_int(opts, "timeout"),
-                      err);
+                      opts_str(opts, "region"), s->what, env->stop, opts_int(opts, "timeout"), err);
     if (!rc)
         rc = list_shards(s, err);
     if (rc == -ENOENT)
-        rc = ember_err_set(err, -ENOENT, "%s: stream '%s' does not exist at %s (create it "
+        rc = ember_err_set(err, -ENOENT,
+                           "%s: stream '%s' does not exist at %s (create it "
                            "first, e.g. `aws kinesis create-stream --stream-name %s "
-                           "--shard-count 2`)", s->what, s->stream, s->aws.url, s->stream);
+                           "--shard-count 2`)",
+                           s->what, s->stream, s->aws.url, s->stream);
     return rc;
 }
 
