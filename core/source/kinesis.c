@@ -107,7 +107,9 @@ typedef struct kinesis_source {
     char *stream;
     char what[300];
     int on_data_loss_skip, reachable;
-    int deferred; /* the last plan left a shard out for EMPTY_GAP_MS */
+    /* The last plan left a shard out for EMPTY_GAP_MS, or a parent ended
+     * (its children are read from the next plan): not idle yet. */
+    int deferred;
     kshard **shards;
     size_t n_shards;
     double next_list_ms;
@@ -445,6 +447,7 @@ static int plan_shards(kinesis_source *s, uint64_t budget, ember_err *err)
             continue;
         }
         if (!(rc = fetch(s, k, share, err))) {
+            s->deferred |= k->ended;
             r[n++] = (src_range){k->part, k->next, k->next + k->n_recs};
             k->next += k->n_recs;
         }
