@@ -21,6 +21,9 @@ import urllib.request
 
 from harness import EMBER, ROOT, check, ember, main, state_json, tmpdir, write
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ckpt  # noqa: E402 (tests/ckpt.py: the WAL and checkpoint reader)
+
 CLI = os.path.join(ROOT, "build/npm/node_modules/kinesalite/cli.js")
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
          "AWS_REGION": "us-east-1"}
@@ -204,9 +207,15 @@ def test_split_shard_reads_the_parent_to_its_end_first():
         time.sleep(0.3)
         after = records(800, 6, first=1000)
         kin.put("s3", after)
-        _, _, err = run_idle(d, job(d, kin, "s3"))
+        _, _, err = run_idle(d, job(d, kin, "s3", max_records=200))
         check(counts(d) == oracle(before + after), "counts after a split differ from the oracle")
         check("shardId-000000000000 read to its end" in err, "no end of the parent: " + err[-800:])
+        ranges = ckpt.wal_ranges(d + "/ck")
+        parent = [b for b, rs in ranges.items() for p, lo, hi in rs if p == 0 and hi > lo]
+        children = [b for b, rs in ranges.items() for p, lo, hi in rs if p in (1, 2) and hi > lo]
+        check(parent and children and max(parent) < min(children),
+              "children read before the parent ended: parent in batches %s, children in %s" % (
+                  parent, children))
     finally:
         kin.stop()
 
