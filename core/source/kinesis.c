@@ -107,8 +107,8 @@ typedef struct kinesis_source {
     char *stream;
     char what[300];
     int on_data_loss_skip, reachable;
-    /* The last plan left a shard out for EMPTY_GAP_MS, or a parent ended
-     * (its children are read from the next plan): not idle yet. */
+    /* A parent ended in the last plan (its children are read from the
+     * next one): not idle yet. */
     int deferred;
     kshard **shards;
     size_t n_shards;
@@ -442,8 +442,7 @@ static int plan_shards(kinesis_source *s, uint64_t budget, ember_err *err)
         if (!k->in_plan)
             continue;
         if (em_mono_ms() < k->quiet_until_ms) {
-            r[n++] = (src_range){k->part, k->next, k->next};
-            s->deferred = 1;
+            r[n++] = (src_range){k->part, k->next, k->next}; /* found empty just now */
             continue;
         }
         if (!(rc = fetch(s, k, share, err))) {
@@ -550,12 +549,15 @@ static int kinesis_restore(source *src, const src_range *ends, size_t n, ember_e
 }
 
 /* A replayed range's records must still be in its shard (found by reading
- * up to its end, which leaves an anchor for the read that follows). */
+ * up to its end). */
 static int kinesis_available(source *src, const src_range *r, ember_err *err)
 {
     kinesis_source *s = src->impl;
     kshard *k = shard_get(s, r->partition, err);
-    int rc = k ? seek(s, k, r->to, err) : err->code;
+    /* Through `from` first: that leaves an anchor there for the read. */
+    int rc = k ? seek(s, k, r->from, err) : err->code;
+    if (!rc)
+        rc = seek(s, k, r->to, err);
     if (rc == 1)
         rc = gone(s, k, r, k->iter_at, err);
     return rc == -ENOENT ? ember_err_set(err, -EMBER_EDATALOSS,
