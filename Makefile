@@ -11,9 +11,9 @@
 #   make format / make lint
 
 CC       ?= gcc
-PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd
-DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev check pkg-config \
-            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang
+PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd libcurl openssl
+DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check pkg-config \
+            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang npm
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -90,10 +90,14 @@ deps:
 	@if ! command -v pkg-config >/dev/null || ! pkg-config --exists $(PKGS) check libfiu \
 	    || ! command -v kcat >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
-	    || ! command -v fiu-run >/dev/null || ! command -v $(FUZZ_CC) >/dev/null; then \
+	    || ! command -v fiu-run >/dev/null || ! command -v $(FUZZ_CC) >/dev/null \
+	    || ! command -v npm >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS); \
 	else echo "deps: all present"; fi
+	@# kinesalite (a local Kinesis for tests/integration/test_kinesis.py), git-ignored under build/
+	@test -f build/npm/node_modules/kinesalite/cli.js \
+	  || npm install --prefix build/npm --no-audit --no-fund kinesalite
 
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
 ASAN_ENV  := CK_DEFAULT_TIMEOUT=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

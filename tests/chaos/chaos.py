@@ -1028,6 +1028,54 @@ def scenario_postgres_kills(rounds):
         server.close()
 
 
+def scenario_kinesis_kills(rounds):
+    """kinesis (kinesalite, 2 shards) -> count/max(seq)/sum by key -> file,
+    killed with SIGKILL at random moments and at crash failpoints (half
+    each), with more records put between runs: 0 lost, 0 duplicated."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "integration"))
+    import test_kinesis as tk
+    d, data, st = fresh("kinesis-kill-9", n_records=0)
+    if not os.path.exists(tk.CLI):
+        print("  %-22s skipped: kinesalite is not installed (make deps)" % st.name)
+        return st
+    kin, sent = tk.Kinesalite(), [0]
+    saved = {k: os.environ.get(k) for k in tk.CREDS}
+    os.environ.update(tk.CREDS)
+
+    def put_new():  # what Dataset.append added to in.csv goes to the stream
+        with open(data.path) as f:
+            f.seek(sent[0])
+            kin.put("in", f.read().splitlines())
+            sent[0] = f.tell()
+    try:
+        kin.create("in", 2)
+        job = open(d + "/c.job").read().replace("file path=%s/in.csv" % d,
+                                                 "kinesis stream=in endpoint=" + kin.url)
+        open(d + "/c.job", "w").write(job)
+        data.append(4000)
+        put_new()
+        i = 0
+        while st.crashes < rounds and st.runs < rounds * 3:
+            if i % 2:
+                kill_randomly(d, st, rng.uniform(0.2, 1.2), data)
+            else:
+                point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
+                crash_run(d, st, data, {"EMBER_FAILPOINTS": "%s=crash@%d" % (
+                    point, rng.randint(1, 4))})
+            i += 1
+            data.append(rng.randint(0, 800))
+            put_new()
+        return finish(d, data, st)
+    finally:
+        kin.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -1047,6 +1095,7 @@ def main():
         ("ttl-expiry", lambda: scenario_ttl_kills(max(share // 3, 6))),
         ("sqlite-kill-9", lambda: scenario_sqlite_kills(max(share // 3, 6))),
         ("postgres", lambda: scenario_postgres_kills(max(share // 3, 6))),
+        ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
     ]
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
         scenarios.append(("rocksdb-io-faults",
