@@ -36,9 +36,59 @@ static int fp_check(const char *name, ember_err *err)
     return rc ? ember_err_set(err, rc, "failpoint %s: %s", name, strerror(-rc)) : 0;
 }
 
-static int write_manifest(const char *dir, uint64_t batch, uint64_t created_ms,
-                          const src_range *ends, size_t n_ends, uint64_t job_hash,
-                          ember_err *err)
+/* Tables never change: one in the new snapshot that the previous snapshot
+ * also has must still hash as that snapshot's MANIFEST says it did when it
+ * was linked from the live db. Otherwise the live file was damaged since
+ * (bit rot, a stray write), and a snapshot of it would verify against its
+ * own MANIFEST with the damage inside: the snapshot fails, and the live db
+ * is marked damaged (store_mark_damaged) so the next start restores. */
+static int check_unchanged_tables(const char *ckpt_dir, uint64_t batch, const manifest *m,
+                                  ember_err *err)
+{
+    uint64_t *b = NULL, prev = 0;
+    size_t n = 0;
+    char path[PATH_CAP];
+    manifest old = {0};
+    ember_err ignored = {0};
+    if (snap_list(ckpt_dir, &b, &n, &ignored) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (b[i] < batch)
+                prev = b[i];
+    free(b);
+    snap_path(path, sizeof path, ckpt_dir, prev);
+    if (!prev || manifest_read(path, &old, &ignored) != 0)
+        return 0; /* nothing to compare with (a damaged MANIFEST is verify's) */
+    int rc = 0;
+    for (size_t i = 0; i < m->n_files && !rc; i++) {
+        const manifest_file *f = &m->files[i];
+        size_t len = strlen(f->path);
+        if (len < 4 || strcmp(f->path + len - 4, ".sst") != 0)
+            continue;
+        for (size_t j = 0; j < old.n_files && !rc; j++) {
+            const manifest_file *o = &old.files[j];
+            if (strcmp(o->path, f->path) != 0 || (o->bytes == f->bytes && o->xxh64 == f->xxh64))
+                continue;
+            char db[PATH_CAP];
+            rc = ember_err_set(err, -EMBER_ECORRUPT,
+                               "%s/%s: Corruption: the table is not what snapshot %" PRIu64
+                               " recorded (%" PRIu64 " bytes, xxh64 %016" PRIx64 "; now %" PRIu64
+                               " bytes, %016" PRIx64 "): the live db is damaged",
+                               ckpt_dir, f->path, prev, o->bytes, o->xxh64, f->bytes, f->xxh64);
+            snprintf(db, sizeof db, "%s/db", ckpt_dir);
+            if (store_mark_damaged(db, err->msg) == 0) {
+                size_t k = strlen(err->msg);
+                snprintf(err->msg + k, sizeof err->msg - k, " (state marked damaged: the next "
+                         "start restores the newest snapshot that verifies)");
+            }
+        }
+    }
+    manifest_free(&old);
+    return rc;
+}
+
+static int write_manifest(const char *ckpt_dir, const char *dir, uint64_t batch,
+                          uint64_t created_ms, const src_range *ends, size_t n_ends,
+                          uint64_t job_hash, ember_err *err)
 {
     manifest m = {.batch = batch, .created_ms = created_ms, .job_hash = job_hash};
     int rc = -ENOMEM;
@@ -51,6 +101,8 @@ static int write_manifest(const char *dir, uint64_t batch, uint64_t created_ms,
         m.offsets[i] = (manifest_offset){ends[i].partition, ends[i].to};
     m.n_offsets = n_ends;
     rc = manifest_collect_files(dir, &m, err);
+    if (!rc)
+        rc = check_unchanged_tables(ckpt_dir, batch, &m, err);
     if (!rc)
         rc = manifest_write(dir, &m, err);
 out:
@@ -75,7 +127,7 @@ int snap_create(const char *ckpt_dir, store *st, uint64_t batch, uint64_t create
     if (!rc)
         rc = fp_check("snapshot.mid_copy", err);
     if (!rc)
-        rc = write_manifest(tmp, batch, created_ms, ends, n_ends, job_hash, err);
+        rc = write_manifest(ckpt_dir, tmp, batch, created_ms, ends, n_ends, job_hash, err);
     if (!rc)
         rc = io_fsync_dir(db, err);
     if (!rc)
@@ -539,6 +591,26 @@ static int empty_state_suffices(const char *ckpt_dir, size_t n_snapshots)
     return p.first == 1 || (p.first == 0 && n_snapshots == 0 && !store_has_data(db));
 }
 
+/* Every column family of snapshot `batch` read whole with RocksDB's block
+ * checksums: a table that was already damaged in the live db when the
+ * snapshot linked it matches the snapshot's MANIFEST, not RocksDB's own
+ * checksums. Read-only: the snapshot still matches its MANIFEST after. */
+static int reads_whole(const char *ckpt_dir, uint64_t batch, ember_err *err)
+{
+    char db[PATH_CAP];
+    store *st = NULL;
+    store_opts ro = {.read_only = 1};
+    snap_path(db, sizeof db, ckpt_dir, batch);
+    strncat(db, "/db", sizeof db - strlen(db) - 1);
+    int rc = store_open(db, NULL, 0, &ro, &st, err);
+    for (size_t cf = 0; !rc && cf < store_cf_count(st); cf++) {
+        uint64_t keys = 0;
+        rc = store_scan(st, (int)cf, &keys, err);
+    }
+    store_close(st);
+    return rc;
+}
+
 int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choice *out,
                       ember_err *err)
 {
@@ -560,7 +632,8 @@ int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choi
     int rc = snap_list(ckpt_dir, &b, &n, err);
     for (size_t i = n; !rc && i > 0; i--) {
         ember_err verr = {0};
-        if (snap_verify(ckpt_dir, b[i - 1], NULL, &verr) == 0) {
+        if (snap_verify(ckpt_dir, b[i - 1], NULL, &verr) == 0 &&
+            reads_whole(ckpt_dir, b[i - 1], &verr) == 0) {
             if (live.kind == SNAP_LIVE_DAMAGED)
                 rc = snap_set_aside_live(ckpt_dir, err);
             if (!rc)

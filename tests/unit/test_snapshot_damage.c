@@ -446,6 +446,94 @@ START_TEST(nothing_verifies_says_what_to_do)
 }
 END_TEST
 
+
+/* A table of the live db that changed after a snapshot linked it: the next
+ * snapshot would verify against its own MANIFEST with the damage inside.
+ * batch 0: a large live table, shared or not. */
+static void flip_live_table_shared_with(uint64_t batch)
+{
+    char path[PATH_MAX];
+    snap_path(path, sizeof path, g_dir, batch);
+    strcat(path, "/db");
+    if (!batch) /* any live table: the largest, which holds the keys */
+        snprintf(path, sizeof path, "%s", g_db);
+    DIR *d = opendir(path);
+    char victim[PATH_MAX] = "";
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char live[PATH_MAX];
+        struct stat a, b;
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".sst"))
+            continue;
+        snprintf(live, sizeof live, "%s/%s", g_db, e->d_name);
+        snprintf(victim, sizeof victim, "%s/%s", path, e->d_name);
+        if (stat(live, &a) == 0 && stat(victim, &b) == 0 && a.st_ino == b.st_ino &&
+            (batch || a.st_size > 2000)) {
+            snprintf(victim, sizeof victim, "%s", live);
+            break;
+        }
+        victim[0] = '\0';
+    }
+    if (d)
+        closedir(d);
+    ck_assert_msg(victim[0], "no live table shared with snapshot %" PRIu64, batch);
+    FILE *f = fopen(victim, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 20, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 20, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+}
+
+START_TEST(snapshot_of_a_changed_table_fails_and_marks_the_live_state)
+{
+    ember_err err = {0};
+    run_batches(6); /* snapshots 3 and 6; 6 shares tables with the live db */
+    flip_live_table_shared_with(6);
+    store *s = open_rw();
+    src_range r = {0, 0, 7000};
+    commit_batch(s, 7);
+    int rc = snap_create(g_dir, s, 7, 70, &r, 1, JOB_HASH, &err);
+    store_close(s);
+    ck_assert_int_eq(rc, -EMBER_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "not what snapshot 6 recorded"), "%s", err.msg);
+    ck_assert_int_eq(store_damage_note(g_db, NULL, 0), 1);
+    ck_assert_uint_eq(snap_newest(g_dir), 6); /* no snapshot 7 */
+    snap_choice ch;
+    snap_choose_opts o = {0};
+    ck_assert_msg(snap_choose_state(g_dir, &o, &ch, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ch.action, SNAP_RESTORED);
+    ck_assert_uint_eq(ch.batch, 3); /* 6 shared the damaged inode; 3 is a copy */
+}
+END_TEST
+
+/* The first snapshot taken over an already damaged table matches its own
+ * MANIFEST; RocksDB's block checksums tell, and recovery skips it. */
+START_TEST(snapshot_verifying_its_manifest_but_not_rocksdb_is_skipped)
+{
+    char path[PATH_MAX];
+    ember_err err = {0};
+    run_batches(5); /* snapshot 3, linked from the live db, then made a copy */
+    flip_live_table_shared_with(0);
+    /* the only snapshot, taken over the damaged table: its MANIFEST agrees */
+    snap_path(path, sizeof path, g_dir, 3);
+    rm_tree(path);
+    store *s = open_rw();
+    src_range r = {0, 0, 6000};
+    commit_batch(s, 6);
+    ck_assert_int_eq(snap_create(g_dir, s, 6, 60, &r, 1, JOB_HASH, &err), 0);
+    store_close(s);
+    ck_assert_int_eq(snap_verify(g_dir, 6, NULL, &err), 0);
+    ck_assert_int_eq(store_mark_damaged(g_db, "Corruption: x"), 0);
+    snap_choice ch;
+    snap_choose_opts o = {.replayable = 1};
+    ck_assert_msg(snap_choose_state(g_dir, &o, &ch, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ch.action, SNAP_START_EMPTY); /* 6 skipped; the WAL plans batch 1 */
+    ck_assert_str_eq(ch.skipped, "6");
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
     Suite *s = suite_create("snapshot_damage");
@@ -461,6 +549,8 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, state_older_than_a_snapshot_is_damaged);
     tcase_add_test(tc, damage_mark_restores_newest_and_sets_bad_snapshots_aside);
     tcase_add_test(tc, nothing_verifies_says_what_to_do);
+    tcase_add_test(tc, snapshot_of_a_changed_table_fails_and_marks_the_live_state);
+    tcase_add_test(tc, snapshot_verifying_its_manifest_but_not_rocksdb_is_skipped);
     suite_add_tcase(s, tc);
     return s;
 }
