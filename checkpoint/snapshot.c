@@ -582,13 +582,14 @@ static int set_aside_snapshot(const char *ckpt_dir, uint64_t batch, ember_err *e
 /* Whether an empty state plus the WAL is all that was ever committed: the
  * WAL plans batch 1, or nothing was kept anywhere (no PLAN, no snapshot, no
  * data in what is left of DIR/db: a start that crashed at once). */
-static int empty_state_suffices(const char *ckpt_dir, size_t n_snapshots)
+static int empty_state_suffices(const char *ckpt_dir, size_t n_snapshots, int *nothing)
 {
     char db[PATH_CAP];
     plan_scan p;
     scan_plans(ckpt_dir, &p);
     snprintf(db, sizeof db, "%s/db", ckpt_dir);
-    return p.first == 1 || (p.first == 0 && n_snapshots == 0 && !store_has_data(db));
+    *nothing = p.first == 0 && n_snapshots == 0 && !store_has_data(db);
+    return p.first == 1 || *nothing;
 }
 
 /* Every column family of snapshot `batch` read whole with RocksDB's block
@@ -654,7 +655,9 @@ int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choi
     free(b);
     if (rc)
         return rc;
-    int empty = empty_state_suffices(ckpt_dir, n);
+    int nothing = 0, empty = empty_state_suffices(ckpt_dir, n, &nothing);
+    if (nothing && live.kind == SNAP_LIVE_MISSING)
+        out->why[0] = '\0'; /* a fresh directory: nothing to say */
     if (empty || (o && o->rebuild)) {
         /* Empty state: the WAL still plans every batch from 1 (replaying it
          * rebuilds exactly what was committed), or --rebuild re-reads the

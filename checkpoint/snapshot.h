@@ -90,7 +90,8 @@ typedef enum snap_action {
 typedef struct snap_choice {
     snap_action action;
     uint64_t batch;
-    char why[sizeof ((ember_err *)0)->msg + 32]; /* not USE_LIVE: what was wrong, one line */
+    char why[sizeof ((ember_err *)0)->msg + 32]; /* what was wrong, one line; "" when
+                                                    nothing was (USE_LIVE, a fresh dir) */
     char skipped[256];                           /* snapshots that did not verify: "20, 15" */
 } snap_choice;
 

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 
-from harness import check, ember, gen_file, main, tmpdir, write
+from harness import check, close, ember, gen_file, main, tmpdir, write
 
 N_FIRST, N_MORE = 20000, 6000
 
@@ -234,7 +234,12 @@ def test_rebuild_when_no_snapshot_verifies():
     check("--rebuild" in msg and "no snapshot verifies" in msg, msg)
     err = run_ok(d, "--rebuild")
     check("rebuild" in err, err[-1500:])
-    check(state(d) == want, "rebuilt state differs from the reference")
+    got = {r["sensor"]: r for r in state(d)}
+    ref = {r["sensor"]: r for r in want}
+    check(sorted(got) == sorted(ref), "rebuilt keys differ from the reference")
+    for k, r in ref.items():  # one batch instead of 12 sums in another order: last bits
+        check(got[k]["count"] == r["count"] and close(got[k]["sum_temp"], r["sum_temp"]),
+              "key %s: rebuilt %r, reference %r" % (k, got[k], r))
     run_ok(d)  # and an ordinary start goes on from it
 
 
