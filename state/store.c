@@ -972,10 +972,10 @@ void store_iter_next(store_iter *it)
         }
     }
     it->has_last = klen <= it->last_cap;
-    if (it->has_last) {
+    if (it->has_last && klen) /* an empty key: nothing to copy (it->last may be NULL) */
         memcpy(it->last, k, klen);
+    if (it->has_last)
         it->last_len = klen;
-    }
     rocksdb_iter_next(it->it);
 }
 
