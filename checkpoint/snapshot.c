@@ -110,6 +110,31 @@ out:
     return rc;
 }
 
+/* Every column family of the db at db_dir read whole with RocksDB's block
+ * checksums: a table that was already damaged in the live db when a
+ * snapshot linked it matches the snapshot's MANIFEST, not RocksDB's own
+ * checksums. Read-only: a snapshot still matches its MANIFEST after. */
+static int reads_whole(const char *db_dir, ember_err *err)
+{
+    store *st = NULL;
+    store_opts ro = {.read_only = 1};
+    int rc = store_open(db_dir, NULL, 0, &ro, &st, err);
+    for (size_t cf = 0; !rc && cf < store_cf_count(st); cf++) {
+        uint64_t keys = 0;
+        rc = store_scan(st, (int)cf, &keys, err);
+    }
+    store_close(st);
+    return rc;
+}
+
+static int snapshot_reads_whole(const char *ckpt_dir, uint64_t batch, ember_err *err)
+{
+    char db[PATH_CAP];
+    snap_path(db, sizeof db, ckpt_dir, batch);
+    strncat(db, "/db", sizeof db - strlen(db) - 1);
+    return reads_whole(db, err);
+}
+
 int snap_create(const char *ckpt_dir, store *st, uint64_t batch, uint64_t created_ms,
                 const src_range *ends, size_t n_ends, uint64_t job_hash, ember_err *err)
 {
@@ -128,6 +153,7 @@ int snap_create(const char *ckpt_dir, store *st, uint64_t batch, uint64_t create
         rc = fp_check("snapshot.mid_copy", err);
     if (!rc)
         rc = write_manifest(ckpt_dir, tmp, batch, created_ms, ends, n_ends, job_hash, err);
+
     if (!rc)
         rc = io_fsync_dir(db, err);
     if (!rc)
@@ -520,6 +546,62 @@ void snap_judge_live(const char *ckpt_dir, store *st, uint64_t newest, snap_live
     commit_free(&c);
 }
 
+typedef struct table_check {
+    const char *ckpt_dir;
+    const manifest *m; /* of the newest snapshot, or NULL */
+    uint64_t snap;
+    store *st;
+    ember_err *err;
+} table_check;
+
+/* One live table: the newest snapshot recorded it (tables never change:
+ * its size and xxh64 must still be those), or it is newer than that and
+ * its key range is read through RocksDB, checksums verified. */
+static int check_one_table(void *ctx, const store_table *t)
+{
+    table_check *c = ctx;
+    char rel[PATH_CAP], path[PATH_CAP];
+    snprintf(rel, sizeof rel, "db/%s", t->name);
+    snprintf(path, sizeof path, "%s/db/%s", c->ckpt_dir, t->name);
+    for (size_t i = 0; c->m && i < c->m->n_files; i++) {
+        const manifest_file *f = &c->m->files[i];
+        uint64_t bytes = 0, hash = 0;
+        if (strcmp(f->path, rel) != 0)
+            continue;
+        int rc = manifest_hash_file(path, &bytes, &hash, c->err);
+        if (rc)
+            return rc;
+        if (bytes == f->bytes && hash == f->xxh64)
+            return 0;
+        return ember_err_set(c->err, -EMBER_ECORRUPT,
+                             "%s: Corruption: the table is not what snapshot %" PRIu64
+                             " recorded (%" PRIu64 " bytes, xxh64 %016" PRIx64 "; now %" PRIu64
+                             " bytes, %016" PRIx64 ")",
+                             path, c->snap, f->bytes, f->xxh64, bytes, hash);
+    }
+    uint64_t keys = 0;
+    return t->cf < 0 ? 0
+                     : store_scan_range(c->st, t->cf, t->lo, t->lo_len, t->hi, t->hi_len, &keys,
+                                        c->err);
+}
+
+/* Before a batch builds on the live state: a block damaged while the job
+ * was stopped is found only when read. Tables the newest snapshot has are
+ * hashed (fast), newer ones read over their key ranges: the cost follows
+ * what changed since the last snapshot. */
+static int check_live_tables(const char *ckpt_dir, store *st, uint64_t newest, ember_err *err)
+{
+    char snap[PATH_CAP];
+    manifest m = {0};
+    ember_err ignored = {0};
+    snap_path(snap, sizeof snap, ckpt_dir, newest);
+    int have_m = newest && manifest_read(snap, &m, &ignored) == 0;
+    table_check c = {ckpt_dir, have_m ? &m : NULL, newest, st, err};
+    int rc = store_each_table(st, check_one_table, &c);
+    manifest_free(&m);
+    return rc;
+}
+
 void snap_check_live(const char *ckpt_dir, snap_live *out)
 {
     char db[PATH_CAP];
@@ -544,6 +626,12 @@ void snap_check_live(const char *ckpt_dir, snap_live *out)
         return;
     }
     snap_judge_live(ckpt_dir, st, newest, out);
+    if (out->kind == SNAP_LIVE_OK && out->batch) {
+        ember_err terr = {0};
+        rc = check_live_tables(ckpt_dir, st, newest, &terr);
+        if (rc == -EMBER_ECORRUPT)
+            damaged(out, rc, "%s", terr.msg);
+    }
     store_close(st);
 }
 
@@ -592,26 +680,6 @@ static int empty_state_suffices(const char *ckpt_dir, size_t n_snapshots, int *n
     return p.first == 1 || *nothing;
 }
 
-/* Every column family of snapshot `batch` read whole with RocksDB's block
- * checksums: a table that was already damaged in the live db when the
- * snapshot linked it matches the snapshot's MANIFEST, not RocksDB's own
- * checksums. Read-only: the snapshot still matches its MANIFEST after. */
-static int reads_whole(const char *ckpt_dir, uint64_t batch, ember_err *err)
-{
-    char db[PATH_CAP];
-    store *st = NULL;
-    store_opts ro = {.read_only = 1};
-    snap_path(db, sizeof db, ckpt_dir, batch);
-    strncat(db, "/db", sizeof db - strlen(db) - 1);
-    int rc = store_open(db, NULL, 0, &ro, &st, err);
-    for (size_t cf = 0; !rc && cf < store_cf_count(st); cf++) {
-        uint64_t keys = 0;
-        rc = store_scan(st, (int)cf, &keys, err);
-    }
-    store_close(st);
-    return rc;
-}
-
 int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choice *out,
                       ember_err *err)
 {
@@ -634,7 +702,7 @@ int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choi
     for (size_t i = n; !rc && i > 0; i--) {
         ember_err verr = {0};
         if (snap_verify(ckpt_dir, b[i - 1], NULL, &verr) == 0 &&
-            reads_whole(ckpt_dir, b[i - 1], &verr) == 0) {
+            snapshot_reads_whole(ckpt_dir, b[i - 1], &verr) == 0) {
             if (live.kind == SNAP_LIVE_DAMAGED)
                 rc = snap_set_aside_live(ckpt_dir, err);
             if (!rc)

@@ -73,7 +73,10 @@ uint64_t snap_newest(const char *ckpt_dir);
 void snap_judge_live(const char *ckpt_dir, store *st, uint64_t newest, snap_live *out);
 /* Opens DIR/db read-only (nothing is written to it, nothing deleted) and
  * judges it; a db that does not open (or is marked damaged by a run,
- * STORE_DAMAGE_FILE) is damaged. */
+ * STORE_DAMAGE_FILE) is damaged. A block damaged while the job was stopped
+ * is found only when read, so its tables are checked too: those the newest
+ * snapshot has against that snapshot's MANIFEST (size, xxh64: tables never
+ * change), newer ones read over their key ranges with checksums. */
 void snap_check_live(const char *ckpt_dir, snap_live *out);
 
 /* Where a damaged live db is moved (the previous one is replaced). */

@@ -921,7 +921,11 @@ int store_read_status(const store *s, ember_err *err)
 {
     if (!s->read_error[0])
         return 0;
-    return ember_err_set(err, s->read_error_code, "%s: %s", s->path, s->read_error);
+    int marked = !s->read_only && store_damage_note(s->path, NULL, 0);
+    return ember_err_set(err, s->read_error_code, "%s: %s%s", s->path, s->read_error,
+                         marked ? " (state marked damaged: the next start restores the newest "
+                                  "snapshot that verifies)"
+                                : "");
 }
 
 int store_iter_status(const store_iter *it, ember_err *err)
@@ -1035,6 +1039,51 @@ int store_unlisted_tables(store *s, char *first, size_t cap)
     if (lf)
         rocksdb_livefiles_destroy(lf);
     return found;
+}
+
+int store_each_table(store *s, store_table_fn fn, void *ctx)
+{
+    const rocksdb_livefiles_t *lf = rocksdb_livefiles(s->db);
+    int n = lf ? rocksdb_livefiles_count(lf) : 0, rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        store_table t;
+        const char *name = rocksdb_livefiles_name(lf, i);
+        const char *base = strrchr(name, '/');
+        t.name = base ? base + 1 : name;
+        t.cf = store_cf_index(s, rocksdb_livefiles_column_family_name(lf, i));
+        t.lo = rocksdb_livefiles_smallestkey(lf, i, &t.lo_len);
+        t.hi = rocksdb_livefiles_largestkey(lf, i, &t.hi_len);
+        rc = fn(ctx, &t);
+    }
+    if (lf)
+        rocksdb_livefiles_destroy(lf);
+    return rc;
+}
+
+int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi,
+                     size_t hi_len, uint64_t *keys, ember_err *err)
+{
+    *keys = 0;
+    int rc = cf_check(s, cf, err);
+    if (rc)
+        return rc;
+    store_iter *it = store_iter_new(s, cf, NULL, 0);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
+    store_iter_seek(it, lo, lo_len);
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t kn;
+        const char *k = store_iter_key(it, &kn);
+        size_t n = kn < hi_len ? kn : hi_len;
+        int c = memcmp(k, hi, n);
+        if (c > 0 || (c == 0 && kn > hi_len))
+            break;
+        (*keys)++;
+    }
+    rc = store_iter_status(it, err);
+    store_iter_free(it);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- stats */

@@ -107,6 +107,22 @@ int store_has_data(const char *dir);
  * none, after a crash mid-compaction a few, after a truncated MANIFEST all. */
 int store_unlisted_tables(store *s, char *first, size_t cap);
 
+/* One table file of the current version: its name ("000017.sst"), CF
+ * index (-1 for one not exposed) and smallest and largest user keys. */
+typedef struct store_table {
+    const char *name;
+    int cf;
+    const char *lo, *hi;
+    size_t lo_len, hi_len;
+} store_table;
+typedef int (*store_table_fn)(void *ctx, const store_table *t);
+/* Calls fn for every table (stops at the first non-zero, returned). */
+int store_each_table(store *s, store_table_fn fn, void *ctx);
+/* store_scan over the keys lo..hi (both included). */
+EMBER_MUST_CHECK int store_scan_range(store *s, int cf, const char *lo, size_t lo_len,
+                                      const char *hi, size_t hi_len, uint64_t *keys,
+                                      ember_err *err);
+
 /* Estimates from RocksDB properties (rocksdb.estimate-num-keys, live sst size
  * + memtables). */
 void store_stats(store *s, int cf, uint64_t *keys, uint64_t *bytes);

@@ -1233,7 +1233,11 @@ def outcome_of_damage(d, st, reference, windowed, case, rel):
     for attempt in range(3):
         p = run(d, st)
         if p.returncode == 0:
-            if state_text(d) != reference:
+            try:
+                got = state_text(d)
+            except Bad as ex:
+                raise Bad("damage: %s: `ember run` exit 0, then %s" % (case, ex))
+            if got != reference:
                 raise Bad("damage: %s: exit 0 with a state other than the undamaged run's" % case)
             if not windowed:
                 verify_sink(d, case)
