@@ -43,7 +43,7 @@
 /* ------------------------------------------------------------ file hashing */
 
 /* Streams path through XXH64 in 1 MB reads. */
-static int hash_file(const char *path, uint64_t *bytes, uint64_t *hash, ember_err *err)
+int manifest_hash_file(const char *path, uint64_t *bytes, uint64_t *hash, ember_err *err)
 {
     XXH64_state_t *st = XXH64_createState();
     char *buf = malloc(MANIFEST_HASH_BUF);
@@ -204,7 +204,7 @@ int manifest_collect_files(const char *snap_dir, manifest *m, ember_err *err)
     for (size_t i = 0; i < names.n; i++) {
         manifest_file *f = &m->files[i];
         snprintf(path, sizeof path, "%s/%s", snap_dir, names.names[i]);
-        if ((rc = hash_file(path, &f->bytes, &f->xxh64, err)) != 0)
+        if ((rc = manifest_hash_file(path, &f->bytes, &f->xxh64, err)) != 0)
             goto out_names;
         f->path = names.names[i]; /* ownership moves to m */
         names.names[i] = NULL;
@@ -522,7 +522,7 @@ static int verify_hash(const char *snap_dir, const manifest_file *f, ember_err *
     int rc;
 
     snprintf(path, sizeof path, "%s/%s", snap_dir, f->path);
-    if ((rc = hash_file(path, &bytes, &hash, err)) != 0)
+    if ((rc = manifest_hash_file(path, &bytes, &hash, err)) != 0)
         return rc;
     if (bytes != f->bytes || hash != f->xxh64)
         return ember_err_set(err, -EMBER_ECORRUPT,

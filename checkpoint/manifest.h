@@ -51,5 +51,8 @@ EMBER_MUST_CHECK int manifest_read(const char *snap_dir, manifest *m, ember_err 
 EMBER_MUST_CHECK int manifest_verify_files(const char *snap_dir, const manifest *m,
                                            ember_err *err);
 void manifest_free(manifest *m);
+/* Size and XXH64 (seed 0) of one file, as the MANIFEST records them. */
+EMBER_MUST_CHECK int manifest_hash_file(const char *path, uint64_t *bytes, uint64_t *hash,
+                                        ember_err *err);
 
 #endif

@@ -292,6 +292,9 @@ typedef struct ember_run_opts {
                              watermark to the end and emits every open window */
     int reset_output;     /* output of another checkpoint is moved aside (file) or a new
                              marker sequence starts (kafka) instead of refusing to start */
+    int rebuild;          /* when the live state is damaged and no snapshot
+                             verifies: an empty state, the sources re-read from
+                             their first offsets (otherwise that is an error) */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until

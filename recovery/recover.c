@@ -18,12 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int path_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 /* A recovery failpoint: crash kills recovery itself; an error action fails
  * recovery with this message. */
 static int recovery_failpoint(const char *name, ember_err *err)
@@ -63,67 +57,57 @@ static int open_live(const char *dir, const ember_job *job, uint64_t job_hash, r
     return rc;
 }
 
-/* Tries snapshots newest first; the first that verifies becomes live. */
-static int restore_newest(const char *dir, const ember_job *job, uint64_t job_hash,
-                          const char *why, recovery *r, ember_err *err)
+static void log_skipped(void *ctx, uint64_t batch, const char *why)
 {
-    uint64_t *b = NULL;
-    size_t n = 0;
-    int rc = snap_list(dir, &b, &n, err);
-    for (size_t i = n; !rc && i > 0; i--) {
-        ember_err verr = {0};
-        if (snap_verify(dir, b[i - 1], NULL, &verr)) {
-            em_log(EMBER_LOG_WARN, "recovery: snapshot %" PRIu64 " skipped: %s", b[i - 1],
-                   verr.msg);
-            continue;
-        }
-        em_log(EMBER_LOG_WARN, "recovery: %s; restoring snapshot %" PRIu64, why, b[i - 1]);
-        rc = snap_restore(dir, b[i - 1], err);
-        if (!rc)
-            rc = recovery_failpoint("recovery.after_restore", err);
-        if (!rc)
-            rc = open_live(dir, job, job_hash, r, err);
-        if (!rc) {
-            r->origin = STATE_SNAPSHOT;
-            r->snapshot = b[i - 1];
-        }
-        free(b);
-        return rc;
-    }
-    free(b);
-    return rc ? rc : ember_err_set(err, -ENOENT, "no snapshot verifies");
+    (void)ctx;
+    em_log(EMBER_LOG_WARN, "recovery: snapshot %" PRIu64 " skipped: %s", batch, why);
 }
 
-/* Step 3: live state, or a snapshot, or (with the whole WAL) empty state. */
-static int open_state(const char *dir, const ember_job *job, uint64_t job_hash, recovery *r,
-                      ember_err *err)
+/* Step 3: the state snap_choose_state picks, judging the live state without
+ * writing to it (checkpoint/snapshot.h): the live state, the newest
+ * snapshot that verifies, or an empty state when the WAL plans every batch
+ * from 1 (or with --rebuild). A writable open that meets Corruption where
+ * the read-only judgement did not marks the db damaged and chooses again. */
+static int open_state(const char *dir, const ember_job *job, uint64_t job_hash, int rebuild,
+                      recovery *r, ember_err *err)
 {
-    char db[4200], why[700];
-    snprintf(db, sizeof db, "%s/db", dir);
-    int had_db = path_exists(db);
-    if (had_db) {
+    snap_choose_opts o = {.rebuild = rebuild, .replayable = job->source->replayable,
+                          .log = log_skipped};
+    for (int attempt = 0;; attempt++) {
+        snap_choice ch;
         ember_err oerr = {0};
-        if (!open_live(dir, job, job_hash, r, &oerr)) {
-            r->origin = r->last.batch ? STATE_LIVE : STATE_FRESH;
+        int rc = snap_choose_state(dir, &o, &ch, err);
+        if (rc)
+            return rc;
+        if (ch.action == SNAP_RESTORED)
+            em_log(EMBER_LOG_WARN, "recovery: %s; restoring snapshot %" PRIu64 " and replaying "
+                   "the WAL after it", ch.why, ch.batch);
+        else if (ch.action == SNAP_START_EMPTY && ch.why[0])
+            em_log(EMBER_LOG_WARN, "recovery: %s and no snapshot %s; the WAL plans every batch "
+                   "from 1: replaying it on an empty state", ch.why,
+                   ch.skipped[0] ? "verifies" : "exists");
+        else if (ch.action == SNAP_REBUILD)
+            em_log(EMBER_LOG_WARN, "recovery: %s and no snapshot verifies; --rebuild: an empty "
+                   "state, the source re-read from its first offsets", ch.why);
+        if (ch.action == SNAP_RESTORED && (rc = recovery_failpoint("recovery.after_restore", err)))
+            return rc;
+        rc = open_live(dir, job, job_hash, r, &oerr);
+        if (!rc) {
+            r->origin = ch.action == SNAP_RESTORED ? STATE_SNAPSHOT
+                        : r->last.batch            ? STATE_LIVE
+                                                   : STATE_FRESH;
+            r->snapshot = ch.action == SNAP_RESTORED ? ch.batch : 0;
+            r->rebuild = ch.action == SNAP_REBUILD;
             return 0;
         }
-        if (oerr.code == -EMBER_EINCOMPAT) {
+        if (rc != -EMBER_ECORRUPT || attempt) {
             *err = oerr;
-            return oerr.code;
+            return rc;
         }
-        snprintf(why, sizeof why, "live state unusable (%s)", oerr.msg);
-    } else {
-        snprintf(why, sizeof why, "live state missing");
+        char db[4200];
+        snprintf(db, sizeof db, "%s/db", dir);
+        store_mark_damaged(db, oerr.msg);
     }
-    int rc = restore_newest(dir, job, job_hash, why, r, err);
-    if (rc != -ENOENT)
-        return rc;
-    if (had_db)
-        return ember_err_set(err, -EMBER_ECORRUPT,
-                             "%s and no snapshot verifies; restore a snapshot with `ember "
-                             "restore` or start fresh with another --dir", why);
-    r->origin = STATE_FRESH;
-    return open_live(dir, job, job_hash, r, err); /* nothing to restore: replay the WAL */
 }
 
 /* Step 4: the counters committed beside the commit record. */
@@ -210,6 +194,24 @@ static int collect_pending(const char *dir, recovery *r, ember_err *err)
     wal_damage dmg = {0};
     collector c = {r, 0, err};
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", dir);
+    if (r->rebuild) { /* --rebuild: everything before the WAL's oldest PLAN, one batch */
+        planned_batch p = {0};
+        int rc = snap_rebuild_batch(dir, &p.batch, &p.time_ms, &p.ranges, &p.n, err);
+        if (rc)
+            return rc;
+        if (p.n && !(r->pending = malloc(sizeof p))) {
+            free(p.ranges);
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        }
+        if (p.n) { /* as if batch p-1 had committed an empty state: batch p comes next */
+            r->pending[0] = p;
+            r->n_pending = c.cap = 1;
+            r->last.batch = p.batch - 1;
+            em_log(EMBER_LOG_WARN, "recovery: --rebuild: batch %" PRIu64 " re-reads %zu "
+                   "partition%s from offset 0, then the WAL's PLANs from batch %" PRIu64,
+                   p.batch, p.n, p.n == 1 ? "" : "s", p.batch + 1);
+        }
+    }
     return wal_scan(wal_dir, r->last.batch + 1, collect_record, &c, &dmg, err);
 }
 
@@ -227,6 +229,11 @@ void recovery_free_pending(recovery *r)
 static void say_found(const char *dir, const recovery *r)
 {
     char line[1024];
+    if (r->rebuild) {
+        em_log(EMBER_LOG_INFO, "recovery: rebuilding %s from an empty state: %zu batch%s to run",
+               dir, r->n_pending, r->n_pending == 1 ? "" : "es");
+        return;
+    }
     if (!r->last.batch) {
         if (r->n_pending)
             em_log(EMBER_LOG_INFO, "recovery: no committed batch in %s; %zu planned batch%s in "
@@ -261,7 +268,7 @@ static void recovery_close(recovery *r)
 }
 
 int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash, int reset_output,
-                  recovery *r, ember_err *err)
+                  int rebuild, recovery *r, ember_err *err)
 {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
@@ -273,7 +280,7 @@ int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash, int 
     if (!rc)
         rc = snap_cleanup(dir, err);
     if (!rc)
-        rc = open_state(dir, job, job_hash, r, err);
+        rc = open_state(dir, job, job_hash, rebuild, r, err);
     if (!rc)
         rc = read_counters(r, err);
     if (!rc)

@@ -7,8 +7,10 @@
  *   1. take DIR/LOCK (flock): one writer per checkpoint directory; read (or
  *      make) DIR/ID, the checkpoint's id
  *   2. check the job spec against DIR/JOB (refuse state-layout changes)
- *   3. open the live state; if missing or unusable, restore the newest
- *      snapshot whose MANIFEST verifies (older ones if the newest fails)
+ *   3. judge the live state without writing to it (snap_choose_state): open
+ *      it when it is whole; if missing or damaged, restore the newest
+ *      snapshot that verifies (older ones if the newest fails), else an
+ *      empty state when the WAL plans every batch from 1 (or --rebuild)
  *   4. read the commit record: committed batch c, end offsets, sink marker,
  *      and the counters kept beside it
  *   5. open the WAL, truncating a torn tail (reported, never applied)
@@ -59,16 +61,21 @@ typedef struct recovery {
     uint64_t drained;    /* meta "drained": the drain batch, 0 if never drained */
     state_origin origin;
     uint64_t snapshot; /* STATE_SNAPSHOT: the batch restored */
+    int rebuild;       /* --rebuild was needed: an empty state, the first pending
+                          batch re-reads the sources from offset 0 */
 
     planned_batch *pending; /* batches last.batch+1 .. in order */
     size_t n_pending;
 } recovery;
 
 /* Runs steps 1-6 for `job` over `dir`; job_hash is job_layout_hash(job);
- * reset_output gives a damaged DIR/ID a new id (ember run --reset-output).
+ * reset_output gives a damaged DIR/ID a new id (ember run --reset-output);
+ * rebuild allows an empty state when the live state is damaged and no
+ * snapshot verifies (ember run --rebuild; snap_choose_state).
  * On failure everything it opened is closed again. */
 EMBER_MUST_CHECK int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash,
-                                   int reset_output, recovery *r, ember_err *err);
+                                   int reset_output, int rebuild, recovery *r,
+                                   ember_err *err);
 /* Frees the pending batches (not the handles, not `last`). */
 void recovery_free_pending(recovery *r);
 

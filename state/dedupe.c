@@ -186,6 +186,7 @@ int dedupe_expire(dedupe *d, ember_err *err)
         store_batch_delete(d->wb, d->st, d->timer_cf, k, n);
         store_batch_delete(d->wb, d->st, d->cf, id, len);
     }
+    int rc = store_iter_status(it, err);
     store_iter_free(it);
-    return 0;
+    return rc;
 }

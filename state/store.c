@@ -31,6 +31,7 @@
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +65,8 @@ struct store {
     /* The first iterator read that failed since open: a failed read inside
      * RocksDB ends an iteration as if the range ended, so every write and
      * every reader that must see the whole range checks this first. */
-    char read_error[256];
+    char read_error[512];
+    int read_error_code;
 };
 
 struct store_batch {
@@ -73,7 +75,11 @@ struct store_batch {
 
 struct store_iter {
     store *s;
+    int cf;
     rocksdb_iterator_t *it;
+    char *last;                   /* the last key the iterator was valid on */
+    size_t last_len, last_cap;
+    int has_last;
     rocksdb_readoptions_t *ropts; /* must outlive it */
     char *prefix;                 /* prefix bytes, then the upper bound */
     size_t plen;
@@ -87,10 +93,12 @@ static const char DEFAULT_CF[] = "default";
 /* RocksDB statuses read "<Kind>: <detail>"; the kind picks our code. A held
  * LOCK file reads "While lock file: DIR/LOCK: Resource temporarily
  * unavailable" from another process and "lock hold by current process ...
- * DIR/LOCK: No locks available" from this one. */
+ * DIR/LOCK: No locks available" from this one. A status of a failed read may
+ * carry the kind after a prefix ("While reading ...: Corruption: ..."). */
 static int rocks_code(const char *msg)
 {
-    if (strncmp(msg, "Corruption", 10) == 0)
+    if (strncmp(msg, "Corruption", 10) == 0 || strstr(msg, ": Corruption: ") ||
+        strstr(msg, "checksum mismatch") || strstr(msg, "Bad table magic number"))
         return -EMBER_ECORRUPT;
     if (strstr(msg, "/LOCK: "))
         return -EMBER_ELOCKED;
@@ -99,14 +107,103 @@ static int rocks_code(const char *msg)
     return -EIO;
 }
 
+void store_one_line(char *msg)
+{
+    char *w = msg;
+    for (const char *r = msg; *r; r++) {
+        char c = *r == '\n' || *r == '\r' || *r == '\t' ? ' ' : *r;
+        if (c == ' ' && (w == msg || w[-1] == ' '))
+            continue; /* no leading or doubled blanks */
+        *w++ = c;
+    }
+    while (w > msg && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
 /* Moves a RocksDB error string into err (naming the db and the call) and
- * frees it. */
+ * frees it. RocksDB ends some messages with a newline: every message is one
+ * line. */
 static int rocks_err(ember_err *err, const char *path, const char *what, char *rerr)
 {
+    store_one_line(rerr);
     int code = rocks_code(rerr);
 
     ember_err_set(err, code, "%s: %s: %s", path, what, rerr);
+    if (err)
+        store_one_line(err->msg);
     rocksdb_free(rerr);
+    return code;
+}
+
+/* ---------------------------------------------------------------- damage */
+
+static int damage_path(const char *db_dir, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "%s/" STORE_DAMAGE_FILE, db_dir) < (int)cap ? 0 : -ENAMETOOLONG;
+}
+
+int store_mark_damaged(const char *db_dir, const char *why)
+{
+    char path[4200], tmp[4300];
+    if (damage_path(db_dir, path, sizeof path))
+        return -ENAMETOOLONG;
+    if (access(path, F_OK) == 0)
+        return 0; /* the first reason stays */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    char line[sizeof ((ember_err *)0)->msg + 2];
+    snprintf(line, sizeof line, "%s", why);
+    store_one_line(line);
+    int ok = fprintf(f, "%s\n", line) > 0;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int rc = -errno;
+        unlink(tmp);
+        return rc ? rc : -EIO;
+    }
+    int dfd = open(db_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd); /* best effort: the error itself is what the run reports */
+        close(dfd);
+    }
+    return 0;
+}
+
+int store_damage_note(const char *db_dir, char *buf, size_t cap)
+{
+    char path[4200];
+    if (damage_path(db_dir, path, sizeof path))
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (cap) {
+        buf[0] = '\0';
+        if (!fgets(buf, (int)cap, f))
+            snprintf(buf, cap, "(no reason recorded)");
+        store_one_line(buf);
+    }
+    fclose(f);
+    return 1;
+}
+
+/* A writer that meets a Corruption status leaves a note in its db
+ * directory, so the next start restores a snapshot instead of opening this
+ * state again (a damaged block is found only when read, not at open). */
+static int store_fail(store *s, ember_err *err, const char *what, char *rerr)
+{
+    int code = rocks_err(err, s->path, what, rerr);
+    if (code == -EMBER_ECORRUPT && !s->read_only && err &&
+        store_mark_damaged(s->path, err->msg) == 0) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (state marked damaged: the next start "
+                 "restores the newest snapshot that verifies)");
+    }
     return code;
 }
 
@@ -137,6 +234,15 @@ static int options_create(store *s, const store_opts *o)
     rocksdb_options_set_write_buffer_size(s->opts, STORE_WRITE_BUFFER_BYTES);
     rocksdb_options_set_max_write_buffer_number(s->opts, STORE_MAX_WRITE_BUFFERS);
     rocksdb_options_set_atomic_flush(s->opts, 1);
+    /* Check what can be checked at open (file sizes and the MANIFEST's
+     * consistency) and stop at the first damaged record instead of
+     * guessing. */
+    rocksdb_options_set_paranoid_checks(s->opts, 1);
+    /* RocksDB's log: a record cut short at the end is a crash mid-write
+     * (the commit it held was never acknowledged, or the ember WAL replays
+     * it); a record that fails its checksum is damage (Corruption), not the
+     * end of the log as the default point-in-time recovery takes it. */
+    rocksdb_options_set_wal_recovery_mode(s->opts, 0 /* kTolerateCorruptedTailRecords */);
     rocksdb_options_set_keep_log_file_num(s->opts, STORE_KEEP_INFO_LOGS);
     /* RocksDB's info LOG is off unless EMBER_ROCKSDB_LOG is set: in RocksDB
      * 7.8 its writer asserts (and aborts the process) on the write after one
@@ -207,6 +313,75 @@ static int plan_cfs(store *s, const char *const *ops, size_t n_ops, char **disk,
     return 0;
 }
 
+static int is_table_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".sst") == 0;
+}
+
+/* Whether RocksDB's current version lists table `name`. */
+static int is_listed(const rocksdb_livefiles_t *lf, int n_live, const char *name)
+{
+    for (int i = 0; i < n_live; i++) {
+        const char *f = rocksdb_livefiles_name(lf, i);
+        const char *base = strrchr(f, '/');
+        if (strcmp(base ? base + 1 : f, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes a directory of plain files (and the directory); 0 when it is not
+ * there. */
+static int remove_tree_flat(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        char p[4400];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name), unlink(p);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+/* 1 when dir holds a file RocksDB made for data: a table, a MANIFEST or a
+ * write-ahead log. */
+int store_has_db_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        found = (n > 4 && (strcmp(e->d_name + n - 4, ".sst") == 0 ||
+                           strcmp(e->d_name + n - 4, ".log") == 0)) ||
+                strncmp(e->d_name, "MANIFEST-", 9) == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+int store_has_data(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        char p[4400];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        found = is_table_name(e->d_name) ||
+                (n > 4 && strcmp(e->d_name + n - 4, ".log") == 0 && stat(p, &sb) == 0 &&
+                 sb.st_size > 0);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* Lists the CFs on disk; a db that does not exist yet has none. */
 static int list_cfs(store *s, char ***names, size_t *n, ember_err *err)
 {
@@ -220,11 +395,23 @@ static int list_cfs(store *s, char ***names, size_t *n, ember_err *err)
         return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
     exists = access(current, F_OK) == 0;
     free(current);
+    if (!exists && s->read_only)
+        return ember_err_set(err, -ENOENT, "%s: no state db here", s->path);
+    if (!exists && store_has_db_files(s->path))
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "%s: holds RocksDB files but no CURRENT file: damaged state, "
+                             "not opened (an open would start an empty db over it)",
+                             s->path);
     if (!exists)
-        return s->read_only ? ember_err_set(err, -ENOENT, "%s: no state db here", s->path) : 0;
+        return 0;
     *names = rocksdb_list_column_families(s->opts, s->path, n, &rerr);
-    if (rerr)
+    if (rerr) { /* RocksDB 7.8 returns an array (malloc(0)) even then */
+        if (*names)
+            rocksdb_list_column_families_destroy(*names, *n);
+        *names = NULL;
+        *n = 0;
         return rocks_err(err, s->path, "list column families", rerr);
+    }
     return 0;
 }
 
@@ -258,6 +445,68 @@ out_free:
     return rc;
 }
 
+/* A db a run found damaged (store_mark_damaged) is not opened again. */
+static int check_damage(store *s, ember_err *err)
+{
+    char why[sizeof err->msg];
+    if (!store_damage_note(s->path, why, sizeof why))
+        return 0;
+    return ember_err_set(err, -EMBER_ECORRUPT,
+                         "%s: damaged (a run found: %.400s); remove %s/" STORE_DAMAGE_FILE
+                         " to read it anyway", s->path, why, s->path);
+}
+
+/* Hard-links every table file the probe's version does not list into
+ * <db>.unlisted (emptied first; removed when there are none): the writable
+ * open deletes them, and after a crash mid-compaction they are garbage, but
+ * after damage to the MANIFEST they are the state. */
+static int keep_unlisted(store *probe, ember_err *err)
+{
+    char aside[4300], first[64];
+    snprintf(aside, sizeof aside, "%s.unlisted", probe->path);
+    int n = store_unlisted_tables(probe, first, sizeof first);
+    if (remove_tree_flat(aside) != 0)
+        return ember_err_set(err, -errno, "%s: %s", aside, strerror(errno));
+    if (!n)
+        return 0;
+    if (mkdir(aside, 0755) != 0)
+        return ember_err_set(err, -errno, "%s: %s", aside, strerror(errno));
+    const rocksdb_livefiles_t *lf = rocksdb_livefiles(probe->db);
+    int n_live = lf ? rocksdb_livefiles_count(lf) : 0, rc = 0;
+    DIR *d = opendir(probe->path);
+    for (struct dirent *e; !rc && d && (e = readdir(d));) {
+        if (!is_table_name(e->d_name) || is_listed(lf, n_live, e->d_name))
+            continue;
+        char from[4300], to[4400];
+        snprintf(from, sizeof from, "%s/%s", probe->path, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", aside, e->d_name);
+        if (link(from, to) != 0)
+            rc = ember_err_set(err, -errno, "link %s %s: %s", from, to, strerror(errno));
+    }
+    if (d)
+        closedir(d);
+    if (lf)
+        rocksdb_livefiles_destroy(lf);
+    return rc;
+}
+
+/* An existing db opens read-only first: a writable open of a damaged db
+ * may delete files (RocksDB removes every table its MANIFEST does not
+ * list) or start over; a read-only open writes nothing. What the writable
+ * open would delete is kept (keep_unlisted). */
+static int probe_read_only(const char *db_dir, const store_opts *opts, ember_err *err)
+{
+    store_opts ro = *opts;
+    store *probe = NULL;
+    ro.read_only = 1;
+    ro.block_cache_bytes = 0;
+    int rc = store_open(db_dir, NULL, 0, &ro, &probe, err);
+    if (!rc)
+        rc = keep_unlisted(probe, err);
+    store_close(probe);
+    return rc;
+}
+
 int store_open(const char *db_dir, const char *const *op_names, size_t n_ops,
                const store_opts *opts, store **out, ember_err *err)
 {
@@ -283,8 +532,12 @@ int store_open(const char *db_dir, const char *const *op_names, size_t n_ops,
         ember_err_set(err, rc, "%s: out of memory", db_dir);
         goto out_close;
     }
+    if ((rc = check_damage(s, err)) < 0)
+        goto out_close;
     if ((rc = list_cfs(s, &disk, &n_disk, err)) < 0)
         goto out_close;
+    if (n_disk && !s->read_only && (rc = probe_read_only(db_dir, opts, err)) < 0)
+        goto out_free_list;
     if ((rc = plan_cfs(s, op_names, n_ops, disk, n_disk, err)) < 0)
         goto out_free_list;
     if ((rc = open_db(s, err)) < 0)
@@ -378,7 +631,7 @@ static int multiget_collect(store *s, size_t n, char **rvals, const size_t *rlen
                                rlens[i]);
         if (rerrs[i]) {
             if (rc == 0)
-                rc = rocks_err(err, s->path, "multiget", rerrs[i]);
+                rc = store_fail(s, err, "multiget", rerrs[i]);
             else
                 rocksdb_free(rerrs[i]);
         }
@@ -442,7 +695,7 @@ int store_get(store *s, int cf, const void *key, size_t klen, char **val, size_t
         return rc;
     *val = rocksdb_get_cf(s->db, s->ropts, s->cf[cf], key, klen, vlen, &rerr);
     if (rerr)
-        return rocks_err(err, s->path, "get", rerr);
+        return store_fail(s, err, "get", rerr);
     if (!*val)
         return ember_err_set(err, -ENOENT, "%s: key not found in \"%s\"", s->path,
                              s->cf_names[cf]);
@@ -498,11 +751,16 @@ int store_write(store *s, store_batch *b, int sync, ember_err *err)
         return ember_err_set(err, rc, "%s: write of %zu ops: %s (failpoint state.write)",
                              s->path, store_batch_count(b), strerror(-rc));
     if (s->read_error[0])
-        return ember_err_set(err, -EIO, "%s: not writing a batch computed after a failed read (%s)",
-                             s->path, s->read_error);
+        return ember_err_set(err, s->read_error_code,
+                             "%s: not writing a batch computed after a failed read (%s)%s",
+                             s->path, s->read_error,
+                             store_damage_note(s->path, NULL, 0)
+                                 ? "; state marked damaged: the next start restores the "
+                                   "newest snapshot that verifies"
+                                 : "");
     rocksdb_write(s->db, sync ? s->wopts_sync : s->wopts_nosync, b->wb, &rerr);
     if (rerr)
-        return rocks_err(err, s->path, "write", rerr);
+        return store_fail(s, err, "write", rerr);
     return 0;
 }
 
@@ -512,19 +770,71 @@ int store_checkpoint(store *s, const char *dir, ember_err *err)
     rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(s->db, &rerr);
 
     if (rerr)
-        return rocks_err(err, s->path, "checkpoint", rerr);
+        return store_fail(s, err, "checkpoint", rerr);
     /* 0: always flush the memtables first (see the top of the file). */
     rocksdb_checkpoint_create(cp, dir, 0, &rerr);
     rocksdb_checkpoint_object_destroy(cp);
     if (rerr) {
         char what[512];
         snprintf(what, sizeof what, "checkpoint into %s", dir);
-        return rocks_err(err, s->path, what, rerr);
+        return store_fail(s, err, what, rerr);
     }
     return 0;
 }
 
 /* ---------------------------------------------------------------- iterators */
+
+size_t store_key_text(const char *k, size_t n, char *out, size_t cap)
+{
+    size_t w = 0;
+    if (!cap)
+        return 0;
+    for (size_t i = 0; i < n && w + 5 < cap; i++) {
+        unsigned char c = (unsigned char)k[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'')
+            out[w++] = (char)c;
+        else
+            w += (size_t)snprintf(out + w, cap - w, "\\x%02x", c);
+    }
+    out[w] = '\0';
+    return w;
+}
+
+/* When msg names a table file ("... in DIR/000017.sst ..." or
+ * "... file 000017.sst ..."), appends " (000017.sst of \"cf\" holds keys
+ * 'a'..'z')" from RocksDB's list of live files. */
+static void table_range(store *s, const char *msg, char *out, size_t cap)
+{
+    const char *sst = strstr(msg, ".sst");
+    if (!sst || cap < 2)
+        return;
+    const char *b = sst;
+    while (b > msg && b[-1] >= '0' && b[-1] <= '9')
+        b--;
+    if (b == sst)
+        return;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s.sst", (int)(sst - b), b);
+    const rocksdb_livefiles_t *lf = rocksdb_livefiles(s->db);
+    int n = lf ? rocksdb_livefiles_count(lf) : 0;
+    for (int i = 0; i < n; i++) {
+        const char *f = rocksdb_livefiles_name(lf, i);
+        size_t fl = strlen(f), nl = strlen(name);
+        if (fl < nl || strcmp(f + fl - nl, name) != 0)
+            continue;
+        size_t a_len, z_len;
+        const char *a = rocksdb_livefiles_smallestkey(lf, i, &a_len);
+        const char *z = rocksdb_livefiles_largestkey(lf, i, &z_len);
+        char ta[100], tz[100];
+        store_key_text(a, a_len, ta, sizeof ta);
+        store_key_text(z, z_len, tz, sizeof tz);
+        snprintf(out, cap, " (%s of \"%s\" holds keys '%s'..'%s')", name,
+                 rocksdb_livefiles_column_family_name(lf, i), ta, tz);
+        break;
+    }
+    if (lf)
+        rocksdb_livefiles_destroy(lf);
+}
 
 /* The smallest key above every key starting with p: p with trailing 0xff
  * bytes dropped and the last byte incremented. 0 when there is none (p is all
@@ -549,6 +859,7 @@ store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
     it->prefix = malloc(plen * 2 + 1);
     if (!it->ropts || !it->prefix)
         goto out_free;
+    rocksdb_readoptions_set_verify_checksums(it->ropts, 1);
     it->plen = plen;
     if (plen) {
         memcpy(it->prefix, prefix, plen);
@@ -558,6 +869,7 @@ store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
             rocksdb_readoptions_set_iterate_upper_bound(it->ropts, bound, blen);
     }
     it->s = s;
+    it->cf = cf;
     it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
     if (!it->it)
         goto out_free;
@@ -572,24 +884,66 @@ out_free:
     return NULL;
 }
 
+/* The first failed iterator read of the store, kept for store_write and
+ * store_read_status: message naming the column family, the last key read
+ * before it and, when RocksDB names the table file, that file's key range. */
 static void note_iter_error(store_iter *it)
 {
     char *rerr = NULL;
+    store *s = it->s;
     rocksdb_iter_get_error(it->it, &rerr);
-    if (rerr && !it->s->read_error[0])
-        snprintf(it->s->read_error, sizeof it->s->read_error, "%s", rerr);
-    free(rerr);
+    if (!rerr)
+        return;
+    store_one_line(rerr);
+    if (!s->read_error[0]) {
+        char where[300] = "";
+        if (it->has_last) {
+            size_t n = store_key_text(it->last, it->last_len, where + 12, sizeof where - 13);
+            memcpy(where, " after key '", 12);
+            snprintf(where + 12 + n, sizeof where - 12 - n, "'");
+        }
+        int n = snprintf(s->read_error, sizeof s->read_error, "reading \"%s\"%s: %s",
+                         s->cf_names[it->cf], it->has_last ? where : " from its first key",
+                         rerr);
+        if (n > 0 && (size_t)n < sizeof s->read_error)
+            table_range(s, rerr, s->read_error + n, sizeof s->read_error - (size_t)n);
+        s->read_error_code = rocks_code(rerr);
+        if (s->read_error_code == -EMBER_ECORRUPT && !s->read_only) {
+            char why[sizeof s->read_error + 300];
+            snprintf(why, sizeof why, "%s: %s", s->path, s->read_error);
+            store_mark_damaged(s->path, why);
+        }
+    }
+    rocksdb_free(rerr);
 }
 
 int store_read_status(const store *s, ember_err *err)
 {
     if (!s->read_error[0])
         return 0;
-    return ember_err_set(err, -EIO, "%s: read failed: %s", s->path, s->read_error);
+    int marked = !s->read_only && store_damage_note(s->path, NULL, 0);
+    return ember_err_set(err, s->read_error_code, "%s: %s%s", s->path, s->read_error,
+                         marked ? " (state marked damaged: the next start restores the newest "
+                                  "snapshot that verifies)"
+                                : "");
+}
+
+int store_iter_status(const store_iter *it, ember_err *err)
+{
+    char *rerr = NULL;
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "out of memory for an iterator");
+    rocksdb_iter_get_error(it->it, &rerr);
+    if (!rerr)
+        return 0;
+    rocksdb_free(rerr);
+    note_iter_error((store_iter *)it);
+    return store_read_status(it->s, err);
 }
 
 void store_iter_seek(store_iter *it, const void *key, size_t klen)
 {
+    it->has_last = 0;
     rocksdb_iter_seek(it->it, key, klen);
 }
 
@@ -608,8 +962,24 @@ int store_iter_valid(store_iter *it)
     return klen >= it->plen && memcmp(k, it->prefix, it->plen) == 0;
 }
 
+/* Remembers the key being left, for the message of a read that fails on
+ * the way to the next one. */
 void store_iter_next(store_iter *it)
 {
+    size_t klen;
+    const char *k = rocksdb_iter_key(it->it, &klen);
+    if (klen > it->last_cap) {
+        char *p = realloc(it->last, klen);
+        if (p) {
+            it->last = p;
+            it->last_cap = klen;
+        }
+    }
+    it->has_last = klen <= it->last_cap;
+    if (it->has_last && klen) /* an empty key: nothing to copy (it->last may be NULL) */
+        memcpy(it->last, k, klen);
+    if (it->has_last)
+        it->last_len = klen;
     rocksdb_iter_next(it->it);
 }
 
@@ -632,7 +1002,88 @@ void store_iter_free(store_iter *it)
     if (it->ropts)
         rocksdb_readoptions_destroy(it->ropts);
     free(it->prefix);
+    free(it->last);
     free(it);
+}
+
+int store_scan(store *s, int cf, uint64_t *keys, ember_err *err)
+{
+    *keys = 0;
+    int rc = cf_check(s, cf, err);
+    if (rc)
+        return rc;
+    store_iter *it = store_iter_new(s, cf, NULL, 0);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
+    for (; store_iter_valid(it); store_iter_next(it))
+        (*keys)++;
+    rc = store_iter_status(it, err);
+    store_iter_free(it);
+    return rc;
+}
+
+int store_unlisted_tables(store *s, char *first, size_t cap)
+{
+    const rocksdb_livefiles_t *lf = rocksdb_livefiles(s->db);
+    int n_live = lf ? rocksdb_livefiles_count(lf) : 0, found = 0;
+    DIR *d = opendir(s->path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!is_table_name(e->d_name) || is_listed(lf, n_live, e->d_name))
+            continue;
+        if (found++ == 0 && cap)
+            snprintf(first, cap, "%s", e->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (lf)
+        rocksdb_livefiles_destroy(lf);
+    return found;
+}
+
+int store_each_table(store *s, store_table_fn fn, void *ctx)
+{
+    const rocksdb_livefiles_t *lf = rocksdb_livefiles(s->db);
+    int n = lf ? rocksdb_livefiles_count(lf) : 0, rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        store_table t;
+        const char *name = rocksdb_livefiles_name(lf, i);
+        const char *base = strrchr(name, '/');
+        t.name = base ? base + 1 : name;
+        t.cf = store_cf_index(s, rocksdb_livefiles_column_family_name(lf, i));
+        t.lo = rocksdb_livefiles_smallestkey(lf, i, &t.lo_len);
+        t.hi = rocksdb_livefiles_largestkey(lf, i, &t.hi_len);
+        rc = fn(ctx, &t);
+    }
+    if (lf)
+        rocksdb_livefiles_destroy(lf);
+    return rc;
+}
+
+int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi,
+                     size_t hi_len, uint64_t *keys, ember_err *err)
+{
+    *keys = 0;
+    int rc = cf_check(s, cf, err);
+    if (rc)
+        return rc;
+    store_iter *it = store_iter_new(s, cf, NULL, 0);
+    if (!it)
+        return ember_err_set(err, -ENOMEM, "%s: out of memory", s->path);
+    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
+    store_iter_seek(it, lo, lo_len);
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t kn;
+        const char *k = store_iter_key(it, &kn);
+        size_t n = kn < hi_len ? kn : hi_len;
+        int c = memcmp(k, hi, n);
+        if (c > 0 || (c == 0 && kn > hi_len))
+            break;
+        (*keys)++;
+    }
+    rc = store_iter_status(it, err);
+    store_iter_free(it);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- stats */

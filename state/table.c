@@ -280,6 +280,8 @@ static int load_stored(join_table *t, const char *header, size_t hlen, table_ver
         text[n + vlen] = '\n';
         n += vlen + 1;
     }
+    if (!rc && (rc = store_iter_status(it, err)))
+        ember_err_prefix(err, "join table %s (stored copy)", t->path);
     store_iter_free(it);
     if (rc) {
         free(text);

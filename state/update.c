@@ -247,7 +247,10 @@ static int expire_idle(state_update *u, int64_t batch_time, store_batch *wb, emb
         store_batch_delete(wb, u->st, u->timer_cf, k, n);
         upd_delete_state(u, wb, key, klen);
     }
+    int rc = store_iter_status(it, err);
     store_iter_free(it);
+    if (rc)
+        return rc;
     /* Everything due up to batch_time is gone once this batch commits; a
      * failed commit ends the run, so the next process starts from scratch. */
     u->ttl_done = batch_time + 1;

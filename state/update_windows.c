@@ -154,6 +154,8 @@ static int due_timers(state_update *u, win_vec *due, ember_err *err)
         r.ukey = arena_strndup(&u->scratch, k + WIN_SUFFIX, r.uklen);
         rc = r.ukey ? win_push(due, &r, err) : ember_err_set(err, -ENOMEM, "out of memory");
     }
+    if (!rc)
+        rc = store_iter_status(it, err);
     store_iter_free(it);
     return rc;
 }
@@ -379,6 +381,8 @@ static int due_panes(state_update *u, int64_t hi, ember_err *err)
             rc = win_push(&u->cand, &r, err);
         }
     }
+    if (!rc)
+        rc = store_iter_status(it, err);
     store_iter_free(it);
     return rc;
 }
@@ -479,6 +483,8 @@ static int load_sessions(state_update *u, const char *ukey, uint32_t uklen, sess
             rc = sess_push(l, &s, err);
         }
     }
+    if (!rc)
+        rc = store_iter_status(it, err);
     store_iter_free(it);
     return rc;
 }

@@ -5,6 +5,7 @@
  * being read) and the directory lock is never taken.
  */
 #include "tools/ckread.h"
+#include "checkpoint/snapshot.h"
 #include "tools/cli.h"
 
 #include <dirent.h>
@@ -135,13 +136,29 @@ int ck_open(const char *dir, uint64_t snapshot, store **st, ember_err *err)
     if (access(db, R_OK | X_OK) != 0) /* RocksDB would call it "no state db here" */
         return ember_err_set(err, -errno, "%s: %s", db, strerror(errno));
     /* A running job may delete a file (an old RocksDB MANIFEST, a compacted
-     * table) between our reading of CURRENT and opening it: try again. */
+     * table) between our reading of CURRENT and opening it: try again. A
+     * job's snapshots are listed first: each came after its commit. */
     int rc = 0;
+    uint64_t newest = snapshot ? 0 : snap_newest(dir);
     for (useconds_t wait_us = 10000; wait_us <= 80000; wait_us *= 2) {
         memset(err, 0, sizeof *err);
         if (!(rc = store_open(db, NULL, 0, &o, st, err)) || access(db, F_OK) != 0)
             break;
         usleep(wait_us);
+    }
+    if (rc == -ENOENT) /* db/ without CURRENT: not "missing", damaged */
+        rc = store_has_db_files(db) ? ember_err_set(err, -EMBER_ECORRUPT,
+                                                    "%s: RocksDB files but no CURRENT: damaged",
+                                                    db)
+                                    : -ENOENT;
+    if (!rc && !snapshot) {
+        snap_live live;
+        snap_judge_live(dir, *st, newest, &live);
+        if (live.kind == SNAP_LIVE_DAMAGED) {
+            store_close(*st);
+            *st = NULL;
+            rc = ember_err_set(err, live.code, "%s", live.why);
+        }
     }
     return rc;
 }
@@ -187,6 +204,32 @@ int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg,
     if (stat(wal_dir, &sb) != 0 && errno == ENOENT)
         return 0;
     return wal_scan(wal_dir, after + 1, visit_plan, p, dmg, err);
+}
+
+int ck_wal_gap(const char *dir, const ck_plans *p, uint64_t committed, char *msg, size_t cap)
+{
+    uint64_t *b = NULL;
+    size_t n = 0;
+    ember_err ignored = {0};
+    int gap = 0;
+    if (snap_list(dir, &b, &n, &ignored) || !n || b[0] >= committed) {
+        free(b);
+        return 0; /* no fallback needs the WAL */
+    }
+    if (!p->n || p->first > b[0] + 1) {
+        snprintf(msg, cap, "%s: a restore of snapshot %" PRIu64 " could not replay batches %" PRIu64
+                 "..%" PRIu64, p->n ? "the oldest PLAN is of a later batch" : "no PLAN", b[0],
+                 b[0] + 1, p->n ? p->first - 1 : committed);
+        gap = 1;
+    } else if (p->last < committed) {
+        snprintf(msg, cap, "the newest PLAN is of batch %" PRIu64 ", the live state committed batch %"
+                 PRIu64 ": a restore of snapshot %" PRIu64 " could not replay batches %" PRIu64
+                 "..%" PRIu64, p->last, committed, b[n - 1],
+                 (p->last > b[n - 1] ? p->last : b[n - 1]) + 1, committed);
+        gap = 1;
+    }
+    free(b);
+    return gap;
 }
 
 uint64_t ck_du(const char *path)

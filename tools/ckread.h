@@ -69,6 +69,12 @@ typedef struct ck_plans {
 EMBER_MUST_CHECK int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p, wal_damage *dmg,
                                    ember_err *err);
 
+/* 1 (and one line in msg) when the PLANs p (ck_scan_plans from 0) do not
+ * reach from the oldest snapshot's next batch to the committed one: a
+ * fallback to a snapshot could not replay. 0 without snapshots older than
+ * the commit (the WAL is then kept only from the commit on). */
+int ck_wal_gap(const char *dir, const ck_plans *p, uint64_t committed, char *msg, size_t cap);
+
 /* Bytes of regular files under path. */
 uint64_t ck_du(const char *path);
 void ck_json_offsets(FILE *out, const src_range *ends, size_t n);

@@ -245,6 +245,14 @@ int cmd_diff(int argc, char **argv)
     if (a.json)
         printf("{\"changes\": [");
     walk(&d, &x, &y);
+    ember_err ierr = {0};
+    if (store_iter_status(x.it, &ierr) || store_iter_status(y.it, &ierr)) {
+        if (a.json)
+            printf("]}\n");
+        fprintf(stderr, "ember diff: %s (the differences above stop there)\n", ierr.msg);
+        rc = 1;
+        goto out_iters;
+    }
     if (a.json)
         printf("%s], \"added\": %" PRIu64 ", \"removed\": %" PRIu64 ", \"changed\": %" PRIu64 "}\n",
                d.added + d.removed + d.changed ? "\n" : "", d.added, d.removed, d.changed);

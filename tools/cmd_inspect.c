@@ -211,6 +211,8 @@ static int read_live(const char *dir, inspection *in)
                  k + 5);
         in->markers[in->n_markers++].batch = b;
     }
+    if (it && !rc && store_iter_status(it, &err))
+        rc = err.code;
     store_iter_free(it);
     if (st)
         store_close(st);
@@ -247,6 +249,13 @@ static int gather(const char *dir, inspection *in)
     if (wal_list_segments(in->wal_dir, &in->segs, &in->n_segs, &err) ||
         (in->n_segs && wal_scan(in->wal_dir, 0, visit, &in->plan, &dmg, &err))) {
         fprintf(stderr, "ember inspect: %s\n", err.msg);
+        bad = 1;
+    }
+    ck_plans plans;
+    char gap[600];
+    if (!bad && in->committed && !ck_scan_plans(dir, 0, &plans, &dmg, &err) &&
+        ck_wal_gap(dir, &plans, in->c.batch, gap, sizeof gap)) {
+        fprintf(stderr, "ember inspect: %s/wal: %s\n", dir, gap);
         bad = 1;
     }
     return bad;

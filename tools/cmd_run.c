@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
-            "                 [--progress] [--drain] [--reset-output]\n"
+            "                 [--progress] [--drain] [--reset-output] [--rebuild]\n"
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
@@ -27,6 +27,9 @@ static void usage(FILE *out)
             "  --reset-output the sink's output belongs to another checkpoint (an old run,\n"
             "                 another --dir): move it aside (file: DIR to DIR.<time>) or\n"
             "                 start a new marker sequence (kafka) instead of refusing\n"
+            "  --rebuild      when the live state is damaged and no snapshot verifies:\n"
+            "                 rebuild the state from an empty one, re-reading the sources\n"
+            "                 from their first offsets (the failure that needs it says so)\n"
             "SIGINT/SIGTERM stop the job and exit 0 within a second, also while it waits\n"
             "(a source connecting, Kafka down): a running batch commits, a waiting one\n"
             "replays on the next run. The last line says `stopped after batch N, committed`.\n"
@@ -73,6 +76,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->until_idle = 1;
         } else if (!strcmp(a, "--drain")) {
             o->drain = 1;
+        } else if (!strcmp(a, "--rebuild")) {
+            o->rebuild = 1;
         } else if (!strcmp(a, "--progress")) {
             o->progress = 1;
         } else if (!strcmp(a, "--reset-output")) {
@@ -92,7 +97,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
         } else if (a[0] == '-') {
             return cli_unknown_flag("run", "flag", a,
                                     (const char *const[]){"--dir", "--batches", "--until-idle",
-                                                          "--threads", "--progress", "--help",
+                                                          "--threads", "--progress", "--drain",
+                                                          "--reset-output", "--rebuild", "--help",
                                                           NULL});
         } else if (*job) {
             return cli_usage_error("run", "one job file only ('%s' and '%s')", *job, a);

@@ -91,6 +91,16 @@ static int parse_args(int argc, char **argv, state_args *a)
     return 0;
 }
 
+/* 1 (after one line) when the iteration stopped at a failed read. */
+static int iter_failed(const store_iter *it)
+{
+    ember_err err = {0};
+    if (!store_iter_status(it, &err))
+        return 0;
+    fprintf(stderr, "ember state: %s\n", err.msg);
+    return 1;
+}
+
 /* Entries of a column family: exact up to COUNT_EXACT_MAX, else *exact = 0
  * and RocksDB's estimate. */
 static uint64_t count_entries(store *st, int cf, int *exact)
@@ -99,7 +109,11 @@ static uint64_t count_entries(store *st, int cf, int *exact)
     store_iter *it = store_iter_new(st, cf, NULL, 0);
     for (; it && store_iter_valid(it) && n <= COUNT_EXACT_MAX; store_iter_next(it))
         n++;
+    if (it && iter_failed(it))
+        *exact = -1; /* a failed read: the listing fails */
     store_iter_free(it);
+    if (*exact < 0)
+        return n;
     *exact = it && n <= COUNT_EXACT_MAX;
     if (*exact)
         return n;
@@ -120,6 +134,8 @@ static int list_ops(store *st, state_format fmt)
         uint64_t committed =
             strcmp(name, "aggregate") == 0 ? statefmt_meta_u64(st, "state_keys", &found) : 0;
         keys = found ? committed : count_entries(st, (int)i, &exact);
+        if (exact < 0)
+            return 1;
         if (fmt == FMT_JSON)
             printf("%s{\"op\": \"%s\", \"keys\": %" PRIu64 ", \"exact\": %s, \"bytes\": %" PRIu64
                    "}",
@@ -188,8 +204,9 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
         emit_row(e, cells, kinds);
     }
     emit_end(e);
+    int rc = iter_failed(it);
     store_iter_free(it);
-    return 0;
+    return rc;
 }
 
 typedef enum timer_layout {
@@ -250,8 +267,9 @@ static int print_timers(store *st, int cf, const ember_job *job, const state_arg
         emit_row(e, cells, kinds);
     }
     emit_end(e);
+    int rc = iter_failed(it);
     store_iter_free(it);
-    return 0;
+    return rc;
 }
 
 /* The aggregate's rows, decoded with the job spec. */
@@ -292,6 +310,8 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
         emit_row(e, cells, kinds);
     }
     emit_end(e);
+    if (!rc && it)
+        rc = iter_failed(it);
     store_iter_free(it);
     free(want);
     return rc;

@@ -7,6 +7,7 @@
 #include "tools/statefmt.h"
 #include "core/base/array.h"
 #include "core/base/endian.h"
+#include "tools/ckread.h"
 #include "core/ops/text.h"
 #include "core/engine/transform.h"
 
@@ -44,7 +45,6 @@ int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **s
 {
     char db[4300];
     struct stat sb;
-    store_opts o = {.read_only = 1};
     ember_err err = {0};
     if (snapshot)
         snprintf(db, sizeof db, "%s/snapshots/%020" PRIu64 "/db", dir, snapshot);
@@ -57,7 +57,7 @@ int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **s
             fprintf(stderr, "ember %s: %s has no live state (db/ missing)\n", cmd, dir);
         return 1;
     }
-    if (store_open(db, NULL, 0, &o, st, &err)) {
+    if (ck_open(dir, snapshot, st, &err)) { /* the live state is judged, not just opened */
         fprintf(stderr, "ember %s: %s\n", cmd, err.msg);
         return 1;
     }

@@ -134,7 +134,8 @@ static int open_operators(engine *e, ember_err *err)
 static int engine_open(engine *e, recovery *r, ember_err *err)
 {
     e->job_hash = job_layout_hash(e->job);
-    int rc = recovery_open(e->dir, e->job, e->job_hash, e->opts.reset_output, r, err);
+    int rc = recovery_open(e->dir, e->job, e->job_hash, e->opts.reset_output,
+                           e->opts.rebuild, r, err);
     if (rc)
         return rc;
     adopt(e, r);

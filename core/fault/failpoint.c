@@ -61,6 +61,8 @@ static fp_point fp_points[] = {
     {.name = "snapshot.before_rename", .desc = "snapshot complete in its temp directory"},
     {.name = "snapshot.after_rename", .desc = "snapshot renamed into place"},
     {.name = "snapshot.prune", .desc = "between deletions of old snapshots"},
+    {.name = "snapshot.unshare",
+     .desc = "the oldest kept snapshot partly given its own copy of shared files"},
     {.name = "wal.delete_segment", .desc = "before each WAL segment unlink"},
     {.name = "recovery.after_restore",
      .desc = "snapshot copied over the live state, not yet opened"},

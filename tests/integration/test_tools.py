@@ -288,11 +288,13 @@ def test_wal_damage():
           str(v))
     one_line_error(("restore", gap, "--batch", "9"), 1, "wal", "could not replay")
     ember("restore", gap, "--batch", "12", check_rc=0)  # the PLANs after 12 are whole
-    # the segment holding batch 10 gone: sound for the live state (15), not for batch 9
+    # the segment holding batch 10 gone: the live state (15) needs no PLAN before 16, but
+    # a fallback to snapshot 9 could not replay: damage, not sound (issue 19)
     head = d + "/head"
     shutil.copytree(ck, head, symlinks=True)
     os.unlink(os.path.join(head, "wal", recs[10][0]))
-    check(jrun("verify", head)["sound"], "the live commit needs no PLAN before 16")
+    v = jrun("verify", head, rc=1)
+    check(len(v["problems"]) == 1 and "snapshot 9 could not replay" in v["problems"][0], str(v))
     one_line_error(("restore", head, "--batch", "9"), 1, "first PLAN after batch 9 is of batch")
     # a flipped checksum byte in the PLAN of batch 13: corrupt, nothing after it read
     seg, off, n = recs[13]

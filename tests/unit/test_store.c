@@ -491,6 +491,217 @@ START_TEST(stats_estimate_keys_and_bytes)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- damage */
+
+/* Commits rounds and flushes them into table files (a checkpoint flushes
+ * first), then closes: the db is all SSTs. */
+static void build_flushed_db(int rounds, int n)
+{
+    char cp[PATH_MAX];
+    ember_err err = {0};
+    store *s = open_rw(g_db, OPS, 2);
+    for (int r = 1; r <= rounds; r++) {
+        commit_round(s, r, n);
+        snprintf(cp, sizeof cp, "%s/flush%d", g_tmp, r);
+        ck_assert_msg(store_checkpoint(s, cp, &err) == 0, "checkpoint: %s", err.msg);
+        rm_tree(cp);
+    }
+    store_close(s);
+}
+
+/* Name (in g_db) of the table file of column family `cf` (its name is in
+ * the table's properties block, in plain text). */
+static void table_of(const char *cf, char *out, size_t cap)
+{
+    DIR *d = opendir(g_db);
+    int found = 0;
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char p[PATH_MAX], buf[1 << 16];
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".sst"))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", g_db, e->d_name);
+        FILE *f = fopen(p, "rb");
+        size_t got = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f)
+            fclose(f);
+        found = memmem(buf, got, cf, strlen(cf)) != NULL;
+        if (found)
+            snprintf(out, cap, "%s", e->d_name);
+    }
+    closedir(d);
+    ck_assert_msg(found, "no table of %s", cf);
+}
+
+static void flip_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    ck_assert_int_ne(c, EOF);
+    ck_assert_int_eq(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x40, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A flipped byte in the first data block of the table holding "counts". */
+static void damage_data_block(void)
+{
+    char name[256], path[PATH_MAX];
+    table_of("counts", name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", g_db, name);
+    flip_byte(path, 20);
+}
+
+static int count_sst(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        n += l > 4 && strcmp(e->d_name + l - 4, ".sst") == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(iteration_reports_corruption_with_file_and_keys)
+{
+    build_flushed_db(1, 3000);
+    damage_data_block();
+    store *s = open_ro(g_db);
+    int cf = store_cf_index(s, "counts");
+    store_iter *it = store_iter_new(s, cf, NULL, 0);
+    ember_err err = {0};
+    uint64_t n = 0;
+    for (; store_iter_valid(it); store_iter_next(it))
+        n++;
+    ck_assert_uint_lt(n, 3000); /* the iteration ended early... */
+    int rc = store_iter_status(it, &err); /* ...and says so */
+    ck_assert_int_eq(rc, -EMBER_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "\"counts\"") && strstr(err.msg, ".sst") &&
+                      strstr(err.msg, "holds keys 'key"),
+                  "%s", err.msg);
+    ck_assert_ptr_null(strchr(err.msg, '\n'));
+    store_iter_free(it);
+    ck_assert_int_eq(store_read_status(s, &err), -EMBER_ECORRUPT);
+    uint64_t keys = 0;
+    ck_assert_int_eq(store_scan(s, cf, &keys, &err), -EMBER_ECORRUPT);
+    ck_assert_int_eq(store_scan(s, store_cf_index(s, "sums"), &keys, &err), 0);
+    ck_assert_uint_eq(keys, 3000); /* the other CF reads whole */
+    store_close(s);
+}
+END_TEST
+
+START_TEST(writer_marks_corruption_and_no_open_follows)
+{
+    char why[512];
+    build_flushed_db(1, 3000);
+    damage_data_block();
+    store *s = open_rw(g_db, OPS, 2); /* a data block is read only when used */
+    ember_str keys[3] = {{"key00000", 8}, {"key00001", 8}, {"key02999", 8}};
+    ember_str vals[3];
+    ember_err err = {0};
+    int rc = store_multiget(s, 1, keys, 3, vals, &err);
+    ck_assert_msg(rc == -EMBER_ECORRUPT, "multiget: %d %s", rc, err.msg);
+    store_close(s);
+    ck_assert_int_eq(store_damage_note(g_db, why, sizeof why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "Corruption"));
+    store *t = NULL;
+    store_opts o = {0};
+    ck_assert_int_eq(store_open(g_db, OPS, 2, &o, &t, &err), -EMBER_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "damaged"));
+    o.read_only = 1;
+    ck_assert_int_eq(store_open(g_db, NULL, 0, &o, &t, &err), -EMBER_ECORRUPT);
+}
+END_TEST
+
+START_TEST(failed_read_blocks_the_write_as_corruption)
+{
+    build_flushed_db(1, 3000);
+    damage_data_block();
+    store *s = open_rw(g_db, OPS, 2);
+    ember_err err = {0};
+    store_iter *it = store_iter_new(s, 1, NULL, 0);
+    while (store_iter_valid(it))
+        store_iter_next(it);
+    store_iter_free(it);
+    store_batch *b = store_batch_new();
+    put_str(b, s, 1, "x", "y");
+    ck_assert_int_eq(store_write(s, b, 1, &err), -EMBER_ECORRUPT);
+    store_batch_free(b);
+    store_close(s);
+    ck_assert_int_eq(store_damage_note(g_db, NULL, 0), 1);
+}
+END_TEST
+
+/* A MANIFEST cut after its first records opens as an older (here: empty)
+ * db; the writable open would delete every table it does not list. */
+START_TEST(writer_open_of_truncated_manifest_keeps_every_table)
+{
+    char manifest[PATH_MAX] = "", unlisted[PATH_MAX];
+    build_flushed_db(3, 500);
+    int before = count_sst(g_db);
+    ck_assert_int_gt(before, 0);
+    DIR *d = opendir(g_db);
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, "MANIFEST-", 9))
+            snprintf(manifest, sizeof manifest, "%s/%s", g_db, e->d_name);
+    closedir(d);
+    ck_assert_int_eq(truncate(manifest, 151), 0);
+    store *s = open_ro(g_db);
+    char first[64];
+    ck_assert_int_eq(store_unlisted_tables(s, first, sizeof first), before);
+    store_close(s);
+    s = open_rw(g_db, OPS, 2);
+    store_close(s);
+    snprintf(unlisted, sizeof unlisted, "%s.unlisted", g_db);
+    ck_assert_int_eq(count_sst(g_db) + count_sst(unlisted), before);
+    ck_assert_int_eq(count_sst(unlisted), before);
+}
+END_TEST
+
+START_TEST(db_files_without_current_are_damage_not_a_new_db)
+{
+    char current[PATH_MAX];
+    build_flushed_db(1, 100);
+    int before = count_sst(g_db);
+    snprintf(current, sizeof current, "%s/CURRENT", g_db);
+    ck_assert_int_eq(unlink(current), 0);
+    store *s = NULL;
+    store_opts o = {0};
+    ember_err err = {0};
+    ck_assert_int_eq(store_open(g_db, OPS, 2, &o, &s, &err), -EMBER_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "CURRENT"));
+    ck_assert_int_eq(count_sst(g_db), before);
+}
+END_TEST
+
+/* RocksDB puts paths and file contents into its messages, some ending in a
+ * newline: every message of ours is one line. */
+START_TEST(rocksdb_messages_are_one_line)
+{
+    char line[] = "Corruption: bad block\n  in file 000017.sst\n";
+    store_one_line(line);
+    ck_assert_str_eq(line, "Corruption: bad block in file 000017.sst");
+    char dir[PATH_MAX], file[PATH_MAX];
+    snprintf(file, sizeof file, "%s/not\na dir", g_tmp);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(dir, sizeof dir, "%s/db", file);
+    store *s = NULL;
+    store_opts o = {0};
+    ember_err err = {0};
+    ck_assert_int_lt(store_open(dir, OPS, 2, &o, &s, &err), 0);
+    ck_assert_msg(!strchr(err.msg, '\n'), "two lines: %s", err.msg);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -510,6 +721,12 @@ static Suite *store_suite(void)
     tcase_add_test(tc, checkpoint_opens_with_same_data);
     tcase_add_test(tc, iterator_stays_in_prefix);
     tcase_add_test(tc, stats_estimate_keys_and_bytes);
+    tcase_add_test(tc, iteration_reports_corruption_with_file_and_keys);
+    tcase_add_test(tc, writer_marks_corruption_and_no_open_follows);
+    tcase_add_test(tc, failed_read_blocks_the_write_as_corruption);
+    tcase_add_test(tc, writer_open_of_truncated_manifest_keeps_every_table);
+    tcase_add_test(tc, db_files_without_current_are_damage_not_a_new_db);
+    tcase_add_test(tc, rocksdb_messages_are_one_line);
     suite_add_tcase(s, tc);
     return s;
 }
