@@ -34,6 +34,9 @@ EMBER_MUST_CHECK int snap_list(const char *ckpt_dir, uint64_t **batches, size_t 
 EMBER_MUST_CHECK int snap_prune(const char *ckpt_dir, size_t keep, uint64_t *oldest_kept,
                                 ember_err *err);
 /* Reads and verifies snapshot `batch`; fills *m if non-NULL (caller frees). */
+/* Snapshot `batch` opens read-only and every table of it reads back whole
+ * (RocksDB's block checksums), beyond its MANIFEST's file hashes. */
+EMBER_MUST_CHECK int snap_reads_whole(const char *ckpt_dir, uint64_t batch, ember_err *err);
 EMBER_MUST_CHECK int snap_verify(const char *ckpt_dir, uint64_t batch, manifest *m,
                                  ember_err *err);
 /* Replaces DIR/db with a copy of snapshot `batch` (crash-safe: built aside,
