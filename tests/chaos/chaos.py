@@ -1308,6 +1308,67 @@ def verify_sink(d, case):
                 case, k, sink.get(k), g))
 
 
+def scenario_http_kills(rounds):
+    """source http: a client posts records with ids and sends again whatever
+    got no 200, while ember is killed with -9 at random moments `rounds`
+    times; the job dedupes on the id. Every record counts once."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "integration"))
+    import threading
+    import test_http_source as th
+    st = Stats("http-kill-9")
+    d, port = tempfile.mkdtemp(prefix="ember-chaos-http-"), th.free_port()
+    jobfile = th.job(d, port)
+    records = [("r%06d" % i, "k%d" % rng.randrange(9), rng.randrange(100)) for i in range(4000)]
+    posts, i = [], 0
+    while i < len(records):
+        n = rng.randint(1, 50)
+        posts.append(records[i:i + n])
+        i += n
+    done = [0]
+
+    def client():
+        for p in posts:
+            body = "".join("%s,%s,%d\n" % r for r in p)
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if th.post(port, body)[0] == 200:
+                    done[0] += 1
+                    break
+                time.sleep(0.05)
+    proc = th.start(d, jobfile)
+    t = threading.Thread(target=client)
+    t.start()
+    while t.is_alive() and st.crashes < rounds:
+        time.sleep(rng.uniform(0.2, 0.9))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        st.crashes += 1
+        st.runs += 1
+        proc = th.start(d, jobfile)
+    t.join(timeout=240)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    if proc.wait(timeout=60) != 0:
+        raise Bad("http-kill-9: the last run did not stop cleanly")
+    want = {}
+    for _, k, v in records:
+        c, s = want.get(k, (0, 0))
+        want[k] = (c + 1, s + v)
+    p = subprocess.run([EMBER, "state", d + "/ck", "--op", "aggregate", "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    got = {o["k"]: (o["count"], o["sum_v"]) for o in json.loads(p.stdout or "[]")}
+    lost = sum(max(c - got.get(k, (0, 0))[0], 0) for k, (c, _) in want.items())
+    dup = sum(max(got.get(k, (0, 0))[0] - c, 0) for k, (c, _) in want.items())
+    print("  %-22s crashes %4d  runs %4d  posts %d answered  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, done[0], lost, dup))
+    if done[0] != len(posts) or got != want:
+        raise Bad("http-kill-9: %d of %d posts answered, %d lost, %d duplicated" % (
+            done[0], len(posts), lost, dup))
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -1330,6 +1391,8 @@ def main():
         ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
     ]
+    if not SHORT:  # a full run only: its client waits out the restarts
+        scenarios.append(("http-kill-9", lambda: scenario_http_kills(max(share // 4, 6))))
     if not SHORT:
         scenarios.append(("damage-windowed", lambda: scenario_damage(0, 100, windowed=True)))
     if not SHORT:  # libfiu's LD_PRELOAD cannot come before the ASan runtime of `make test`
