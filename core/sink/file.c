@@ -371,8 +371,15 @@ static int still_ours(file_sink *f, uint64_t batch, ember_err *err)
     memset(&o, 0, sizeof o);
     char ours[16], theirs[16];
     int rc = read_owner(f, &o, err);
-    if (rc == -ENOENT) /* D or its mark deleted while running: D is ours again */
-        return io_mkdir_p(f->dir, err) ? err->code : write_mark(f, err);
+    /* D or its mark gone while running: another copy moving it aside with
+     * --reset-output (a mark of ours written now could overwrite the one it
+     * is about to write), or a user who deleted it. Either way stop; the next
+     * start claims D again. */
+    if (rc == -ENOENT)
+        return ember_err_set(err, -EIO, "sink file dir=%s: its mark %s is gone while this job "
+                             "ran (another copy took %s over with --reset-output, or it was "
+                             "deleted); this one stops before batch %" PRIu64 ", a restart "
+                             "claims it again", f->dir, MARK_NAME, f->dir, batch);
     if (rc)
         return ember_err_prefix(err, "sink file dir=%s: batch %" PRIu64, f->dir, batch);
     if (!strcmp(o.id, f->id))
