@@ -293,6 +293,25 @@ static int empty_state_suffices(const char *ckpt_dir, size_t n_snapshots, int *n
     return p.first == 1 || *nothing;
 }
 
+/* Nothing verifies and the WAL cannot rebuild from empty: one line that
+ * says what to do. */
+static int no_state_left(const snap_choose_opts *o, const snap_choice *out, size_t n,
+                         ember_err *err)
+{
+    char none[700];
+    if (n)
+        snprintf(none, sizeof none,
+                 "no snapshot verifies (%s: moved to snapshots/damaged-<batch>)", out->skipped);
+    else
+        snprintf(none, sizeof none, "there is no snapshot");
+    return ember_err_set(err, -EMBER_ECORRUPT, "%s and %s; %s", out->why, none,
+                         o && o->replayable
+                             ? "`ember run --rebuild` rebuilds the state by re-reading the "
+                               "sources from their first offsets"
+                             : "the source cannot re-read its input: start fresh with another "
+                               "--dir");
+}
+
 int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choice *out,
                       ember_err *err)
 {
@@ -347,18 +366,7 @@ int snap_choose_state(const char *ckpt_dir, const snap_choose_opts *o, snap_choi
         out->action = empty ? SNAP_START_EMPTY : SNAP_REBUILD;
         return rc;
     }
-    char none[700];
-    if (n)
-        snprintf(none, sizeof none,
-                 "no snapshot verifies (%s: moved to snapshots/damaged-<batch>)", out->skipped);
-    else
-        snprintf(none, sizeof none, "there is no snapshot");
-    return ember_err_set(err, -EMBER_ECORRUPT, "%s and %s; %s", out->why, none,
-                         o && o->replayable
-                             ? "`ember run --rebuild` rebuilds the state by re-reading the "
-                               "sources from their first offsets"
-                             : "the source cannot re-read its input: start fresh with another "
-                               "--dir");
+    return no_state_left(o, out, n, err);
 }
 
 /* ------------------------------------------------------------ --rebuild */
