@@ -319,6 +319,31 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
     }
 }
 
+void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec)
+{
+    s[0].i--;
+    for (int i = 0; i < l->n_aggs; i++) {
+        const agg_spec *a = &l->aggs[i];
+        acc_slot x, *slot = &s[a->slot];
+        if (a->field < 0 || (uint32_t)a->field >= rec->n)
+            continue;
+        if (a->fn == AGG_COUNT) {
+            slot->i -= rec->values[a->field].type != EMBER_NULL;
+            continue;
+        }
+        if (!value_get(&rec->values[a->field], a->in_type, &x))
+            continue;
+        if (a->fn == AGG_SUM && a->in_type == EMBER_INT)
+            slot->i = add_wrap(slot->i, -x.i);
+        else if (a->fn == AGG_SUM)
+            slot->f -= x.f;
+        else if (a->fn == AGG_AVG) {
+            slot[0].f -= a->in_type == EMBER_INT ? (double)x.i : x.f;
+            slot[1].i--;
+        }
+    }
+}
+
 void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
 {
     into[0].i = add_wrap(into[0].i, from[0].i);

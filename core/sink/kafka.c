@@ -276,7 +276,10 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     s->topic = strdup(opts_str(opts, "topic"));
     s->job = strdup(env->job_name);
     s->markers = dup_or_default(opts_str(opts, "markers"), "%s.ember-markers", s->topic);
-    s->txn_id = dup_or_default(opts_str(opts, "transactional-id"), "ember-%s", env->job_name);
+    char job_id[300]; /* a job's second sink has its own transactional id */
+    snprintf(job_id, sizeof job_id, "%s%s%s", env->job_name,
+             env->sink_id && env->sink_id[0] ? "-" : "", env->sink_id ? env->sink_id : "");
+    s->txn_id = dup_or_default(opts_str(opts, "transactional-id"), "ember-%s", job_id);
     if (!s->topic || !s->job || !s->markers || !s->txn_id)
         return ember_err_set(err, -ENOMEM, "out of memory");
     snprintf(s->what, sizeof s->what, "sink kafka topic %s", s->topic);
