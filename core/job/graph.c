@@ -283,7 +283,7 @@ int ember_job_stream(ember_job *job, const char *text, ember_err *err)
 {
     ember_job *root = root_of(job);
     char name[JOB_STREAM_NAME_MAX];
-    const char *p;
+    const char *p = text;
     int in[JOB_MAX_INPUTS], k = 0;
     int rc = stream_name(text, &p, name, err);
     if (rc || (rc = make_graph(root, err)))
