@@ -205,11 +205,11 @@ static int append_json_fields(text_buf *b, const schema *s, const ember_record *
     for (uint32_t i = 0; !rc && i < n; i++) {
         const char *name = (int)i < s->n ? s->f[i].name : "";
         if (i)
-            rc = text_append(b, ", ", 2);
+            rc = text_append(b, ",", 1);
         if (!rc)
             rc = append_json_string(b, name, strlen(name));
         if (!rc)
-            rc = text_append(b, ": ", 2);
+            rc = text_append(b, ":", 1);
         if (!rc)
             rc = append_json_value(b, &row->values[i]);
     }

@@ -14,7 +14,7 @@
  *   tsv     PostgreSQL's text COPY format: tab-separated, a backslash,
  *           tab, newline and carriage return inside a value written as
  *           \\ \t \n \r, NULL as \N (`\copy t from 'f'` reads it back).
- *   json    one JSON object per line, {"name": value, ...} in schema
+ *   json    one JSON object per line, {"name":value,...} in schema
  *           order: ints and bools as JSON numbers and true/false, floats
  *           in value_format's shortest round-trip digits with ".0" added
  *           to a whole number (so every reader sees a float: 20.0, -0.0,
