@@ -23,6 +23,9 @@ Scenarios:
               100K keys, 1 and 2 threads (the state-bound case)
   db_bench    RocksDB's fillrandom / readrandom with ember's key/value sizes
   recovery    bench/recovery_bench.py (1M keys; 10M too without QUICK)
+  parse       bench/parse_bench.py: `parse json` beside `parse csv` on the same
+              records (2M of 5 fields; 500K with QUICK), a stateless and a
+              keyed job: MB/s, records/s, JSON/CSV ratio
   kafka       bench/kafka_bench.py when present (ember's Kafka source vs
               `kcat -C -e`; kafka -> count -> kafka exactly-once), full run only
 """
@@ -438,6 +441,14 @@ def bench_ysb_kafka(inputs, runs):
         b.wait(timeout=30)
 
 
+def bench_parse():
+    env = dict(os.environ, EMBER=EMBER)
+    if QUICK:
+        env["QUICK"] = "1"
+    out = sh([sys.executable, os.path.join(ROOT, "bench", "parse_bench.py")], env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -521,6 +532,7 @@ def main():
             [10_000, 1_000_000] if QUICK else [10_000, 1_000_000, 10_000_000], 2 if QUICK else 3)),
         ("snapshot", bench_snapshot),
         ("recovery", bench_recovery),
+        ("parse", bench_parse),
         ("kafka", bench_kafka),
     ]
     for name, fn in steps:
