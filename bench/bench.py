@@ -506,6 +506,14 @@ def table(res):
         w = r["warm"]["first_new_batch_s"]
         rows.append("| recovery, %d keys, 10 batches to replay | s to the first new batch | "
                     "%.2f [%.2f, %.2f] | |" % (r["keys"], w["median"], w["min"], w["max"]))
+    for job, r in ((res.get("parse") or {}).get("jobs") or {}).items():
+        for fmt in ("csv", "json"):
+            rows.append("| parse %s, %s job, %d records of 5 fields | MB/s, records/s | %.1f MB/s, "
+                        "%s | %s |" % (fmt, job, res["parse"]["records"],
+                                       r[fmt]["mb_per_s"]["median"],
+                                       fmt_rate(r[fmt]["records_per_s"]["median"]),
+                                       "%.2f of csv (records/s)" % r["json_vs_csv_records"]
+                                       if fmt == "json" else ""))
     return "\n".join(rows)
 
 
