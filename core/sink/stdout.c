@@ -175,7 +175,7 @@ static void ssink_close(sink *s)
 
 const sink_ops sink_stdout_ops = {
     .kind = "stdout",
-    .doc = "a readable table per batch on stdout; at-least-once",
+    .doc = "a readable table per batch on stdout, or every row in format=; at-least-once",
     .options = stdout_options,
     .exactly_once = 0,
     .open = ssink_open,
