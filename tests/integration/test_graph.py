@@ -122,6 +122,31 @@ def test_example_replay_is_byte_identical():
           sorted(k for k in outs[0] if outs[0].get(k) != outs[1].get(k))[:5])
 
 
+def test_example_with_kafka_as_second_source():
+    """clicks come from a topic of `ember broker` instead of a file."""
+    import subprocess
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from test_kafka import Broker
+    d = tmpdir("graph-kafka")
+    views, clicks = make_inputs(d, 2000, 1000, 5)
+    broker = Broker("clicks:1")  # one partition: the clicks keep their order
+    try:
+        with open(d + "/clicks.jsonl") as f:
+            p = subprocess.run(["kcat", "-P", "-b", broker.addr, "-t", "clicks"], stdin=f,
+                               capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, "kcat -P: " + p.stderr[-500:])
+        text = example_text(d).replace("interval=500ms", "interval=20ms max-records=500")
+        text = text.replace("source     file path=%s/clicks.jsonl" % d,
+                            "source     kafka brokers=%s topic=clicks" % broker.addr)
+        check("source     kafka" in text, "the example has no clicks file source to replace")
+        write(d + "/pages.job", text)
+        ember("run", d + "/pages.job", "--until-idle", "--drain", check_rc=0)
+        check_example(d, views, clicks)
+    finally:
+        broker.stop()
+
+
 def test_retraction_over_a_running_aggregate():
     """totals (a running count per user) updates its rows; dist counts users
     per total and must retract a user's old total before adding the new."""
@@ -261,5 +286,6 @@ sink stdout
 
 if __name__ == "__main__":
     main([test_example_as_written, test_example_replay_is_byte_identical,
+          test_example_with_kafka_as_second_source,
           test_retraction_over_a_running_aggregate,
           test_idle_input_lets_the_union_watermark_advance, test_load_time_messages])
