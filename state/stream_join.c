@@ -125,6 +125,7 @@ static int place_event_row(stream_join *j, sj_row *r, int *late)
     if (ts->type != EMBER_INT)
         return 0;
     r->t = ts->u.i;
+    r->has_t = 1;
     if (s->form == SJ_WINDOW) {
         int64_t end = sj_window_start(j, r->t) + s->size_ms;
         *late = j->wm_prev != WIN_NO_WATERMARK && end <= j->wm_prev;
@@ -151,6 +152,7 @@ static int prepare_row(stream_join *j, sj_row *r, const ember_record *rec, int s
     int placed = 1;
     if (s->form == SJ_TTL) {
         r->t = j->batch_time;
+        r->has_t = 1;
         r->expiry = sat_add(j->batch_time, s->ttl_ms);
     } else {
         placed = place_event_row(j, r, &late);
@@ -194,7 +196,7 @@ static int prepare(stream_join *j, const ember_record *left, size_t nl,
         if (!rc && i >= nl && j->rows[i].usable)
             j->by_key[j->n_by_key++] = i;
     }
-    if (!rc)
+    if (!rc && j->n_by_key > 1)
         qsort_r(j->by_key, j->n_by_key, sizeof *j->by_key, cmp_by_key, j->rows);
     return rc;
 }
@@ -244,7 +246,8 @@ static int pair_stored(stream_join *j, sj_row *r, const char *k, size_t kl, cons
     if (rc)
         return rc;
     const ember_value *mine = r->rec->values;
-    rc = r->side == 0 ? sj_emit(j, mine, s.values, r->t, err) : sj_emit(j, s.values, mine, r->t, err);
+    rc = r->side == 0 ? sj_emit(j, mine, s.values, &r->t, err)
+                      : sj_emit(j, s.values, mine, &r->t, err);
     r->matched = 1;
     return rc ? rc : mark_stored(j, &s, k, kl, v, vl, err);
 }
@@ -306,7 +309,7 @@ static int probe_batch(stream_join *j, sj_row *r, ember_err *err)
             break;
         if (!batch_pair_ok(j, r, b))
             continue;
-        rc = sj_emit(j, r->rec->values, b->rec->values, r->t, err);
+        rc = sj_emit(j, r->rec->values, b->rec->values, &r->t, err);
         r->matched = b->matched = 1;
     }
     return rc;
@@ -331,7 +334,8 @@ static int emit_alone(stream_join *j, const sj_row *r, ember_err *err)
     if (r->matched || !stream_join_outer(&j->spec, r->side))
         return 0;
     const ember_value *v = r->rec->values;
-    return r->side == 0 ? sj_emit(j, v, NULL, r->t, err) : sj_emit(j, NULL, v, r->t, err);
+    const int64_t *t = r->has_t ? &r->t : NULL;
+    return r->side == 0 ? sj_emit(j, v, NULL, t, err) : sj_emit(j, NULL, v, t, err);
 }
 
 /* 1 when a timer at expiry is due at the end of this batch. */
@@ -356,6 +360,8 @@ static int store_row(stream_join *j, const sj_row *r, uint64_t seq, ember_err *e
     memcpy(timer + SJ_TIME_BYTES, k, kl);
     store_batch_put(j->wb, j->st, j->rows_cf, k, kl, v, vl);
     store_batch_put(j->wb, j->st, j->timer_cf, timer, kl + SJ_TIME_BYTES, "", 0);
+    if (r->expiry < j->min_new_expiry)
+        j->min_new_expiry = r->expiry;
     j->stats.stored++;
     return 0;
 }
@@ -400,7 +406,7 @@ static int emit_expired(stream_join *j, const char *rk, size_t rkl, int side, em
     int rc = sj_decode_row(j, k, kl, v, vl, &s, err);
     if (rc || (s.flags & SJ_FLAG_MATCHED))
         return rc;
-    return side == 0 ? sj_emit(j, s.values, NULL, s.t, err) : sj_emit(j, NULL, s.values, s.t, err);
+    return side == 0 ? sj_emit(j, s.values, NULL, &s.t, err) : sj_emit(j, NULL, s.values, &s.t, err);
 }
 
 static int expire_one(stream_join *j, const char *k, size_t n, ember_err *err)
@@ -453,11 +459,14 @@ static int expire(stream_join *j, ember_err *err)
     return rc;
 }
 
-/* Where the next batch's timer scan starts: nothing before it is left. */
+/* Where the next batch's timer scan starts: nothing before it is left.
+ * Rows stored now have timers at or after the due bound, unless the batch
+ * time went back (a clock step): then the earliest of them. */
 static int64_t next_scan_from(const stream_join *j)
 {
     int64_t from = j->spec.form == SJ_TTL ? sat_add(j->batch_time, 1) : j->wm_new;
-    return from > j->scan_from ? from : j->scan_from;
+    from = from > j->scan_from ? from : j->scan_from;
+    return from < j->min_new_expiry ? from : j->min_new_expiry;
 }
 
 /* ------------------------------------------------------------ the batch */
@@ -484,6 +493,7 @@ static int begin(stream_join *j, int64_t batch_time_ms, int64_t watermark, store
     j->n_marks = 0;
     j->wb = wb;
     j->batch_time = batch_time_ms;
+    j->min_new_expiry = INT64_MAX;
     int rc = j->meta_loaded ? 0 : load_meta(j, err);
     if (rc)
         return rc;

@@ -25,6 +25,7 @@ typedef struct sj_row {
     int late;       /* behind the watermark on arrival: dropped */
     int usable;     /* neither late nor unmatchable */
     int matched;
+    int has_t;      /* t is known (a NULL event time is not) */
     int64_t t;      /* T of its key: event time, or batch time (ttl) */
     int64_t expiry; /* its timer */
     char *jkey;     /* arena */
@@ -61,6 +62,7 @@ struct stream_join {
     store_batch *wb;
     int64_t batch_time, wm_prev, wm_new;
     int drain;
+    int64_t min_new_expiry; /* earliest timer of the rows stored now */
     store_iter *it; /* rows_cf, one snapshot for the batch */
     sj_row *rows;   /* nl + nr */
     size_t rows_cap;
@@ -84,10 +86,11 @@ char *sj_encode_row(stream_join *j, const sj_row *r, uint32_t *len);
 /* Decodes a stored row (key and value as read). */
 EMBER_MUST_CHECK int sj_decode_row(stream_join *j, const char *k, size_t klen, const char *v,
                                    size_t vlen, sj_stored *out, ember_err *err);
-/* Appends an output row: a (A's values or NULL) and b (B's or NULL); t is
- * the event time that places the window (window form). */
+/* Appends an output row: a (A's values or NULL) and b (B's or NULL); *t is
+ * the event time that places the window (window form; NULL: no time, the
+ * window fields are NULL). */
 EMBER_MUST_CHECK int sj_emit(stream_join *j, const ember_value *a, const ember_value *b,
-                             int64_t t, ember_err *err);
+                             const int64_t *t, ember_err *err);
 /* Start of the tumbling window holding t. */
 int64_t sj_window_start(const stream_join *j, int64_t t);
 /* The mark set: 1 when key was matched this batch. */

@@ -200,7 +200,7 @@ int64_t sj_window_start(const stream_join *j, int64_t t)
     return q * s;
 }
 
-int sj_emit(stream_join *j, const ember_value *a, const ember_value *b, int64_t t,
+int sj_emit(stream_join *j, const ember_value *a, const ember_value *b, const int64_t *t,
             ember_err *err)
 {
     const stream_join_spec *s = &j->spec;
@@ -212,10 +212,12 @@ int sj_emit(stream_join *j, const ember_value *a, const ember_value *b, int64_t 
         vals[i] = a ? a[i] : (ember_value){.type = EMBER_NULL};
     for (int i = 0; i < nb; i++)
         vals[na + i] = b ? b[i] : (ember_value){.type = EMBER_NULL};
-    if (s->form == SJ_WINDOW) {
-        int64_t ws = sj_window_start(j, t);
+    if (s->form == SJ_WINDOW && t) {
+        int64_t ws = sj_window_start(j, *t);
         vals[na + nb] = (ember_value){.type = EMBER_INT, .u.i = ws};
         vals[na + nb + 1] = (ember_value){.type = EMBER_INT, .u.i = ws + s->size_ms};
+    } else if (s->form == SJ_WINDOW) {
+        vals[na + nb] = vals[na + nb + 1] = (ember_value){.type = EMBER_NULL};
     }
     j->out[j->n_out++] = (ember_record){(uint32_t)s->out.n, vals};
     if (a && b)
