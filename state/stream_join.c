@@ -58,12 +58,17 @@ void stream_join_free(stream_join *j)
     free(j);
 }
 
-size_t stream_join_rows(const stream_join *j) { return j->n_out; }
+size_t stream_join_rows(const stream_join *j)
+{
+    return j->n_out;
+}
 
-void stream_join_row(const stream_join *j, size_t i, ember_record *row) { *row = j->out[i]; }
+void stream_join_row(const stream_join *j, size_t i, ember_record *row)
+{
+    *row = j->out[i];
+}
 
-void stream_join_get_stats(const stream_join *j, stream_join_stats *batch,
-                           stream_join_stats *total)
+void stream_join_get_stats(const stream_join *j, stream_join_stats *batch, stream_join_stats *total)
 {
     if (batch)
         *batch = j->stats;
@@ -71,7 +76,10 @@ void stream_join_get_stats(const stream_join *j, stream_join_stats *batch,
         *total = j->total;
 }
 
-void stream_join_drop_cache(stream_join *j) { j->meta_loaded = 0; }
+void stream_join_drop_cache(stream_join *j)
+{
+    j->meta_loaded = 0;
+}
 
 /* ------------------------------------------------------------ META */
 
@@ -137,15 +145,15 @@ static int place_event_row(stream_join *j, sj_row *r, int *late)
     return 1;
 }
 
-static int prepare_row(stream_join *j, sj_row *r, const ember_record *rec, int side,
-                       ember_err *err)
+static int prepare_row(stream_join *j, sj_row *r, const ember_record *rec, int side, ember_err *err)
 {
     const stream_join_spec *s = &j->spec;
     *r = (sj_row){.rec = rec, .side = side};
     if (rec->n < (uint32_t)s->in[side].n)
-        return ember_err_set(err, -EINVAL, "stream join %s, %s: a row of %s has %u values, its "
-                             "schema %d fields", s->name[0], s->name[1], s->name[side], rec->n,
-                             s->in[side].n);
+        return ember_err_set(err, -EINVAL,
+                             "stream join %s, %s: a row of %s has %u values, its "
+                             "schema %d fields",
+                             s->name[0], s->name[1], s->name[side], rec->n, s->in[side].n);
     int late = 0, rc = sj_encode_jkey(j, r, err);
     if (rc)
         return rc;
@@ -176,8 +184,8 @@ static int cmp_by_key(const void *a, const void *b, void *ctx)
     return (x > y) - (x < y);
 }
 
-static int prepare(stream_join *j, const ember_record *left, size_t nl,
-                   const ember_record *right, size_t nr, ember_err *err)
+static int prepare(stream_join *j, const ember_record *left, size_t nl, const ember_record *right,
+                   size_t nr, ember_err *err)
 {
     size_t n = nl + nr;
     if (n > j->rows_cap) {
@@ -223,8 +231,8 @@ static void match_range(const stream_join *j, const sj_row *r, int64_t *lo, int6
 }
 
 /* A stored row of an outer side matched for the first time remembers it. */
-static int mark_stored(stream_join *j, const sj_stored *s, const char *k, size_t kl,
-                       const char *v, size_t vl, ember_err *err)
+static int mark_stored(stream_join *j, const sj_stored *s, const char *k, size_t kl, const char *v,
+                       size_t vl, ember_err *err)
 {
     if (!stream_join_outer(&j->spec, s->side) || (s->flags & SJ_FLAG_MATCHED) ||
         sj_marked(j, k, (uint32_t)kl))
@@ -269,8 +277,7 @@ static int probe_stored(stream_join *j, sj_row *r, ember_err *err)
     for (; !rc && store_iter_valid(j->it); store_iter_next(j->it), j->stats.reads++) {
         size_t kl, vl;
         const char *k = store_iter_key(j->it, &kl);
-        if (kl != sklen || memcmp(k, seek, plen) ||
-            window_get_time((const uint8_t *)k + plen) > hi)
+        if (kl != sklen || memcmp(k, seek, plen) || window_get_time((const uint8_t *)k + plen) > hi)
             break;
         const char *v = store_iter_value(j->it, &vl);
         rc = pair_stored(j, r, k, kl, v, vl, err);
@@ -398,15 +405,18 @@ static int emit_expired(stream_join *j, const char *rk, size_t rkl, int side, em
             return rc;
         char text[128];
         store_key_text(rk, rkl, text, sizeof text);
-        return ember_err_set(err, -EMBER_ECORRUPT, "stream join %s, %s: a timer names row '%s', "
-                             "which the state does not hold", j->spec.name[0], j->spec.name[1], text);
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "stream join %s, %s: a timer names row '%s', "
+                             "which the state does not hold",
+                             j->spec.name[0], j->spec.name[1], text);
     }
     sj_stored s;
     const char *v = store_iter_value(j->it, &vl);
     int rc = sj_decode_row(j, k, kl, v, vl, &s, err);
     if (rc || (s.flags & SJ_FLAG_MATCHED))
         return rc;
-    return side == 0 ? sj_emit(j, s.values, NULL, &s.t, err) : sj_emit(j, NULL, s.values, &s.t, err);
+    return side == 0 ? sj_emit(j, s.values, NULL, &s.t, err)
+                     : sj_emit(j, NULL, s.values, &s.t, err);
 }
 
 static int expire_one(stream_join *j, const char *k, size_t n, ember_err *err)

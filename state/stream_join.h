@@ -71,8 +71,8 @@ typedef struct stream_join_stats {
 
 /* spec is copied; st is borrowed and must outlive the operator. NULL when
  * out of memory. */
-EMBER_MUST_CHECK stream_join *stream_join_new(const stream_join_spec *spec, store *st,
-                                              int rows_cf, int timer_cf);
+EMBER_MUST_CHECK stream_join *stream_join_new(const stream_join_spec *spec, store *st, int rows_cf,
+                                              int timer_cf);
 void stream_join_free(stream_join *j);
 
 /* One batch: left[0..nl) and right[0..nr) are the new rows of A and B in
@@ -83,9 +83,8 @@ void stream_join_free(stream_join *j);
  * state change goes into wb, which the caller commits (or drops, then calls
  * stream_join_drop_cache). Reads see the committed state only. */
 EMBER_MUST_CHECK int stream_join_batch(stream_join *j, const ember_record *left, size_t nl,
-                                       const ember_record *right, size_t nr,
-                                       int64_t batch_time_ms, int64_t watermark,
-                                       store_batch *wb, ember_err *err);
+                                       const ember_record *right, size_t nr, int64_t batch_time_ms,
+                                       int64_t watermark, store_batch *wb, ember_err *err);
 /* The output rows of the last batch (spec->out's fields), in a deterministic
  * order: the same input on the same committed state gives byte-identical
  * rows. Valid until the next batch; string values may point into the input

@@ -9,21 +9,21 @@
 #include "core/base/arena.h"
 #include "state/stream_join.h"
 
-#define SJ_TIME_BYTES 8
-#define SJ_SEQ_BYTES 8
-#define SJ_ROW_SUFFIX (1 + SJ_TIME_BYTES + SJ_SEQ_BYTES) /* side | T | seq */
-#define SJ_META_KEY "\0"
+#define SJ_TIME_BYTES   8
+#define SJ_SEQ_BYTES    8
+#define SJ_ROW_SUFFIX   (1 + SJ_TIME_BYTES + SJ_SEQ_BYTES) /* side | T | seq */
+#define SJ_META_KEY     "\0"
 #define SJ_META_KEY_LEN 1
 #define SJ_META_VERSION 1
-#define SJ_META_BYTES 25
+#define SJ_META_BYTES   25
 #define SJ_FLAG_MATCHED 1u
 
 /* One new row of the batch. */
 typedef struct sj_row {
     const ember_record *rec;
-    int side;       /* 0 = A, 1 = B */
-    int late;       /* behind the watermark on arrival: dropped */
-    int usable;     /* neither late nor unmatchable */
+    int side;   /* 0 = A, 1 = B */
+    int late;   /* behind the watermark on arrival: dropped */
+    int usable; /* neither late nor unmatchable */
     int matched;
     int has_t;      /* t is known (a NULL event time is not) */
     int64_t t;      /* T of its key: event time, or batch time (ttl) */
@@ -52,10 +52,10 @@ struct stream_join {
     store *st;
     int rows_cf, timer_cf;
 
-    int meta_loaded;    /* the fields below hold the committed META */
-    int64_t wm;         /* watermark in force */
+    int meta_loaded; /* the fields below hold the committed META */
+    int64_t wm;      /* watermark in force */
     uint64_t next_seq;
-    int64_t scan_from;  /* timers before it are gone */
+    int64_t scan_from; /* timers before it are gone */
 
     /* the batch */
     arena ar;
@@ -63,8 +63,8 @@ struct stream_join {
     int64_t batch_time, wm_prev, wm_new;
     int drain;
     int64_t min_new_expiry; /* earliest timer of the rows stored now */
-    store_iter *it; /* rows_cf, one snapshot for the batch */
-    sj_row *rows;   /* nl + nr */
+    store_iter *it;         /* rows_cf, one snapshot for the batch */
+    sj_row *rows;           /* nl + nr */
     size_t rows_cap;
     size_t *by_key; /* the batch's B rows sorted by (key, input order) */
     size_t by_key_cap, n_by_key;
@@ -79,8 +79,8 @@ struct stream_join {
 /* The row's JKEY into the arena; 0 with *jkey NULL when a key value is NULL. */
 EMBER_MUST_CHECK int sj_encode_jkey(stream_join *j, sj_row *r, ember_err *err);
 /* JKEY | side | T | seq, in the arena. NULL when out of memory. */
-char *sj_row_key(stream_join *j, const char *jkey, uint32_t jlen, int side, int64_t t,
-                 uint64_t seq, uint32_t *len);
+char *sj_row_key(stream_join *j, const char *jkey, uint32_t jlen, int side, int64_t t, uint64_t seq,
+                 uint32_t *len);
 /* ROW of a new row (flags from r->matched), in the arena. */
 char *sj_encode_row(stream_join *j, const sj_row *r, uint32_t *len);
 /* Decodes a stored row (key and value as read). */

@@ -64,8 +64,8 @@ int sj_encode_jkey(stream_join *j, sj_row *r, ember_err *err)
     return 0;
 }
 
-char *sj_row_key(stream_join *j, const char *jkey, uint32_t jlen, int side, int64_t t,
-                 uint64_t seq, uint32_t *len)
+char *sj_row_key(stream_join *j, const char *jkey, uint32_t jlen, int side, int64_t t, uint64_t seq,
+                 uint32_t *len)
 {
     uint8_t *k = arena_alloc(&j->ar, jlen + SJ_ROW_SUFFIX);
     if (!k)

@@ -23,7 +23,7 @@ typedef struct parser {
     size_t pos;
     const sj_input *side[2];
     stream_join_spec *s;
-    int cond_col;  /* column of the time condition, 0 while none */
+    int cond_col; /* column of the time condition, 0 while none */
     const char *cond_what;
 } parser;
 
@@ -76,8 +76,9 @@ static int parse_duration(const tok *t, const char *what, int positive, int64_t 
     snprintf(buf, sizeof buf, "%.*s", (int)t->len, t->p);
     int rc = t->len < sizeof buf ? opts_parse_value(OPT_DURATION, buf, out) : -ERANGE;
     if (rc == -EDOM)
-        return ember_err_set_col(err, -EMBER_EUSAGE, t->col, "%s: '%s' needs a unit: %sms, %ss, %sm or %sh",
-                                 what, buf, buf, buf, buf, buf);
+        return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
+                                 "%s: '%s' needs a unit: %sms, %ss, %sm or %sh", what, buf, buf,
+                                 buf, buf, buf);
     if (rc || *out < 0 || (positive && *out == 0))
         return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
                                  "%s: '%.*s' is not a %s duration like 500ms, 10s, 5m or 1h", what,
@@ -90,8 +91,9 @@ static int parse_ref(parser *p, const tok *t, int *side, int *field, ember_err *
 {
     const char *dot = t->len ? memchr(t->p, '.', t->len) : NULL;
     if (!dot || !is_word_char(t->p[0]) || dot == t->p || dot == t->p + t->len - 1)
-        return ember_err_set_col(err, -EMBER_EUSAGE, t->col, "expected %s.FIELD or %s.FIELD, got '%.*s'",
-                                 p->side[0]->name, p->side[1]->name, (int)t->len, t->p);
+        return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
+                                 "expected %s.FIELD or %s.FIELD, got '%.*s'", p->side[0]->name,
+                                 p->side[1]->name, (int)t->len, t->p);
     size_t nlen = (size_t)(dot - t->p);
     *side = -1;
     for (int i = 0; i < 2; i++)
@@ -130,7 +132,8 @@ static int parse_equality(parser *p, const tok *first, int side, int field, embe
                                  (int)first->len, first->p, (int)second.len, second.p,
                                  p->side[side]->name, p->side[0]->name, p->side[1]->name);
     if (s->n_keys == SJ_MAX_KEYS)
-        return ember_err_set_col(err, -EMBER_EUSAGE, first->col, "at most %d join keys", SJ_MAX_KEYS);
+        return ember_err_set_col(err, -EMBER_EUSAGE, first->col, "at most %d join keys",
+                                 SJ_MAX_KEYS);
     int fl = side == 0 ? field : field2, fr = side == 0 ? field2 : field;
     ember_type tl = s->in[0].f[fl].type, tr = s->in[1].f[fr].type;
     if (tl != tr)
@@ -165,7 +168,8 @@ static int parse_bound(parser *p, int *side, int64_t *off, ember_err *err)
 {
     tok r = lex_next(p);
     int field, rc;
-    if ((rc = parse_ref(p, &r, side, &field, err)) || (rc = check_time_ref(p, &r, *side, field, err)))
+    if ((rc = parse_ref(p, &r, side, &field, err)) ||
+        (rc = check_time_ref(p, &r, *side, field, err)))
         return rc;
     *off = 0;
     tok sign = lex_peek(p);
@@ -205,7 +209,7 @@ static int parse_between(parser *p, const tok *subj, int side, int field, ember_
         return rc;
     tok and = lex_next(p);
     if (!tok_is(&and, "and"))
-        return usage(err, &and, "expected 'and' between the two bounds of between");
+        return usage(err, &and, "expected 'and' between the two bounds of 'between'");
     tok b2 = lex_peek(p);
     if ((rc = parse_bound(p, &s2, &o2, err)))
         return rc;
@@ -259,15 +263,19 @@ static int parse_type(parser *p, ember_err *err)
     char note[96];
     return ember_err_set_col(err, -EMBER_EUSAGE, v.col,
                              "unknown join type '%.*s' (expected inner, left, right or full)%s",
-                             (int)v.len, v.p, em_suggest_note(em_suggest(v.p, v.len, names, 4), note,
-                                                              sizeof note));
+                             (int)v.len, v.p,
+                             em_suggest_note(em_suggest(v.p, v.len, names, 4), note, sizeof note));
 }
 
 /* within D | window tumbling SIZE | ttl D */
 static int parse_time_clause(parser *p, const tok *kw, ember_err *err)
 {
     stream_join_spec *s = p->s;
-    int rc = set_cond(p, kw, tok_is(kw, "within") ? "within" : tok_is(kw, "ttl") ? "ttl" : "window", err);
+    int rc = set_cond(p, kw,
+                      tok_is(kw, "within") ? "within"
+                      : tok_is(kw, "ttl")  ? "ttl"
+                                           : "window",
+                      err);
     if (rc)
         return rc;
     if (tok_is(kw, "ttl")) {
@@ -296,10 +304,11 @@ static int check_event_times(parser *p, ember_err *err)
         return 0;
     for (int i = 0; i < 2; i++)
         if (p->side[i]->time_field < 0)
-            return ember_err_set_col(err, -EMBER_EUSAGE, p->cond_col,
-                                     "'%s' needs event time on both streams: %s declares no "
-                                     "watermark (add 'watermark FIELD DELAY' to it, or use 'ttl D')",
-                                     p->cond_what, p->side[i]->name);
+            return ember_err_set_col(
+                err, -EMBER_EUSAGE, p->cond_col,
+                "'%s' needs event time on both streams: %s declares no "
+                "watermark (add 'watermark FIELD DELAY' to it, or use 'ttl D')",
+                p->cond_what, p->side[i]->name);
     return 0;
 }
 
@@ -349,8 +358,9 @@ static int add_out_field(schema *out, const char *prefix, const schema_field *f,
     int n = clash ? snprintf(o->name, sizeof o->name, "%s.%s", prefix, f->name)
                   : snprintf(o->name, sizeof o->name, "%s", f->name);
     if (n >= (int)sizeof o->name)
-        return ember_err_set(err, -EMBER_EUSAGE, "output field name '%s.%s' is longer than %d bytes",
-                             prefix, f->name, SCHEMA_NAME_MAX - 1);
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "output field name '%s.%s' is longer than %d bytes", prefix, f->name,
+                             SCHEMA_NAME_MAX - 1);
     o->type = f->type;
     return 0;
 }
@@ -433,7 +443,8 @@ void stream_join_layout_text(const stream_join_spec *s, char *buf, size_t cap)
     if (w >= cap)
         return;
     if (s->form == SJ_INTERVAL)
-        snprintf(buf + w, cap - w, " interval=%lld..%lld", (long long)s->lo_ms, (long long)s->hi_ms);
+        snprintf(buf + w, cap - w, " interval=%lld..%lld", (long long)s->lo_ms,
+                 (long long)s->hi_ms);
     else if (s->form == SJ_WINDOW)
         snprintf(buf + w, cap - w, " window=%lld", (long long)s->size_ms);
     else

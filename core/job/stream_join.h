@@ -37,17 +37,17 @@ typedef enum sj_type { SJ_INNER = 0, SJ_LEFT = 1, SJ_RIGHT = 2, SJ_FULL = 3 } sj
 
 /* One input of the join, as the graph layer knows it. */
 typedef struct sj_input {
-    const char *name;  /* the stream's name (A or B) */
+    const char *name; /* the stream's name (A or B) */
     const schema *fields;
-    int time_field;    /* event-time field (its `watermark`), -1 when none */
+    int time_field; /* event-time field (its `watermark`), -1 when none */
 } sj_input;
 
 typedef struct stream_join_spec {
     char name[2][SCHEMA_NAME_MAX]; /* [0] = left (A), [1] = right (B) */
     schema in[2];
-    int time_field[2];             /* -1 when the stream declared no watermark */
+    int time_field[2]; /* -1 when the stream declared no watermark */
     int n_keys;
-    int key[2][SJ_MAX_KEYS];       /* key[0][i] of A equals key[1][i] of B */
+    int key[2][SJ_MAX_KEYS]; /* key[0][i] of A equals key[1][i] of B */
     sj_form form;
     sj_type type;
     int64_t lo_ms, hi_ms; /* SJ_INTERVAL: lo <= B.ts - A.ts <= hi */

@@ -24,12 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROWS_CF 1
-#define TIMER_CF 2
-#define MAX_ROWS 4096
+#define ROWS_CF     1
+#define TIMER_CF    2
+#define MAX_ROWS    4096
 #define MAX_BATCHES 128
-#define NOWM WIN_NO_WATERMARK
-#define TEXT_MAX 256
+#define NOWM        WIN_NO_WATERMARK
+#define TEXT_MAX    256
 
 typedef struct trow {
     int side, batch;
@@ -129,10 +129,14 @@ static void gen_workload(workload *w, int n_batches, unsigned seed)
 static size_t val_text(const ember_value *v, char *out, size_t cap)
 {
     switch (v->type) {
-    case EMBER_INT: return (size_t)snprintf(out, cap, "i%" PRId64 "|", v->u.i);
-    case EMBER_FLOAT: return (size_t)snprintf(out, cap, "f%a|", v->u.f);
-    case EMBER_STRING: return (size_t)snprintf(out, cap, "s'%.*s'|", (int)v->u.s.len, v->u.s.ptr);
-    default: return (size_t)snprintf(out, cap, "n|");
+    case EMBER_INT:
+        return (size_t)snprintf(out, cap, "i%" PRId64 "|", v->u.i);
+    case EMBER_FLOAT:
+        return (size_t)snprintf(out, cap, "f%a|", v->u.f);
+    case EMBER_STRING:
+        return (size_t)snprintf(out, cap, "s'%.*s'|", (int)v->u.s.len, v->u.s.ptr);
+    default:
+        return (size_t)snprintf(out, cap, "n|");
     }
 }
 
@@ -159,7 +163,8 @@ static void oracle_text(const form *f, const trow *a, const trow *b, char *out)
         snprintf(out + w, TEXT_MAX - w, "n|n|");
         return;
     }
-    int64_t ws = t->ts >= 0 ? t->ts / f->size * f->size : -((-t->ts + f->size - 1) / f->size) * f->size;
+    int64_t ws =
+        t->ts >= 0 ? t->ts / f->size * f->size : -((-t->ts + f->size - 1) / f->size) * f->size;
     snprintf(out + w, TEXT_MAX - w, "i%" PRId64 "|i%" PRId64 "|", ws, ws + f->size);
 }
 
@@ -170,7 +175,10 @@ typedef struct expected {
     char text[TEXT_MAX];
 } expected;
 
-static int64_t wm_before(const workload *w, int b) { return b ? w->wm_after[b - 1] : NOWM; }
+static int64_t wm_before(const workload *w, int b)
+{
+    return b ? w->wm_after[b - 1] : NOWM;
+}
 
 static int64_t window_of(const form *f, int64_t ts)
 {
@@ -224,8 +232,7 @@ static int death_batch(const workload *w, const form *f, const trow *r)
 }
 
 /* The expected rows (*n_alone of them with NULLs for a side). */
-static int oracle(const workload *w, const form *f, int type, expected *out, int cap,
-                  int *n_alone)
+static int oracle(const workload *w, const form *f, int type, expected *out, int cap, int *n_alone)
 {
     int n = 0;
     *n_alone = 0;
@@ -323,11 +330,14 @@ static store_batch *run_batch(runner *r, const workload *w, int b, char (*out)[T
     return wb;
 }
 
-static int cmp_text(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 /* The batch's rows against the oracle's, as sorted lists. */
-static void check_batch(const form *f, const expected *exp, int n_exp, int b,
-                        char (*got)[TEXT_MAX], int n_got, const char *what)
+static void check_batch(const form *f, const expected *exp, int n_exp, int b, char (*got)[TEXT_MAX],
+                        int n_got, const char *what)
 {
     static char want[MAX_ROWS * 4][TEXT_MAX], have[MAX_ROWS * 4][TEXT_MAX];
     int nw = 0;
@@ -399,8 +409,10 @@ static void run_all(const workload *w, const form *f, int type, int replay, int 
             wb = run_batch(r, w, b, again, &n2);
             ck_assert_int_eq(n2, n);
             for (int i = 0; i < n; i++)
-                ck_assert_msg(!strcmp(rows[i], again[i]), "[%s] batch %d replayed: row %d %s, "
-                              "first run %s", tail, b, i, again[i], rows[i]);
+                ck_assert_msg(!strcmp(rows[i], again[i]),
+                              "[%s] batch %d replayed: row %d %s, "
+                              "first run %s",
+                              tail, b, i, again[i], rows[i]);
         }
         stream_join_stats st;
         stream_join_get_stats(r->j, &st, NULL);
@@ -547,8 +559,8 @@ static ember_record make_row(ember_value *v, int64_t id, int64_t k, int64_t ts, 
     return (ember_record){(uint32_t)width, v};
 }
 
-static void commit(runner *r, const ember_record *l, size_t nl, const ember_record *rt,
-                   size_t nr, int64_t bt, int64_t wm)
+static void commit(runner *r, const ember_record *l, size_t nl, const ember_record *rt, size_t nr,
+                   int64_t bt, int64_t wm)
 {
     ember_err err = {0};
     store_batch *wb = store_batch_new();
@@ -603,8 +615,8 @@ START_TEST(a_two_field_key_matches_on_both)
     ck_assert_int_eq(schema_parse(&g_sa, "id:int,k:int,ts:int,s", &err), 0);
     ck_assert_int_eq(schema_parse(&g_sb, "id:int,k:int,ts:int,s,v:float", &err), 0);
     sj_input a = {"A", &g_sa, 2}, b = {"B", &g_sb, 2};
-    ck_assert_int_eq(stream_join_parse("on B.k = A.k and A.s = B.s within 1s", &a, &b, &r->spec,
-                                       &err), 0);
+    ck_assert_int_eq(
+        stream_join_parse("on B.k = A.k and A.s = B.s within 1s", &a, &b, &r->spec, &err), 0);
     open_runner(r, db);
     ember_value av[2][5], bv[2][5];
     ember_record left[2] = {make_row(av[0], 1, 5, 100, 4), make_row(av[1], 2, 5, 100, 4)};

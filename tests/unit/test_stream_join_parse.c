@@ -21,7 +21,8 @@ static sj_input g_in_bids, g_in_auctions, g_in_people;
 static void setup(void)
 {
     ember_err err = {0};
-    ck_assert_int_eq(schema_parse(&g_bids, "auction:int,bidder:int,price:int,ts:int,channel", &err), 0);
+    ck_assert_int_eq(schema_parse(&g_bids, "auction:int,bidder:int,price:int,ts:int,channel", &err),
+                     0);
     ck_assert_int_eq(
         schema_parse(&g_auctions, "id:int,seller:int,category:int,ts:int,channel:int", &err), 0);
     ck_assert_int_eq(schema_parse(&g_people, "id:int,name,ts:int", &err), 0);
@@ -44,7 +45,8 @@ static void parse_fails(const char *text, const sj_input *a, const sj_input *b, 
 {
     ember_err err = {0};
     ck_assert_msg(stream_join_parse(text, a, b, &g_spec, &err) == -EMBER_EUSAGE, "%s parsed", text);
-    ck_assert_msg(strstr(err.msg, want) != NULL, "%s: message '%s' lacks '%s'", text, err.msg, want);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "%s: message '%s' lacks '%s'", text, err.msg,
+                  want);
     ck_assert_msg(err.col == col, "%s: column %d, expected %d (%s)", text, err.col, col, err.msg);
 }
 
@@ -118,9 +120,9 @@ END_TEST
 START_TEST(output_names_qualify_only_the_shared_ones)
 {
     parse_ok("on auctions.id = bids.auction within 1s", &g_in_auctions, &g_in_bids);
-    static const char *const want[] = {"id",        "seller",      "category",   "auctions.ts",
-                                       "auctions.channel", "auction", "bidder", "price",
-                                       "bids.ts",   "bids.channel"};
+    static const char *const want[] = {
+        "id",      "seller", "category", "auctions.ts", "auctions.channel",
+        "auction", "bidder", "price",    "bids.ts",     "bids.channel"};
     ck_assert_int_eq(g_spec.out.n, 10);
     for (int i = 0; i < 10; i++)
         ck_assert_str_eq(g_spec.out.f[i].name, want[i]);
@@ -161,7 +163,8 @@ START_TEST(errors_name_the_column_and_the_problem)
                 "compares two fields of auctions");
     parse_fails("on auctions.id bids.auction within 1s", a, b, 16,
                 "expected '=' or 'between' after the field");
-    parse_fails("on id = bids.auction within 1s", a, b, 4, "expected auctions.FIELD or bids.FIELD, got 'id'");
+    parse_fails("on id = bids.auction within 1s", a, b, 4,
+                "expected auctions.FIELD or bids.FIELD, got 'id'");
     parse_fails("within 1s", a, b, 10, "expected 'on auctions.FIELD = bids.FIELD'");
     parse_fails("on auctions.id = bids.auction", a, b, 30,
                 "expected 'within D', 'bids.ts between ...', 'window tumbling SIZE' or 'ttl D'");
@@ -170,11 +173,13 @@ START_TEST(errors_name_the_column_and_the_problem)
     parse_fails("on auctions.id = bids.auction within 5", a, b, 38, "within: '5' needs a unit");
     parse_fails("on auctions.id = bids.auction ttl 0s", a, b, 35,
                 "ttl: '0s' is not a positive duration");
-    parse_fails("on auctions.id = bids.auction within 1s type=lft", a, b, 46,
-                "unknown join type 'lft' (expected inner, left, right or full); did you mean 'left'?");
+    parse_fails(
+        "on auctions.id = bids.auction within 1s type=lft", a, b, 46,
+        "unknown join type 'lft' (expected inner, left, right or full); did you mean 'left'?");
     parse_fails("on auctions.id = bids.auction window sliding 1s", a, b, 38,
                 "expected 'tumbling' after 'window'");
-    parse_fails("on auctions.id = bids.auction within 1s emit=final", a, b, 41, "unexpected 'emit'");
+    parse_fails("on auctions.id = bids.auction within 1s emit=final", a, b, 41,
+                "unexpected 'emit'");
 }
 END_TEST
 
@@ -209,8 +214,8 @@ START_TEST(inputs_are_checked)
     schema wide;
     ck_assert_int_eq(schema_parse(&wide, "window_start:int,ts:int", &err), 0);
     sj_input w = {"w", &wide, 1};
-    ck_assert_int_eq(stream_join_parse("on w.ts = bids.auction window tumbling 1s", &w,
-                                       &g_in_bids, &g_spec, &err),
+    ck_assert_int_eq(stream_join_parse("on w.ts = bids.auction window tumbling 1s", &w, &g_in_bids,
+                                       &g_spec, &err),
                      -EMBER_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "the window join adds 'window_start'"));
 }
