@@ -130,8 +130,8 @@ static int place_event_row(stream_join *j, sj_row *r, int *late)
 {
     const stream_join_spec *s = &j->spec;
     const ember_value *ts = &r->rec->values[s->time_field[r->side]];
-    if (ts->type != EMBER_INT)
-        return 0;
+    if (ts->type != EMBER_INT || ts->u.i > SJ_TIME_LIMIT || ts->u.i < -SJ_TIME_LIMIT)
+        return 0; /* no time to place it by (or beyond the drain's end of time) */
     r->t = ts->u.i;
     r->has_t = 1;
     if (s->form == SJ_WINDOW) {

@@ -17,6 +17,8 @@
 #define SJ_META_VERSION 1
 #define SJ_META_BYTES   25
 #define SJ_FLAG_MATCHED 1u
+/* Event times beyond +-2^62 ms (WIN_DRAINED_EVENT_TIME) match nothing. */
+#define SJ_TIME_LIMIT (INT64_C(1) << 62)
 
 /* One new row of the batch. */
 typedef struct sj_row {

@@ -79,6 +79,9 @@ static int parse_duration(const tok *t, const char *what, int positive, int64_t 
         return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
                                  "%s: '%s' needs a unit: %sms, %ss, %sm or %sh", what, buf, buf,
                                  buf, buf, buf);
+    if (!rc && *out > SJ_MAX_DURATION_MS)
+        return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
+                                 "%s: '%s' is too long (at most 2^61 ms)", what, buf);
     if (rc || *out < 0 || (positive && *out == 0))
         return ember_err_set_col(err, -EMBER_EUSAGE, t->col,
                                  "%s: '%.*s' is not a %s duration like 500ms, 10s, 5m or 1h", what,

@@ -30,6 +30,9 @@
 #include <stdint.h>
 
 #define SJ_MAX_KEYS 8
+/* The longest duration a join takes (2^61 ms, 73 million years): event
+ * times are within +-2^62 ms, so time arithmetic on them never overflows. */
+#define SJ_MAX_DURATION_MS (INT64_C(1) << 61)
 
 typedef enum sj_form { SJ_INTERVAL, SJ_WINDOW, SJ_TTL } sj_form;
 /* Which sides keep their unmatched rows (with NULLs for the other side). */

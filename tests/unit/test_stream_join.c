@@ -635,7 +635,8 @@ START_TEST(a_two_field_key_matches_on_both)
 END_TEST
 
 /* A late row is counted and dropped, even on an outer side; a row with a
- * NULL key comes out with NULLs at once on an outer side. */
+ * NULL key, or an event time past 2^62, comes out with NULLs at once on an
+ * outer side. */
 START_TEST(late_rows_are_counted_and_dropped)
 {
     runner *r = runner_new();
@@ -643,22 +644,26 @@ START_TEST(late_rows_are_counted_and_dropped)
     snprintf(db, sizeof db, "%s/late", g_tmp);
     parse_spec("on A.k = B.k within 10ms type=full", &r->spec);
     open_runner(r, db);
-    ember_value v[3][5];
+    ember_value v[4][5];
     ember_record first = make_row(v[0], 1, 1, 500, 4);
     commit(r, &first, 1, NULL, 0, 1000, 400);
     ember_record late = make_row(v[1], 2, 1, 399, 4), nokey = make_row(v[2], 3, 1, 450, 4);
+    ember_record endless = make_row(v[3], 4, 1, INT64_MAX, 4); /* beyond 2^62: no time */
     v[2][1] = (ember_value){.type = EMBER_NULL};
-    ember_record two[2] = {late, nokey};
-    commit(r, two, 2, NULL, 0, 1100, 400);
+    ember_record rows[3] = {late, nokey, endless};
+    commit(r, rows, 3, NULL, 0, 1100, 400);
     stream_join_stats st;
     stream_join_get_stats(r->j, &st, NULL);
     ck_assert_uint_eq(st.late, 1);
-    ck_assert_uint_eq(st.unmatchable, 1);
-    ck_assert_uint_eq(stream_join_rows(r->j), 1);
-    ember_record out;
-    stream_join_row(r->j, 0, &out);
-    ck_assert_int_eq(out.values[0].u.i, 3);
-    ck_assert_int_eq(out.values[4].type, EMBER_NULL);
+    ck_assert_uint_eq(st.unmatchable, 2);
+    ck_assert_uint_eq(st.stored, 0);
+    ck_assert_uint_eq(stream_join_rows(r->j), 2);
+    for (size_t i = 0; i < 2; i++) {
+        ember_record out;
+        stream_join_row(r->j, i, &out);
+        ck_assert_int_eq(out.values[0].u.i, 3 + (int64_t)i);
+        ck_assert_int_eq(out.values[4].type, EMBER_NULL);
+    }
     close_runner(r);
     runner_free(r);
 }

@@ -171,6 +171,8 @@ START_TEST(errors_name_the_column_and_the_problem)
     parse_fails("on auctions.id = bids.auction within 1s ttl 1h", a, b, 41,
                 "'ttl' cannot be combined with 'within'");
     parse_fails("on auctions.id = bids.auction within 5", a, b, 38, "within: '5' needs a unit");
+    parse_fails("on auctions.id = bids.auction within 1000000000000h", a, b, 38,
+                "within: '1000000000000h' is too long (at most 2^61 ms)");
     parse_fails("on auctions.id = bids.auction ttl 0s", a, b, 35,
                 "ttl: '0s' is not a positive duration");
     parse_fails(
