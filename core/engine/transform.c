@@ -369,9 +369,9 @@ static int aggregate_record(worker *w, ember_record *rec, size_t index, int sign
     if (is_new)
         acc_init(&w->t->job->acc, slots);
     if (sign < 0) /* an updated row's previous value (graph.c: retractions) */
-        acc_retract(&w->t->job->acc, slots, rec);
+        acc_retract(&w->t->job->acc, slots, rec, &w->scratch);
     else
-        acc_add(&w->t->job->acc, slots, rec);
+        acc_add(&w->t->job->acc, slots, rec, &w->scratch);
     return 0;
 }
 

@@ -124,6 +124,8 @@ void ember_job_free(ember_job *job)
     free(job->dead_letter_path);
     free(job->window.late_path);
     expr_free(job->having);
+    for (int i = 0; i < job->n_aggs; i++)
+        job_free_aggregate(&job->aggs[i]);
     free(job->text);
     free(job->layout);
     free(job);

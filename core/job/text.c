@@ -239,6 +239,11 @@ void job_layout_aggregate(ember_job *job)
             jbuf_str(&b, k);
         }
         jbuf_str(&b, ")");
+        if (a->filter_text) { /* only then: unfiltered layouts stay as they were */
+            jbuf_str(&b, " filter (where ");
+            jbuf_str(&b, a->filter_text);
+            jbuf_str(&b, ")");
+        }
     }
     jbuf_emit(job, &b, 0, 1);
 }
