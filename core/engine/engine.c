@@ -183,7 +183,8 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
     if (job->dedupe_step >= 0) {
         n->dd = dedupe_new(e->st, node_cf(e, n, LAYOUT_CF_DEDUPE),
                            node_cf(e, n, LAYOUT_CF_DEDUPE_TIMERS),
-                           job->steps[job->dedupe_step].dedupe_ms);
+                           job->steps[job->dedupe_step].dedupe_ms,
+                           job->steps[job->dedupe_step].dedupe_keep_last);
         if (!n->dd)
             return ember_err_set(err, -ENOMEM, "out of memory");
         transform_set_dedupe(n->tf, dedupe_decide, n->dd);

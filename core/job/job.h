@@ -45,7 +45,9 @@ typedef struct job_step {
     int join_key;             /* STEP_JOIN: record field matched against the table's key */
     int join_fields;          /* STEP_JOIN: columns appended */
     int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
-    int dedupe_field;         /* STEP_DEDUPE: the id field */
+    int dedupe_fields[JOB_MAX_KEYS]; /* STEP_DEDUPE: the id's fields */
+    int n_dedupe_fields;
+    int dedupe_keep_last; /* STEP_DEDUPE: keep=last (an update of the id's row) */
     int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
     int wm_field;             /* STEP_WATERMARK: the event-time field */
     int tap;                  /* STEP_TAP: which tap (a sink in the steps, graph.c) */
@@ -217,6 +219,8 @@ ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err);
 const schema *job_node_output(const ember_job *node);
 /* The node's rows update earlier ones (running aggregate, emit=update). */
 int job_node_updates(const ember_job *node);
+/* Whether the node has `dedupe ... keep=last` (its rows replace earlier ones). */
+int job_node_keeps_last(const ember_job *node);
 /* "views", or "(the first stream)" for the anonymous one: for messages. */
 const char *job_node_label(const ember_job *node);
 /* The job's source that cannot re-read its input (one at most), or NULL;

@@ -122,6 +122,147 @@ def test_filter_errors_name_the_place():
     check("j.job:5:33:" in err, err)
 
 
+# ------------------------------------------------------------ dedupe keep=last
+
+Q18 = """job q18
+batch interval=1ms max-records={batch}
+checkpoint dir={d}/ck every=3 keep=2
+stream bids
+source file path={d}/bids.csv
+parse csv fields=auction:int,bidder:int,price:int,channel,ts:int
+dedupe bidder, auction keep=last within 1h
+sink file dir={d}/out
+stream per_auction from bids
+key auction
+aggregate count() as bidders, sum(price) as total, avg(price) as mean
+sink file dir={d}/agg
+"""
+
+
+def q18_batches(rows, batch):
+    """Per batch of `batch` input lines: the last bid of each (bidder,
+    auction) within it, in input order."""
+    out = []
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        last = {}
+        for i, r in enumerate(chunk):
+            last[(r[1], r[0])] = i
+        out.append([chunk[i] for i in sorted(last.values())])
+    return out
+
+
+def as_tsv(r):
+    return [str(r[0]), str(r[1]), str(r[2]), r[3], str(r[4])]
+
+
+def check_q18(d, rows, batch):
+    files = batch_files(d + "/out")
+    want = q18_batches(rows, batch)
+    check(len(files) == len(want), "%d batch files, want %d" % (len(files), len(want)))
+    for (b, header, got), exp in zip(files, want):
+        check(header == ["auction", "bidder", "price", "channel", "ts"], header)
+        check(got == [as_tsv(r) for r in exp], "batch %d: %d rows, want %d" % (b, len(got), len(exp)))
+    # the aggregate over the deduped stream: each replaced bid taken back
+    final = {}
+    for r in rows:
+        final[(r[1], r[0])] = r[2]
+    per = {}
+    for (bidder, auction), price in final.items():
+        n, total = per.get(auction, (0, 0))
+        per[auction] = (n + 1, total + price)
+    got = last_rows(d + "/agg", ["auction"])
+    check(set(got) == {(str(a),) for a in per}, "auctions %r" % sorted(got))
+    for (a,), row in got.items():
+        n, total = per[int(a)]
+        check((int(row["bidders"]), int(row["total"])) == (n, total),
+              "auction %s: %r, want %r" % (a, row, (n, total)))
+        check(abs(float(row["mean"]) - total / n) <= 1e-9 * total / n, row)
+
+
+def test_dedupe_keep_last_matches_python():
+    d = tmpdir("nxf-q18")
+    rows = make_bids(d + "/bids.csv", 6000, 18, auctions=15, bidders=40)
+    write(d + "/q18.job", Q18.format(d=d, batch=1000))
+    run(d + "/q18.job", d + "/ck")
+    check_q18(d, rows, 1000)
+    _, _, err = ember("run", d + "/q18.job", "--until-idle", check_rc=0)  # nothing new
+
+
+def output_bytes(out_dir):
+    return {n: open(os.path.join(out_dir, n), "rb").read()
+            for n in sorted(os.listdir(out_dir)) if n.endswith(".tsv")}
+
+
+def test_dedupe_keep_last_kill9_is_byte_identical():
+    """kill -9 at the commit's failpoints, again and again: the output and the
+    aggregate are byte for byte those of a run without a crash."""
+    clean, d = tmpdir("nxf-q18c"), tmpdir("nxf-q18k")
+    rows = make_bids(clean + "/bids.csv", 4000, 19, auctions=10, bidders=30)
+    make_bids(d + "/bids.csv", 4000, 19, auctions=10, bidders=30)
+    for x in (clean, d):
+        write(x + "/q18.job", Q18.format(d=x, batch=400))
+    run(clean + "/q18.job", clean + "/ck")
+    points = ["transform.after", "sink.before_commit", "state.before_commit",
+              "state.after_commit", "wal.after_append"]
+    crashes = 0
+    for i in range(25):
+        rc, _, err = ember("run", d + "/q18.job", "--until-idle",
+                           env={"EMBER_FAILPOINTS": "%s=crash@%d" % (points[i % 5], 1 + i % 3)})
+        if rc == 0:
+            break
+        check(rc == -9, "exit %d: %s" % (rc, err[-1500:]))
+        crashes += 1
+    run(d + "/q18.job", d + "/ck")
+    check(crashes >= 5, "only %d crashes" % crashes)
+    for sub in ("out", "agg"):
+        check(output_bytes(d + "/" + sub) == output_bytes(clean + "/" + sub),
+              "%s differs from the run without crashes" % sub)
+    check_q18(d, rows, 400)
+
+
+def test_dedupe_keep_first_on_two_fields():
+    d = tmpdir("nxf-first")
+    rows = make_bids(d + "/bids.csv", 3000, 20, auctions=12, bidders=20)
+    write(d + "/j.job", """job f
+batch interval=1ms max-records=700
+source file path={d}/bids.csv
+parse csv fields=auction:int,bidder:int,price:int,channel,ts:int
+dedupe bidder, auction keep=first within 1h
+sink file dir={d}/out
+""".format(d=d))
+    run(d + "/j.job", d + "/ck")
+    seen, want = set(), []
+    for r in rows:
+        if (r[1], r[0]) not in seen:
+            seen.add((r[1], r[0]))
+            want.append(as_tsv(r))
+    got = [r for _, _, rs in batch_files(d + "/out") for r in rs]
+    check(got == want, "%d rows, want %d" % (len(got), len(want)))
+
+
+def test_dedupe_refusals_name_the_reason():
+    d = tmpdir("nxf-dbad")
+    head = "job b\nsource file path=%s/x\nparse csv fields=a:int,b,c:int\n" % d
+    cases = [
+        ("dedupe a keep=middle within 1m\nsink stdout\n", "keep= is first or last, not 'middle'"),
+        ("dedupe a, bb within 1m\nsink stdout\n", "unknown field 'bb'"),
+        ("dedupe a keep=last\nsink stdout\n", "expected 'FIELD[, FIELD...] [keep=first|last] within"),
+        ("dedupe a keep=last within 1m\nkey b\nwindow tumbling 10s\naggregate count()\n"
+         "sink stdout\n", "a window after 'dedupe ... keep=last'"),
+        ("dedupe a keep=last within 1m\nkey b\naggregate max(c)\nsink stdout\n",
+         "'max_c' over an updating stream"),
+        ("dedupe a keep=last within 1m\nsink stdout\nkey b\naggregate min(c)\nsink stdout\n",
+         "'min_c' over an updating stream"),
+    ]
+    for steps, msg in cases:
+        write(d + "/j.job", head + steps)
+        rc, _, err = ember("run", d + "/j.job", "--dir", d + "/ck")
+        check(rc == 2 and msg in err, "%r: rc %d %s" % (steps, rc, err))
+
+
 if __name__ == "__main__":
     main([test_filtered_aggregates_match_python, test_filtered_aggregates_survive_a_restart,
-          test_filter_errors_name_the_place])
+          test_filter_errors_name_the_place, test_dedupe_keep_last_matches_python,
+          test_dedupe_keep_last_kill9_is_byte_identical, test_dedupe_keep_first_on_two_fields,
+          test_dedupe_refusals_name_the_reason])
