@@ -5,6 +5,7 @@
 #include "core/base/arena.h"
 #include "core/base/endian.h"
 #include "core/ops/window.h"
+#include "state/rowcodec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -149,28 +150,12 @@ static int check_chunk(dedupe *d, const dedupe_id *ids, const size_t *firsts, si
     return 0;
 }
 
-/*
- * keep=last value (little-endian):
- *   offset 0   u64  expiry (batch time + horizon), as for keep=first
- *   offset 8   u16  n, the row's values
- *   then n values: u8 type (ember_type), then INT and BOOL: i64; FLOAT: the
- *   IEEE-754 bits as u64; STRING: u32 length and the bytes; NULL: nothing.
- * No checksum here: RocksDB checksums its blocks and the WAL.
- */
-static size_t row_bytes(const ember_record *r)
-{
-    size_t n = 8 + 2;
-    for (uint32_t i = 0; i < r->n; i++)
-        n += 1 + (r->values[i].type == EMBER_STRING ? 4 + r->values[i].u.s.len
-                  : r->values[i].type == EMBER_NULL ? 0
-                                                    : 8);
-    return n;
-}
-
+/* keep=last value: u64 expiry (LE, as for keep=first), then the row in
+ * the format of state/rowcodec.h. */
 static int dedupe_encode_row(dedupe *d, int64_t expiry, const ember_record *r, size_t *len,
                              ember_err *err)
 {
-    size_t need = row_bytes(r);
+    size_t need = 8 + rowcodec_bytes(r);
     if (need > d->buf_cap) {
         uint8_t *p = realloc(d->buf, need);
         if (!p)
@@ -178,26 +163,8 @@ static int dedupe_encode_row(dedupe *d, int64_t expiry, const ember_record *r, s
         d->buf = p;
         d->buf_cap = need;
     }
-    uint8_t *p = d->buf;
-    put_u64le(p, (uint64_t)expiry);
-    p[8] = (uint8_t)(r->n & 0xff);
-    p[9] = (uint8_t)(r->n >> 8);
-    p += 10;
-    for (uint32_t i = 0; i < r->n; i++) {
-        const ember_value *v = &r->values[i];
-        *p++ = (uint8_t)v->type;
-        if (v->type == EMBER_STRING) {
-            put_u32le(p, v->u.s.len);
-            memcpy(p + 4, v->u.s.ptr, v->u.s.len);
-            p += 4 + v->u.s.len;
-        } else if (v->type != EMBER_NULL) {
-            uint64_t bits;
-            memcpy(&bits, &v->u, sizeof bits);
-            put_u64le(p, bits);
-            p += 8;
-        }
-    }
-    *len = need;
+    put_u64le(d->buf, (uint64_t)expiry);
+    *len = (size_t)(rowcodec_put(d->buf + 8, r) - d->buf);
     return 0;
 }
 
@@ -205,41 +172,8 @@ static int dedupe_encode_row(dedupe *d, int64_t expiry, const ember_record *r, s
 static int dedupe_decode_row(dedupe *d, const uint8_t *p, size_t len, ember_record *out)
 {
     const uint8_t *end = p + len;
-    if (len < 10)
-        return -1;
-    uint32_t n = (uint32_t)p[8] | (uint32_t)p[9] << 8;
-    ember_value *v = arena_alloc(&d->mem, (n ? n : 1) * sizeof *v);
-    if (!v)
-        return -1;
-    p += 10;
-    for (uint32_t i = 0; i < n; i++) {
-        if (p >= end)
-            return -1;
-        v[i].type = (ember_type)*p++;
-        if (v[i].type == EMBER_STRING) {
-            if ((size_t)(end - p) < 4)
-                return -1;
-            uint32_t sl = get_u32le(p);
-            if (sl > (size_t)(end - p) - 4)
-                return -1;
-            char *str = arena_strndup(&d->mem, (const char *)p + 4, sl);
-            if (!str)
-                return -1;
-            v[i].u.s = (ember_str){str, sl};
-            p += 4 + sl;
-        } else if (v[i].type == EMBER_INT || v[i].type == EMBER_FLOAT ||
-                   v[i].type == EMBER_BOOL) {
-            if ((size_t)(end - p) < 8)
-                return -1;
-            uint64_t bits = get_u64le(p);
-            memcpy(&v[i].u, &bits, sizeof bits);
-            p += 8;
-        } else if (v[i].type != EMBER_NULL) {
-            return -1;
-        }
-    }
-    *out = (ember_record){n, v};
-    return p == end ? 0 : -1;
+    p += 8;
+    return len < 8 || rowcodec_get(&p, end, &d->mem, out) || p != end ? -1 : 0;
 }
 
 /* keep=last, for the passing ids pass[0..n): the row each replaces (if its
