@@ -189,6 +189,10 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
             return ember_err_set(err, -ENOMEM, "out of memory");
         transform_set_dedupe(n->tf, dedupe_decide, n->dd);
     }
+    if (job->top_rows &&
+        !(n->tk = topn_new(e->st, node_cf(e, n, LAYOUT_CF_TOP), job->top_k, job->top_col,
+                           (uint32_t)job->current.n)))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     int rc = node_load_watermark(e, n, err);
     if (rc || !job->n_aggs)
         return rc;
@@ -239,6 +243,7 @@ static void node_close(engine *e, node_rt *n)
     }
     state_update_free(n->upd);
     dedupe_free(n->dd);
+    topn_free(n->tk);
     transform_free(n->tf);
     lines_free(&n->lines);
     rows_free(&n->in);

@@ -14,6 +14,7 @@
 #include "core/engine/transform.h"
 #include "core/job/job.h"
 #include "state/dedupe.h"
+#include "state/topn.h"
 #include "state/update.h"
 
 #include <stdio.h>
@@ -92,6 +93,7 @@ typedef struct node_rt {
     transform *tf;
     state_update *upd;
     dedupe *dd; /* the dedupe step's state, NULL without one */
+    topn *tk;   /* `top K by F per G` over records: its state, NULL without one */
     int op_cf;  /* its "aggregate" family, -1 without an aggregate */
 
     /* the batch */
@@ -164,6 +166,9 @@ EMBER_MUST_CHECK int cycle_bad_record(engine *e, node_rt *n, const batch_ctx *b,
 /* rank.c: `top K by COL`: the K best rows of each window into the node's
  * output. */
 EMBER_MUST_CHECK int rank_top(node_rt *n, ember_err *err);
+/* rank.c: `top K by F [per G]` over records: the node's rows through its
+ * topn state; the changes of the K best per group become the output. */
+EMBER_MUST_CHECK int rank_records(node_rt *n, const batch_ctx *b, ember_err *err);
 
 /* side.c */
 void side_init(side_output *s, const char *what,

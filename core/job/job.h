@@ -18,6 +18,7 @@
 
 #define JOB_MAX_STEPS 32
 #define JOB_MAX_KEYS 8
+#define JOB_TOP_MAX_K 1000 /* top K over records (state/topn.h) */
 #define JOB_MAX_AGGS 32
 #define JOB_MAX_SINKS 8   /* sinks of one stream node */
 #define JOB_MAX_INPUTS 8  /* streams of one union */
@@ -115,7 +116,12 @@ struct ember_job {
     schema output; /* rows handed to the sink */
     expr *having;  /* filter on output rows, NULL if none */
     int top_k;     /* top K by top_col per window, 0 = all rows */
-    int top_col;   /* output column ranked by top */
+    int top_col;   /* output column ranked by top (top_rows: a field of current) */
+    /* `top K by COL [per FIELDS]` without a window or aggregate: the K best
+     * records of each group (state/topn.h); output = current + rank */
+    int top_rows;
+    int top_per[JOB_MAX_KEYS];
+    int n_top_per;
 
     job_sink sinks[JOB_MAX_SINKS]; /* each receives the stream as it is here */
     int n_sinks;

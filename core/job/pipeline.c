@@ -373,6 +373,87 @@ int ember_job_having(ember_job *job, const char *text, ember_err *err)
     return 0;
 }
 
+/* "per F1, F2" of `top`: the group fields (default: the key's, if any). */
+static int top_per_fields(ember_job *job, const char *text, const char *p, ember_err *err)
+{
+    char note[96];
+    job->n_top_per = 0;
+    if (!*p) {
+        memcpy(job->top_per, job->key_fields, sizeof job->top_per);
+        job->n_top_per = job->n_keys;
+        return 0;
+    }
+    if (strncmp(p, "per", 3) != 0 || (p[3] != ' ' && p[3] != '\t'))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                 "expected 'per FIELD[, FIELD...]' or the end of the line");
+    for (p = skip_blanks(p + 3);; p = skip_blanks(p + 1)) {
+        const char *f = p;
+        while (is_field_char(*p))
+            p++;
+        int idx = schema_find(&job->current, f, (size_t)(p - f));
+        if (p == f || idx < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     p == f ? "expected a field name" : "unknown field '%.*s'%s",
+                                     (int)(p - f), f,
+                                     schema_suggest_note(&job->current, f, (size_t)(p - f), note,
+                                                         sizeof note));
+        if (job->n_top_per == JOB_MAX_KEYS)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     "more than %d 'per' fields", JOB_MAX_KEYS);
+        job->top_per[job->n_top_per++] = idx;
+        if (*(p = skip_blanks(p)) != ',')
+            return *p ? ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                          "expected ',' or the end of the line")
+                      : 0;
+    }
+}
+
+/* The output of a top over records: its fields, then rank (1 = best). */
+static int top_rows_schema(ember_job *job, ember_err *err)
+{
+    if (schema_find(&job->current, "rank", 4) >= 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' adds a column 'rank', and the record "
+                             "has a field of that name already (rename it with select)");
+    if (job->current.n == SCHEMA_MAX_FIELDS)
+        return ember_err_set(err, -EMBER_EUSAGE, "too many fields for top's rank column");
+    job->output = job->current;
+    schema_field *f = &job->output.f[job->output.n++];
+    snprintf(f->name, sizeof f->name, "rank");
+    f->type = EMBER_INT;
+    return 0;
+}
+
+/* `top K by FIELD [per FIELDS]` over a stream's records (no window, no
+ * aggregate): the K records with the largest FIELD of each group. */
+static int top_records(ember_job *job, const char *text, int k, const char *col,
+                       const char *rest, ember_err *err)
+{
+    char note[96];
+    job->top_col = schema_find(&job->current, col, strlen(col));
+    if (job->top_col < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "unknown field '%s'%s", col,
+                                 schema_suggest_note(&job->current, col, strlen(col), note,
+                                                     sizeof note));
+    ember_type t = job->current.f[job->top_col].type;
+    if (t != EMBER_INT && t != EMBER_FLOAT)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "'top' ranks by a number, '%s' is a %s", col, ember_type_name(t));
+    if (k > JOB_TOP_MAX_K)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "top's K is at most %d over records, "
+                                 "not %d", JOB_TOP_MAX_K, k);
+    int rc = top_per_fields(job, text, rest, err);
+    if (!rc)
+        rc = top_rows_schema(job, err);
+    if (rc)
+        return rc;
+    job->top_k = k;
+    job->top_rows = 1;
+    job_text_append(job, 0, "top       %s", text);
+    job_layout_top(job);
+    return 0;
+}
+
 int ember_job_top(ember_job *job, const char *text, ember_err *err)
 {
     if (!(job = job_node_for(job, 0, err)))
@@ -382,11 +463,19 @@ int ember_job_top(ember_job *job, const char *text, ember_err *err)
     int rc = job_enter_stage(job, STAGE_TOP, 0, err);
     if (rc)
         return rc;
+    if (sscanf(text, " %d by %63[A-Za-z0-9_.] %n", &k, col, &used) != 2 || k < 1)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                 "expected 'K by COLUMN [per FIELD, ...]' (K >= 1)");
+    if (job->window.kind == WIN_NONE && !job->n_aggs)
+        return top_records(job, text, k, col, text + used, err);
     if (job->window.kind == WIN_NONE)
-        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: it "
-                             "needs a 'window' before it");
-    if (sscanf(text, " %d by %63[A-Za-z0-9_] %n", &k, col, &used) != 2 || text[used] || k < 1)
-        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'K by COLUMN' (K >= 1)");
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: after "
+                             "an aggregate it needs a 'window' before it (without an aggregate "
+                             "it ranks the records of each group)");
+    if (text[used])
+        return ember_err_set_col(err, -EMBER_EUSAGE, used + 1,
+                                 "'per' ranks records; over a window's rows 'top' ranks each "
+                                 "window's rows: expected 'K by COLUMN'");
     job->top_col = schema_find(&job->output, col, strlen(col));
     if (job->top_col < job->n_keys + 2) {
         char note[96];

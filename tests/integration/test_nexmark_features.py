@@ -261,8 +261,138 @@ def test_dedupe_refusals_name_the_reason():
         check(rc == 2 and msg in err, "%r: rc %d %s" % (steps, rc, err))
 
 
+# ------------------------------------------------------------ top K per group
+
+Q19 = """job q19
+batch interval=1ms max-records={batch}
+checkpoint dir={d}/ck every=3 keep=2
+stream bids
+source file path={d}/bids.csv
+parse csv fields=auction:int,bidder:int,price:int,channel,ts:int
+{group}
+sink file dir={d}/out
+stream best from bids
+key auction
+aggregate count() as n, sum(price) as total
+sink file dir={d}/agg
+"""
+
+
+def q19_batches(rows, batch, k, group):
+    """Per batch: for each group touched (in the order of its first row in
+    the batch) whose K best changed, the K best rows so far with their rank.
+    Order: larger price first, then the older row."""
+    best, out = {}, []
+    for start in range(0, len(rows), batch):
+        chunk = list(enumerate(rows[start:start + batch], start))
+        order, emitted = [], []
+        for i, r in chunk:
+            g = group(r)
+            if g not in order:
+                order.append(g)
+        for g in order:
+            cands = best.get(g, []) + [(i, r) for i, r in chunk if group(r) == g]
+            new = sorted(cands, key=lambda c: (-c[1][2], c[0]))[:k]
+            if [c[0] for c in new] != [c[0] for c in best.get(g, [])]:
+                emitted += [as_tsv(r) + [str(rank)] for rank, (_, r) in enumerate(new, 1)]
+            best[g] = new
+        out.append(emitted)
+    return out, best
+
+
+def check_q19(d, rows, batch, k, group):
+    want, best = q19_batches(rows, batch, k, group)
+    files = batch_files(d + "/out")
+    got = {b: r for b, _, r in files}
+    for b, exp in enumerate(want, 1):
+        check(got.get(b, []) == exp, "batch %d: %d rows, want %d" % (b, len(got.get(b, [])), len(exp)))
+    check(files[0][1] == ["auction", "bidder", "price", "channel", "ts", "rank"], files[0][1])
+    return best
+
+
+def per_auction_totals(best):
+    per = {}
+    for g, top in best.items():
+        for _, r in top:
+            n, t = per.get(r[0], (0, 0))
+            per[r[0]] = (n + 1, t + r[2])
+    return per
+
+
+def test_top_per_group_matches_python():
+    d = tmpdir("nxf-q19")
+    rows = make_bids(d + "/bids.csv", 5000, 21, auctions=25)
+    write(d + "/q19.job", Q19.format(d=d, batch=600, group="top 4 by price per auction"))
+    run(d + "/q19.job", d + "/ck")
+    best = check_q19(d, rows, 600, 4, lambda r: r[0])
+    # downstream: the replaced rows were taken back, the sum is that of the K best
+    got = last_rows(d + "/agg", ["auction"])
+    want = per_auction_totals(best)
+    check({int(a): (int(r["n"]), int(r["total"])) for (a,), r in got.items()} == want,
+          "totals of the K best per auction")
+
+
+def test_top_per_key_and_global():
+    for group, fn in (("key channel\ntop 5 by price", lambda r: r[3]),
+                      ("top 7 by price", lambda r: ())):
+        d = tmpdir("nxf-q19k")
+        rows = make_bids(d + "/bids.csv", 3000, 22)
+        write(d + "/q19.job", Q19.format(d=d, batch=500, group=group))
+        run(d + "/q19.job", d + "/ck")
+        check_q19(d, rows, 500, 5 if "key" in group else 7, fn)
+
+
+def test_top_per_group_kill9_is_byte_identical():
+    clean, d = tmpdir("nxf-q19c"), tmpdir("nxf-q19x")
+    rows = make_bids(clean + "/bids.csv", 4000, 23, auctions=30)
+    make_bids(d + "/bids.csv", 4000, 23, auctions=30)
+    for x in (clean, d):
+        write(x + "/q19.job", Q19.format(d=x, batch=400, group="top 10 by price per auction"))
+    run(clean + "/q19.job", clean + "/ck")
+    points = ["transform.after", "sink.before_commit", "state.before_commit",
+              "state.after_commit", "wal.after_append"]
+    crashes = 0
+    for i in range(25):
+        rc, _, err = ember("run", d + "/q19.job", "--until-idle",
+                           env={"EMBER_FAILPOINTS": "%s=crash@%d" % (points[i % 5], 1 + i % 3)})
+        if rc == 0:
+            break
+        check(rc == -9, "exit %d: %s" % (rc, err[-1500:]))
+        crashes += 1
+    run(d + "/q19.job", d + "/ck")
+    check(crashes >= 5, "only %d crashes" % crashes)
+    for sub in ("out", "agg"):
+        check(output_bytes(d + "/" + sub) == output_bytes(clean + "/" + sub),
+              "%s differs from the run without crashes" % sub)
+    check_q19(d, rows, 400, 10, lambda r: r[0])
+
+
+def test_top_refusals_name_the_reason():
+    d = tmpdir("nxf-tbad")
+    head = "job b\nsource file path=%s/x\nparse csv fields=a:int,b,c:int\n" % d
+    cases = [
+        ("top 3 by b per a\nsink stdout\n", "'top' ranks by a number, 'b' is a string"),
+        ("top 3 by c per bb\nsink stdout\n", "unknown field 'bb'"),
+        ("top 3 by c for a\nsink stdout\n", "expected 'per FIELD[, FIELD...]'"),
+        ("top 3000 by c per a\nsink stdout\n", "top's K is at most 1000"),
+        ("dedupe a keep=last within 1m\ntop 3 by c per b\nsink stdout\n",
+         "'top' after 'dedupe ... keep=last'"),
+        ("key b\nwindow tumbling 10s\naggregate sum(c)\ntop 3 by sum_c per b\nsink stdout\n",
+         "'per' ranks records"),
+        ("key b\naggregate sum(c)\ntop 3 by sum_c\nsink stdout\n", "needs a 'window'"),
+        ("top 3 by c per a\nsink stdout\nkey a\naggregate max(c)\nsink stdout\n",
+         "'max_c' over an updating stream"),
+    ]
+    for steps, msg in cases:
+        write(d + "/j.job", head + steps)
+        rc, _, err = ember("run", d + "/j.job", "--dir", d + "/ck")
+        check(rc == 2 and msg in err, "%r: rc %d %s" % (steps, rc, err))
+
+
 if __name__ == "__main__":
     main([test_filtered_aggregates_match_python, test_filtered_aggregates_survive_a_restart,
           test_filter_errors_name_the_place, test_dedupe_keep_last_matches_python,
           test_dedupe_keep_last_kill9_is_byte_identical, test_dedupe_keep_first_on_two_fields,
-          test_dedupe_refusals_name_the_reason])
+          test_dedupe_refusals_name_the_reason, test_top_per_group_matches_python,
+          test_top_per_key_and_global, test_top_per_group_kill9_is_byte_identical,
+          test_top_refusals_name_the_reason])
