@@ -196,7 +196,7 @@ static int replace_chunk(dedupe *d, dedupe_id *ids, const size_t *pass, size_t n
                                "damaged (%u bytes)", (int)(id->len < 64 ? id->len : 64), id->id,
                                (unsigned)vals[i].len);
         store_free_value(&vals[i]);
-        size_t len;
+        size_t len = 0;
         if (!rc && expiry != INT64_MIN)
             timer(d, id->id, id->len, expiry, 0);
         if (!rc && !(rc = dedupe_encode_row(d, d->batch_time + d->horizon_ms, &id->row, &len,

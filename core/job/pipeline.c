@@ -267,7 +267,7 @@ int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
 {
     if (!(job = job_node_for(job, 0, err)))
         return err->code;
-    const char *rest;
+    const char *rest = text;
     if (job->dedupe_step >= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
     job_step *st = job_add_step(job, STEP_DEDUPE, err);
