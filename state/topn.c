@@ -144,32 +144,46 @@ static int cmp_cand(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* The stored rows of a group into t->cands[0..*n). */
-static int decode_stored(topn *t, const ember_str *v, size_t *n)
+int topn_decode_value(const void *v, size_t len, arena *mem, size_t cap, const ember_record **rows,
+                      uint64_t *seqs, size_t *n)
 {
-    const uint8_t *p = (const uint8_t *)v->ptr, *end = p + v->len;
+    const uint8_t *p = v, *end = p + len;
     *n = 0;
-    if (!p)
-        return 0;
-    if (v->len < 3 || p[0] != TOPN_VERSION)
+    if (len < 3 || p[0] != TOPN_VERSION)
         return -1;
-    size_t rows = (size_t)p[1] | (size_t)p[2] << 8;
-    if (rows > (size_t)t->k || grow(&t->cands, &t->cands_cap, rows + 1, sizeof *t->cands))
+    size_t count = (size_t)p[1] | (size_t)p[2] << 8;
+    if (count > cap)
         return -1;
     p += 3;
-    for (size_t i = 0; i < rows; i++) {
-        ember_record *r = arena_alloc(&t->mem, sizeof *r);
+    for (size_t i = 0; i < count; i++) {
+        ember_record *r = arena_alloc(mem, sizeof *r);
         if (!r || (size_t)(end - p) < 8)
             return -1;
-        t->cands[i].seq = get_u64le(p);
+        seqs[i] = get_u64le(p);
         p += 8;
-        if (rowcodec_get(&p, end, &t->mem, r) || r->n != t->width)
+        if (rowcodec_get(&p, end, mem, r))
             return -1;
-        t->cands[i].rec = r;
-        t->cands[i].v = &r->values[t->col];
+        rows[i] = r;
     }
-    *n = rows;
+    *n = count;
     return p == end ? 0 : -1;
+}
+
+/* The stored rows of a group into t->old, t->old_rec and t->cands[0..*n). */
+static int decode_stored(topn *t, const ember_str *v, size_t *n)
+{
+    *n = 0;
+    if (!v->ptr)
+        return 0;
+    if (topn_decode_value(v->ptr, v->len, &t->mem, (size_t)t->k, t->old_rec, t->old, n) ||
+        grow(&t->cands, &t->cands_cap, *n + 1, sizeof *t->cands))
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        if (t->old_rec[i]->n != t->width)
+            return -1;
+        t->cands[i] = (cand){t->old[i], t->old_rec[i], &t->old_rec[i]->values[t->col]};
+    }
+    return 0;
 }
 
 static int encode_top(topn *t, const cand *c, size_t n, size_t *len)
@@ -220,12 +234,8 @@ static int merge_group(topn *t, const batch_ctx_topn *b, const group *g, const e
         return ember_err_set(err, -EMBER_ECORRUPT, "top: the stored rows of group '%.*s' are "
                              "damaged or of another row width", (int)(key->len < 64 ? key->len : 64),
                              key->ptr);
-    uint64_t *old = t->old;
-    const ember_record **old_rec = t->old_rec;
-    for (size_t i = 0; i < n_old; i++) {
-        old[i] = t->cands[i].seq;
-        old_rec[i] = t->cands[i].rec;
-    }
+    const uint64_t *old = t->old;
+    const ember_record *const *old_rec = t->old_rec;
     m = n_old;
     for (size_t r = g->first; r != SIZE_MAX; r = t->next[r]) {
         if (grow(&t->cands, &t->cands_cap, m + 1, sizeof *t->cands))

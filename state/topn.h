@@ -23,6 +23,7 @@
 #ifndef EMBER_TOPN_H
 #define EMBER_TOPN_H
 
+#include "core/base/arena.h"
 #include "state/store.h"
 
 #define TOPN_VERSION 1
@@ -48,5 +49,11 @@ void topn_free(topn *t);
  * the order of their first row in the batch. */
 EMBER_MUST_CHECK int topn_batch(topn *t, const topn_row *rows, size_t n, uint64_t batch,
                                 store_batch *wb, topn_emit_fn emit, void *ctx, ember_err *err);
+
+/* The rows of a stored group value, best first (at most cap), and their
+ * seqs; rows and strings from mem. -1 when the bytes do not hold them. For
+ * the operator and `ember state --op top`. */
+EMBER_MUST_CHECK int topn_decode_value(const void *v, size_t len, arena *mem, size_t cap,
+                                       const ember_record **rows, uint64_t *seqs, size_t *n);
 
 #endif

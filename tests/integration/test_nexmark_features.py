@@ -6,7 +6,7 @@ computed in Python over that input, never from ember's output."""
 import os
 import random
 
-from harness import batch_files, check, ember, main, tmpdir, write
+from harness import batch_files, check, ember, main, state_json, tmpdir, write
 
 CHANNELS = ["apple", "google", "facebook", "baidu", "x"]
 
@@ -186,6 +186,11 @@ def test_dedupe_keep_last_matches_python():
     write(d + "/q18.job", Q18.format(d=d, batch=1000))
     run(d + "/q18.job", d + "/ck")
     check_q18(d, rows, 1000)
+    last = {}
+    for r in rows:
+        last["%d,%d" % (r[1], r[0])] = ",".join(as_tsv(r))
+    got = {r["id"]: r["expires"].split(" ", 1)[1] for r in state_json(d + "/ck", "dedupe.0")}
+    check(got == last, "ember state --op dedupe.0: the last row of each id")
     _, _, err = ember("run", d + "/q18.job", "--until-idle", check_rc=0)  # nothing new
 
 
@@ -330,6 +335,12 @@ def test_top_per_group_matches_python():
     want = per_auction_totals(best)
     check({int(a): (int(r["n"]), int(r["total"])) for (a,), r in got.items()} == want,
           "totals of the K best per auction")
+    # the state: each auction's K best rows, best first (ember state --op top.N)
+    stored = {}
+    for r in state_json(d + "/ck", "top.0"):
+        stored.setdefault(int(r["group"]), []).append((int(r["rank"]), r["row"]))
+    check(stored == {g: [(rank, ",".join(as_tsv(row))) for rank, (_, row) in enumerate(top, 1)]
+                     for g, top in best.items()}, "ember state --op top.0")
 
 
 def test_top_per_key_and_global():
