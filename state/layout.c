@@ -45,6 +45,10 @@ static void add_node_cf(layout_cfs *out, const ember_job *node, const char *base
 static void node_cfs(const ember_job *job, layout_cfs *out, int *joins)
 {
     char name[LAYOUT_CF_NAME_MAX];
+    if (job->sjoin) {
+        add_node_cf(out, job, LAYOUT_CF_STREAM_JOIN);
+        add_node_cf(out, job, LAYOUT_CF_STREAM_JOIN_TIMERS);
+    }
     if (job->n_aggs)
         add_node_cf(out, job, LAYOUT_CF_AGGREGATE);
     if (job->n_aggs && (job->window.kind != WIN_NONE || job->ttl_ms))

@@ -12,7 +12,8 @@
  *   "join1".."joinN" a stream-static join table    one per join step, in order
  * A dataflow graph (core/job/graph.c) keeps them per node: "aggregate.N",
  * "timers.N", "dedupe.N", "dedupe_timers.N" for node N; join tables are
- * numbered over the whole job.
+ * numbered over the whole job. A stream-stream join node N keeps its rows
+ * in "sjoin.N" and their expiry timers in "sjoin_timers.N".
  *
  * Meta keys (values little-endian; written in the batch's one WriteBatch
  * unless said otherwise):
@@ -48,6 +49,8 @@
 #define LAYOUT_CF_DEDUPE "dedupe"
 #define LAYOUT_CF_DEDUPE_TIMERS "dedupe_timers"
 #define LAYOUT_CF_JOIN_PREFIX "join"
+#define LAYOUT_CF_STREAM_JOIN "sjoin"
+#define LAYOUT_CF_STREAM_JOIN_TIMERS "sjoin_timers"
 
 #define META_COMMIT "commit"
 #define META_OFFSET_PREFIX "offset/"

@@ -587,8 +587,11 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     if (!rc)
         report_batch(e, b);
     else
-        for (int i = 0; i < e->n_nodes; i++)
-            if (e->nodes[i].upd) /* the cache may be ahead of the disk */
+        for (int i = 0; i < e->n_nodes; i++) { /* caches may be ahead of the disk */
+            if (e->nodes[i].upd)
                 state_update_drop_cache(e->nodes[i].upd);
+            if (e->nodes[i].sj)
+                stream_join_drop_cache(e->nodes[i].sj);
+        }
     return rc;
 }

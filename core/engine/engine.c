@@ -188,6 +188,10 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
             return ember_err_set(err, -ENOMEM, "out of memory");
         transform_set_dedupe(n->tf, dedupe_decide, n->dd);
     }
+    if (job->sjoin &&
+        !(n->sj = stream_join_new(job->sjoin, e->st, node_cf(e, n, LAYOUT_CF_STREAM_JOIN),
+                                  node_cf(e, n, LAYOUT_CF_STREAM_JOIN_TIMERS))))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     int rc = node_load_watermark(e, n, err);
     if (rc || !job->n_aggs)
         return rc;
@@ -237,6 +241,7 @@ static void node_close(engine *e, node_rt *n)
         n->job->steps[s].table = NULL;
     }
     state_update_free(n->upd);
+    stream_join_free(n->sj);
     dedupe_free(n->dd);
     transform_free(n->tf);
     lines_free(&n->lines);
@@ -406,11 +411,13 @@ static int source_exhausted(engine *e)
     return 1;
 }
 
-/* Whether some node holds rows back until a watermark passes. */
+/* Whether some node holds rows back until a watermark passes (windows;
+ * joins: their outer rows). */
 static int has_watermark_windows(const engine *e)
 {
     for (int i = 0; i < e->n_nodes; i++)
-        if (e->nodes[i].job->window.kind != WIN_NONE && e->nodes[i].job->n_aggs)
+        if ((e->nodes[i].job->window.kind != WIN_NONE && e->nodes[i].job->n_aggs) ||
+            e->nodes[i].sj)
             return 1;
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "core/engine/transform.h"
 #include "core/job/job.h"
 #include "state/dedupe.h"
+#include "state/stream_join.h"
 #include "state/update.h"
 
 #include <stdio.h>
@@ -93,6 +94,7 @@ typedef struct node_rt {
     state_update *upd;
     dedupe *dd; /* the dedupe step's state, NULL without one */
     int op_cf;  /* its "aggregate" family, -1 without an aggregate */
+    stream_join *sj; /* a join node's operator, NULL for other nodes */
 
     /* the batch */
     row_batch in;   /* a union's input: every input's rows, in input order */
