@@ -262,13 +262,14 @@ def q10(ev):
              utc(b.date_time, "%H:%M")) for b in ev.bids]
 
 
-def sessions(times, gap):
+def sessions(times, gap, touching=True):
     """Flink's session windows of sorted times: a window [t, t + gap) per
     record, merged while they intersect (Flink's TimeWindow.intersects is
-    inclusive, so records exactly `gap` apart share a session)."""
+    inclusive, so records exactly `gap` apart share a session; with
+    touching=False they do not, as in ember, whose windows are half-open)."""
     out, start, last, n = [], None, None, 0
     for t in times:
-        if start is not None and t - last <= gap:
+        if start is not None and (t - last <= gap if touching else t - last < gap):
             last, n = t, n + 1
             continue
         if start is not None:
@@ -279,12 +280,12 @@ def sessions(times, gap):
     return out
 
 
-def q11(ev):
+def q11(ev, touching=True):
     times = collections.defaultdict(list)
     for b in ev.bids:
         times[b.bidder].append(b.date_time)
     return [(bidder, n, s, e) for bidder, ts in times.items()
-            for s, e, n in sessions(sorted(ts), 10000)]
+            for s, e, n in sessions(sorted(ts), 10000, touching)]
 
 
 def q12(ev):
