@@ -177,12 +177,14 @@ static char *put_extra(char *p, nx_rng *r, long current, long average)
     long want = average - current;
     long delta = (long)floor((double)want * 0.2 + 0.5);
     long n = want - delta + (delta ? (long)nx_int(r, (uint32_t)(2 * delta)) : 0);
-    while (n > 0) {
+    /* 8 letters a word, whole words: up to 7 bytes past the end are
+     * written and then overwritten (NEXMARK_LINE_MAX leaves room). */
+    for (long i = 0; i < n; i += 8) {
         uint64_t w = nx_next(r);
-        for (int i = 0; i < 8 && n > 0; i++, n--, w >>= 8)
-            *p++ = (char)('a' + (((w & 0xff) * 26) >> 8));
+        for (int j = 0; j < 8; j++)
+            p[i + j] = (char)('a' + ((((w >> (8 * j)) & 0xff) * 26) >> 8));
     }
-    return p;
+    return p + (n > 0 ? n : 0);
 }
 
 /* PriceGenerator: round(10^(6u) * 100), as Java's Math.round. */
@@ -242,8 +244,8 @@ static char *put_person(char *p, uint64_t e, nx_rng *r)
 
 /* --------------------------------------------------------------- auction */
 
-static char *put_auction(char *p, uint64_t e, uint64_t n, uint64_t events_per_s, int64_t ts,
-                         int64_t epoch_ms, nx_rng *r)
+static char *put_auction(char *p, uint64_t e, uint64_t n, uint64_t events_per_s, uint64_t ts,
+                         uint64_t epoch_ms, nx_rng *r)
 {
     p = put_commas(p, 7);
     p = put_u64(p, last_auction(e) + FIRST_AUCTION_ID);
@@ -254,10 +256,9 @@ static char *put_auction(char *p, uint64_t e, uint64_t n, uint64_t events_per_s,
     uint64_t initial = rand_price(r);
     /* The auction lasts 1 + U[0, 2H) ms, H the time until 100 auctions later. */
     uint64_t ahead = (uint64_t)NUM_IN_FLIGHT_AUCTIONS * TOTAL_PROP / A_PROP;
-    int64_t future =
-        epoch_ms + (int64_t)((unsigned __int128)(n + ahead) * 1000u / events_per_s);
-    int64_t horizon = 2 * (future - ts);
-    int64_t expires = ts + 1 + (int64_t)nx_int(r, (uint32_t)(horizon > 1 ? horizon : 1));
+    uint64_t future = epoch_ms + (uint64_t)((unsigned __int128)(n + ahead) * 1000u / events_per_s);
+    uint64_t horizon = 2 * (future - ts);
+    uint64_t expires = ts + 1 + nx_int(r, (uint32_t)(horizon > 1 ? horizon : 1));
     char *mark = p;
     p = put_rand_string(p, r, 20, ' ');
     *p++ = ',';
@@ -268,7 +269,7 @@ static char *put_auction(char *p, uint64_t e, uint64_t n, uint64_t events_per_s,
     *p++ = ',';
     p = put_u64(p, initial + rand_price(r));
     *p++ = ',';
-    p = put_i64(p, expires);
+    p = put_u64(p, expires);
     *p++ = ',';
     p = put_u64(p, seller + FIRST_PERSON_ID);
     *p++ = ',';
@@ -343,17 +344,18 @@ static char *put_bid(char *p, uint64_t e, nx_rng *r)
 char *gen_nexmark(uint64_t seed, uint64_t seq, uint64_t events_per_s, int64_t epoch_ms, char *p)
 {
     uint64_t n = seq + 1, e = n + 1;
-    int64_t ts = epoch_ms + (int64_t)((unsigned __int128)n * 1000u / events_per_s);
+    /* Times in unsigned arithmetic: past 2^63 ms (unreachable) they wrap. */
+    uint64_t ts = (uint64_t)epoch_ms + (uint64_t)((unsigned __int128)n * 1000u / events_per_s);
     nx_rng r = {mix64(mix64(seed ^ NX_SALT) + mix64(e * GOLDEN))};
     uint64_t off = e % TOTAL_PROP;
     int kind = off < P_PROP ? 0 : off < P_PROP + A_PROP ? 1 : 2;
     *p++ = (char)('0' + kind);
     *p++ = ',';
-    p = put_i64(p, ts);
+    p = put_u64(p, ts);
     *p++ = ',';
     if (kind == 0)
         return put_person(p, e, &r);
     if (kind == 1)
-        return put_auction(p, e, n, events_per_s, ts, epoch_ms, &r);
+        return put_auction(p, e, n, events_per_s, ts, (uint64_t)epoch_ms, &r);
     return put_bid(p, e, &r);
 }
