@@ -23,6 +23,8 @@ Scenarios:
               100K keys, 1 and 2 threads (the state-bound case)
   db_bench    RocksDB's fillrandom / readrandom with ember's key/value sizes
   recovery    bench/recovery_bench.py (1M keys; 10M too without QUICK)
+  nexmark_gen bench/nexmark_gen.py: `ember gen nexmark` to /dev/null and
+              generator(nexmark) -> blackhole jobs, raw and parsed
   kafka       bench/kafka_bench.py when present (ember's Kafka source vs
               `kcat -C -e`; kafka -> count -> kafka exactly-once), full run only
 """
@@ -438,6 +440,15 @@ def bench_ysb_kafka(inputs, runs):
         b.wait(timeout=30)
 
 
+def bench_nexmark_gen():
+    """bench/nexmark_gen.py: the Nexmark generator alone, into a blackhole
+    job, and with the parse every Nexmark query pays."""
+    argv = [sys.executable, os.path.join(ROOT, "bench", "nexmark_gen.py"),
+            "--events", "2000000" if QUICK else "10000000", "--runs", "2" if QUICK else "3"]
+    out = sh(argv, env=dict(os.environ, EMBER=EMBER)).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -491,6 +502,11 @@ def table(res):
     if res.get("db_bench"):
         rows.append("| db_bench | fillrandom, readrandom ops/s | %d, %d | |" % (
             res["db_bench"]["fillrandom_ops_per_s"], res["db_bench"]["readrandom_ops_per_s"]))
+    for r in res.get("nexmark_gen") or []:
+        w = r["events_per_s"]
+        rows.append("| nexmark generator, %s%s | events/s, per CPU-second | %s [%s, %s], %s | |" % (
+            r["case"], "" if r["case"] == "gen" else " t%d" % r["threads"], fmt_rate(w["median"]),
+            fmt_rate(w["min"]), fmt_rate(w["max"]), fmt_rate(r["events_per_cpu_s"]["median"])))
     for r in res.get("recovery") or []:
         w = r["warm"]["first_new_batch_s"]
         rows.append("| recovery, %d keys, 10 batches to replay | s to the first new batch | "
@@ -521,6 +537,7 @@ def main():
             [10_000, 1_000_000] if QUICK else [10_000, 1_000_000, 10_000_000], 2 if QUICK else 3)),
         ("snapshot", bench_snapshot),
         ("recovery", bench_recovery),
+        ("nexmark_gen", bench_nexmark_gen),
         ("kafka", bench_kafka),
     ]
     for name, fn in steps:

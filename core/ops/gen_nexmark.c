@@ -57,30 +57,30 @@
 
 #include <math.h>
 
-#define NX_SALT 0x4e584d4b4e584d4bull    /* the events' key */
+#define NX_SALT     0x4e584d4b4e584d4bull /* the events' key */
 #define NX_URL_SALT 0x75726c5f75726c5full /* channel URLs */
 
-#define P_PROP 1u
-#define A_PROP 3u
-#define B_PROP 46u
+#define P_PROP     1u
+#define A_PROP     3u
+#define B_PROP     46u
 #define TOTAL_PROP (P_PROP + A_PROP + B_PROP)
 
-#define FIRST_PERSON_ID 1000u
-#define FIRST_AUCTION_ID 1000u
-#define FIRST_CATEGORY_ID 10u
-#define NUM_CATEGORIES 5u
-#define PERSON_ID_LEAD 10u
-#define AUCTION_ID_LEAD 10u
-#define HOT_RATIO 100u /* hot sellers, auctions, bidders: the first of 100 */
-#define HOT_SELLERS_RATIO 4u
-#define HOT_AUCTIONS_RATIO 2u
-#define HOT_BIDDERS_RATIO 4u
-#define NUM_ACTIVE_PEOPLE 1000u
+#define FIRST_PERSON_ID        1000u
+#define FIRST_AUCTION_ID       1000u
+#define FIRST_CATEGORY_ID      10u
+#define NUM_CATEGORIES         5u
+#define PERSON_ID_LEAD         10u
+#define AUCTION_ID_LEAD        10u
+#define HOT_RATIO              100u /* hot sellers, auctions, bidders: the first of 100 */
+#define HOT_SELLERS_RATIO      4u
+#define HOT_AUCTIONS_RATIO     2u
+#define HOT_BIDDERS_RATIO      4u
+#define NUM_ACTIVE_PEOPLE      1000u
 #define NUM_IN_FLIGHT_AUCTIONS 100u
-#define CHANNELS 10000u
-#define AVG_PERSON_BYTES 200
-#define AVG_AUCTION_BYTES 500
-#define AVG_BID_BYTES 100
+#define CHANNELS               10000u
+#define AVG_PERSON_BYTES       200
+#define AVG_AUCTION_BYTES      500
+#define AVG_BID_BYTES          100
 
 /*
  * Bound of a line (NEXMARK_LINE_MAX): the auction is the longest. Fixed
@@ -206,8 +206,8 @@ static const char *const first_names[] = {"Peter", "Paul",  "Luke",  "John",   "
                                           "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
 static const char *const last_names[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
                                          "Walton", "Smith",  "Jones",   "Noris"};
-static const char *const cities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise",
-                                     "Portland", "Bend",       "Redmond",       "Seattle",
+static const char *const cities[] = {"Phoenix",  "Los Angeles", "San Francisco", "Boise",
+                                     "Portland", "Bend",        "Redmond",       "Seattle",
                                      "Kent",     "Cheyenne"};
 static const char *const states[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
 
@@ -251,7 +251,7 @@ static char *put_auction(char *p, uint64_t e, uint64_t n, uint64_t events_per_s,
     p = put_u64(p, last_auction(e) + FIRST_AUCTION_ID);
     *p++ = ',';
     uint64_t seller = nx_int(r, HOT_SELLERS_RATIO) > 0 ? last_person(e) / HOT_RATIO * HOT_RATIO
-                                                         : random_person(e, r);
+                                                       : random_person(e, r);
     uint32_t category = FIRST_CATEGORY_ID + nx_int(r, NUM_CATEGORIES);
     uint64_t initial = rand_price(r);
     /* The auction lasts 1 + U[0, 2H) ms, H the time until 100 auctions later. */
@@ -311,12 +311,10 @@ static char *put_base_url(char *p, uint64_t which)
 static char *put_bid(char *p, uint64_t e, nx_rng *r)
 {
     p = put_commas(p, 7 + 9);
-    uint64_t auction = nx_int(r, HOT_AUCTIONS_RATIO) > 0
-                           ? last_auction(e) / HOT_RATIO * HOT_RATIO
-                           : random_auction(e, r);
-    uint64_t bidder = nx_int(r, HOT_BIDDERS_RATIO) > 0
-                          ? last_person(e) / HOT_RATIO * HOT_RATIO + 1
-                          : random_person(e, r);
+    uint64_t auction = nx_int(r, HOT_AUCTIONS_RATIO) > 0 ? last_auction(e) / HOT_RATIO * HOT_RATIO
+                                                         : random_auction(e, r);
+    uint64_t bidder = nx_int(r, HOT_BIDDERS_RATIO) > 0 ? last_person(e) / HOT_RATIO * HOT_RATIO + 1
+                                                       : random_person(e, r);
     p = put_u64(p, auction + FIRST_AUCTION_ID);
     *p++ = ',';
     p = put_u64(p, bidder + FIRST_PERSON_ID);
