@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 static const opt_def generator_options[] = {
-    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades",
+    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades|nexmark",
      "which records to generate"},
     {"seed", OPT_INT, "1", NULL, "same seed, same records"},
     {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)",
@@ -122,7 +122,7 @@ static void gen_close(source *src)
 
 const source_ops source_generator_ops = {
     .kind = "generator",
-    .doc = "deterministic synthetic records of six kinds (kind=, as `ember gen`); replayable",
+    .doc = "deterministic synthetic records of seven kinds (kind=, as `ember gen`); replayable",
     .options = generator_options,
     .replayable = 1,
     .open = gen_open,
