@@ -700,12 +700,14 @@ static int decide_duplicates(transform *t, size_t n_in, ember_err *err)
     if (em_array_reserve(&t->drop_line, &t->drop_cap, n_in, 1) ||
         em_array_reserve(&t->ids, &t->ids_cap, n, sizeof *t->ids))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    memset(t->drop_line, 0, n_in);
+    if (n_in) /* a node may get no rows from its inputs */
+        memset(t->drop_line, 0, n_in);
     dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
     uint8_t *drop = calloc(n ? n : 1, 1);
     int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
     for (int i = 0; !rc && i < t->n_workers; i++) {
-        memcpy(all + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *all);
+        if (t->w[i].ids.n)
+            memcpy(all + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *all);
         k += t->w[i].ids.n;
     }
     if (!rc && n)
