@@ -38,11 +38,11 @@ int dir_fail(dir_req *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    r->out->len = 0; /* an error replaces whatever was begun */
+    r->out->len = r->out_start; /* an error replaces whatever was begun */
     json_t *body = json_pack("{s:o}", "error", dir_jstr(msg, strlen(msg)));
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (!text || text_append(r->out, text, strlen(text)))
-        r->out->len = 0; /* out of memory: the status alone says it */
+        r->out->len = r->out_start; /* out of memory: the status alone says it */
     free(text);
     json_decref(body);
     return status;
@@ -147,7 +147,7 @@ static int check_params(dir_req *r, const dir_route *rt)
 
 int ui_dir_api(const char *dir, const char *route, const char *query, text_buf *out)
 {
-    dir_req r = {.dir = dir, .route = route ? route : "", .out = out};
+    dir_req r = {.dir = dir, .route = route ? route : "", .out = out, .out_start = out->len};
     const dir_route *rt = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++)
         if (!strcmp(r.route, routes[i].name))
