@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct dir_route {
     const char *name;
@@ -126,6 +127,18 @@ static int parse_query(dir_req *r, const char *query)
     return 0;
 }
 
+/* The directory must be there (a missing one is not "no batches yet"). */
+static int check_dir(dir_req *r)
+{
+    struct stat sb;
+    if (stat(r->dir, &sb) != 0)
+        return dir_fail(r, 500, "%s: %s", r->dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return dir_fail(r, 500, "%s: not a directory (an ember checkpoint directory was expected)",
+                        r->dir);
+    return 0;
+}
+
 /* 400 for a parameter the route does not take, naming those it does. */
 static int check_params(dir_req *r, const dir_route *rt)
 {
@@ -159,6 +172,8 @@ int ui_dir_api(const char *dir, const char *route, const char *query, text_buf *
         rc = parse_query(&r, query);
     if (!rc)
         rc = check_params(&r, rt);
+    if (!rc)
+        rc = check_dir(&r);
     if (!rc)
         rc = rt->fn(&r);
     free(r.buf);

@@ -380,6 +380,12 @@ START_TEST(bad_requests_get_4xx)
     json_decref(api("history", "=5", 400));
     json_decref(api("status", "n=1", 400));
     json_decref(api("wal", "from=abc", 400));
+    int status;
+    json_t *missing = api_in("/nonexistent/ember-dir", "history", NULL, &status);
+    ck_assert_int_eq(status, 500);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(missing, "error")),
+                                 "/nonexistent/ember-dir"));
+    json_decref(missing);
     /* an error names the parameter */
     json_t *j = api("state/scan", "limit=zero", 400);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "error")), "limit"));
