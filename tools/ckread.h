@@ -3,8 +3,8 @@
  * restore, diff) share: argument parsing of `CMD DIR [--flag value]...` with
  * the checks that DIR is a readable checkpoint, the WAL's PLAN sequence and
  * JSON helpers; the read-only opens of the live state or a snapshot, the
- * commit record and sizes on disk come from checkpoint/ckopen.h. Nothing here writes to the checkpoint directory or
- * takes its lock.
+ * commit record and sizes on disk come from checkpoint/ckopen.h. Nothing
+ * here writes to the checkpoint directory or takes its lock.
  */
 #ifndef EMBER_CKREAD_H
 #define EMBER_CKREAD_H
