@@ -645,6 +645,22 @@ static int w_is_dup(int i)
     return i % 10 == 0 && i;
 }
 
+/* dir/j.job over in_dir/in.csv, its checkpoint in ckpt. */
+static void write_window_job(const char *dir, const char *ckpt, const char *in_dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/j.job", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "job dirwin\nbatch interval=1ms max-records=100\ncheckpoint dir=%s every=3 keep=3\n"
+            "source file path=%s/in.csv\nparse csv fields=id,k,ts:int\ndedupe id within 1h\n"
+            "key k\nwindow tumbling 10s on ts watermark 1h\naggregate count()\n"
+            "sink file dir=%s/out\n",
+            ckpt, in_dir, dir);
+    fclose(f);
+}
+
 static void make_window_checkpoint(void)
 {
     char path[PATH_MAX + 32];
@@ -657,16 +673,7 @@ static void make_window_checkpoint(void)
     for (int i = 0; i < W_RECORDS; i++)
         fprintf(f, "i%d,k%d,%d\n", w_id(i), i % W_KEYS, i * W_TS_STEP);
     fclose(f);
-    snprintf(path, sizeof path, "%s/j.job", g_wtmp);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "job dirwin\nbatch interval=1ms max-records=100\ncheckpoint dir=%s every=3 keep=3\n"
-            "source file path=%s/in.csv\nparse csv fields=id,k,ts:int\ndedupe id within 1h\n"
-            "key k\nwindow tumbling 10s on ts watermark 1h\naggregate count()\n"
-            "sink file dir=%s/out\n",
-            g_wckpt, g_wtmp, g_wtmp);
-    fclose(f);
+    write_window_job(g_wtmp, g_wckpt, g_wtmp);
     ck_assert_msg(run_in_child(g_wtmp) == 0, "the windowed job failed");
 }
 
@@ -778,6 +785,34 @@ START_TEST(diff_of_dedupe_counts_the_new_ids)
 }
 END_TEST
 
+START_TEST(status_shows_the_drain_batch)
+{
+    char dir[PATH_MAX + 16], ckpt[PATH_MAX + 32], path[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/drain", g_wtmp);
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+    mkdir(dir, 0755);
+    write_window_job(dir, ckpt, g_wtmp);
+    ember_set_log(quiet, NULL);
+    ember_job *job = NULL;
+    ember_err err = {0};
+    snprintf(path, sizeof path, "%s/j.job", dir);
+    ck_assert_msg(ember_job_load_file(path, &job, &err) == 0, "%s", err.msg);
+    ember_run_opts o = {.until_idle = 1, .drain = 1};
+    ck_assert_msg(ember_job_run(job, &o, &err) == 0, "%s", err.msg);
+    ember_job_free(job);
+    int status;
+    json_t *s = api_in(ckpt, "status", NULL, &status);
+    ck_assert_int_eq(status, 200);
+    long committed = jint(json_object_get(s, "committed"), "batch");
+    ck_assert_int_eq(committed, W_RECORDS / 100 + 1); /* the drain batch follows the input's */
+    ck_assert_int_eq(jint(s, "drained"), committed);
+    json_decref(s);
+    s = api_in(g_wckpt, "status", NULL, &status); /* the run without --drain */
+    ck_assert(json_is_null(json_object_get(s, "drained")));
+    json_decref(s);
+}
+END_TEST
+
 static Suite *dir_api_suite(void)
 {
     Suite *s = suite_create("dir_api");
@@ -808,6 +843,7 @@ static Suite *dir_api_suite(void)
     tcase_add_test(tc, operators_of_a_windowed_deduplicating_job);
     tcase_add_test(tc, timers_and_dedupe_are_decoded);
     tcase_add_test(tc, diff_of_dedupe_counts_the_new_ids);
+    tcase_add_test(tc, status_shows_the_drain_batch);
     suite_add_tcase(s, tc);
     return s;
 }
