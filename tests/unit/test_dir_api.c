@@ -9,7 +9,7 @@
  * byte-identical before and after (the API never writes). One case reads
  * the API while the job runs.
  */
-#include "ui/dir_api.h"
+#include "tests/unit/dir_fixture.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -34,8 +34,6 @@ static char g_tmp[PATH_MAX], g_ckpt[PATH_MAX + 16];
 static long g_file_bytes;
 static long g_line_end[N_RECORDS]; /* byte offset after record i */
 
-static void quiet(ember_log_level level, const char *line, void *user) {}
-
 /* The oracle: count and sum of v for key k over the first n records. */
 static void oracle(int k, int n, long *count, long *sum)
 {
@@ -59,35 +57,6 @@ static void write_job(const char *dir, const char *ckpt, const char *extra)
             "aggregate count() sum(v)\nsink file dir=%s/out\n",
             PER_BATCH, ckpt, extra, dir, dir);
     fclose(f);
-}
-
-/* 0 when the job ran to its end (the input read, idle). */
-static int run_job(const char *dir)
-{
-    char path[PATH_MAX + 32];
-    ember_job *job = NULL;
-    ember_err err = {0};
-    snprintf(path, sizeof path, "%s/j.job", dir);
-    ember_run_opts o = {.until_idle = 1};
-    int rc = ember_job_load_file(path, &job, &err) || ember_job_run(job, &o, &err);
-    if (rc)
-        fprintf(stderr, "test_dir_api: %s\n", err.msg);
-    ember_job_free(job);
-    return rc;
-}
-
-/* run_job in a child of its own: RocksDB's thread pools must not exist in
- * the process that forks the test cases. */
-static int run_in_child(const char *dir)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        ember_set_log(quiet, NULL);
-        _exit(run_job(dir) ? 1 : 0);
-    }
-    int st = 0;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
 }
 
 /* The input file, then the job. */
@@ -124,19 +93,6 @@ static void remove_checkpoint(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Calls the API; returns the parsed body (caller decrefs) and the status. */
-static json_t *api_in(const char *dir, const char *route, const char *query, int *status)
-{
-    text_buf out = {0};
-    *status = ui_dir_api(dir, route, query, &out);
-    json_error_t e;
-    json_t *j = json_loadb(out.data ? out.data : "", out.len, 0, &e);
-    ck_assert_msg(j != NULL, "%s?%s: not JSON (%s): %.*s", route, query ? query : "", e.text,
-                  (int)out.len, out.data ? out.data : "");
-    text_free(&out);
-    return j;
-}
-
 static json_t *api(const char *route, const char *query, int want_status)
 {
     int status;
@@ -148,13 +104,6 @@ static json_t *api(const char *route, const char *query, int want_status)
         ck_assert_msg(json_is_string(json_object_get(j, "error")), "%s: no error: %s", route, text);
     free(text);
     return j;
-}
-
-static long jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
-    return (long)json_integer_value(v);
 }
 
 START_TEST(history_is_the_last_n_batches_of_progress_jsonl)
@@ -623,196 +572,6 @@ START_TEST(status_works_while_the_job_runs)
 }
 END_TEST
 
-/* ------------------------------------------ windows, timers and dedupe */
-
-#define W_RECORDS 600
-#define W_KEYS 3
-#define W_PANE_MS 10000
-#define W_TS_STEP 100 /* record i has ts = i * 100 ms: 6 panes */
-#define W_PANES (W_RECORDS * W_TS_STEP / W_PANE_MS)
-
-static char g_wtmp[PATH_MAX], g_wckpt[PATH_MAX + 16];
-
-/* Record i's id: every 10th record repeats the one before it (a duplicate
- * that dedupe drops). */
-static int w_id(int i)
-{
-    return i % 10 == 0 && i ? i - 1 : i;
-}
-
-static int w_is_dup(int i)
-{
-    return i % 10 == 0 && i;
-}
-
-/* dir/j.job over in_dir/in.csv, its checkpoint in ckpt. */
-static void write_window_job(const char *dir, const char *ckpt, const char *in_dir)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/j.job", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "job dirwin\nbatch interval=1ms max-records=100\ncheckpoint dir=%s every=3 keep=3\n"
-            "source file path=%s/in.csv\nparse csv fields=id,k,ts:int\ndedupe id within 1h\n"
-            "key k\nwindow tumbling 10s on ts watermark 1h\naggregate count()\n"
-            "sink file dir=%s/out\n",
-            ckpt, in_dir, dir);
-    fclose(f);
-}
-
-static void make_window_checkpoint(void)
-{
-    char path[PATH_MAX + 32];
-    strcpy(g_wtmp, "/tmp/ember-test-dirapi-win-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_wtmp));
-    snprintf(g_wckpt, sizeof g_wckpt, "%s/ckpt", g_wtmp);
-    snprintf(path, sizeof path, "%s/in.csv", g_wtmp);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    for (int i = 0; i < W_RECORDS; i++)
-        fprintf(f, "i%d,k%d,%d\n", w_id(i), i % W_KEYS, i * W_TS_STEP);
-    fclose(f);
-    write_window_job(g_wtmp, g_wckpt, g_wtmp);
-    ck_assert_msg(run_in_child(g_wtmp) == 0, "the windowed job failed");
-}
-
-static void remove_window_checkpoint(void)
-{
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_wtmp);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static json_t *wapi(const char *route, const char *query, int want_status)
-{
-    int status;
-    json_t *j = api_in(g_wckpt, route, query, &status);
-    ck_assert_msg(status == want_status, "%s?%s: status %d, not %d", route, query, status,
-                  want_status);
-    return j;
-}
-
-/* Records of key k in the pane starting at start, duplicates dropped. */
-static long w_count(int k, long start)
-{
-    long n = 0;
-    for (int i = 0; i < W_RECORDS; i++)
-        n += !w_is_dup(i) && i % W_KEYS == k && i * W_TS_STEP / W_PANE_MS * W_PANE_MS == start;
-    return n;
-}
-
-START_TEST(windowed_rows_have_their_panes)
-{
-    json_t *j = wapi("state/get", "key=k1", 200);
-    json_t *rows = json_object_get(j, "rows");
-    ck_assert_int_eq(json_array_size(rows), W_PANES);
-    for (size_t i = 0; i < json_array_size(rows); i++) {
-        json_t *r = json_array_get(rows, i);
-        long start = jint(r, "window_start");
-        ck_assert_int_eq(start, (long)i * W_PANE_MS);
-        ck_assert_int_eq(jint(r, "window_end"), start + W_PANE_MS);
-        ck_assert_int_eq(jint(r, "count"), w_count(1, start));
-    }
-    json_decref(j);
-}
-END_TEST
-
-START_TEST(operators_of_a_windowed_deduplicating_job)
-{
-    long ids = 0;
-    for (int i = 0; i < W_RECORDS; i++)
-        ids += !w_is_dup(i);
-    json_t *ops = wapi("state/operators", NULL, 200);
-    const char *names[] = {"aggregate", "timers", "dedupe", "dedupe_timers"};
-    long want[] = {W_KEYS * W_PANES, W_KEYS * W_PANES, ids, ids};
-    ck_assert_int_eq(json_array_size(ops), 4);
-    for (size_t i = 0; i < 4; i++) {
-        json_t *o = json_array_get(ops, i);
-        ck_assert_str_eq(json_string_value(json_object_get(o, "op")), names[i]);
-        ck_assert_int_eq(jint(o, "keys"), want[i]);
-    }
-    json_decref(ops);
-}
-END_TEST
-
-START_TEST(timers_and_dedupe_are_decoded)
-{
-    json_t *j = wapi("state/scan", "op=timers&limit=10000", 200);
-    json_t *rows = json_object_get(j, "rows");
-    ck_assert_int_eq(json_array_size(rows), W_KEYS * W_PANES);
-    for (size_t i = 0; i < json_array_size(rows); i++) {
-        json_t *r = json_array_get(rows, i);
-        ck_assert_int_eq(jint(r, "pane_end") - jint(r, "pane_start"), W_PANE_MS);
-        ck_assert_int_eq(jint(r, "pane_start") % W_PANE_MS, 0);
-        ck_assert(json_is_string(json_object_get(r, "key")));
-    }
-    json_decref(j);
-    j = wapi("state/scan", "op=timers&prefix=k2&limit=10000", 200);
-    ck_assert_int_eq(json_array_size(json_object_get(j, "rows")), W_PANES);
-    json_decref(j);
-    /* ids starting with "i5": i5, i50..i59, i500..i599 that are not duplicates */
-    long want = 0;
-    for (int i = 0; i < W_RECORDS; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "i%d", i);
-        want += !w_is_dup(i) && !strncmp(id, "i5", 2);
-    }
-    j = wapi("state/scan", "op=dedupe&prefix=i5&limit=10000", 200);
-    rows = json_object_get(j, "rows");
-    ck_assert_int_eq((long)json_array_size(rows), want);
-    ck_assert_int_gt(jint(json_array_get(rows, 0), "expires"), 0);
-    json_decref(j);
-    json_decref(wapi("state/get", "op=dedupe&key=i19", 200));
-    json_decref(wapi("state/get", "op=dedupe&key=i20", 404)); /* i20 was a duplicate of i19 */
-    j = wapi("state/scan", "op=dedupe_timers&limit=1", 200);
-    ck_assert(json_is_string(json_object_get(json_array_get(json_object_get(j, "rows"), 0), "id")));
-    json_decref(j);
-}
-END_TEST
-
-START_TEST(diff_of_dedupe_counts_the_new_ids)
-{
-    long added = 0;
-    for (int i = 3 * 100; i < 6 * 100; i++)
-        added += !w_is_dup(i);
-    json_t *j = wapi("diff", "a=3&b=6&op=dedupe&limit=10000", 200);
-    ck_assert_int_eq(jint(j, "added"), added);
-    ck_assert_int_eq(jint(j, "removed"), 0);
-    json_t *c = json_array_get(json_object_get(j, "changes"), 0);
-    ck_assert_int_gt(jint(json_object_get(c, "new"), "expires"), 0);
-    json_decref(j);
-}
-END_TEST
-
-START_TEST(status_shows_the_drain_batch)
-{
-    char dir[PATH_MAX + 16], ckpt[PATH_MAX + 32], path[PATH_MAX + 64];
-    snprintf(dir, sizeof dir, "%s/drain", g_wtmp);
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
-    mkdir(dir, 0755);
-    write_window_job(dir, ckpt, g_wtmp);
-    ember_set_log(quiet, NULL);
-    ember_job *job = NULL;
-    ember_err err = {0};
-    snprintf(path, sizeof path, "%s/j.job", dir);
-    ck_assert_msg(ember_job_load_file(path, &job, &err) == 0, "%s", err.msg);
-    ember_run_opts o = {.until_idle = 1, .drain = 1};
-    ck_assert_msg(ember_job_run(job, &o, &err) == 0, "%s", err.msg);
-    ember_job_free(job);
-    int status;
-    json_t *s = api_in(ckpt, "status", NULL, &status);
-    ck_assert_int_eq(status, 200);
-    long committed = jint(json_object_get(s, "committed"), "batch");
-    ck_assert_int_eq(committed, W_RECORDS / 100 + 1); /* the drain batch follows the input's */
-    ck_assert_int_eq(jint(s, "drained"), committed);
-    json_decref(s);
-    s = api_in(g_wckpt, "status", NULL, &status); /* the run without --drain */
-    ck_assert(json_is_null(json_object_get(s, "drained")));
-    json_decref(s);
-}
-END_TEST
-
 static Suite *dir_api_suite(void)
 {
     Suite *s = suite_create("dir_api");
@@ -835,15 +594,6 @@ static Suite *dir_api_suite(void)
     tcase_add_test(tc, calls_from_several_threads_at_once);
     tcase_add_test(tc, an_error_keeps_what_out_held_before);
     tcase_add_test(tc, status_works_while_the_job_runs);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("windows_and_dedupe");
-    tcase_add_unchecked_fixture(tc, make_window_checkpoint, remove_window_checkpoint);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, windowed_rows_have_their_panes);
-    tcase_add_test(tc, operators_of_a_windowed_deduplicating_job);
-    tcase_add_test(tc, timers_and_dedupe_are_decoded);
-    tcase_add_test(tc, diff_of_dedupe_counts_the_new_ids);
-    tcase_add_test(tc, status_shows_the_drain_batch);
     suite_add_tcase(s, tc);
     return s;
 }
