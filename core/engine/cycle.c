@@ -379,9 +379,32 @@ static int step_operators(engine *e, batch_ctx *b, ember_err *err)
 
 /* ------------------------------------------------------------ 6. sink */
 
+/* A sink between the steps: the records its tap copied, worker by worker
+ * (input order). */
+static int write_tap(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
+{
+    int rc = 0, tap = n->job->sinks[k].tap;
+    for (int w = 0; w < transform_workers(n->tf) && !rc; w++) {
+        ember_record *rows;
+        const uint8_t *idx;
+        const int8_t *sign;
+        size_t m;
+        transform_tap_rows(n->tf, (size_t)w, &rows, &idx, &sign, &m);
+        for (size_t i = 0; i < m && !rc; i++) {
+            if (idx[i] != tap || sign[i] < 0)
+                continue;
+            rc = n->snk[k].ops->write(&n->snk[k], &rows[i], err);
+            ++*rows_out;
+        }
+    }
+    return rc;
+}
+
 static int write_rows(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
 {
     int rc = 0;
+    if (n->job->sinks[k].tap >= 0)
+        return write_tap(n, k, rows_out, err);
     for (size_t i = 0; i < n->out.n && !rc; i++) {
         if (n->out.sign[i] < 0)
             continue; /* a retraction is for the aggregates downstream */

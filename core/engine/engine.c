@@ -107,8 +107,9 @@ static int open_sink(engine *e, node_rt *n, int k, ember_err *err)
     sink_id(e, n, k, id, sizeof id);
     sink_env kenv = {.job_name = e->job->name,
                      .checkpoint_dir = e->dir,
-                     .rows = job_node_output(n->job),
-                     .n_key_fields = n->job->n_aggs ? n->job->n_keys : 0,
+                     .rows = n->job->sinks[k].tap >= 0 ? &n->job->sinks[k].tap_rows
+                                                       : job_node_output(n->job),
+                     .n_key_fields = n->job->n_aggs && n->job->sinks[k].tap < 0 ? n->job->n_keys : 0,
                      .stop = &e->job->stop,
                      .checkpoint_id = e->checkpoint_id,
                      .reset_output = e->opts.reset_output,

@@ -116,6 +116,12 @@ typedef struct worker {
     row_vec out;
     int8_t *out_sign; /* per out row */
     size_t out_sign_cap;
+    row_vec tap;       /* copies of records at STEP_TAP steps, in input order */
+    uint8_t *tap_idx;  /* per tap row: which tap; its sign in tap_sign */
+    int8_t *tap_sign;
+    size_t tap_idx_cap, tap_sign_cap;
+    int tapping;       /* the main pass (not the dedupe pass): taps record */
+    int sign;          /* the sign of the record being processed */
     text_buf row_text; /* a row input's record as text (dead letters, late) */
     text_buf dead;
     text_buf late;
@@ -184,6 +190,9 @@ static void worker_free(worker *w, const ember_job *job)
     free(w->shards);
     free(w->out.rows);
     free(w->out_sign);
+    free(w->tap.rows);
+    free(w->tap_idx);
+    free(w->tap_sign);
     text_free(&w->row_text);
     free(w->ids.v);
     text_free(&w->dead);
@@ -381,6 +390,26 @@ static int emit_row(worker *w, const ember_record *rec, int sign)
     return 0;
 }
 
+/* A sink between the steps (graph.c's taps): a copy of the record. */
+static int tap_record(worker *w, const ember_record *rec, int tap)
+{
+    row_vec *o = &w->tap;
+    if (!w->tapping)
+        return 0;
+    if (em_array_reserve(&o->rows, &o->cap, o->n + 1, sizeof *o->rows) ||
+        em_array_reserve(&w->tap_idx, &w->tap_idx_cap, o->n + 1, 1) ||
+        em_array_reserve(&w->tap_sign, &w->tap_sign_cap, o->n + 1, 1))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    ember_value *copy = arena_alloc(&w->scratch, (rec->n ? rec->n : 1) * sizeof *copy);
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    memcpy(copy, rec->values, rec->n * sizeof *copy);
+    w->tap_idx[o->n] = (uint8_t)tap;
+    w->tap_sign[o->n] = (int8_t)w->sign;
+    o->rows[o->n++] = (ember_record){rec->n, copy};
+    return 0;
+}
+
 /* Appends the table row's fields; 1 = no row and on-miss=drop. */
 static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
 {
@@ -424,6 +453,12 @@ static int run_steps(worker *w, ember_record *rec, int upto)
             if (join_record(w, st, s, rec))
                 return 1;
             break;
+        case STEP_TAP: {
+            int rc = tap_record(w, rec, st->tap);
+            if (rc)
+                return rc;
+            break;
+        }
         case STEP_WATERMARK: {
             const ember_value *v = &rec->values[st->wm_field];
             if (v->type != EMBER_INT)
@@ -497,6 +532,7 @@ static int process_line(worker *w, size_t index)
     const transform *t = w->t;
     ember_record rec;
     int sign = t->rows_in ? t->rows_in->sign[index] : 1;
+    w->sign = sign;
     w->stats.records_in++;
     w->line = index;
     if (parse_record(w, index, &rec))
@@ -551,6 +587,7 @@ static int collect_id(worker *w, size_t index)
 static void *collect_ids_main(void *arg)
 {
     worker *w = arg;
+    w->tapping = 0;
     w->ids.n = 0;
     for (size_t i = w->first; i < w->last && !w->rc; i++)
         w->rc = collect_id(w, i);
@@ -560,6 +597,7 @@ static void *collect_ids_main(void *arg)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    w->tapping = 1;
     for (size_t i = w->first; i < w->last && !w->rc; i++)
         w->rc = process_line(w, i);
     return NULL;
@@ -620,6 +658,7 @@ static void reset_workers(transform *t)
         w->rc = 0;
         w->err = (ember_err){0};
         w->out.n = 0;
+        w->tap.n = 0;
         w->dead.len = 0;
         w->late.len = 0;
         memset(&w->stats, 0, sizeof w->stats);
@@ -711,6 +750,16 @@ int transform_batch_rows(transform *t, const row_batch *in, uint64_t *bad_index,
 }
 
 const int8_t *transform_row_signs(transform *t, size_t i_worker) { return t->w[i_worker].out_sign; }
+
+void transform_tap_rows(transform *t, size_t i_worker, ember_record **rows, const uint8_t **tap,
+                        const int8_t **sign, size_t *n)
+{
+    worker *w = &t->w[i_worker];
+    *rows = w->tap.rows;
+    *tap = w->tap_idx;
+    *sign = w->tap_sign;
+    *n = w->tap.n;
+}
 
 int transform_workers(const transform *t) { return t->n_workers; }
 

@@ -76,6 +76,10 @@ EMBER_MUST_CHECK int transform_batch_rows(transform *t, const row_batch *in, uin
                                           ember_err *err);
 /* Stateless output: the sign of each row of transform_rows (NULL: all +1). */
 const int8_t *transform_row_signs(transform *t, size_t i_worker);
+/* The records at the job's STEP_TAP steps (sinks between the steps), in
+ * input order: tap[i] says which tap row i is at, sign[i] its sign. */
+void transform_tap_rows(transform *t, size_t i_worker, ember_record **rows, const uint8_t **tap,
+                        const int8_t **sign, size_t *n);
 /* Jobs with a dedupe step: who decides, called once per batch. */
 void transform_set_dedupe(transform *t, dedupe_fn fn, void *ctx);
 /* Windowed jobs: the batch's time (processing-time windows) and the

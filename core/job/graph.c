@@ -5,6 +5,9 @@
  * stream as it is at that line and the steps after it go on (fan-out): the
  * stream's next node starts there and reads the rows of the one before.
  *
+ * A sink before the aggregate is a tap inside its node (tap_sinks): the
+ * records go on through the same pass.
+ *
  * A node is an ember_job holding one linear pipeline (source or input rows,
  * parse, steps, key, window, aggregate, having, top, sinks); nodes are kept
  * in creation order, which is a topological order (inputs always come
@@ -156,6 +159,27 @@ static ember_job *split_after_sink(ember_job *root, ember_job *cur, ember_err *e
     return n;
 }
 
+/* A sink before any aggregate, with steps after it, stays in its node as a
+ * tap (operator chaining, as Flink chains operators): the steps go on in the
+ * same pass over the records and the sink gets a copy of each record at the
+ * tap. The state layout is that of the job without the sink. */
+static ember_job *tap_sinks(ember_job *cur, ember_err *err)
+{
+    cur->stage = STAGE_STEPS;
+    job_step *st = job_add_step(cur, STEP_TAP, err);
+    if (!st)
+        return NULL;
+    st->tap = cur->n_taps;
+    for (int k = 0; k < cur->n_sinks; k++)
+        if (cur->sinks[k].tap < 0) {
+            cur->sinks[k].tap = cur->n_taps;
+            cur->sinks[k].tap_rows = cur->current;
+        }
+    cur->n_taps++;
+    cur->n_steps++;
+    return cur;
+}
+
 ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err)
 {
     ember_job *root = root_of(job);
@@ -165,7 +189,7 @@ ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err)
         return NULL;
     }
     if (!is_sink && cur->stage == STAGE_SINK)
-        return split_after_sink(root, cur, err);
+        return cur->n_aggs ? split_after_sink(root, cur, err) : tap_sinks(cur, err);
     return cur;
 }
 

@@ -343,6 +343,7 @@ int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size
         return ember_err_set(err, -EMBER_EUSAGE, "more than %d sinks in one place of a stream",
                              JOB_MAX_SINKS);
     job_sink *s = &job->sinks[job->n_sinks];
+    s->tap = -1;
     s->ops = sink_find(kind);
     if (!s->ops) {
         const char *names[64];
@@ -408,6 +409,7 @@ static int node_complete(ember_job *job, ember_err *err)
         job->output = job->current;
     if (!job->n_sinks && !job->root && !job->graph) {
         job->sinks[0].ops = sink_find("stdout");
+        job->sinks[0].tap = -1;
         if (opts_bind(job->sinks[0].ops->options, NULL, 0, &job->sinks[0].opts, err))
             return err->code;
         job->n_sinks = 1;

@@ -26,7 +26,7 @@
 
 typedef enum step_kind {
     STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN, STEP_DEDUPE,
-    STEP_WATERMARK
+    STEP_WATERMARK, STEP_TAP
 } step_kind;
 
 struct join_table;
@@ -48,6 +48,7 @@ typedef struct job_step {
     int dedupe_field;         /* STEP_DEDUPE: the id field */
     int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
     int wm_field;             /* STEP_WATERMARK: the event-time field */
+    int tap;                  /* STEP_TAP: which tap (a sink in the steps, graph.c) */
     int width; /* fields in the record after this step */
 } job_step;
 
@@ -63,6 +64,8 @@ typedef enum job_stage {
 typedef struct job_sink {
     const sink_ops *ops;
     opt_set opts;
+    int tap; /* -1: the node's rows; else the rows at STEP_TAP `tap` */
+    schema tap_rows; /* a tap's rows: the record's schema at the tap */
 } job_sink;
 
 struct job_graph;
@@ -114,6 +117,7 @@ struct ember_job {
 
     job_sink sinks[JOB_MAX_SINKS]; /* each receives the stream as it is here */
     int n_sinks;
+    int n_taps; /* STEP_TAP steps: sinks between the steps, chained (graph.c) */
 
     /* The dataflow graph (core/job/graph.c). A job with no `stream` line
      * and no step after a sink is one node, the job itself (graph NULL).

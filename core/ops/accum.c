@@ -361,7 +361,7 @@ void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec)
         if (!value_get(&rec->values[a->field], a->in_type, &x))
             continue;
         if (a->fn == AGG_SUM && sum_is_none(a->in_type, *slot))
-            continue; /* nothing was added: nothing to take back */
+            slot->i = 0; /* a delta that retracts first: 0 - x (0.0 has the bits of 0) */
         if (a->fn == AGG_SUM && a->in_type == EMBER_INT)
             slot->i = add_wrap(slot->i, -x.i);
         else if (a->fn == AGG_SUM)
