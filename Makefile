@@ -35,7 +35,7 @@ LDLIBS    = $(PKG_LIBS) -lpthread -lm
 
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c)
+LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c ui/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 EXAMPLES  := wordcount custom_agg
