@@ -79,6 +79,10 @@ void layout_job_cfs(const ember_job *job, layout_cfs *out);
  * "base/N" (meta keys). */
 void layout_node_cf(const ember_job *node, const char *base, char *buf, size_t cap);
 void layout_node_meta(const ember_job *node, const char *base, char *buf, size_t cap);
+/* The node that owns family `cf` and the family's base name: "aggregate.3"
+ * is node 3's "aggregate"; a linear job's families are the job's own (base
+ * = cf). NULL when the number is no node of the job. */
+const ember_job *layout_cf_node(const ember_job *job, const char *cf, char *base, size_t cap);
 /* "joinN" for the n-th join step (1-based) into buf. */
 void layout_join_cf(int n, char *buf, size_t cap);
 

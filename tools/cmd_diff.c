@@ -10,6 +10,7 @@
 #include "core/base/endian.h"
 #include "core/ops/text.h"
 #include "tools/ckread.h"
+#include "state/layout.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -196,8 +197,12 @@ int cmd_diff(int argc, char **argv)
     if ((rc = open_version(a.dir, (uint64_t)va, op, &sa, &ca)) ||
         (rc = open_version(a.dir, (uint64_t)vb, op, &sb, &cb)))
         goto out;
-    differ d = {job, !strcmp(op, "aggregate") && job->n_aggs, !strcmp(op, "dedupe"), a.json, 0, 0,
-                0};
+    char base[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+    const ember_job *node = layout_cf_node(job, op, base, sizeof base);
+    if (!node)
+        node = job;
+    differ d = {node, !strcmp(base, "aggregate") && node->n_aggs, !strcmp(base, "dedupe"), a.json,
+                0, 0, 0};
     store_iter *x = store_iter_new(sa, ca, NULL, 0), *y = store_iter_new(sb, cb, NULL, 0);
     if (!x || !y) {
         fprintf(stderr, "ember diff: out of memory\n");

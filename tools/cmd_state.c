@@ -18,6 +18,7 @@
 #include "core/base/endian.h"
 #include "core/engine/transform.h"
 #include "core/ops/text.h"
+#include "state/layout.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/statefmt.h"
@@ -272,14 +273,19 @@ static int print_op(store *st, const ember_job *job, const state_args *a)
                 a->op, a->dir);
         return 1;
     }
-    if (strncmp(a->op, "join", 4) == 0 || strcmp(a->op, "dedupe") == 0)
-        rc = print_table(st, cf, a, strcmp(a->op, "dedupe") == 0, &e);
-    else if (strcmp(a->op, "dedupe_timers") == 0)
-        rc = print_timers(st, cf, job, a, ROWS_TIMERS_EXPIRY, "id", &e);
-    else if (rows_timers_of(job, a->op) != ROWS_NOT_TIMERS)
-        rc = print_timers(st, cf, job, a, rows_timers_of(job, a->op), "key", &e);
+    char op[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+    const ember_job *node = layout_cf_node(job, a->op, op, sizeof op);
+    if (!node)
+        node = job;
+    if (strncmp(op, "join", 4) == 0 || strcmp(op, "dedupe") == 0 ||
+        strncmp(op, LAYOUT_CF_STREAM_JOIN, strlen(LAYOUT_CF_STREAM_JOIN)) == 0)
+        rc = print_table(st, cf, a, strcmp(op, "dedupe") == 0, &e);
+    else if (strcmp(op, "dedupe_timers") == 0)
+        rc = print_timers(st, cf, node, a, ROWS_TIMERS_EXPIRY, "id", &e);
+    else if (rows_timers_of(node, op) != ROWS_NOT_TIMERS)
+        rc = print_timers(st, cf, node, a, rows_timers_of(node, op), "key", &e);
     else
-        rc = print_rows(st, cf, job, a, &e);
+        rc = print_rows(st, cf, node, a, &e);
     if (!rc && a->key && e.rows == 0) {
         fprintf(stderr, "ember state: key '%s' not found in %s\n", a->key, a->op);
         return 1;

@@ -154,9 +154,11 @@ int dir_route_diff(dir_req *r)
     if (!rc && !(rc = open_version(r, va, op, &sa, &ca)))
         rc = open_version(r, vb, op, &sb, &cb);
     if (!rc) {
-        d->job = job;
-        d->decoded = !strcmp(op, LAYOUT_CF_AGGREGATE) && job->n_aggs;
-        d->dedupe = !strcmp(op, LAYOUT_CF_DEDUPE);
+        char base[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+        const ember_job *node = layout_cf_node(job, op, base, sizeof base);
+        d->job = node ? node : job;
+        d->decoded = !strcmp(base, LAYOUT_CF_AGGREGATE) && d->job->n_aggs;
+        d->dedupe = !strcmp(base, LAYOUT_CF_DEDUPE);
         rc = walk(r, d, sa, ca, sb, cb);
     }
     if (sa)

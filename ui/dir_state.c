@@ -159,11 +159,15 @@ static int run_lookup(dir_req *r, lookup *l, uint64_t snapshot)
         return dir_fail(r, 404, "%s: parameter op: no operator '%.64s' in %s (state/operators "
                         "lists them)", r->route, l->op, snapshot ? "this snapshot" : "the live state");
     }
-    int agg = !strcmp(l->op, LAYOUT_CF_AGGREGATE) && l->job->n_aggs;
+    char base[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+    const ember_job *node = layout_cf_node(l->job, l->op, base, sizeof base);
+    if (node)
+        l->job = node;
+    int agg = !strcmp(base, LAYOUT_CF_AGGREGATE) && l->job->n_aggs;
     char *want = agg ? rows_stored_key(l->key ? l->key : l->prefix) : NULL;
     size_t wlen = want ? strlen(want) : 0;
     store_iter *it = store_iter_new(st, cf, want, wlen);
-    l->timers = rows_timers_of(l->job, l->op);
+    l->timers = rows_timers_of(l->job, base);
     if (!(l->rows = json_array()) || !it || (agg && !want))
         rc = ember_err_set(&err, -ENOMEM, "%s: out of memory", r->route);
     else

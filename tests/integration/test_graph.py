@@ -6,7 +6,7 @@ import json
 import os
 import random
 
-from harness import ROOT, batch_files, check, ember, main, tmpdir, write
+from harness import ROOT, batch_files, check, ember, main, state_json, tmpdir, write
 
 MINUTE = 60000
 
@@ -181,6 +181,10 @@ sink file dir={d}/out/dist
     latest = {}
     for r in rows_of(d + "/out/dist"):
         latest[int(r[0])] = (int(r[1]), int(r[2]))
+    # ember state decodes each node's own family: node 0 is totals
+    st = {r["user"]: (r["n"], r["spent"]) for r in state_json(d + "/ckpt", "aggregate.0")}
+    check(st == {u: (n[u], spent[u]) for u in n}, "ember state --op aggregate.0: %s" %
+          sorted(st.items())[:3])
     # a total no user has any more ends at 0 users
     now = {k: v for k, v in latest.items() if v[0] != 0}
     check(now == want, "users per total %s, want %s" % (sorted(now.items())[:6],
