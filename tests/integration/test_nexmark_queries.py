@@ -175,6 +175,10 @@ def test_q7_highest_bid():
     check_joined("q7")
 
 
+def test_q14_calculation():
+    check_joined("q14")
+
+
 def test_q3_local_item_suggestion():
     check_joined("q3")
 
@@ -193,4 +197,5 @@ if __name__ == "__main__":
           test_q13_side_input_join, test_q17_auction_day_statistics, test_q11_sessions,
           test_q12_processing_time_windows, test_q3_local_item_suggestion,
           test_q8_monitor_new_users, test_q20_expand_bid_with_auction,
-          test_q4_average_price_per_category, test_q5_hot_items, test_q7_highest_bid])
+          test_q4_average_price_per_category, test_q5_hot_items, test_q7_highest_bid,
+          test_q14_calculation])
