@@ -28,6 +28,8 @@ Scenarios:
               keyed job: MB/s, records/s, JSON/CSV ratio
   nexmark_gen bench/nexmark_gen.py: `ember gen nexmark` to /dev/null and
               generator(nexmark) -> blackhole jobs, raw and parsed
+  nexmark     bench/nexmark_bench.py: every Nexmark query ember runs into the
+              blackhole sink, events per CPU second beside Flink's per core
   kafka       bench/kafka_bench.py when present (ember's Kafka source vs
               `kcat -C -e`; kafka -> count -> kafka exactly-once), full run only
 """
@@ -460,6 +462,15 @@ def bench_nexmark_gen():
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
 
 
+def bench_nexmark():
+    """bench/nexmark_bench.py: every Nexmark query ember runs, beside Flink's
+    published events/s per core."""
+    argv = [sys.executable, os.path.join(ROOT, "bench", "nexmark_bench.py"),
+            "--events", "500000" if QUICK else "2000000", "--runs", "1" if QUICK else "3"]
+    out = sh(argv, env=dict(os.environ, EMBER=EMBER)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -558,6 +569,7 @@ def main():
         ("recovery", bench_recovery),
         ("parse", bench_parse),
         ("nexmark_gen", bench_nexmark_gen),
+        ("nexmark", bench_nexmark),
         ("kafka", bench_kafka),
     ]
     for name, fn in steps:
