@@ -270,7 +270,16 @@ EMBER_API EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr
 /* top K by COLUMN: of each window's rows emitted in a batch, only the K with
  * the largest COLUMN (ties: smaller key first); needs a window */
 EMBER_API EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
-/* sink stdout | file dir=D */
+/* stream NAME [from A[, B ...]]: starts a named stream of the dataflow
+ * graph. The calls after it build that stream: a `source` first, or none
+ * with `from` (the rows of stream A as it is now, or the union of A, B, ...,
+ * whose fields must be equal). */
+EMBER_API EMBER_MUST_CHECK int ember_job_stream(ember_job *job, const char *spec, ember_err *err);
+/* watermark FIELD DELAY [idle=D]: the stream's event time and watermark */
+EMBER_API EMBER_MUST_CHECK int ember_job_watermark(ember_job *job, const char *spec,
+                                                   ember_err *err);
+/* sink stdout | file dir=D: any number; each receives the stream as it is at
+ * this call, and calls after it go on transforming the stream (fan-out) */
 EMBER_API EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind,
                                               const ember_opt *opts, size_t n_opts, ember_err *err);
 
