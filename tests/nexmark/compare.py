@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Compares an ember job's output (a file sink's batch files) with the
+"""Compares an ember job's output (a file sink's batch files, in the default
+format: a header line, then tab-separated values) with the
 oracle's result of the same query over the same events.
 
     python3 tests/nexmark/compare.py qN EVENTS.csv OUT_DIR [--as EMBER=CANON ...]
