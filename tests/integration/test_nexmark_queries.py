@@ -1,8 +1,8 @@
 """The Nexmark queries that today's jobs express (examples/nexmark/*.job, linear
 or graphs of streams) run for real over `generator kind=nexmark`, and their
-output is compared row
-for row with tests/nexmark/oracle.py over `ember gen nexmark` of the same
-events: the oracle reads only that CSV and knows nothing of ember."""
+output is compared row for row with tests/nexmark/oracle.py over `ember gen
+nexmark` of the same events: the oracle reads only that CSV and knows nothing
+of ember."""
 import os
 import re
 import subprocess
