@@ -40,6 +40,41 @@ Events = collections.namedtuple("Events", "persons auctions bids")
 
 HOT_CHANNELS = {"apple": "0", "google": "1", "facebook": "2", "baidu": "3"}
 
+_RANKS = ("total_bids rank1_bids rank2_bids rank3_bids total_bidders rank1_bidders "
+          "rank2_bidders rank3_bidders total_auctions rank1_auctions rank2_auctions "
+          "rank3_auctions")
+_BID = "auction bidder price channel url date_time extra"
+# The columns of each query's canonical lines: its Flink sink table's, in
+# snake case (what an ember job names them).
+HEADERS = {q: cols.split() for q, cols in {
+    "q0": "auction bidder price date_time extra",
+    "q1": "auction bidder price date_time extra",
+    "q2": "auction price",
+    "q3": "name city state id",
+    "q4": "id final",
+    "q5": "auction num",
+    "q6": "seller avg_price",
+    "q7": "auction bidder price date_time extra",
+    "q8": "id name stime",
+    "q9": "id item_name description initial_bid reserve date_time expires seller category "
+          "extra auction bidder price bid_date_time bid_extra",
+    "q10": "auction bidder price date_time extra dt hm",
+    "q11": "bidder bid_count starttime endtime",
+    "q12": "bidder bid_count",
+    "q13": "auction bidder price date_time value",
+    "q14": "auction bidder price bid_time_type date_time extra c_counts",
+    "q15": "day " + _RANKS,
+    "q16": "channel day minute " + _RANKS,
+    "q17": "auction day total_bids rank1_bids rank2_bids rank3_bids min_price max_price "
+           "avg_price sum_price",
+    "q18": _BID,
+    "q19": _BID + " rank_number",
+    "q20": "auction bidder price channel url bid_date_time bid_extra item_name description "
+           "initial_bid reserve auction_date_time expires seller category auction_extra",
+    "q21": "auction bidder price channel channel_id",
+    "q22": "auction bidder price channel dir1 dir2 dir3",
+}.items()}
+
 
 # ------------------------------------------------------------------ input
 
@@ -56,7 +91,10 @@ def parse_line(line, seq):
         return Auction(int(f[9]), f[10], f[11], int(f[12]), int(f[13]), ts, int(f[14]),
                        int(f[15]), int(f[16]), f[17])
     if kind == 2:
-        return Bid(int(f[18]), int(f[19]), int(f[20]), f[21], f[22], ts, f[23], seq)
+        # 10004 channels and URLs in all: one copy each (a million events
+        # fit in ~0.45 GB).
+        return Bid(int(f[18]), int(f[19]), int(f[20]), sys.intern(f[21]), sys.intern(f[22]), ts,
+                   f[23], seq)
     raise ValueError("line %d: event_type %d" % (seq + 1, kind))
 
 
