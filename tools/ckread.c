@@ -190,8 +190,10 @@ void ck_json_offsets(FILE *out, const src_range *ends, size_t n)
 
 void ck_text_offsets(FILE *out, const src_range *ends, size_t n)
 {
+    char part[32];
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%sp%u=%" PRIu64, i ? " " : "", ends[i].partition, ends[i].to);
+        fprintf(out, "%s%s=%" PRIu64, i ? " " : "",
+                src_partition_text(ends[i].partition, part, sizeof part), ends[i].to);
     if (!n)
         fputc('-', out);
 }

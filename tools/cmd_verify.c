@@ -9,6 +9,7 @@
 #include "checkpoint/snapshot.h"
 #include "checkpoint/wal.h"
 #include "core/base/endian.h"
+#include "state/layout.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
 
@@ -58,6 +59,13 @@ static void add(findings *f, int problem, const char *fmt, ...)
 /* The live state against its commit record; *committed = the committed
  * batch, or -1 when unknown (unreadable live state). Every column family
  * is read whole (checksums verified), not only the aggregate. */
+/* A family the state_keys counter counts: an aggregate's. */
+static int is_aggregate(const ember_job *job, const char *cf)
+{
+    char base[LAYOUT_CF_NAME_MAX];
+    return layout_cf_node(job, cf, base, sizeof base) && strcmp(base, LAYOUT_CF_AGGREGATE) == 0;
+}
+
 static void check_live(const char *dir, const ember_job *job, findings *f, int64_t *committed)
 {
     store *st = NULL;
@@ -84,7 +92,7 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
     }
     /* Every column family, read whole with checksums: a failed read is the
      * problem (a count that falls short would be a symptom, not the cause). */
-    int cf = store_cf_index(st, "aggregate"), found = 0;
+    int aggs = 0, found = 0; /* "aggregate", or a graph's "aggregate.N" */
     uint64_t want = rows_meta_u64(st, "state_keys", &found), have = 0;
     for (size_t i = 0; i < store_cf_count(st); i++) {
         uint64_t keys = 0;
@@ -92,11 +100,12 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
         if (store_scan(st, (int)i, &keys, &serr)) {
             add(f, 1, "%s", serr.msg);
             rc = rc ? rc : serr.code;
-        } else if ((int)i == cf) {
-            have = keys;
+        } else if (i > 0 && is_aggregate(job, store_cf_name(st, i))) {
+            have += keys;
+            aggs++;
         }
     }
-    if (!rc && cf > 0 && found && have != want)
+    if (!rc && aggs && found && have != want)
         add(f, 1,
             "%s/db: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
             " says %" PRIu64,

@@ -109,8 +109,6 @@ typedef struct node_rt {
     char wm_key[48], wm_seen_key[48];
 } node_rt;
 
-/* The shift of a source's number in a range's partition. */
-#define SRC_TAG_SHIFT 24
 
 typedef struct engine {
     ember_job *job;

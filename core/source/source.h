@@ -23,6 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A job with several sources (core/job/graph.c) keeps each source's number
+ * in the top byte of a planned range's partition (PLAN, offsets): source 0's
+ * partitions are unchanged, so a one-source job's checkpoint is that of
+ * earlier releases. Tools show a tagged partition as "sN.pP". */
+#define SRC_TAG_SHIFT 24
+#define SRC_PARTITION_MASK ((1u << SRC_TAG_SHIFT) - 1)
+
+/* "p3", or "s1.p3" for partition 3 of source 1; returns buf. */
+const char *src_partition_text(uint32_t partition, char *buf, size_t cap);
+
 typedef struct src_range {
     uint32_t partition;
     uint64_t from;
