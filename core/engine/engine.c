@@ -292,7 +292,7 @@ static int check_available(engine *e, planned_batch *p, uint64_t *skipped, ember
         if (!n)
             return ember_err_set(err, -EMBER_ECORRUPT, "batch %" PRIu64 " plans partition %u "
                                  "of a source the job does not have", p->batch, r.partition);
-        r.partition &= (1u << SRC_TAG_SHIFT) - 1;
+        r.partition &= SRC_PARTITION_MASK;
         if (!n->src.ops->replayable) {
             if (!p->data && r.from != r.to)
                 return ember_err_set(err, -EMBER_EDATALOSS,
@@ -328,7 +328,7 @@ static int restore_sources(engine *e, ember_err *err)
         for (size_t j = 0; j < e->last.n_ends; j++)
             if (e->last.ends[j].partition >> SRC_TAG_SHIFT == n->src_tag) {
                 local[k] = e->last.ends[j];
-                local[k++].partition &= (1u << SRC_TAG_SHIFT) - 1;
+                local[k++].partition &= SRC_PARTITION_MASK;
             }
         int rc = n->src.ops->restore(&n->src, local, k, err);
         free(local);
