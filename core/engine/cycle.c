@@ -345,6 +345,7 @@ static int write_rows(engine *e, uint64_t *rows_out, ember_err *err)
             if (e->job->having && !expr_is_true(e->job->having, &row, &scratch))
                 continue;
             rc = e->snk.ops->write(&e->snk, &row, err);
+            recent_add(&e->recent, &row);
             ++*rows_out;
         }
         arena_free(&scratch);
@@ -354,8 +355,10 @@ static int write_rows(engine *e, uint64_t *rows_out, ember_err *err)
         ember_record *rows;
         size_t n;
         transform_rows(e->tf, (size_t)w, &rows, &n);
-        for (size_t i = 0; i < n && !rc; i++)
+        for (size_t i = 0; i < n && !rc; i++) {
             rc = e->snk.ops->write(&e->snk, &rows[i], err);
+            recent_add(&e->recent, &rows[i]);
+        }
         *rows_out += n;
     }
     return rc;
@@ -450,6 +453,10 @@ static int step_snapshot(engine *e, batch_ctx *b, ember_err *err)
         return 0;
     int rc = snap_create(e->dir, e->st, b->batch, b->time_ms, e->last.ends, e->last.n_ends,
                          e->job_hash, err);
+    if (!rc) {
+        e->snapshots_taken++;
+        e->last_snapshot = b->batch;
+    }
     if (!rc)
         rc = snap_prune(e->dir, (size_t)job->snapshot_keep, &oldest, err);
     /* Replay after a restore starts at oldest+1: its PLAN must survive. */

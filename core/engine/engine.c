@@ -13,6 +13,7 @@
  *   close    everything opened, in reverse
  */
 #include "checkpoint/ckdir.h"
+#include "checkpoint/snapshot.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
@@ -142,6 +143,9 @@ static int engine_open(engine *e, recovery *r, ember_err *err)
     if ((rc = open_side_outputs(e, r, err)) || (rc = report_open(e, err)) ||
         (rc = open_source(e, err)) || (rc = open_sink(e, err)) || (rc = open_tables(e, err)))
         return rc;
+    e->last_snapshot = snap_newest(e->dir);
+    if (e->opts.on_batch && (rc = recent_open(&e->recent, err)))
+        return rc;
     return open_operators(e, err);
 }
 
@@ -168,6 +172,7 @@ static void engine_close(engine *e)
         fclose(e->progress);
     side_close(&e->dead);
     side_close(&e->late);
+    recent_close(&e->recent);
     commit_free(&e->last);
     ckdir_unlock(e->lock_fd);
 }
@@ -231,6 +236,8 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
                "(on-data-loss=skip)", skipped);
     if (!rc)
         rc = e->src.ops->restore(&e->src, e->last.ends, e->last.n_ends, err);
+    e->recovery_ms = r->n_pending ? em_mono_ms() - t0 : 0;
+    e->replayed = r->n_pending;
     if (!rc && r->n_pending)
         em_log(EMBER_LOG_INFO, "recovery: replayed %zu batch%s (%" PRIu64 " records) in %.0f ms",
                r->n_pending, r->n_pending == 1 ? "" : "es", records, em_mono_ms() - t0);

@@ -11,6 +11,7 @@
 #include "core/base/clock.h"
 #include "checkpoint/wal.h"
 #include "core/engine/rate.h"
+#include "core/engine/recent.h"
 #include "core/engine/transform.h"
 #include "core/job/job.h"
 #include "state/dedupe.h"
@@ -105,6 +106,13 @@ typedef struct engine {
      * fsync and keep the WAL (a power cut replays them again from their
      * PLANs); the last replayed commit syncs them all. */
     int replay_nosync;
+
+    /* for ember_run_opts.on_batch (report.c) */
+    recent_rows recent;       /* the sink's newest rows; off without on_batch */
+    double recovery_ms;       /* this run's replay */
+    uint64_t replayed;        /* batches it re-executed */
+    uint64_t snapshots_taken; /* by this run */
+    uint64_t last_snapshot;   /* newest snapshot's batch, 0 = none */
 } engine;
 
 /* cycle.c: runs one batch, new (b->replay = 0: plan and WAL first) or
@@ -124,7 +132,10 @@ void side_close(side_output *s);
 
 /* report.c: the progress line and progress.jsonl. */
 EMBER_MUST_CHECK int report_open(engine *e, ember_err *err);
+/* Also hands the batch to opts.on_batch, when set. */
 void report_batch(engine *e, const batch_ctx *b);
+/* publish.c: the batch as an ember_batch_info to opts.on_batch (if set). */
+void publish_batch(engine *e, const batch_ctx *b, uint64_t keys, uint64_t bytes);
 
 
 #endif

@@ -73,6 +73,7 @@ int rank_write_top(engine *e, uint64_t *rows_out, ember_err *err)
         ember_record row;
         state_update_row(e->upd, r[i].row, &row);
         rc = e->snk.ops->write(&e->snk, &row, err);
+        recent_add(&e->recent, &row);
         ++*rows_out;
     }
     free(r);
