@@ -35,7 +35,10 @@ LDLIBS    = $(PKG_LIBS) -lpthread -lm
 
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c)
+# The status page's files (ui/assets/*) compiled in as byte arrays (ui/embed.py).
+UI_ASSETS := $(wildcard ui/assets/*)
+UI_GEN    := build/gen/ui_assets.c
+LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c ui/*.c) $(UI_GEN)
 TOOL_SRCS := $(wildcard tools/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 EXAMPLES  := wordcount custom_agg
@@ -78,6 +81,10 @@ $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libember-internal.a
 $(addprefix $(1)/,$(EXAMPLES)): $(1)/%: $(1)/obj/examples/%.o $(1)/libember.a
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 endef
+
+$(UI_GEN): ui/embed.py $(UI_ASSETS)
+	@mkdir -p $(dir $@)
+	$(Q)python3 ui/embed.py $@ $(UI_ASSETS)
 
 .PHONY: all deps test unit integration demo chaos bench fuzz fuzz-run format lint analyze clean docs checks
 all: build/libember.a build/ember $(addprefix build/,$(EXAMPLES))

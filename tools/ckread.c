@@ -272,7 +272,7 @@ void ck_text_offsets(FILE *out, const src_range *ends, size_t n)
 void ck_json_str(FILE *out, const char *s)
 {
     if (s)
-        json_string(out, s, strlen(s));
+        statefmt_json_string(out, s, strlen(s));
     else
         fputs("null", out);
 }

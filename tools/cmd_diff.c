@@ -92,7 +92,7 @@ static void print_raw(FILE *out, const char *s, size_t n, int json)
     }
     *p = '\0';
     if (json)
-        json_string(out, buf, (size_t)(p - buf));
+        statefmt_json_string(out, buf, (size_t)(p - buf));
     else
         fputs(buf, out);
     free(buf);
@@ -112,7 +112,7 @@ static void print_key(const differ *d, const side *s, const ember_record *row, i
                               (int)row->values[i].u.s.len, row->values[i].u.s.ptr);
     n = n < sizeof buf ? n : sizeof buf - 1;
     if (d->json)
-        json_string(stdout, buf, n);
+        statefmt_json_string(stdout, buf, n);
     else
         printf("%.*s", (int)n, buf);
 }

@@ -237,7 +237,7 @@ int cmd_verify(int argc, char **argv)
                 if (f->is_problem[i] != pass)
                     continue;
                 printf("%s", k++ ? ", " : "");
-                json_string(stdout, f->lines[i], strlen(f->lines[i]));
+                statefmt_json_string(stdout, f->lines[i], strlen(f->lines[i]));
             }
             if (pass)
                 printf("], \"notes\": [");

@@ -106,7 +106,7 @@ int statefmt_decode(const ember_job *job, const char *key, size_t klen, const ch
     return 0;
 }
 
-void json_string(FILE *out, const char *s, size_t n)
+void statefmt_json_string(FILE *out, const char *s, size_t n)
 {
     fputc('"', out);
     for (size_t i = 0; i < n; i++) {
@@ -138,7 +138,7 @@ static void json_value(FILE *out, const ember_value *v)
 {
     char buf[64];
     if (v->type == EMBER_STRING)
-        json_string(out, v->u.s.ptr, v->u.s.len);
+        statefmt_json_string(out, v->u.s.ptr, v->u.s.len);
     else if (v->type == EMBER_NULL)
         fputs("null", out);
     else {
@@ -309,7 +309,7 @@ void emit_row(emitter *e, char *const *cells, const cell_kind *kinds)
         for (int i = 0; i < e->n; i++) {
             fprintf(e->out, "%s\"%s\": ", i ? ", " : "", e->names[i]);
             if (kinds[i] == CELL_STR)
-                json_string(e->out, cells[i], strlen(cells[i]));
+                statefmt_json_string(e->out, cells[i], strlen(cells[i]));
             else
                 fputs(kinds[i] == CELL_NULL ? "null" : cells[i], e->out);
         }

@@ -24,7 +24,7 @@ void statefmt_header(FILE *out, const ember_job *job, state_format f);
 void statefmt_row(FILE *out, const ember_job *job, const ember_record *row, state_format f,
                   int first);
 void statefmt_footer(FILE *out, state_format f);
-void json_string(FILE *out, const char *s, size_t n);
+void statefmt_json_string(FILE *out, const char *s, size_t n);
 int statefmt_parse_format(const char *text, state_format *f);
 
 /* One cell of a decoded row as text: value_format's text (floats the
