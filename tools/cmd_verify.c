@@ -55,19 +55,6 @@ static void add(findings *f, int problem, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t meta_u64(store *st, const char *name, int *found)
-{
-    char *v = NULL;
-    size_t n = 0;
-    uint64_t x = 0;
-    ember_err err = {0};
-    *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    if (*found)
-        x = get_u64le((const uint8_t *)v);
-    free(v);
-    return x;
-}
-
 /* The live state against its commit record; *committed = the committed
  * batch, or -1 when unknown (unreadable live state). Every column family
  * is read whole (checksums verified), not only the aggregate. */
@@ -98,7 +85,7 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
     /* Every column family, read whole with checksums: a failed read is the
      * problem (a count that falls short would be a symptom, not the cause). */
     int cf = store_cf_index(st, "aggregate"), found = 0;
-    uint64_t want = meta_u64(st, "state_keys", &found), have = 0;
+    uint64_t want = rows_meta_u64(st, "state_keys", &found), have = 0;
     for (size_t i = 0; i < store_cf_count(st); i++) {
         uint64_t keys = 0;
         ember_err serr = {0};
