@@ -13,7 +13,7 @@
 CC       ?= gcc
 PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd libcurl openssl
 DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check pkg-config \
-            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang npm
+            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang npm chromium
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -98,13 +98,16 @@ deps:
 	    || ! command -v kcat >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
 	    || ! command -v fiu-run >/dev/null || ! command -v $(FUZZ_CC) >/dev/null \
-	    || ! command -v npm >/dev/null; then \
+	    || ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS); \
 	else echo "deps: all present"; fi
 	@# kinesalite (a local Kinesis for tests/integration/test_kinesis.py), git-ignored under build/
 	@test -f build/npm/node_modules/kinesalite/cli.js \
 	  || npm install --prefix build/npm --no-audit --no-fund kinesalite
+	@# playwright-core drives Debian's chromium in tests/integration/test_ui.py (no browser download)
+	@test -f build/npm/node_modules/playwright-core/package.json \
+	  || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix build/npm --no-audit --no-fund playwright-core
 
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
 ASAN_ENV  := CK_DEFAULT_TIMEOUT=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -251,12 +251,13 @@ int api_output(ui_board *b, text_buf *out)
     int rc = -ENOMEM;
     if (rows && l) {
         board_read_latest(b, l);
-        size_t n = board_read_rows(b, rows, UI_ROWS);
+        uint64_t batch = 0;
+        size_t n = board_read_rows(b, rows, UI_ROWS, &batch);
         json_t *a = json_array();
         for (size_t i = 0; a && i < n; i++)
             json_array_append_new(a, jstr(rows[i]));
         json_t *sink = a ? json_pack("{s:s,s:I,s:o}", "sink", l->sink_kind, "batch",
-                                     (json_int_t)l->last.batch, "rows", a)
+                                     (json_int_t)batch, "rows", a)
                          : NULL;
         rc = api_dump(sink ? json_pack("{s:[o]}", "sinks", sink) : NULL, out);
     }

@@ -150,9 +150,10 @@ size_t board_read_batches(ui_board *b, ui_batch *out, size_t cap)
     return n;
 }
 
-size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap)
+size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap, uint64_t *batch)
 {
     pthread_mutex_lock(&b->lock);
+    *batch = b->latest.last.batch;
     size_t n = b->n_rows < cap ? b->n_rows : cap;
     memcpy(rows, b->rows, n * sizeof *rows);
     pthread_mutex_unlock(&b->lock);

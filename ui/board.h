@@ -73,8 +73,8 @@ void board_publish(const ember_batch_info *in, void *ctx);
 void board_read_latest(ui_board *b, ui_latest *out);
 /* The newest n batches, oldest first, into out[0..cap); returns how many. */
 size_t board_read_batches(ui_board *b, ui_batch *out, size_t cap);
-/* The sink's newest rows, oldest first; returns how many. */
-size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap);
+/* The sink's newest rows, oldest first, as of batch *batch; returns how many. */
+size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap, uint64_t *batch);
 /* The job text and the checkpoint dir (both "" before the first batch). */
 void board_read_job(ui_board *b, char *text, size_t text_cap, char *dir, size_t dir_cap);
 

@@ -3,6 +3,7 @@
 #include "ui/api.h"
 #include "ui/assets.h"
 #include "ui/metrics.h"
+#include "ui/offline.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -56,8 +57,21 @@ static int bad(text_buf *out, int status, const char *msg)
     return text_append(out, msg, strlen(msg)) ? 500 : status;
 }
 
+/* /api/v1/dir/...: the checkpoint API over the job's directory, once the
+ * first batch has said which directory that is. */
+static int dir_route(ui_live *l, const char *path, const ui_query *q, text_buf *out)
+{
+    char text[1], dir[4096];
+    board_read_job(l->board, text, sizeof text, dir, sizeof dir);
+    if (!dir[0])
+        return bad(out, 503, "{\"error\":\"no batch committed yet\"}");
+    return ui_dir_route(dir, path, q, out);
+}
+
 static int api_route(ui_live *l, const char *path, const ui_query *q, text_buf *out)
 {
+    if (!strncmp(path, "/api/v1/dir/", 12))
+        return dir_route(l, path, q, out);
     if (!strcmp(path, "/api/v1/batches")) {
         size_t n = batches_arg(q);
         if (ui_query_only(q, BATCH_ARGS) || !n)
@@ -77,6 +91,8 @@ static int api_route(ui_live *l, const char *path, const ui_query *q, text_buf *
         rc = api_snapshots(l->board, out);
     else if (!strcmp(path, "/api/v1/output"))
         rc = api_output(l->board, out);
+    else if (!strcmp(path, "/api/v1/mode"))
+        rc = text_append(out, "{\"mode\":\"live\"}", 15);
     else
         return bad(out, 404, "{\"error\":\"no such route\"}");
     return rc ? 500 : 200;

@@ -49,6 +49,36 @@ const char *ui_query_get(const ui_query *q, const char *key)
     return NULL;
 }
 
+static int escape(text_buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (; *s && !rc; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            rc = text_append(out, (const char *)&c, 1);
+        else
+            rc = text_append(out, (const char[]){'%', hex[c >> 4], hex[c & 15]}, 3);
+    }
+    return rc;
+}
+
+int ui_query_encode(const ui_query *q, text_buf *out)
+{
+    int rc = 0;
+    for (int i = 0; i < q->n && !rc; i++) {
+        if (i)
+            rc = text_append(out, "&", 1);
+        rc = rc ? rc : escape(out, q->key[i]);
+        rc = rc ? rc : text_append(out, "=", 1);
+        rc = rc ? rc : escape(out, q->value[i]);
+    }
+    if (!rc && !(rc = text_reserve(out, 1)))
+        out->data[out->len] = '\0'; /* a C string for ui_dir_api; len leaves it out */
+    return rc;
+}
+
 int ui_query_only(const ui_query *q, const char *const *allowed)
 {
     for (int i = 0; i < q->n; i++) {

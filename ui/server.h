@@ -28,6 +28,8 @@ EMBER_MUST_CHECK int ui_printf(text_buf *b, const char *fmt, ...)
 
 /* The value of key, NULL when absent. */
 const char *ui_query_get(const ui_query *q, const char *key);
+/* The query again as `k=v&k=v`, %-escaped (for ui_dir_api); -ENOMEM. */
+EMBER_MUST_CHECK int ui_query_encode(const ui_query *q, text_buf *out);
 /* 0 when every key of q is one of allowed (NULL-terminated), else -1. */
 int ui_query_only(const ui_query *q, const char *const *allowed);
 

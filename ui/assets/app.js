@@ -12,7 +12,7 @@ const SERIES = [
   {key: 'total_delay_ms', name: 'total delay', unit: 'ms'},
 ];
 const SVG = 'http://www.w3.org/2000/svg';
-let lastBatch = -1, batches = [], selected = null, pollMs = 1000;
+let lastBatch = -1, batches = [], selected = null, pollMs = 1000, mode = null, lastSnap = -1;
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -112,7 +112,13 @@ function drawGraph(text, b) {
   }
 }
 
-function drawDetail(b) {
+async function planOf(b) {
+  if (b.plan) return b.plan;
+  const w = await get('/api/v1/dir/wal?from=' + b.batch + '&limit=1');
+  return w.records.length && w.records[0].batch === b.batch ? w.records[0].ranges || [] : [];
+}
+
+async function drawDetail(b) {
   const d = document.getElementById('detail');
   d.replaceChildren(el('div', {id: 'detail-batch'}, 'batch ' + b.batch + (b.replay ? ' (replay)' : '') +
                     ' at ' + new Date(b.batch_time_ms).toISOString()));
@@ -127,7 +133,7 @@ function drawDetail(b) {
                   el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'from'),
                                      el('th', {}, 'to'))));
   const body = el('tbody');
-  for (const r of b.plan) body.append(el('tr', {}, el('td', {}, r.partition), el('td', {}, r.from),
+  for (const r of await planOf(b)) body.append(el('tr', {}, el('td', {}, r.partition), el('td', {}, r.from),
                                          el('td', {}, r.to)));
   plan.append(body);
   d.append(el('div', {}, 'records ' + b.records_in + ', rows ' + b.rows + ', state keys ' +
@@ -183,7 +189,10 @@ async function refreshBatch(st) {
   fillTable('sources', parts.map(p => [p.partition, p.committed, p.end === null ? '-' : p.end,
                                        p.lag === null ? '-' : p.lag]));
   fillTable('operators', ops.operators.map(o => [o.name, o.state_keys, o.state_bytes]));
-  fillTable('snapshots', snaps.snapshots.map(s => [s.batch]));
+  if (snaps.last_snapshot_batch !== lastSnap) {
+    lastSnap = snaps.last_snapshot_batch;
+    drawSnapshots(await get('/api/v1/dir/snapshots'));
+  }
   fillTable('wal', snaps.wal_segments.map(w => [w.name, w.bytes]));
   setText('snapinfo', 'every ' + snaps.every + ' batches; taken by this run ' + snaps.snapshots_taken +
           (snaps.last_snapshot_ms ? ', newest in ' + fmt(snaps.last_snapshot_ms) + ' ms' : ''));
@@ -192,16 +201,63 @@ async function refreshBatch(st) {
   setText('output', sink ? sink.rows.join('\n') : '');
 }
 
+function drawSnapshots(list) {
+  fillTable('snapshots', list.map(s => [s.batch, s.bytes, s.verify + (s.reason ? ': ' + s.reason : '')]));
+}
+
+async function pollLive() {
+  const st = await get('/api/v1/status');
+  drawStatus(st);
+  const b = st.last_batch ? st.last_batch.batch : 0;
+  if (b !== lastBatch) {
+    await refreshBatch(st);
+    await refreshCheckpoint(b);
+    lastBatch = b;
+  }
+}
+
+// ember ui DIR: progress.jsonl's objects in the shape of /api/v1/batches.
+function fromHistory(h) {
+  const steps = {};
+  for (const s of STEPS) steps[s] = h[s + '_ms'] || 0;
+  steps.total = h.processing_ms;
+  return Object.assign({}, h, {steps_ms: steps, total_delay_ms: h.scheduling_delay_ms + h.processing_ms,
+    plan: null, input_rate: h.input_rate || 0});
+}
+
+async function pollDir() {
+  const st = await get('/api/v1/dir/status');
+  const c = st.committed || {batch: 0, records: 0, offsets: {}};
+  setText('job-name', st.job + ' (checkpoint, read-only)');
+  setText('last-batch', c.batch);
+  setText('kinds', 'sink ' + st.sink);
+  document.getElementById('output-box').hidden = true;
+  if (c.batch === lastBatch) return;
+  const [hist, ops, snaps] = await Promise.all([get('/api/v1/dir/history?n=' + N_BATCHES),
+    get('/api/v1/dir/state/operators'), get('/api/v1/dir/snapshots')]);
+  batches = hist.map(fromHistory);
+  const total = k => batches.reduce((a, b) => a + (b[k] || 0), 0);
+  setText('total-batches', batches.length + ' (shown)');
+  setText('total-records-in', total('records_in'));
+  setText('total-rows', total('rows'));
+  setText('total-bad', total('bad_records'));
+  drawStats();
+  document.getElementById('graph').textContent = 'the job graph shows while the job runs (ember run --ui)';
+  drawBatches();
+  fillTable('sources', Object.entries(c.offsets).map(([p, o]) => [p, o, '-', '-']));
+  fillTable('operators', ops.map(o => [o.op, o.keys, o.bytes]));
+  drawSnapshots(snaps);
+  fillTable('wal', st.wal.segments.map(w => [w.name, w.bytes]));
+  setText('snapinfo', snaps.length + ' snapshots');
+  await refreshCheckpoint(c.batch, ops);
+  lastBatch = c.batch;
+}
+
 async function poll() {
   const conn = document.getElementById('conn');
   try {
-    const st = await get('/api/v1/status');
-    drawStatus(st);
-    const b = st.last_batch ? st.last_batch.batch : 0;
-    if (b !== lastBatch) {
-      await refreshBatch(st);
-      lastBatch = b;
-    }
+    if (!mode) mode = (await get('/api/v1/mode')).mode;
+    await (mode === 'dir' ? pollDir() : pollLive());
     conn.textContent = 'live';
     conn.className = 'conn ok';
   } catch (e) {
@@ -211,4 +267,55 @@ async function poll() {
   }
   setTimeout(poll, pollMs);
 }
+
+// The checkpoint section: the state browser, the diff, the WAL's newest
+// records, all through /api/v1/dir/ (read-only, also while the job runs).
+async function refreshCheckpoint(batch, ops) {
+  try {
+    const sel = document.getElementById('state-op');
+    // counting keys reads the whole state: once, unless the caller has the list
+    if (!ops && !sel.options.length) ops = await get('/api/v1/dir/state/operators');
+    if (ops && sel.options.length !== ops.length)
+      sel.replaceChildren(...ops.map(o => el('option', {value: o.op}, o.op)));
+    const w = await get('/api/v1/dir/wal?from=' + Math.max(1, batch - 19) + '&limit=20');
+    fillTable('wal-records', w.records.map(r => [r.segment, r.offset, r.type, r.batch, r.bytes,
+      (r.ranges || []).map(x => x.partition + ':[' + x.from + ',' + x.to + ')').join(' ')]));
+  } catch (e) {
+    setText('state-msg', String(e.message));
+  }
+}
+
+function rowsTable(id, rows) {
+  const t = document.getElementById(id);
+  const cols = rows.length ? Object.keys(rows[0]) : [];
+  t.tHead.replaceChildren(el('tr', {}, ...cols.map(c => el('th', {}, c))));
+  t.tBodies[0].replaceChildren(...rows.map(r => el('tr', {}, ...cols.map(c => el('td', {}, r[c])))));
+}
+
+async function errorOf(r) {
+  try { return (await r.json()).error; } catch (e) { return 'HTTP ' + r.status; }
+}
+
+document.getElementById('state-form').addEventListener('submit', async ev => {
+  ev.preventDefault();
+  const op = document.getElementById('state-op').value, key = document.getElementById('state-key').value;
+  const prefix = document.getElementById('state-prefix').value;
+  const q = new URLSearchParams({op: op});
+  if (key) q.set('key', key); else q.set('prefix', prefix);
+  const r = await fetch('/api/v1/dir/state/' + (key ? 'get' : 'scan') + '?' + q, {cache: 'no-store'});
+  setText('state-msg', r.ok ? '' : await errorOf(r));
+  rowsTable('state-rows', r.ok ? (await r.json()).rows : []);
+});
+
+document.getElementById('diff-form').addEventListener('submit', async ev => {
+  ev.preventDefault();
+  const q = new URLSearchParams({a: document.getElementById('diff-a').value,
+                                 b: document.getElementById('diff-b').value, limit: '100'});
+  const r = await fetch('/api/v1/dir/diff?' + q, {cache: 'no-store'});
+  if (!r.ok) { setText('diff-msg', await errorOf(r)); fillTable('diff-rows', []); return; }
+  const d = await r.json();
+  setText('diff-msg', d.added + ' added, ' + d.removed + ' removed, ' + d.changed + ' changed' +
+          (d.more ? ' (first 100 shown)' : ''));
+  fillTable('diff-rows', d.changes.map(c => [c.key, c.change, JSON.stringify(c.old), JSON.stringify(c.new)]));
+});
 poll();
