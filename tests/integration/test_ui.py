@@ -88,6 +88,9 @@ class Job:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+        time.sleep(0.2)  # the reader thread takes the last lines
+        report = [l for l in self.lines if "Sanitizer" in l or "runtime error:" in l]
+        check(not report, "sanitizer report:\n" + "\n".join(self.lines[-40:]))
 
     def kill9(self):
         self.p.kill()
@@ -507,6 +510,8 @@ def ui_dir_command():
     finally:
         ui.send_signal(signal.SIGINT)
         check(ui.wait(timeout=10) == 0, "ember ui did not stop on SIGINT")
+        rest = ui.stderr.read()
+        check("Sanitizer" not in rest and "runtime error:" not in rest, "ember ui: " + rest)
     shutil.rmtree(d)
 
 
