@@ -160,12 +160,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     ui_server *s = cls;
     ui_query q = {.n = 0};
+    /* Answered at the first call, before any body is read: MHD discards
+     * what a client still sends and closes the connection after. */
     if (strcmp(method, "GET"))
         return reply_text(c, 405, "only GET is served here\n");
-    if (*upload_bytes) { /* a GET with a body: refuse it, read nothing */
-        *upload_bytes = 0;
-        return reply_text(c, 400, "a GET carries no body\n");
-    }
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
     if (q.n > UI_MAX_ARGS)
         return reply_text(c, 400, "too many query arguments\n");

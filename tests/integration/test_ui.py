@@ -489,6 +489,45 @@ def check_page(shown, lines, first):
             check(abs(det["steps"][step] - l[step + "_ms"]) <= 0.0011, "detail %s" % step)
 
 
+def kafka_lag():
+    """Kafka: each partition's end is the log end kcat sees, lag = end - committed."""
+    from test_kafka import Broker, kafka_job, produce, read_input
+    b = Broker("in:3")
+    d = tmpdir("ui-kafka")
+    job = None
+    try:
+        produce(b.addr, "in", 3000, 5)
+        kafka_job(d, b.addr, name="uik", sink="file", max_records=300, interval="50ms")
+        job = Job(d + "/k.job", "127.0.0.1:0")
+        port = job.port()
+        for extra in (0, 1):
+            if extra:
+                produce(b.addr, "in", 900, 6)
+            ends = {}
+            for (p, o) in read_input(b.addr, "in"):
+                ends[p] = max(ends.get(p, 0), o + 1)
+            deadline, parts = time.time() + 60, []
+            while time.time() < deadline:
+                parts = json.loads(http_get(port, "/api/v1/sources")[2])["sources"][0]["partitions"]
+                for p in parts:
+                    check(p["end"] is None or p["lag"] == p["end"] - p["committed"], "lag %s" % p)
+                if len(parts) == 3 and all(p["committed"] == ends[p["partition"]] and
+                                           p["end"] == ends[p["partition"]] for p in parts):
+                    break
+                time.sleep(0.2)
+            check(len(parts) == 3 and all(p["end"] == ends[p["partition"]] and p["lag"] == 0
+                                          for p in parts),
+                  "partitions %s, kcat ends %s" % (parts, ends))
+            fams = parse_metrics(http_get(port, "/metrics")[2])
+            for p in range(3):
+                check(value(fams, "ember_source_lag_records", partition=p) == 0, "metric lag")
+    finally:
+        if job:
+            job.stop()
+        b.stop()
+    shutil.rmtree(d)
+
+
 def ui_dir_command():
     d = tmpdir("ui-dir")
     write(f"{d}/j.job", job_text(d))
@@ -517,4 +556,4 @@ def ui_dir_command():
 
 if __name__ == "__main__":
     main([bad_listen_is_usage, api_and_metrics_equal_progress, request_errors, page_in_browser,
-          ui_dir_command])
+          kafka_lag, ui_dir_command])
