@@ -8,6 +8,12 @@ both alike; reports records/s of wall time and of ember's CPU time and the
 with/without ratios.
 
     python3 bench/ui_bench.py [EMBER] [--runs N] [--records N]
+    python3 bench/ui_bench.py [EMBER] --callgrind [--records N]
+
+--callgrind runs each once under valgrind's callgrind instead (instruction
+counts per thread: exact where a shared machine makes wall time noisy) and
+reports the batch thread's instructions with and without the page and the
+server thread's instructions per answered request.
 """
 import os
 import re
@@ -39,9 +45,9 @@ def poll(port, stop, counts, p):
         stop.wait(0.1)
 
 
-def run(ember, job, ui):
+def run(ember, job, ui, prefix=()):
     """(wall s, CPU s of ember, answers, failures)."""
-    argv = [ember, "run", job, "--until-idle"] + (["--ui", "127.0.0.1:0"] if ui else [])
+    argv = [*prefix, ember, "run", job, "--until-idle"] + (["--ui", "127.0.0.1:0"] if ui else [])
     t0 = time.time()
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stop, counts, poller = threading.Event(), [0, 0], None
@@ -60,18 +66,56 @@ def run(ember, job, ui):
     return wall, usage.ru_utime + usage.ru_stime, counts[0], counts[1]
 
 
+def thread_instructions(out_dir):
+    """{"main": Ir, "server": Ir} from callgrind's per-thread files."""
+    res = {"main": 0, "server": 0}
+    for name in os.listdir(out_dir):
+        text = open(os.path.join(out_dir, name)).read()
+        m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        ir = int(m.group(1)) if m else 0
+        if name.endswith("-01"):
+            res["main"] = ir
+        elif "MHD_" in text:
+            res["server"] += ir
+    return res
+
+
+def callgrind(ember, text, tmp):
+    res = {}
+    for ui in (False, True):
+        d = tempfile.mkdtemp(prefix="run-", dir=tmp)
+        with open(d + "/b.job", "w") as f:
+            f.write(text.replace("@DIR@", d))
+        os.mkdir(d + "/cg")
+        prefix = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                  "--callgrind-out-file=%s/cg/cg.%%p" % d]
+        _, _, answers, _ = run(ember, d + "/b.job", ui, prefix)
+        res[ui] = (thread_instructions(d + "/cg"), answers)
+    a, b = res[False][0], res[True][0]
+    print("| run | batch thread instructions | server thread instructions | answers |")
+    print("| --- | --- | --- | --- |")
+    print("| without | %d | - | - |" % a["main"])
+    print("| with --ui, polled | %d | %d | %d |" % (b["main"], b["server"], res[True][1]))
+    print("| with/without | %.4f | %d per answer | |" % (
+        b["main"] / a["main"], b["server"] // max(1, res[True][1])))
+
+
 def main():
     args = sys.argv[1:]
     runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 7
     count = int(args[args.index("--records") + 1]) if "--records" in args else 4_000_000
     pos = [a for i, a in enumerate(args) if not a.startswith("--") and
-           (i == 0 or not args[i - 1].startswith("--"))]
+           (i == 0 or args[i - 1] not in ("--runs", "--records"))]
     ember = os.path.abspath(pos[0] if pos else "build/ember")
     bench.EMBER = ember
     tmp = tempfile.mkdtemp(prefix="ember-uibench-")
     ads, table = bench.ysb_inputs(tmp, count)
     text = bench.YSB_JOB.format(interval="1ms", batch=100_000, source="file path=" + ads,
                                 table=table, window="10s")
+    if "--callgrind" in args:
+        callgrind(ember, text, tmp)
+        subprocess.run(["rm", "-rf", tmp])
+        return
     res = {False: [], True: []}
     for i in range(runs):
         for ui in (False, True):
