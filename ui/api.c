@@ -43,36 +43,34 @@ static json_t *jstr(const char *s)
 
 static json_t *steps_json(const ui_batch *b)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "plan", b->plan_ms, "wal",
-                     b->wal_ms, "read", b->read_ms, "transform", b->transform_ms, "state",
-                     b->state_ms, "sink", b->sink_ms, "commit", b->commit_ms, "snapshot",
-                     b->snapshot_ms, "total", b->total_ms);
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "plan", b->plan_ms, "wal", b->wal_ms,
+                     "read", b->read_ms, "transform", b->transform_ms, "state", b->state_ms, "sink",
+                     b->sink_ms, "commit", b->commit_ms, "snapshot", b->snapshot_ms, "total",
+                     b->total_ms);
 }
 
 static json_t *ranges_json(const ui_batch *b)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < b->n_ranges; i++)
-        json_array_append_new(a, json_pack("{s:I,s:I,s:I}", "partition",
-                                           (json_int_t)b->ranges[i].partition, "from",
-                                           (json_int_t)b->ranges[i].from, "to",
-                                           (json_int_t)b->ranges[i].to));
+        json_array_append_new(
+            a, json_pack("{s:I,s:I,s:I}", "partition", (json_int_t)b->ranges[i].partition, "from",
+                         (json_int_t)b->ranges[i].from, "to", (json_int_t)b->ranges[i].to));
     return a;
 }
 
 static json_t *batch_json(const ui_batch *b)
 {
-    json_t *j = json_pack("{s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:I}",
-                          "batch", (json_int_t)b->batch, "batch_time_ms", (json_int_t)b->time_ms,
-                          "replay", b->replay, "records_in", (json_int_t)b->records_in,
-                          "records_kept", (json_int_t)b->records_kept, "bad_records",
-                          (json_int_t)b->bad, "late_records", (json_int_t)b->late,
-                          "filtered_out", (json_int_t)b->filtered, "duplicates",
-                          (json_int_t)b->duplicates, "rows", (json_int_t)b->rows_out,
-                          "processing_ms", b->total_ms, "scheduling_delay_ms", b->sched_ms,
-                          "total_delay_ms", b->e2e_ms, "input_rate", b->input_rate,
-                          "state_keys", (json_int_t)b->state_keys, "state_bytes",
-                          (json_int_t)b->state_bytes, "wal_bytes", (json_int_t)b->wal_bytes);
+    json_t *j =
+        json_pack("{s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:I}", "batch",
+                  (json_int_t)b->batch, "batch_time_ms", (json_int_t)b->time_ms, "replay",
+                  b->replay, "records_in", (json_int_t)b->records_in, "records_kept",
+                  (json_int_t)b->records_kept, "bad_records", (json_int_t)b->bad, "late_records",
+                  (json_int_t)b->late, "filtered_out", (json_int_t)b->filtered, "duplicates",
+                  (json_int_t)b->duplicates, "rows", (json_int_t)b->rows_out, "processing_ms",
+                  b->total_ms, "scheduling_delay_ms", b->sched_ms, "total_delay_ms", b->e2e_ms,
+                  "input_rate", b->input_rate, "state_keys", (json_int_t)b->state_keys,
+                  "state_bytes", (json_int_t)b->state_bytes, "wal_bytes", (json_int_t)b->wal_bytes);
     if (j) {
         json_object_set_new(j, "steps_ms", steps_json(b));
         json_object_set_new(j, "plan", ranges_json(b));
@@ -85,30 +83,25 @@ static json_t *totals_json(const ui_totals *t)
 {
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "batches", (json_int_t)t->batches,
                      "replayed", (json_int_t)t->replayed, "records_in", (json_int_t)t->records_in,
-                     "records_kept", (json_int_t)t->records_kept, "bad_records",
-                     (json_int_t)t->bad, "late_records", (json_int_t)t->late, "filtered_out",
-                     (json_int_t)t->filtered, "duplicates", (json_int_t)t->duplicates, "rows",
-                     (json_int_t)t->rows_out);
+                     "records_kept", (json_int_t)t->records_kept, "bad_records", (json_int_t)t->bad,
+                     "late_records", (json_int_t)t->late, "filtered_out", (json_int_t)t->filtered,
+                     "duplicates", (json_int_t)t->duplicates, "rows", (json_int_t)t->rows_out);
 }
 
-static json_t *status_json(const ui_latest *l, const char *op, const char *text,
-                           const char *dir)
+static json_t *status_json(const ui_latest *l, const char *op, const char *text, const char *dir)
 {
     double uptime_s = ((double)em_wall_ms() - l->started_ms) / 1e3;
-    json_t *j = json_pack("{s:o,s:o,s:s,s:s,s:s,s:o,s:b,s:f,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:o,"
-                          "s:f}",
-                          "job", jstr(l->job_name), "dir", jstr(dir), "source", l->source_kind,
-                          "sink", l->sink_kind, "operator", op, "job_text", jstr(text),
-                          "running", 1,
-                          "started_ms", l->started_ms, "interval_ms",
-                          (json_int_t)l->interval_ms, "snapshot_every",
-                          (json_int_t)l->snapshot_every, "last_snapshot_batch",
-                          (json_int_t)l->last_snapshot, "snapshots_taken",
-                          (json_int_t)l->snapshots_taken, "records_committed",
-                          (json_int_t)l->records_total, "last_recovery_ms",
-                          l->last_recovery_ms, "last_snapshot_ms", l->last_snapshot_ms,
-                          "recovery_estimate_s", board_recovery_estimate_s(l), "last_error",
-                          jstr(l->last_error), "uptime_s", uptime_s);
+    json_t *j = json_pack(
+        "{s:o,s:o,s:s,s:s,s:s,s:o,s:b,s:f,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:o,"
+        "s:f}",
+        "job", jstr(l->job_name), "dir", jstr(dir), "source", l->source_kind, "sink", l->sink_kind,
+        "operator", op, "job_text", jstr(text), "running", 1, "started_ms", l->started_ms,
+        "interval_ms", (json_int_t)l->interval_ms, "snapshot_every", (json_int_t)l->snapshot_every,
+        "last_snapshot_batch", (json_int_t)l->last_snapshot, "snapshots_taken",
+        (json_int_t)l->snapshots_taken, "records_committed", (json_int_t)l->records_total,
+        "last_recovery_ms", l->last_recovery_ms, "last_snapshot_ms", l->last_snapshot_ms,
+        "recovery_estimate_s", board_recovery_estimate_s(l), "last_error", jstr(l->last_error),
+        "uptime_s", uptime_s);
     if (!j)
         return NULL;
     json_object_set_new(j, "replayed_at_start", J_U64(l->replayed_at_start));
@@ -168,8 +161,8 @@ int api_sources(ui_board *b, text_buf *out)
     json_t *parts = json_array();
     for (size_t i = 0; parts && i < l->n_parts; i++)
         json_array_append_new(parts, partition_json(&l->parts[i]));
-    json_t *src = parts ? json_pack("{s:s,s:o}", "kind", l->source_kind, "partitions", parts)
-                        : NULL;
+    json_t *src =
+        parts ? json_pack("{s:s,s:o}", "kind", l->source_kind, "partitions", parts) : NULL;
     free(l);
     return api_dump(src ? json_pack("{s:[o]}", "sources", src) : NULL, out);
 }
@@ -180,9 +173,9 @@ int api_operators(ui_board *b, const char *op, text_buf *out)
     if (!l)
         return -ENOMEM;
     board_read_latest(b, l);
-    json_t *j = json_pack("{s:[{s:s,s:I,s:I}]}", "operators", "name", op, "state_keys",
-                          (json_int_t)l->last.state_keys, "state_bytes",
-                          (json_int_t)l->last.state_bytes);
+    json_t *j =
+        json_pack("{s:[{s:s,s:I,s:I}]}", "operators", "name", op, "state_keys",
+                  (json_int_t)l->last.state_keys, "state_bytes", (json_int_t)l->last.state_bytes);
     free(l);
     return api_dump(j, out);
 }
@@ -230,9 +223,8 @@ int api_snapshots(ui_board *b, text_buf *out)
     board_read_latest(b, l);
     board_read_job(b, text, sizeof text, dir, sizeof dir);
     json_t *j = json_pack("{s:I,s:I,s:I,s:f}", "every", (json_int_t)l->snapshot_every,
-                          "last_snapshot_batch", (json_int_t)l->last_snapshot,
-                          "snapshots_taken", (json_int_t)l->snapshots_taken,
-                          "last_snapshot_ms", l->last_snapshot_ms);
+                          "last_snapshot_batch", (json_int_t)l->last_snapshot, "snapshots_taken",
+                          (json_int_t)l->snapshots_taken, "last_snapshot_ms", l->last_snapshot_ms);
     free(l);
     if (j && dir[0]) {
         json_object_set_new(j, "snapshots", snapshot_list(dir));

@@ -53,18 +53,32 @@ static void hist_add(ui_hist *h, double ms)
 
 static void batch_from(const ember_batch_info *in, ui_batch *o)
 {
-    *o = (ui_batch){.batch = in->batch, .time_ms = in->batch_time_ms, .replay = in->replay,
-                    .records_in = in->records_in, .records_kept = in->records_kept,
-                    .bad = in->bad_records, .late = in->late_records,
-                    .filtered = in->filtered_out, .duplicates = in->duplicates,
-                    .rows_out = in->rows_out, .plan_ms = in->plan_ms, .wal_ms = in->wal_ms,
-                    .read_ms = in->read_ms, .transform_ms = in->transform_ms,
-                    .state_ms = in->state_ms, .sink_ms = in->sink_ms,
-                    .commit_ms = in->commit_ms, .snapshot_ms = in->snapshot_ms,
-                    .total_ms = in->total_ms, .sched_ms = in->scheduling_delay_ms,
-                    .e2e_ms = in->end_to_end_delay_ms, .input_rate = in->input_rate,
-                    .state_keys = in->state_keys, .state_bytes = in->state_bytes,
-                    .wal_bytes = in->wal_bytes, .ranges_total = in->n_ranges};
+    *o = (ui_batch){.batch = in->batch,
+                    .time_ms = in->batch_time_ms,
+                    .replay = in->replay,
+                    .records_in = in->records_in,
+                    .records_kept = in->records_kept,
+                    .bad = in->bad_records,
+                    .late = in->late_records,
+                    .filtered = in->filtered_out,
+                    .duplicates = in->duplicates,
+                    .rows_out = in->rows_out,
+                    .plan_ms = in->plan_ms,
+                    .wal_ms = in->wal_ms,
+                    .read_ms = in->read_ms,
+                    .transform_ms = in->transform_ms,
+                    .state_ms = in->state_ms,
+                    .sink_ms = in->sink_ms,
+                    .commit_ms = in->commit_ms,
+                    .snapshot_ms = in->snapshot_ms,
+                    .total_ms = in->total_ms,
+                    .sched_ms = in->scheduling_delay_ms,
+                    .e2e_ms = in->end_to_end_delay_ms,
+                    .input_rate = in->input_rate,
+                    .state_keys = in->state_keys,
+                    .state_bytes = in->state_bytes,
+                    .wal_bytes = in->wal_bytes,
+                    .ranges_total = in->n_ranges};
     o->n_ranges = in->n_ranges < UI_RANGES ? in->n_ranges : UI_RANGES;
     memcpy(o->ranges, in->ranges, o->n_ranges * sizeof *o->ranges);
 }

@@ -12,13 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UI_HISTORY 600   /* batches kept for /api/v1/batches and the charts */
-#define UI_RANGES 16     /* plan ranges kept per batch (ranges_total counts all) */
-#define UI_PARTS 256     /* partitions kept for /api/v1/sources */
-#define UI_ROWS 64       /* the sink's newest rows */
-#define UI_ROW_BYTES 256
+#define UI_HISTORY    600 /* batches kept for /api/v1/batches and the charts */
+#define UI_RANGES     16  /* plan ranges kept per batch (ranges_total counts all) */
+#define UI_PARTS      256 /* partitions kept for /api/v1/sources */
+#define UI_ROWS       64  /* the sink's newest rows */
+#define UI_ROW_BYTES  256
 #define UI_TEXT_BYTES 16384 /* the job text */
-#define UI_BUCKETS 14    /* histogram bounds, seconds (board.c), +Inf beyond */
+#define UI_BUCKETS    14    /* histogram bounds, seconds (board.c), +Inf beyond */
 
 /* One batch, as the page and the API show it. */
 typedef struct ui_batch {

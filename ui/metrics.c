@@ -59,8 +59,7 @@ static int counters(const ui_latest *l, text_buf *o)
                    t->records_kept) |
            counter(o, "ember_bad_records_total", "Records that failed to parse.", t->bad) |
            counter(o, "ember_late_records_total", "Records behind the watermark.", t->late) |
-           counter(o, "ember_filtered_records_total", "Records dropped by filters.",
-                   t->filtered) |
+           counter(o, "ember_filtered_records_total", "Records dropped by filters.", t->filtered) |
            counter(o, "ember_duplicate_records_total", "Records dropped by dedupe.",
                    t->duplicates) |
            counter(o, "ember_rows_out_total", "Rows handed to the sink.", t->rows_out) |
@@ -71,12 +70,12 @@ static int counters(const ui_latest *l, text_buf *o)
 static int histograms(const ui_latest *l, text_buf *o)
 {
     const ui_totals *t = &l->totals;
-    return histogram(o, "ember_processing_seconds", "Processing time of a batch (read to snapshot).",
-                     &t->processing) |
+    return histogram(o, "ember_processing_seconds",
+                     "Processing time of a batch (read to snapshot).", &t->processing) |
            histogram(o, "ember_scheduling_delay_seconds",
                      "How late a batch started against its due time.", &t->scheduling) |
-           histogram(o, "ember_end_to_end_delay_seconds",
-                     "Scheduling delay plus processing time.", &t->e2e);
+           histogram(o, "ember_end_to_end_delay_seconds", "Scheduling delay plus processing time.",
+                     &t->e2e);
 }
 
 static int batch_gauges(const ui_latest *l, text_buf *o)
@@ -105,8 +104,7 @@ static int state_gauges(const ui_latest *l, const char *op, text_buf *o)
     int rc = head(o, "ember_state_keys", "gauge", "Keys in the operator's state.");
     rc |= ui_printf(o, "ember_state_keys{operator=\"%s\"} %" PRIu64 "\n", op, l->last.state_keys);
     rc |= head(o, "ember_state_bytes", "gauge", "Bytes of the operator's state on disk.");
-    rc |= ui_printf(o, "ember_state_bytes{operator=\"%s\"} %" PRIu64 "\n", op,
-                    l->last.state_bytes);
+    rc |= ui_printf(o, "ember_state_bytes{operator=\"%s\"} %" PRIu64 "\n", op, l->last.state_bytes);
     return rc;
 }
 
@@ -141,7 +139,8 @@ static int error_info(const ui_latest *l, text_buf *o)
 
 int metrics_format(const ui_latest *l, const char *operator_name, text_buf *out)
 {
-    int rc = counters(l, out) | histograms(l, out) | gauge(out, "ember_up", "1 while the job runs.", 1);
+    int rc =
+        counters(l, out) | histograms(l, out) | gauge(out, "ember_up", "1 while the job runs.", 1);
     if (l->have)
         rc |= batch_gauges(l, out) | state_gauges(l, operator_name, out) |
               partition_gauges(l, out) | error_info(l, out);

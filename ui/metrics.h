@@ -11,7 +11,6 @@
 #include "ui/board.h"
 
 /* operator: the name of the job's stateful step ("aggregate", ...). */
-EMBER_MUST_CHECK int metrics_format(const ui_latest *l, const char *operator_name,
-                                    text_buf *out);
+EMBER_MUST_CHECK int metrics_format(const ui_latest *l, const char *operator_name, text_buf *out);
 
 #endif

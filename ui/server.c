@@ -14,9 +14,9 @@
 /* Limits: a client gets at most PER_IP connections of CONN_LIMIT, each
  * idle at most TIMEOUT_S, and a request (line and headers) fits in
  * MEMORY_BYTES (MHD answers 414/431 past it). */
-#define CONN_LIMIT 64
-#define PER_IP 32
-#define TIMEOUT_S 10
+#define CONN_LIMIT   64
+#define PER_IP       32
+#define TIMEOUT_S    10
 #define MEMORY_BYTES (32 * 1024)
 
 struct ui_server {
@@ -111,8 +111,8 @@ int ui_parse_listen(const char *spec, uint32_t *addr_be, uint16_t *port, ember_e
                              "listen address '%s': the port must be a number from 0 to 65535",
                              spec);
     if (inet_pton(AF_INET, host, &a) != 1)
-        return ember_err_set(err, -EMBER_EUSAGE,
-                             "listen address '%s': '%s' is not an IPv4 address", spec, host);
+        return ember_err_set(err, -EMBER_EUSAGE, "listen address '%s': '%s' is not an IPv4 address",
+                             spec, host);
     *addr_be = a.s_addr;
     *port = (uint16_t)v;
     return 0;
@@ -155,8 +155,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, int status, const ch
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_bytes, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_bytes, void **con_cls)
 {
     ui_server *s = cls;
     ui_query q = {.n = 0};
@@ -177,21 +177,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static int start_daemon(ui_server *s, uint32_t addr_be, uint16_t port, ember_err *err)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = addr_be};
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL,
-                            on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEMORY_BYTES,
-                            MHD_OPTION_END);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = addr_be};
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)MEMORY_BYTES, MHD_OPTION_END);
     if (!s->d) {
         char a[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &addr_be, a, sizeof a);
         return ember_err_set(err, -EADDRINUSE,
                              "ui: cannot listen on %s:%u (in use, or not an address of this "
-                             "machine)", a, (unsigned)port);
+                             "machine)",
+                             a, (unsigned)port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info && info->port ? info->port : port;

@@ -34,10 +34,12 @@ void recent_add(recent_rows *r, const ember_record *row)
         char num[64];
         if (i)
             used = put(slot, used, ",", 1);
-        if (v->type == EMBER_STRING)
+        if (v->type == EMBER_STRING) {
             used = put(slot, used, v->u.s.ptr, v->u.s.len);
-        else
-            used = put(slot, used, num, value_format(v, num, sizeof num));
+        } else {
+            size_t len = value_format(v, num, sizeof num);
+            used = put(slot, used, num, len);
+        }
     }
     slot[used] = '\0';
     r->next = (r->next + 1) % RECENT_ROWS;

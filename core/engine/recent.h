@@ -11,7 +11,7 @@
 #include "ember.h"
 #include <stddef.h>
 
-#define RECENT_ROWS 64
+#define RECENT_ROWS      64
 #define RECENT_ROW_BYTES 256
 
 typedef struct recent_rows {

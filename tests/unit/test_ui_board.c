@@ -18,20 +18,36 @@
 #include <string.h>
 
 /* Batch i processes in (i * 7) % 1300 ms, starts (i * 3) % 40 ms late. */
-static double proc_ms(int i) { return (double)((i * 7) % 1300); }
-static double sched_ms(int i) { return (double)((i * 3) % 40); }
+static double proc_ms(int i)
+{
+    return (double)((i * 7) % 1300);
+}
+static double sched_ms(int i)
+{
+    return (double)((i * 3) % 40);
+}
 
 static void publish(ui_board *b, int i)
 {
     ember_range_info r = {0, (uint64_t)i * 10, (uint64_t)i * 10 + 10};
     ember_partition_info p = {0, (uint64_t)i * 10 + 10, 5000, 1};
-    ember_batch_info in = {.job_name = "t", .job_text = "job t\naggregate count()\n",
-                           .dir = "/x", .source_kind = "generator", .sink_kind = "file",
-                           .batch = (uint64_t)i, .records_in = (uint64_t)i, .rows_out = 2,
-                           .total_ms = proc_ms(i), .scheduling_delay_ms = sched_ms(i),
-                           .end_to_end_delay_ms = proc_ms(i) + sched_ms(i), .ranges = &r,
-                           .n_ranges = 1, .partitions = &p, .n_partitions = 1,
-                           .last_error = "", .last_snapshot_batch = (uint64_t)(i / 5 * 5)};
+    ember_batch_info in = {.job_name = "t",
+                           .job_text = "job t\naggregate count()\n",
+                           .dir = "/x",
+                           .source_kind = "generator",
+                           .sink_kind = "file",
+                           .batch = (uint64_t)i,
+                           .records_in = (uint64_t)i,
+                           .rows_out = 2,
+                           .total_ms = proc_ms(i),
+                           .scheduling_delay_ms = sched_ms(i),
+                           .end_to_end_delay_ms = proc_ms(i) + sched_ms(i),
+                           .ranges = &r,
+                           .n_ranges = 1,
+                           .partitions = &p,
+                           .n_partitions = 1,
+                           .last_error = "",
+                           .last_snapshot_batch = (uint64_t)(i / 5 * 5)};
     board_publish(&in, b);
 }
 
@@ -130,8 +146,7 @@ START_TEST(metrics_buckets_are_cumulative)
     }
     ck_assert_double_eq(sample(out.data, "ember_processing_seconds_bucket{le=\"0.1\"}"), le_100ms);
     ck_assert_double_eq(sample(out.data, "ember_processing_seconds_bucket{le=\"1\"}"), le_1s);
-    ck_assert_double_eq(sample(out.data, "ember_source_lag_records{partition=\"0\"}"),
-                        5000 - 410);
+    ck_assert_double_eq(sample(out.data, "ember_source_lag_records{partition=\"0\"}"), 5000 - 410);
     ck_assert_ptr_nonnull(strstr(out.data, "# TYPE ember_processing_seconds histogram\n"));
     text_free(&out);
     board_free(b);
@@ -149,8 +164,8 @@ START_TEST(listen_addresses)
     ck_assert_int_eq(ui_parse_listen("0.0.0.0:0", &a, &port, &err), 0);
     ck_assert_uint_eq(a, 0);
     ck_assert_uint_eq(port, 0);
-    const char *bad[] = {"", ":80", "65536", "1.2.3:80", "host:80", "80x", "+80", "-1",
-                         "127.0.0.1:", NULL};
+    const char *bad[] = {"",    ":80", "65536", "1.2.3:80",   "host:80",
+                         "80x", "+80", "-1",    "127.0.0.1:", NULL};
     for (int i = 0; bad[i]; i++) {
         ck_assert_int_eq(ui_parse_listen(bad[i], &a, &port, &err), -EMBER_EUSAGE);
         ck_assert_ptr_nonnull(strstr(err.msg, "listen address"));
