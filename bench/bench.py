@@ -23,6 +23,9 @@ Scenarios:
               100K keys, 1 and 2 threads (the state-bound case)
   db_bench    RocksDB's fillrandom / readrandom with ember's key/value sizes
   recovery    bench/recovery_bench.py (1M keys; 10M too without QUICK)
+  parse       bench/parse_bench.py: `parse json` beside `parse csv` on the same
+              records (2M of 5 fields; 500K with QUICK), a stateless and a
+              keyed job: MB/s, records/s, JSON/CSV ratio
   kafka       bench/kafka_bench.py when present (ember's Kafka source vs
               `kcat -C -e`; kafka -> count -> kafka exactly-once), full run only
 """
@@ -438,6 +441,14 @@ def bench_ysb_kafka(inputs, runs):
         b.wait(timeout=30)
 
 
+def bench_parse():
+    env = dict(os.environ, EMBER=EMBER)
+    if QUICK:
+        env["QUICK"] = "1"
+    out = sh([sys.executable, os.path.join(ROOT, "bench", "parse_bench.py")], env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -495,6 +506,14 @@ def table(res):
         w = r["warm"]["first_new_batch_s"]
         rows.append("| recovery, %d keys, 10 batches to replay | s to the first new batch | "
                     "%.2f [%.2f, %.2f] | |" % (r["keys"], w["median"], w["min"], w["max"]))
+    for job, r in ((res.get("parse") or {}).get("jobs") or {}).items():
+        for fmt in ("csv", "json"):
+            rows.append("| parse %s, %s job, %d records of 5 fields | MB/s, records/s | %.1f MB/s, "
+                        "%s | %s |" % (fmt, job, res["parse"]["records"],
+                                       r[fmt]["mb_per_s"]["median"],
+                                       fmt_rate(r[fmt]["records_per_s"]["median"]),
+                                       "%.2f of csv (records/s)" % r["json_vs_csv_records"]
+                                       if fmt == "json" else ""))
     return "\n".join(rows)
 
 
@@ -521,6 +540,7 @@ def main():
             [10_000, 1_000_000] if QUICK else [10_000, 1_000_000, 10_000_000], 2 if QUICK else 3)),
         ("snapshot", bench_snapshot),
         ("recovery", bench_recovery),
+        ("parse", bench_parse),
         ("kafka", bench_kafka),
     ]
     for name, fn in steps:

@@ -270,7 +270,16 @@ EMBER_API EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr
 /* top K by COLUMN: of each window's rows emitted in a batch, only the K with
  * the largest COLUMN (ties: smaller key first); needs a window */
 EMBER_API EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
-/* sink stdout | file dir=D */
+/* stream NAME [from A[, B ...]]: starts a named stream of the dataflow
+ * graph. The calls after it build that stream: a `source` first, or none
+ * with `from` (the rows of stream A as it is now, or the union of A, B, ...,
+ * whose fields must be equal). */
+EMBER_API EMBER_MUST_CHECK int ember_job_stream(ember_job *job, const char *spec, ember_err *err);
+/* watermark FIELD DELAY [idle=D]: the stream's event time and watermark */
+EMBER_API EMBER_MUST_CHECK int ember_job_watermark(ember_job *job, const char *spec,
+                                                   ember_err *err);
+/* sink stdout | file dir=D: any number; each receives the stream as it is at
+ * this call, and calls after it go on transforming the stream (fan-out) */
 EMBER_API EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind,
                                               const ember_opt *opts, size_t n_opts, ember_err *err);
 
@@ -286,6 +295,7 @@ EMBER_API EMBER_MUST_CHECK int ember_job_load_file(const char *path, ember_job *
  * source can tell (Kafka's cached high watermark, a file's size, a bounded
  * generator), the end of its input, so lag = end - committed. */
 typedef struct ember_partition_info {
+    uint32_t source; /* the source's number in the job (0 for the first or only one) */
     uint32_t partition;
     uint64_t committed;
     uint64_t end; /* valid when has_end */
@@ -294,9 +304,18 @@ typedef struct ember_partition_info {
 
 /* One planned input range of the batch, half-open [from, to). */
 typedef struct ember_range_info {
+    uint32_t source; /* as in ember_partition_info */
     uint32_t partition;
     uint64_t from, to;
 } ember_range_info;
+
+/* One sink and the newest rows it received. */
+typedef struct ember_sink_info {
+    const char *kind;        /* "file", "kafka", ... */
+    const char *stream;      /* the stream whose rows it receives (the job's name if linear) */
+    const char *const *rows; /* oldest first, as text (values comma-separated) */
+    size_t n_rows;           /* at most 64 */
+} ember_sink_info;
 
 /* What a committed batch reports (ember_run_opts.on_batch). Every pointer is
  * borrowed until the callback returns: copy what you keep. */
@@ -304,8 +323,8 @@ typedef struct ember_batch_info {
     const char *job_name;
     const char *job_text;    /* the canonical job text, one step a line */
     const char *dir;         /* the checkpoint directory */
-    const char *source_kind; /* "kafka", "generator", ... */
-    const char *sink_kind;
+    const char *source_kind; /* the first source's kind: "kafka", "generator", ... */
+    const char *sink_kind;   /* the first sink's */
     uint64_t batch;
     uint64_t batch_time_ms; /* the PLAN's batch time (epoch ms) */
     int replay;             /* re-executed from the WAL during recovery */
@@ -329,8 +348,8 @@ typedef struct ember_batch_info {
     uint64_t last_snapshot_batch; /* newest snapshot (this run or before); 0 = none */
     uint64_t snapshot_every;     /* `checkpoint every=`; 0 = no snapshots */
     uint64_t interval_ms;        /* `batch interval=` */
-    const char *sink_rows[64];   /* the newest rows the sink received, oldest first, as text */
-    size_t n_sink_rows;          /* the newest rows up to 64; none before on_batch is set */
+    const ember_sink_info *sinks; /* every sink of the job, in the job's order */
+    size_t n_sinks;
 } ember_batch_info;
 
 /* Called on the thread that runs the job, once per batch after its commit

@@ -71,7 +71,7 @@ static void log_skipped(void *ctx, uint64_t batch, const char *why)
 static int open_state(const char *dir, const ember_job *job, uint64_t job_hash, int rebuild,
                       recovery *r, ember_err *err)
 {
-    snap_choose_opts o = {.rebuild = rebuild, .replayable = job->source->replayable,
+    snap_choose_opts o = {.rebuild = rebuild, .replayable = !job_unreplayable_source(job),
                           .log = log_skipped};
     for (int attempt = 0;; attempt++) {
         snap_choice ch;

@@ -19,23 +19,53 @@ void layout_join_cf(int n, char *buf, size_t cap)
     snprintf(buf, cap, LAYOUT_CF_JOIN_PREFIX "%d", n);
 }
 
-void layout_job_cfs(const ember_job *job, layout_cfs *out)
+void layout_node_cf(const ember_job *node, const char *base, char *buf, size_t cap)
+{
+    if (job_is_graph(node))
+        snprintf(buf, cap, "%s.%d", base, node->node);
+    else
+        snprintf(buf, cap, "%s", base);
+}
+
+void layout_node_meta(const ember_job *node, const char *base, char *buf, size_t cap)
+{
+    if (job_is_graph(node))
+        snprintf(buf, cap, "%s/%d", base, node->node);
+    else
+        snprintf(buf, cap, "%s", base);
+}
+
+static void add_node_cf(layout_cfs *out, const ember_job *node, const char *base)
 {
     char name[LAYOUT_CF_NAME_MAX];
-    out->n = 0;
+    layout_node_cf(node, base, name, sizeof name);
+    add_cf(out, name);
+}
+
+static void node_cfs(const ember_job *job, layout_cfs *out, int *joins)
+{
+    char name[LAYOUT_CF_NAME_MAX];
     if (job->n_aggs)
-        add_cf(out, LAYOUT_CF_AGGREGATE);
+        add_node_cf(out, job, LAYOUT_CF_AGGREGATE);
     if (job->n_aggs && (job->window.kind != WIN_NONE || job->ttl_ms))
-        add_cf(out, LAYOUT_CF_TIMERS);
+        add_node_cf(out, job, LAYOUT_CF_TIMERS);
     if (job->dedupe_step >= 0) {
-        add_cf(out, LAYOUT_CF_DEDUPE);
-        add_cf(out, LAYOUT_CF_DEDUPE_TIMERS);
+        add_node_cf(out, job, LAYOUT_CF_DEDUPE);
+        add_node_cf(out, job, LAYOUT_CF_DEDUPE_TIMERS);
     }
-    for (int s = 0, j = 0; s < job->n_steps; s++)
+    for (int s = 0; s < job->n_steps; s++)
         if (job->steps[s].kind == STEP_JOIN) {
-            layout_join_cf(++j, name, sizeof name);
+            layout_join_cf(++*joins, name, sizeof name);
             add_cf(out, name);
         }
+}
+
+void layout_job_cfs(const ember_job *job, layout_cfs *out)
+{
+    int joins = 0;
+    out->n = 0;
+    for (int i = 0; i < job_node_count(job); i++)
+        node_cfs(job_node_at(job, i), out, &joins);
 }
 
 void layout_put_u64(store_batch *wb, store *st, const char *key, uint64_t v)

@@ -10,6 +10,9 @@
  *   "dedupe"         id -> expiry                  a dedupe step
  *   "dedupe_timers"  expiry | id                   a dedupe step
  *   "join1".."joinN" a stream-static join table    one per join step, in order
+ * A dataflow graph (core/job/graph.c) keeps them per node: "aggregate.N",
+ * "timers.N", "dedupe.N", "dedupe_timers.N" for node N; join tables are
+ * numbered over the whole job.
  *
  * Meta keys (values little-endian; written in the batch's one WriteBatch
  * unless said otherwise):
@@ -27,6 +30,12 @@
  *                        the watermark follows (state/update.c, windowed jobs);
  *                        WIN_DRAINED_EVENT_TIME after a drain
  *   "drained"            u64 the drain batch (the engine's commit of it)
+ *   "event_time_max/N"   node N's "event_time_max" (a graph)
+ *   "watermark/N"        u64 (an int64) largest event time node N's
+ *                        `watermark` step saw (the engine, every batch)
+ *   "watermark_seen/N"   u64 batch time of node N's last record at that step
+ *                        (idleness: `watermark ... idle=D`)
+ *   "sink/<kind>"        in a graph "sink/<N>.<i>.<kind>": node N's sink i
  */
 #ifndef EMBER_STATE_LAYOUT_H
 #define EMBER_STATE_LAYOUT_H
@@ -47,10 +56,12 @@
 #define META_LATE_BYTES "late_bytes"
 #define META_EVENT_TIME_MAX "event_time_max"
 #define META_DRAINED "drained"
+#define META_WATERMARK "watermark"
+#define META_WATERMARK_SEEN "watermark_seen"
 
 /* Room for every family name a job can have. */
-#define LAYOUT_MAX_CFS (4 + JOB_MAX_STEPS)
-#define LAYOUT_CF_NAME_MAX 16
+#define LAYOUT_MAX_CFS (4 * JOB_MAX_NODES + JOB_MAX_STEPS)
+#define LAYOUT_CF_NAME_MAX 32
 
 typedef struct layout_cfs {
     size_t n;
@@ -60,6 +71,11 @@ typedef struct layout_cfs {
 
 /* The column families `job` keeps, in the order store_open takes them. */
 void layout_job_cfs(const ember_job *job, layout_cfs *out);
+/* A family or meta key of one node: `base` itself in a job that is not a
+ * graph (the layout of a linear job), else "base.N" (families) or
+ * "base/N" (meta keys). */
+void layout_node_cf(const ember_job *node, const char *base, char *buf, size_t cap);
+void layout_node_meta(const ember_job *node, const char *base, char *buf, size_t cap);
 /* "joinN" for the n-th join step (1-based) into buf. */
 void layout_join_cf(int n, char *buf, size_t cap);
 

@@ -23,6 +23,7 @@ state_update *state_update_new(const ember_job *job, store *st, int cf, int time
     u->timer_cf = timer_cf;
     u->max_event_time = WIN_NO_WATERMARK;
     u->ttl_done = WIN_NO_WATERMARK;
+    layout_node_meta(job, META_EVENT_TIME_MAX, u->et_key, sizeof u->et_key);
     arena_init(&u->scratch, 64 * 1024);
     u->cache = cache_new(job->acc.n_slots, cache_bytes);
     u->enc = malloc(acc_encoded_bytes(&job->acc));
@@ -40,6 +41,7 @@ void state_update_free(state_update *u)
     cache_free(u->cache);
     free(u->keys);
     free(u->slots);
+    free(u->prev);
     free(u->enc);
     free(u->cand.v);
     free(u->out.v);
@@ -182,10 +184,15 @@ int upd_fold_changed(state_update *u, store_batch *wb, ember_err *err)
 {
     const acc_layout *l = &u->job->acc;
     int rc = load_previous(u, err);
+    if (!rc && u->job->retracts &&
+        em_array_reserve(&u->prev, &u->prev_cap, u->n_keys, (size_t)l->n_slots * sizeof *u->prev))
+        rc = ember_err_set(err, -ENOMEM, "out of memory");
     if (rc)
         return rc;
     for (size_t i = 0; i < u->n_keys; i++) {
         changed_key *k = &u->keys[i];
+        if (u->job->retracts)
+            memcpy(u->prev + i * (size_t)l->n_slots, k->merged, (size_t)l->n_slots * sizeof *u->prev);
         if (u->job->ttl_ms && !k->is_new)
             ttl_timer(u, wb, k, 0);
         acc_merge(l, k->merged, k->delta);
@@ -290,25 +297,40 @@ static int split_key(const char *key, uint32_t klen, ember_value *out, int max)
     return n;
 }
 
-void state_update_row(state_update *u, size_t i, ember_record *row)
+static void fill_row(state_update *u, const char *key, uint32_t klen, const win_ref *w,
+                     const acc_slot *value, ember_record *row)
 {
     const ember_job *job = u->job;
-    const char *key = is_windowed(u) ? u->out.v[i].ukey : u->keys[i].key;
-    uint32_t klen = is_windowed(u) ? u->out.v[i].uklen : u->keys[i].klen;
-    const acc_slot *value = is_windowed(u) ? u->out.v[i].value : u->keys[i].merged;
     int n = split_key(key, klen, u->row_vals, job->n_keys);
     while (n < job->n_keys) /* a key value that contained KEY_SEP: pad */
         u->row_vals[n++] = (ember_value){.type = EMBER_NULL};
-    if (is_windowed(u)) {
+    if (w) {
         u->row_vals[n].type = u->row_vals[n + 1].type = EMBER_INT;
-        u->row_vals[n++].u.i = u->out.v[i].start;
-        u->row_vals[n++].u.i = u->out.v[i].end;
+        u->row_vals[n++].u.i = w->start;
+        u->row_vals[n++].u.i = w->end;
     }
     u->row_text.used = 0;
     for (int a = 0; a < job->n_aggs; a++)
         acc_result(&job->acc, value, a, &u->row_vals[n++], &u->row_text);
     row->n = (uint32_t)n;
     row->values = u->row_vals;
+}
+
+void state_update_row(state_update *u, size_t i, ember_record *row)
+{
+    if (is_windowed(u))
+        fill_row(u, u->out.v[i].ukey, u->out.v[i].uklen, &u->out.v[i], u->out.v[i].value, row);
+    else
+        fill_row(u, u->keys[i].key, u->keys[i].klen, NULL, u->keys[i].merged, row);
+}
+
+int state_update_prev_row(state_update *u, size_t i, ember_record *row)
+{
+    const changed_key *k = &u->keys[i];
+    if (is_windowed(u) || !u->job->retracts || k->is_new)
+        return 0;
+    fill_row(u, k->key, k->klen, NULL, u->prev + i * (size_t)u->job->acc.n_slots, row);
+    return 1;
 }
 
 void state_update_get_stats(const state_update *u, update_stats *out) { *out = u->stats; }

@@ -46,6 +46,10 @@ EMBER_MUST_CHECK int state_update_batch(state_update *u, const update_input *in,
 size_t state_update_rows(const state_update *u);
 /* Row i of the output (borrowed until the next call). */
 void state_update_row(state_update *u, size_t i, ember_record *row);
+/* A job whose rows a downstream aggregate retracts (job->retracts): row i's
+ * value before this batch; 0 when the key is new (nothing to retract). The
+ * row is borrowed as state_update_row's is. */
+int state_update_prev_row(state_update *u, size_t i, ember_record *row);
 void state_update_get_stats(const state_update *u, update_stats *out);
 /* Forgets cached values (after a failed commit the cache may be ahead of disk). */
 void state_update_drop_cache(state_update *u);

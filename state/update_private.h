@@ -53,6 +53,9 @@ struct state_update {
     changed_key *keys;
     size_t n_keys, cap_keys;
     acc_slot *slots;
+    acc_slot *prev; /* job->retracts: each changed key's value before the batch */
+    size_t prev_cap;
+    char et_key[48]; /* the meta key of the event-time high mark */
     uint8_t *enc;
     ember_value row_vals[SCHEMA_MAX_FIELDS];
     acc_text row_text; /* topk results of the current row */

@@ -625,7 +625,7 @@ static int sessions_batch(state_update *u, store_batch *wb, ember_err *err)
 
 static void put_event_time(state_update *u, store_batch *wb, int64_t t)
 {
-    layout_put_u64(wb, u->st, META_EVENT_TIME_MAX, (uint64_t)t);
+    layout_put_u64(wb, u->st, u->et_key, (uint64_t)t);
 }
 
 int state_update_load(state_update *u, ember_err *err)
@@ -633,7 +633,7 @@ int state_update_load(state_update *u, ember_err *err)
     uint64_t t = 0;
     if (!is_windowed(u))
         return 0;
-    int rc = layout_get_u64(u->st, META_EVENT_TIME_MAX, &t, err);
+    int rc = layout_get_u64(u->st, u->et_key, &t, err);
     if (rc == -ENOENT) {
         *err = (ember_err){0};
         return 0;

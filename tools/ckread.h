@@ -1,10 +1,10 @@
 /*
  * ckread: what the inspection commands (checkpoints, inspect, wal, verify,
  * restore, diff) share: argument parsing of `CMD DIR [--flag value]...` with
- * the checks that DIR is a readable checkpoint, read-only opens of the live
- * state or a snapshot, the commit record, the WAL's PLAN sequence, sizes on
- * disk and JSON helpers. Nothing here writes to the checkpoint directory or
- * takes its lock.
+ * the checks that DIR is a readable checkpoint, the WAL's PLAN sequence and
+ * JSON helpers; the read-only opens of the live state or a snapshot, the
+ * commit record and sizes on disk come from checkpoint/ckopen.h. Nothing
+ * here writes to the checkpoint directory or takes its lock.
  */
 #ifndef EMBER_CKREAD_H
 #define EMBER_CKREAD_H

@@ -270,7 +270,7 @@ int cmd_inspect(int argc, char **argv)
     if (rc)
         return ck_exit_code(rc);
     inspection in = {.hash = job_layout_hash(job),
-                     .sink_kind = job->sink->kind,
+                     .sink_kind = job->n_sinks ? job->sinks[0].ops->kind : "",
                      .plan.want = a.has[0] ? a.num[0] : 0};
     rc = gather(a.dir, &in);
     if (!in.spec) {

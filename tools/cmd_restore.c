@@ -255,7 +255,10 @@ int cmd_restore(int argc, char **argv)
     if (rc)
         fprintf(stderr, "ember restore: %s\n", err.msg);
     else
-        say_next(a.dir, a.num[0], &c, &p, job->source, dropped);
+        say_next(a.dir, a.num[0], &c, &p,
+                 job_unreplayable_source(job) ? job_unreplayable_source(job)
+                                              : job_first_source(job),
+                 dropped);
     commit_free(&c);
     ember_job_free(job);
     return !rc ? 0 : rc == -EMBER_ELOCKED ? 2 : 1;

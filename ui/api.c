@@ -54,7 +54,8 @@ static json_t *ranges_json(const ui_batch *b)
     json_t *a = json_array();
     for (size_t i = 0; a && i < b->n_ranges; i++)
         json_array_append_new(
-            a, json_pack("{s:I,s:I,s:I}", "partition", (json_int_t)b->ranges[i].partition, "from",
+            a, json_pack("{s:I,s:I,s:I,s:I}", "source", (json_int_t)b->ranges[i].source,
+                         "partition", (json_int_t)b->ranges[i].partition, "from",
                          (json_int_t)b->ranges[i].from, "to", (json_int_t)b->ranges[i].to));
     return a;
 }
@@ -140,8 +141,8 @@ int api_batches(ui_board *b, size_t n, text_buf *out)
 
 static json_t *partition_json(const ember_partition_info *p)
 {
-    json_t *j = json_pack("{s:I,s:I}", "partition", (json_int_t)p->partition, "committed",
-                          (json_int_t)p->committed);
+    json_t *j = json_pack("{s:I,s:I,s:I}", "source", (json_int_t)p->source, "partition",
+                          (json_int_t)p->partition, "committed", (json_int_t)p->committed);
     if (j && p->has_end) {
         json_object_set_new(j, "end", J_U64(p->end));
         json_object_set_new(j, "lag", J_U64(p->end > p->committed ? p->end - p->committed : 0));
@@ -236,24 +237,26 @@ int api_snapshots(ui_board *b, text_buf *out)
     return api_dump(j, out);
 }
 
+static json_t *sink_json(const ui_sink *s, size_t index, uint64_t batch)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < s->n_rows; i++)
+        json_array_append_new(a, jstr(s->rows[i]));
+    return a ? json_pack("{s:I,s:s,s:o,s:I,s:o}", "index", (json_int_t)index, "sink", s->kind,
+                         "stream", jstr(s->stream), "batch", (json_int_t)batch, "rows", a)
+             : NULL;
+}
+
 int api_output(ui_board *b, text_buf *out)
 {
-    char(*rows)[UI_ROW_BYTES] = malloc(UI_ROWS * sizeof *rows);
-    ui_latest *l = malloc(sizeof *l);
-    int rc = -ENOMEM;
-    if (rows && l) {
-        board_read_latest(b, l);
-        uint64_t batch = 0;
-        size_t n = board_read_rows(b, rows, UI_ROWS, &batch);
-        json_t *a = json_array();
-        for (size_t i = 0; a && i < n; i++)
-            json_array_append_new(a, jstr(rows[i]));
-        json_t *sink = a ? json_pack("{s:s,s:I,s:o}", "sink", l->sink_kind, "batch",
-                                     (json_int_t)batch, "rows", a)
-                         : NULL;
-        rc = api_dump(sink ? json_pack("{s:[o]}", "sinks", sink) : NULL, out);
-    }
-    free(rows);
-    free(l);
-    return rc;
+    ui_sink *sinks = malloc(UI_SINKS * sizeof *sinks);
+    if (!sinks)
+        return -ENOMEM;
+    uint64_t batch = 0;
+    size_t n = board_read_sinks(b, sinks, &batch);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, sink_json(&sinks[i], i, batch));
+    free(sinks);
+    return api_dump(a ? json_pack("{s:o}", "sinks", a) : NULL, out);
 }

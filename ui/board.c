@@ -15,8 +15,9 @@ struct ui_board {
     ui_latest latest;
     ui_batch history[UI_HISTORY];
     size_t next, n; /* ring: slot of the next batch, slots filled */
-    char rows[UI_ROWS][UI_ROW_BYTES];
-    size_t n_rows;
+    ui_sink sinks[UI_SINKS];
+    size_t n_sinks;
+    ui_sink stage[UI_SINKS]; /* filled outside the lock (engine thread only) */
     char job_text[UI_TEXT_BYTES];
     char dir[4096];
 };
@@ -123,11 +124,28 @@ static void latest_from(const ember_batch_info *in, ui_latest *l)
     memcpy(l->parts, in->partitions, l->n_parts * sizeof *l->parts);
 }
 
+/* The first UI_SINKS sinks' rows into stage; returns how many sinks. */
+static size_t stage_sinks(const ember_batch_info *in, ui_sink *stage)
+{
+    size_t n = in->n_sinks < UI_SINKS ? in->n_sinks : UI_SINKS;
+    for (size_t s = 0; s < n; s++) {
+        const ember_sink_info *si = &in->sinks[s];
+        ui_sink *o = &stage[s];
+        snprintf(o->kind, sizeof o->kind, "%s", si->kind);
+        snprintf(o->stream, sizeof o->stream, "%s", si->stream);
+        o->n_rows = si->n_rows < UI_ROWS ? si->n_rows : UI_ROWS;
+        for (size_t i = 0; i < o->n_rows; i++)
+            snprintf(o->rows[i], UI_ROW_BYTES, "%s", si->rows[i]);
+    }
+    return n;
+}
+
 void board_publish(const ember_batch_info *in, void *ctx)
 {
     ui_board *b = ctx;
     ui_batch row;
     batch_from(in, &row);
+    size_t n_sinks = stage_sinks(in, b->stage);
     pthread_mutex_lock(&b->lock);
     if (!b->latest.have) { /* the same for the whole run */
         snprintf(b->job_text, sizeof b->job_text, "%s", in->job_text);
@@ -140,9 +158,8 @@ void board_publish(const ember_batch_info *in, void *ctx)
     b->next = (b->next + 1) % UI_HISTORY;
     if (b->n < UI_HISTORY)
         b->n++;
-    b->n_rows = in->n_sink_rows < UI_ROWS ? in->n_sink_rows : UI_ROWS;
-    for (size_t i = 0; i < b->n_rows; i++)
-        snprintf(b->rows[i], UI_ROW_BYTES, "%s", in->sink_rows[i]);
+    b->n_sinks = n_sinks;
+    memcpy(b->sinks, b->stage, n_sinks * sizeof *b->sinks);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -164,12 +181,12 @@ size_t board_read_batches(ui_board *b, ui_batch *out, size_t cap)
     return n;
 }
 
-size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap, uint64_t *batch)
+size_t board_read_sinks(ui_board *b, ui_sink *out, uint64_t *batch)
 {
     pthread_mutex_lock(&b->lock);
     *batch = b->latest.last.batch;
-    size_t n = b->n_rows < cap ? b->n_rows : cap;
-    memcpy(rows, b->rows, n * sizeof *rows);
+    size_t n = b->n_sinks;
+    memcpy(out, b->sinks, n * sizeof *out);
     pthread_mutex_unlock(&b->lock);
     return n;
 }

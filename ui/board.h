@@ -15,7 +15,8 @@
 #define UI_HISTORY    600 /* batches kept for /api/v1/batches and the charts */
 #define UI_RANGES     16  /* plan ranges kept per batch (ranges_total counts all) */
 #define UI_PARTS      256 /* partitions kept for /api/v1/sources */
-#define UI_ROWS       64  /* the sink's newest rows */
+#define UI_ROWS       64  /* each sink's newest rows */
+#define UI_SINKS      8   /* sinks whose rows are kept (the job's first ones) */
 #define UI_ROW_BYTES  256
 #define UI_TEXT_BYTES 16384 /* the job text */
 #define UI_BUCKETS    14    /* histogram bounds, seconds (board.c), +Inf beyond */
@@ -60,6 +61,13 @@ typedef struct ui_latest {
     size_t n_parts;
 } ui_latest;
 
+/* One sink's newest rows. */
+typedef struct ui_sink {
+    char kind[32], stream[128];
+    size_t n_rows;
+    char rows[UI_ROWS][UI_ROW_BYTES];
+} ui_sink;
+
 typedef struct ui_board ui_board;
 
 /* NULL when out of memory. */
@@ -73,8 +81,9 @@ void board_publish(const ember_batch_info *in, void *ctx);
 void board_read_latest(ui_board *b, ui_latest *out);
 /* The newest n batches, oldest first, into out[0..cap); returns how many. */
 size_t board_read_batches(ui_board *b, ui_batch *out, size_t cap);
-/* The sink's newest rows, oldest first, as of batch *batch; returns how many. */
-size_t board_read_rows(ui_board *b, char (*rows)[UI_ROW_BYTES], size_t cap, uint64_t *batch);
+/* The sinks' newest rows (oldest first) as of batch *batch into
+ * out[0..UI_SINKS); returns how many sinks. */
+size_t board_read_sinks(ui_board *b, ui_sink *out, uint64_t *batch);
 /* The job text and the checkpoint dir (both "" before the first batch). */
 void board_read_job(ui_board *b, char *text, size_t text_cap, char *dir, size_t dir_cap);
 

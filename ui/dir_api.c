@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct dir_route {
     const char *name;
@@ -38,11 +39,11 @@ int dir_fail(dir_req *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    r->out->len = 0; /* an error replaces whatever was begun */
+    r->out->len = r->out_start; /* an error replaces whatever was begun */
     json_t *body = json_pack("{s:o}", "error", dir_jstr(msg, strlen(msg)));
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (!text || text_append(r->out, text, strlen(text)))
-        r->out->len = 0; /* out of memory: the status alone says it */
+        r->out->len = r->out_start; /* out of memory: the status alone says it */
     free(text);
     json_decref(body);
     return status;
@@ -126,6 +127,18 @@ static int parse_query(dir_req *r, const char *query)
     return 0;
 }
 
+/* The directory must be there (a missing one is not "no batches yet"). */
+static int check_dir(dir_req *r)
+{
+    struct stat sb;
+    if (stat(r->dir, &sb) != 0)
+        return dir_fail(r, 500, "%s: %s", r->dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return dir_fail(r, 500, "%s: not a directory (an ember checkpoint directory was expected)",
+                        r->dir);
+    return 0;
+}
+
 /* 400 for a parameter the route does not take, naming those it does. */
 static int check_params(dir_req *r, const dir_route *rt)
 {
@@ -147,7 +160,7 @@ static int check_params(dir_req *r, const dir_route *rt)
 
 int ui_dir_api(const char *dir, const char *route, const char *query, text_buf *out)
 {
-    dir_req r = {.dir = dir, .route = route ? route : "", .out = out};
+    dir_req r = {.dir = dir, .route = route ? route : "", .out = out, .out_start = out->len};
     const dir_route *rt = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++)
         if (!strcmp(r.route, routes[i].name))
@@ -159,6 +172,8 @@ int ui_dir_api(const char *dir, const char *route, const char *query, text_buf *
         rc = parse_query(&r, query);
     if (!rc)
         rc = check_params(&r, rt);
+    if (!rc)
+        rc = check_dir(&r);
     if (!rc)
         rc = rt->fn(&r);
     free(r.buf);

@@ -128,9 +128,11 @@ int dir_route_status(dir_req *r)
         return rc;
     snprintf(hash, sizeof hash, "%016" PRIx64, job_layout_hash(job));
     int has_id = ckdir_read_id(r->dir, id, &err) == 0;
-    json_t *o = json_pack("{s:s,s:s,s:o,s:s}", "job", job->name, "spec_hash", hash,
-                          "checkpoint_id", has_id ? json_string(id) : json_null(), "sink",
-                          job->sink ? job->sink->kind : "");
+    const char *sink = job->n_sinks ? job->sinks[0].ops->kind : ""; /* as ember inspect */
+    json_t *o = json_pack("{s:o,s:s,s:o,s:o}", "job", dir_jstr(job->name, strlen(job->name)),
+                          "spec_hash", hash, "checkpoint_id",
+                          has_id ? dir_jstr(id, strlen(id)) : json_null(), "sink",
+                          dir_jstr(sink, strlen(sink)));
     rc = o ? 0 : dir_fail(r, 500, "status: out of memory");
     if (!rc)
         rc = add_live(r, o);

@@ -23,6 +23,7 @@ typedef struct dir_req {
     char *names[DIR_MAX_PARAMS], *values[DIR_MAX_PARAMS]; /* into buf */
     char *buf; /* the decoded query */
     text_buf *out;
+    size_t out_start; /* out's length before the call: an error cuts back to it */
 } dir_req;
 
 /* The value of parameter name, or NULL when absent. */

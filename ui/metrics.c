@@ -113,15 +113,17 @@ static int partition_gauges(const ui_latest *l, text_buf *o)
     int rc = head(o, "ember_source_committed_offset", "gauge",
                   "Committed end offset per source partition.");
     for (size_t i = 0; i < l->n_parts; i++)
-        rc |= ui_printf(o, "ember_source_committed_offset{partition=\"%u\"} %" PRIu64 "\n",
-                        l->parts[i].partition, l->parts[i].committed);
+        rc |= ui_printf(
+            o, "ember_source_committed_offset{source=\"%u\",partition=\"%u\"} %" PRIu64 "\n",
+            l->parts[i].source, l->parts[i].partition, l->parts[i].committed);
     rc |= head(o, "ember_source_lag_records", "gauge",
                "End of the partition's input minus the committed offset (where known).");
     for (size_t i = 0; i < l->n_parts; i++) {
         const ember_partition_info *p = &l->parts[i];
         if (p->has_end)
-            rc |= ui_printf(o, "ember_source_lag_records{partition=\"%u\"} %" PRIu64 "\n",
-                            p->partition, p->end > p->committed ? p->end - p->committed : 0);
+            rc |= ui_printf(
+                o, "ember_source_lag_records{source=\"%u\",partition=\"%u\"} %" PRIu64 "\n",
+                p->source, p->partition, p->end > p->committed ? p->end - p->committed : 0);
     }
     return rc;
 }

@@ -14,6 +14,7 @@ struct arena_chunk {
 void arena_init(arena *a, size_t chunk_bytes)
 {
     a->head = NULL;
+    a->spare = NULL;
     a->chunk_bytes = chunk_bytes ? chunk_bytes : 64 * 1024;
 }
 
@@ -35,9 +36,13 @@ void *arena_alloc(arena *a, size_t n)
 
     if (!c || c->cap - c->used < need) {
         size_t cap = need > a->chunk_bytes ? need : a->chunk_bytes;
-        arena_chunk *fresh = chunk_new(cap);
-        if (!fresh)
+        arena_chunk *fresh = a->spare;
+        if (fresh && fresh->cap >= need) {
+            a->spare = fresh->next; /* a used chunk: no page faults, no zeroing */
+            fresh->used = 0;
+        } else if (!(fresh = chunk_new(cap))) {
             return NULL;
+        }
         fresh->next = c;
         a->head = c = fresh;
     }
@@ -56,13 +61,20 @@ char *arena_strndup(arena *a, const char *s, size_t n)
     return p;
 }
 
-/* Keeps the oldest chunk (the list's tail): it is the regular size. */
+/* Keeps the oldest chunk (the list's tail) as the head and the others as
+ * spares of the regular size for the next batch (larger one-off chunks are
+ * freed), so a steady batch size allocates nothing. */
 void arena_reset(arena *a)
 {
     arena_chunk *c = a->head;
     while (c && c->next) {
         arena_chunk *next = c->next;
-        free(c);
+        if (c->cap == a->chunk_bytes) {
+            c->next = a->spare;
+            a->spare = c;
+        } else {
+            free(c);
+        }
         c = next;
     }
     a->head = c;
@@ -72,6 +84,12 @@ void arena_reset(arena *a)
 
 void arena_free(arena *a)
 {
+    for (arena_chunk *c = a->spare; c;) {
+        arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->spare = NULL;
     arena_chunk *c = a->head;
     while (c) {
         arena_chunk *next = c->next;

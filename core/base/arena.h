@@ -11,6 +11,7 @@
 typedef struct arena_chunk arena_chunk;
 typedef struct arena {
     arena_chunk *head;
+    arena_chunk *spare; /* chunks of earlier batches, reused before malloc */
     size_t chunk_bytes;
 } arena;
 

@@ -9,6 +9,8 @@
  *   3. read       exactly the planned ranges (or the WAL's DATA)
  *   4. transform  parse, filter, select, dedupe, key, pre-aggregate
  *   5. state      fold into keyed state, one Put per distinct key
+ *                 (4 and 5 run node by node over the job's graph, node.c:
+ *                 a node's rows are the input of the nodes after it)
  *   6. sink       the sink's begin/write/commit, then the side outputs
  *   7. commit     ONE synced RocksDB WriteBatch: state delta + commit record
  *                 + end offsets + sink marker + counters
@@ -32,6 +34,7 @@
 #include "checkpoint/ckdir.h"
 #include "checkpoint/snapshot.h"
 #include "checkpoint/waldata.h"
+#include "core/base/array.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
 #include "core/fault/failpoint.h"
@@ -76,17 +79,20 @@ static int cycle_invariants_ok(const engine *e, const batch_ctx *b)
  * synced WriteBatch before the next PLAN (so replays see what ran). */
 static int refresh_tables(engine *e, ember_err *err)
 {
-    for (int s = 0; s < e->job->n_steps; s++) {
-        join_table *t = e->job->steps[s].table;
-        int reloaded = 0;
-        if (!t)
-            continue;
-        int rc = table_refresh(t, &reloaded, err);
-        if (rc)
-            return rc;
-        if (reloaded)
-            em_log(EMBER_LOG_INFO, "join table %s reloaded: %zu rows", table_path(t),
-                   table_rows(t));
+    for (int i = 0; i < e->n_nodes; i++) {
+        const ember_job *job = e->nodes[i].job;
+        for (int s = 0; s < job->n_steps; s++) {
+            join_table *t = job->steps[s].table;
+            int reloaded = 0;
+            if (!t)
+                continue;
+            int rc = table_refresh(t, &reloaded, err);
+            if (rc)
+                return rc;
+            if (reloaded)
+                em_log(EMBER_LOG_INFO, "join table %s reloaded: %zu rows", table_path(t),
+                       table_rows(t));
+        }
     }
     return 0;
 }
@@ -102,14 +108,6 @@ static uint64_t plan_budget(engine *e, batch_pace *pace)
     return pace->record_budget;
 }
 
-static uint64_t planned_records(const src_range *r, size_t n, const src_pulled *pulled)
-{
-    uint64_t total = pulled->data ? pulled->records : 0;
-    for (size_t i = 0; i < n && !pulled->data; i++)
-        total += r[i].to - r[i].from;
-    return total;
-}
-
 /* Input rate: what the plan took over the time since the previous plan (one
  * interval for the first), i.e. what arrived or was waiting. */
 static void note_input(engine *e, batch_ctx *b, double plan_ms)
@@ -120,22 +118,49 @@ static void note_input(engine *e, batch_ctx *b, double plan_ms)
     b->pace.input_rate = (double)b->planned_records * 1e3 / (since_ms > 1 ? since_ms : 1);
 }
 
-static int step_plan(engine *e, batch_ctx *b, ember_err *err)
+/* One source's plan appended to e->plan, its partitions tagged with the
+ * source's number (a job with one source: unchanged). */
+static int plan_source(engine *e, node_rt *n, uint64_t budget, size_t *used, batch_ctx *b,
+                       ember_err *err)
 {
     src_range *r = NULL;
-    size_t n = 0;
+    size_t k = 0;
     src_pulled pulled = {0};
-    double t0 = em_mono_ms();
-    int rc = refresh_tables(e, err);
-    if (!rc)
-        rc = e->src.ops->plan(&e->src, plan_budget(e, &b->pace), &r, &n, &pulled, err);
+    int rc = n->src.ops->plan(&n->src, budget, &r, &k, &pulled, err);
     if (rc)
         return rc;
-    b->ranges = r;
-    b->n = n;
-    b->pulled = pulled.data;
-    b->pulled_bytes = pulled.bytes;
-    b->planned_records = planned_records(r, n, &pulled);
+    if (em_array_reserve(&e->plan, &e->plan_cap, *used + k + 1, sizeof *e->plan))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < k; i++) {
+        if (r[i].partition >> SRC_TAG_SHIFT)
+            return ember_err_set(err, -ERANGE, "source %s: partition %u is past %u",
+                                 n->src.ops->kind, r[i].partition, (1u << SRC_TAG_SHIFT) - 1);
+        e->plan[(*used)++] = (src_range){r[i].partition | n->src_tag << SRC_TAG_SHIFT,
+                                         r[i].from, r[i].to};
+        if (!pulled.data)
+            b->planned_records += r[i].to - r[i].from;
+    }
+    if (pulled.data) {
+        b->pulled = pulled.data;
+        b->pulled_bytes = pulled.bytes;
+        b->planned_records += pulled.records;
+    }
+    return 0;
+}
+
+static int step_plan(engine *e, batch_ctx *b, ember_err *err)
+{
+    size_t used = 0;
+    double t0 = em_mono_ms();
+    int rc = refresh_tables(e, err);
+    uint64_t budget = plan_budget(e, &b->pace);
+    for (int i = 0; !rc && i < e->n_nodes; i++)
+        if (e->nodes[i].job->source)
+            rc = plan_source(e, &e->nodes[i], budget, &used, b, err);
+    if (rc)
+        return rc;
+    b->ranges = e->plan;
+    b->n = used;
     note_input(e, b, t0);
     b->idle = b->planned_records == 0;
     b->time_ms = em_wall_ms(); /* the batch time, durable in its PLAN */
@@ -143,6 +168,16 @@ static int step_plan(engine *e, batch_ctx *b, ember_err *err)
 }
 
 /* ------------------------------------------------------------ 2. WAL */
+
+static int source_durable(engine *e)
+{
+    for (int i = 0; i < e->n_nodes; i++) {
+        node_rt *n = &e->nodes[i];
+        if (n->job->source && n->src.ops->durable)
+            n->src.ops->durable(&n->src); /* I1 holds: acknowledgements may go out */
+    }
+    return 0;
+}
 
 static int step_wal(engine *e, batch_ctx *b, ember_err *err)
 {
@@ -167,8 +202,8 @@ static int step_wal(engine *e, batch_ctx *b, ember_err *err)
     }
     if (!rc)
         rc = wal_sync(e->wal, err); /* failpoint wal.after_append fires inside */
-    if (!rc && e->src.ops->durable)
-        e->src.ops->durable(&e->src); /* I1 holds: acknowledgements may go out */
+    if (!rc)
+        source_durable(e);
 #ifndef NDEBUG
     wal_durable = !rc;
 #endif
@@ -196,58 +231,72 @@ static int split_pulled(batch_lines *lines, const char *data, size_t n)
 }
 
 /* One non-empty range and a source that can lend its bytes: no copy. */
-static int read_one_block(engine *e, const src_range *r, ember_err *err)
+static int read_one_block(node_rt *n, const src_range *r, ember_err *err)
 {
     const char *data;
     size_t bytes;
-    int rc = e->src.ops->read_block(&e->src, r, &data, &bytes, err);
-    if (!rc && lines_index(&e->lines, data, bytes))
+    int rc = n->src.ops->read_block(&n->src, r, &data, &bytes, err);
+    if (!rc && lines_index(&n->lines, data, bytes))
         rc = ember_err_set(err, -ENOMEM, "out of memory reading batch input");
     return rc;
 }
 
-/* range_first[i]: the batch's first line from range i. */
-static int note_range_start(engine *e, size_t i, ember_err *err)
+/* The batch's ranges of node n's source, partitions untagged. */
+static int node_ranges(node_rt *n, const batch_ctx *b, ember_err *err)
 {
-    if (i >= e->range_first_cap) {
-        size_t cap = e->range_first_cap ? e->range_first_cap * 2 : 64;
-        while (cap <= i)
-            cap *= 2;
-        uint64_t *p = realloc(e->range_first, cap * sizeof *p);
-        if (!p)
+    n->n_ranges = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->ranges[i].partition >> SRC_TAG_SHIFT != n->src_tag)
+            continue;
+        if (em_array_reserve(&n->ranges, &n->ranges_cap, n->n_ranges + 1, sizeof *n->ranges))
             return ember_err_set(err, -ENOMEM, "out of memory");
-        e->range_first = p;
-        e->range_first_cap = cap;
+        n->ranges[n->n_ranges] = b->ranges[i];
+        n->ranges[n->n_ranges++].partition &= (1u << SRC_TAG_SHIFT) - 1;
     }
-    e->range_first[i] = e->lines.n;
-    e->n_range_first = i + 1;
+    if (em_array_reserve(&n->range_first, &n->range_first_cap, n->n_ranges + 1,
+                         sizeof *n->range_first))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    n->n_range_first = n->n_ranges;
+    return 0;
+}
+
+static int read_source(node_rt *n, const batch_ctx *b, ember_err *err)
+{
+    size_t nonempty = 0, only = 0;
+    lines_clear(&n->lines);
+    int rc = node_ranges(n, b, err);
+    if (rc)
+        return rc;
+    memset(n->range_first, 0, n->n_ranges * sizeof *n->range_first);
+    if (b->pulled && !n->src.ops->replayable)
+        return split_pulled(&n->lines, b->pulled, b->pulled_bytes)
+                   ? ember_err_set(err, -ENOMEM, "out of memory")
+                   : 0;
+    for (size_t i = 0; i < n->n_ranges; i++)
+        if (n->ranges[i].to != n->ranges[i].from)
+            nonempty++, only = i;
+    if (nonempty == 1 && n->src.ops->read_block)
+        return read_one_block(n, &n->ranges[only], err);
+    for (size_t i = 0; i < n->n_ranges; i++) {
+        n->range_first[i] = n->lines.n;
+        if (n->ranges[i].to == n->ranges[i].from)
+            continue;
+        rc = n->src.ops->read(&n->src, &n->ranges[i], push_line, &n->lines, err);
+        if (rc == -ENOMEM)
+            return ember_err_set(err, rc, "out of memory reading batch input");
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
 static int step_read(engine *e, batch_ctx *b, ember_err *err)
 {
-    size_t nonempty = 0, only = 0;
-    lines_clear(&e->lines);
-    e->n_range_first = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (note_range_start(e, i, err))
-            return err->code;
-    if (b->pulled)
-        return split_pulled(&e->lines, b->pulled, b->pulled_bytes)
-                   ? ember_err_set(err, -ENOMEM, "out of memory")
-                   : 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->ranges[i].to != b->ranges[i].from)
-            nonempty++, only = i;
-    if (nonempty == 1 && e->src.ops->read_block)
-        return read_one_block(e, &b->ranges[only], err);
-    for (size_t i = 0; i < b->n; i++) {
-        e->range_first[i] = e->lines.n;
-        if (b->ranges[i].to == b->ranges[i].from)
+    for (int i = 0; i < e->n_nodes; i++) {
+        node_rt *n = &e->nodes[i];
+        if (!n->job->source)
             continue;
-        int rc = e->src.ops->read(&e->src, &b->ranges[i], push_line, &e->lines, err);
-        if (rc == -ENOMEM)
-            return ember_err_set(err, rc, "out of memory reading batch input");
+        int rc = read_source(n, b, err);
         if (rc)
             return rc;
     }
@@ -258,131 +307,138 @@ static int step_read(engine *e, batch_ctx *b, ember_err *err)
 
 /* The range a line of the batch came from, and its index inside it (the
  * read step noted where each range's lines start). */
-static const src_range *line_range(engine *e, const batch_ctx *b, uint64_t line, uint64_t *idx)
+static const src_range *line_range(const node_rt *n, const batch_ctx *b, uint64_t line,
+                                   uint64_t *idx)
 {
-    if (b->pulled || !b->n || e->n_range_first < b->n)
+    if ((b->pulled && !n->src.ops->replayable) || !n->n_ranges)
         return NULL;
-    for (size_t i = b->n; i-- > 0;)
-        if (line >= e->range_first[i] && b->ranges[i].to != b->ranges[i].from) {
-            *idx = line - e->range_first[i];
-            return &b->ranges[i];
+    for (size_t i = n->n_ranges; i-- > 0;)
+        if (line >= n->range_first[i] && n->ranges[i].to != n->ranges[i].from) {
+            *idx = line - n->range_first[i];
+            return &n->ranges[i];
         }
     return NULL;
 }
 
 /* "in.csv:2" (the source names the place) or "record 2 of batch 1". */
-static void where_line(engine *e, const batch_ctx *b, uint64_t line, char *buf, size_t cap)
+static void where_line(node_rt *n, const batch_ctx *b, uint64_t line, char *buf, size_t cap)
 {
     uint64_t idx;
-    const src_range *r = line_range(e, b, line, &idx);
-    if (r && e->src.ops->locate && e->src.ops->locate(&e->src, r, idx, buf, cap) == 0)
+    const src_range *r = line_range(n, b, line, &idx);
+    if (r && n->src.ops->locate && n->src.ops->locate(&n->src, r, idx, buf, cap) == 0)
         return;
     snprintf(buf, cap, "record %" PRIu64 " of batch %" PRIu64, line + 1, b->batch);
 }
 
-static int bad_record(engine *e, const batch_ctx *b, uint64_t bad, ember_err *err)
+int cycle_bad_record(engine *e, node_rt *n, const batch_ctx *b, uint64_t bad, ember_err *err)
 {
     char reason[sizeof err->msg], where[256];
+    (void)e;
     snprintf(reason, sizeof reason, "%s", err->msg);
-    where_line(e, b, bad, where, sizeof where);
-    size_t len = e->lines.len[bad] > 200 ? 200 : e->lines.len[bad];
+    where_line(n, b, bad, where, sizeof where);
+    size_t len = n->lines.len[bad] > 200 ? 200 : n->lines.len[bad];
     return ember_err_set(err, -EMBER_EBADRECORD,
                          "%s: %s: '%.*s' (parse on-error=skip or dead-letter:PATH to go on)",
-                         where, reason, (int)len, lines_at(&e->lines, bad));
+                         where, reason, (int)len, lines_at(&n->lines, bad));
 }
 
-static int step_transform(engine *e, batch_ctx *b, ember_err *err)
+/* The batch's counts over the nodes: records in are the sources'. */
+static void sum_stats(engine *e, batch_ctx *b)
 {
-    uint64_t bad = 0;
-    if (e->dd)
-        dedupe_begin(e->dd, b->wb, (int64_t)b->time_ms);
-    if (e->job->window.kind != WIN_NONE || e->job->ttl_ms)
-        transform_set_clock(e->tf, (int64_t)b->time_ms, state_update_watermark(e->upd));
-    int rc = transform_batch(e->tf, &e->lines, &bad, err);
-    if (rc == -EMBER_EBADRECORD && bad < e->lines.n)
-        rc = bad_record(e, b, bad, err);
-    if (!rc && e->dd)
-        rc = dedupe_expire(e->dd, err);
-    transform_get_stats(e->tf, &b->ts);
+    transform_stats *t = &b->ts;
+    memset(t, 0, sizeof *t);
+    memset(&b->us, 0, sizeof b->us);
+    b->key_delta = 0;
+    for (int i = 0; i < e->n_nodes; i++) {
+        const node_rt *n = &e->nodes[i];
+        t->records_in += n->job->source ? n->ts.records_in : 0;
+        t->bad_records += n->ts.bad_records;
+        t->filtered_out += n->ts.filtered_out;
+        t->records_out += n->ts.records_out;
+        t->late_records += n->ts.late_records;
+        t->duplicates += n->ts.duplicates;
+        b->us.keys_changed += n->us.keys_changed;
+        b->us.cache_hits += n->us.cache_hits;
+        b->us.cache_misses += n->us.cache_misses;
+        b->us.new_keys += n->us.new_keys;
+        b->us.deleted_keys += n->us.deleted_keys;
+        b->key_delta += n->key_delta;
+    }
+}
+
+/* Steps 4 and 5 node by node in graph order (node.c): each node's
+ * transform, then its state update, then its rows go on to the next. */
+static int step_operators(engine *e, batch_ctx *b, ember_err *err)
+{
+    int rc = 0;
+    for (int i = 0; i < e->n_nodes && !rc; i++)
+        rc = node_run(e, &e->nodes[i], b, err);
+    sum_stats(e, b);
     return rc ? rc : fp_step("transform.after", err);
-}
-
-/* ------------------------------------------------------------ 5. state */
-
-static int step_state(engine *e, batch_ctx *b, ember_err *err)
-{
-    preagg *shards[64];
-    int n = transform_shards(e->tf);
-    if (!e->job->n_aggs)
-        return 0;
-    if (n > (int)(sizeof shards / sizeof *shards))
-        return ember_err_set(err, -EINVAL, "%d transform shards, at most 64", n);
-    for (int s = 0; s < n; s++)
-        shards[s] = transform_shard(e->tf, s);
-    update_input in = {shards, n, (int64_t)b->time_ms,
-                       b->drain ? WIN_DRAINED_EVENT_TIME : b->ts.max_event_time};
-    int rc = state_update_batch(e->upd, &in, b->wb, err);
-    state_update_get_stats(e->upd, &b->us);
-    b->key_delta = (int64_t)b->us.new_keys - (int64_t)b->us.deleted_keys;
-    return rc;
 }
 
 /* ------------------------------------------------------------ 6. sink */
 
-static int write_rows(engine *e, uint64_t *rows_out, ember_err *err)
+/* A sink between the steps: the records its tap copied, worker by worker
+ * (input order). */
+static int write_tap(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
 {
-    int rc = 0;
-    *rows_out = 0;
-    if (e->job->top_k)
-        return rank_write_top(e, rows_out, err);
-    if (e->job->n_aggs) {
-        arena scratch; /* strings computed by `having` (functions), row by row */
-        arena_init(&scratch, 4096);
-        for (size_t i = 0; i < state_update_rows(e->upd) && !rc; i++) {
-            ember_record row;
-            state_update_row(e->upd, i, &row);
-            arena_reset(&scratch);
-            if (e->job->having && !expr_is_true(e->job->having, &row, &scratch))
+    int rc = 0, tap = n->job->sinks[k].tap;
+    for (int w = 0; w < transform_workers(n->tf) && !rc; w++) {
+        ember_record *rows;
+        const uint8_t *idx;
+        const int8_t *sign;
+        size_t m;
+        transform_tap_rows(n->tf, (size_t)w, &rows, &idx, &sign, &m);
+        for (size_t i = 0; i < m && !rc; i++) {
+            if (idx[i] != tap || sign[i] < 0)
                 continue;
-            rc = e->snk.ops->write(&e->snk, &row, err);
-            recent_add(&e->recent, &row);
+            rc = n->snk[k].ops->write(&n->snk[k], &rows[i], err);
+            recent_add(&n->recent[k], &rows[i]);
             ++*rows_out;
         }
-        arena_free(&scratch);
-        return rc;
-    }
-    for (int w = 0; w < transform_workers(e->tf) && !rc; w++) {
-        ember_record *rows;
-        size_t n;
-        transform_rows(e->tf, (size_t)w, &rows, &n);
-        for (size_t i = 0; i < n && !rc; i++) {
-            rc = e->snk.ops->write(&e->snk, &rows[i], err);
-            recent_add(&e->recent, &rows[i]);
-        }
-        *rows_out += n;
     }
     return rc;
 }
 
-static int deliver(engine *e, batch_ctx *b, ember_err *err)
+static int write_rows(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
 {
-    int rc = e->snk.ops->begin(&e->snk, b->batch, b->time_ms, err);
+    int rc = 0;
+    if (n->job->sinks[k].tap >= 0)
+        return write_tap(n, k, rows_out, err);
+    for (size_t i = 0; i < n->out.n && !rc; i++) {
+        if (n->out.sign[i] < 0)
+            continue; /* a retraction is for the aggregates downstream */
+        rc = n->snk[k].ops->write(&n->snk[k], &n->out.rows[i], err);
+        recent_add(&n->recent[k], &n->out.rows[i]);
+        ++*rows_out;
+    }
+    return rc;
+}
+
+static int deliver(node_rt *n, int k, batch_ctx *b, ember_err *err)
+{
+    sink *s = &n->snk[k];
+    int rc = s->ops->begin(s, b->batch, b->time_ms, err);
     if (rc == 1)
         return 0; /* the sink already delivered this (replayed) batch */
-    if (rc || (rc = write_rows(e, &b->rows_out, err)) ||
-        (rc = fp_step("sink.before_commit", err)) ||
-        (rc = e->snk.ops->commit(&e->snk, b->batch, err)))
+    if (rc || (rc = write_rows(n, k, &b->rows_out, err)) ||
+        (rc = fp_step("sink.before_commit", err)) || (rc = s->ops->commit(s, b->batch, err)))
         return rc;
     return fp_step("sink.after_commit", err);
 }
 
 static int step_sink(engine *e, batch_ctx *b, ember_err *err)
 {
-    int rc = deliver(e, b, err);
-    if (!rc)
-        rc = side_write_batch(&e->dead, e->tf, err);
-    if (!rc)
-        rc = side_write_batch(&e->late, e->tf, err);
+    int rc = 0;
+    b->rows_out = 0;
+    for (int i = 0; i < e->n_nodes && !rc; i++)
+        for (int k = 0; k < e->nodes[i].job->n_sinks && !rc; k++)
+            rc = deliver(&e->nodes[i], k, b, err);
+    if (!rc && e->dead_tf)
+        rc = side_write_batch(&e->dead, e->dead_tf, err);
+    if (!rc && e->late_tf)
+        rc = side_write_batch(&e->late, e->late_tf, err);
     return rc;
 }
 
@@ -407,6 +463,38 @@ static int merge_ends(engine *e, const batch_ctx *b, ember_err *err)
     return 0;
 }
 
+/* Each node's sink markers and watermarks; the first sink's marker is the
+ * commit record's own ("sink/<kind>"). */
+static void put_node_meta(engine *e, batch_ctx *b)
+{
+    for (int i = 0; i < e->n_nodes; i++) {
+        node_rt *n = &e->nodes[i];
+        for (int k = 0; k < n->job->n_sinks; k++)
+            if (n->snk_meta[k][0])
+                layout_put_u64(b->wb, e->st, n->snk_meta[k], b->batch);
+        node_put_watermark(e, n, b->wb);
+    }
+}
+
+/* After the commit: each source learns its committed ends (kafka: to the
+ * consumer group, source.h), its partitions untagged. */
+static void tell_sources(engine *e)
+{
+    src_range local[256];
+    for (int i = 0; i < e->n_nodes; i++) {
+        node_rt *n = &e->nodes[i];
+        size_t k = 0;
+        if (!n->job->source || !n->src.ops->committed)
+            continue;
+        for (size_t j = 0; j < e->last.n_ends && k < 256; j++)
+            if (e->last.ends[j].partition >> SRC_TAG_SHIFT == n->src_tag) {
+                local[k] = e->last.ends[j];
+                local[k++].partition &= (1u << SRC_TAG_SHIFT) - 1;
+            }
+        n->src.ops->committed(&n->src, local, k);
+    }
+}
+
 static int step_commit(engine *e, batch_ctx *b, ember_err *err)
 {
     commit_record *c = &e->last;
@@ -418,9 +506,12 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     c->job_hash = e->job_hash;
     c->dead_letter_bytes = e->dead.fd >= 0 ? e->dead.bytes : c->dead_letter_bytes;
     c->records_total = e->records_total + b->ts.records_in;
-    snprintf(c->sink_kind, sizeof c->sink_kind, "%s", e->job->sink->kind);
+    c->sink_kind[0] = '\0';
+    if (!job_is_graph(e->job) && e->job->n_sinks)
+        snprintf(c->sink_kind, sizeof c->sink_kind, "%s", e->job->sinks[0].ops->kind);
     c->sink_batch = b->batch;
     commit_put(b->wb, e->st, c);
+    put_node_meta(e, b);
     layout_put_u64(b->wb, e->st, META_STATE_KEYS, e->state_keys + (uint64_t)b->key_delta);
     if (e->late.fd >= 0)
         layout_put_u64(b->wb, e->st, META_LATE_BYTES, e->late.bytes);
@@ -436,8 +527,7 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     e->state_keys += (uint64_t)b->key_delta;
     if (b->drain)
         e->drained = b->batch;
-    if (e->src.ops->committed) /* kafka: to the consumer group (source.h) */
-        e->src.ops->committed(&e->src, c->ends, c->n_ends);
+    tell_sources(e);
     return fp_step("state.after_commit", err);
 }
 
@@ -486,10 +576,8 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     if (!(b->wb = store_batch_new()))
         return ember_err_set(err, -ENOMEM, "out of memory");
     rc = timed(e, b, step_read, &b->t.read_ms, err);
-    if (!rc)
-        rc = timed(e, b, step_transform, &b->t.transform_ms, err);
-    if (!rc)
-        rc = timed(e, b, step_state, &b->t.state_ms, err);
+    if (!rc) /* steps 4 and 5, node by node: node_run times each part */
+        rc = step_operators(e, b, err);
     if (!rc)
         rc = timed(e, b, step_sink, &b->t.sink_ms, err);
     if (!rc)
@@ -504,7 +592,9 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     b->t.total_ms = em_mono_ms() - t0;
     if (!rc)
         report_batch(e, b);
-    else if (e->upd)
-        state_update_drop_cache(e->upd);
+    else
+        for (int i = 0; i < e->n_nodes; i++)
+            if (e->nodes[i].upd) /* the cache may be ahead of the disk */
+                state_update_drop_cache(e->nodes[i].upd);
     return rc;
 }

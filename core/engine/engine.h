@@ -67,6 +67,52 @@ typedef struct side_output {
     const char *(*lines)(transform *t, size_t worker, size_t *bytes);
 } side_output;
 
+/* One node of the job's graph at run time (core/job/graph.c; a job that is
+ * not a graph is one node). Nodes run in order: a node's inputs first. */
+typedef struct node_rt {
+    ember_job *job;
+    int index;
+
+    /* a node that reads a source; src_tag is its number among the sources,
+     * kept in the top byte of a planned range's partition (PLAN, offsets) */
+    source src;
+    int src_open;
+    uint32_t src_tag;
+    src_range *ranges; /* this batch's ranges of the source, partitions untagged */
+    size_t n_ranges, ranges_cap;
+    batch_lines lines;
+    uint64_t *range_first; /* per range, the batch's first line from it */
+    size_t n_range_first, range_first_cap;
+
+    /* its sinks, each with the meta key of its marker and the ring of its
+     * newest rows (off without ember_run_opts.on_batch) */
+    sink snk[JOB_MAX_SINKS];
+    recent_rows recent[JOB_MAX_SINKS];
+    int snk_open[JOB_MAX_SINKS];
+    char snk_meta[JOB_MAX_SINKS][96];
+
+    /* its operators */
+    transform *tf;
+    state_update *upd;
+    dedupe *dd; /* the dedupe step's state, NULL without one */
+    int op_cf;  /* its "aggregate" family, -1 without an aggregate */
+
+    /* the batch */
+    row_batch in;   /* a union's input: every input's rows, in input order */
+    row_batch out;  /* the rows it hands on (sinks skip sign -1 rows) */
+    arena out_mem;  /* copies of aggregate rows in out */
+    transform_stats ts;
+    update_stats us;
+    int64_t key_delta;
+
+    /* a node with a `watermark` step: committed high mark and last data */
+    int64_t wm_max, wm_seen;
+    char wm_key[48], wm_seen_key[48];
+} node_rt;
+
+/* The shift of a source's number in a range's partition. */
+#define SRC_TAG_SHIFT 24
+
 typedef struct engine {
     ember_job *job;
     ember_run_opts opts;
@@ -74,22 +120,19 @@ typedef struct engine {
     char checkpoint_id[33]; /* DIR/ID (checkpoint/ckdir.h), handed to the sink */
     uint64_t job_hash;
 
-    /* handles from recovery, and the plugins the engine opened */
+    /* handles from recovery */
     int lock_fd;
     store *st;
-    int op_cf; /* "aggregate", -1 without an aggregate */
     wal *wal;
-    source src;
-    sink snk;
-    int src_open, snk_open;
     int tables_open; /* join tables were created for this run */
-    transform *tf;
-    state_update *upd;
-    dedupe *dd; /* the dedupe step's state, NULL without one */
-    batch_lines lines;
-    uint64_t *range_first; /* per planned range, the batch's first line from it */
-    size_t n_range_first, range_first_cap;
+
+    /* the graph's nodes, in order (one for a job that is not a graph) */
+    node_rt *nodes;
+    int n_nodes;
+    src_range *plan; /* a new batch's ranges over every source, tagged */
+    size_t plan_cap;
     side_output dead, late;
+    transform *dead_tf, *late_tf; /* the nodes' transforms that fill them */
     FILE *progress;
 
     /* what is committed (I2: all of it belongs to batch `committed`) */
@@ -108,7 +151,6 @@ typedef struct engine {
     int replay_nosync;
 
     /* for ember_run_opts.on_batch (report.c) */
-    recent_rows recent;       /* the sink's newest rows; off without on_batch */
     double recovery_ms;       /* this run's replay */
     uint64_t replayed;        /* batches it re-executed */
     uint64_t snapshots_taken; /* by this run */
@@ -119,8 +161,18 @@ typedef struct engine {
  * replayed, through every step of the cycle; on success reports it. */
 EMBER_MUST_CHECK int cycle_run(engine *e, batch_ctx *b, ember_err *err);
 
-/* rank.c: `top K by COL`: writes the K best rows of each window. */
-EMBER_MUST_CHECK int rank_write_top(engine *e, uint64_t *rows_out, ember_err *err);
+/* node.c: steps 4 and 5 for one node; its output rows; its watermark's
+ * committed high mark (load at open, put in each commit). */
+EMBER_MUST_CHECK int node_run(engine *e, node_rt *n, batch_ctx *b, ember_err *err);
+EMBER_MUST_CHECK int node_emit(node_rt *n, const ember_record *row, int sign, int copy);
+EMBER_MUST_CHECK int node_load_watermark(engine *e, node_rt *n, ember_err *err);
+void node_put_watermark(engine *e, const node_rt *n, store_batch *wb);
+/* cycle.c: a bad record of a source node, named by its place. */
+EMBER_MUST_CHECK int cycle_bad_record(engine *e, node_rt *n, const batch_ctx *b, uint64_t bad,
+                                      ember_err *err);
+/* rank.c: `top K by COL`: the K best rows of each window into the node's
+ * output. */
+EMBER_MUST_CHECK int rank_top(node_rt *n, ember_err *err);
 
 /* side.c */
 void side_init(side_output *s, const char *what,

@@ -33,7 +33,19 @@ static uint64_t wal_bytes(const engine *e)
     return total;
 }
 
-/* The committed end of every partition, with the source's end where known. */
+#define PART_MASK ((1u << SRC_TAG_SHIFT) - 1)
+
+/* The node that reads source number `tag`, NULL when none does. */
+static node_rt *source_node(engine *e, uint32_t tag)
+{
+    for (int i = 0; i < e->n_nodes; i++)
+        if (e->nodes[i].job->source && e->nodes[i].src_tag == tag)
+            return &e->nodes[i];
+    return NULL;
+}
+
+/* The committed end of every partition (tags split off), with the
+ * source's end where it can tell. */
 static ember_partition_info *partitions(engine *e, size_t *n)
 {
     ember_partition_info *p = calloc(e->last.n_ends ? e->last.n_ends : 1, sizeof *p);
@@ -41,10 +53,12 @@ static ember_partition_info *partitions(engine *e, size_t *n)
     if (!p)
         return NULL;
     for (size_t i = 0; i < e->last.n_ends; i++) {
-        p[i].partition = e->last.ends[i].partition;
+        p[i].source = e->last.ends[i].partition >> SRC_TAG_SHIFT;
+        p[i].partition = e->last.ends[i].partition & PART_MASK;
         p[i].committed = e->last.ends[i].to;
-        p[i].has_end = e->src.ops->end_offset &&
-                       e->src.ops->end_offset(&e->src, p[i].partition, &p[i].end) == 0;
+        node_rt *nd = source_node(e, p[i].source);
+        p[i].has_end = nd && nd->src.ops->end_offset &&
+                       nd->src.ops->end_offset(&nd->src, p[i].partition, &p[i].end) == 0;
     }
     *n = e->last.n_ends;
     return p;
@@ -54,8 +68,50 @@ static ember_range_info *plan_ranges(const batch_ctx *b)
 {
     ember_range_info *r = calloc(b->n ? b->n : 1, sizeof *r);
     for (size_t i = 0; r && i < b->n; i++)
-        r[i] = (ember_range_info){b->ranges[i].partition, b->ranges[i].from, b->ranges[i].to};
+        r[i] = (ember_range_info){b->ranges[i].partition >> SRC_TAG_SHIFT,
+                                  b->ranges[i].partition & PART_MASK, b->ranges[i].from,
+                                  b->ranges[i].to};
     return r;
+}
+
+/* Every sink of every node, with its ring's rows; *rows holds the row
+ * pointers (RECENT_ROWS per sink). NULL when out of memory. */
+static ember_sink_info *sinks(engine *e, size_t *n, const char ***rows)
+{
+    size_t total = 0;
+    for (int i = 0; i < e->n_nodes; i++)
+        total += (size_t)e->nodes[i].job->n_sinks;
+    ember_sink_info *s = calloc(total ? total : 1, sizeof *s);
+    *rows = calloc(total ? total * RECENT_ROWS : 1, sizeof **rows);
+    *n = 0;
+    if (!s || !*rows) {
+        free(s);
+        free(*rows);
+        *rows = NULL;
+        return NULL;
+    }
+    for (int i = 0; i < e->n_nodes; i++) {
+        node_rt *nd = &e->nodes[i];
+        for (int k = 0; k < nd->job->n_sinks; k++, ++*n) {
+            const char **r = *rows + *n * RECENT_ROWS;
+            s[*n] = (ember_sink_info){nd->snk[k].ops->kind, nd->job->name, r,
+                                      recent_list(&nd->recent[k], r, RECENT_ROWS)};
+        }
+    }
+    return s;
+}
+
+/* The first source's and the first sink's kinds. */
+static void kinds(const engine *e, ember_batch_info *in)
+{
+    in->source_kind = in->sink_kind = "";
+    for (int i = e->n_nodes; i-- > 0;) {
+        const node_rt *nd = &e->nodes[i];
+        if (nd->job->source)
+            in->source_kind = nd->src.ops->kind;
+        if (nd->job->n_sinks)
+            in->sink_kind = nd->snk[0].ops->kind;
+    }
 }
 
 static void fill_counts(const engine *e, const batch_ctx *b, ember_batch_info *in)
@@ -64,8 +120,7 @@ static void fill_counts(const engine *e, const batch_ctx *b, ember_batch_info *i
     in->job_name = job->name;
     in->job_text = job->text ? job->text : "";
     in->dir = e->dir;
-    in->source_kind = e->src.ops->kind;
-    in->sink_kind = e->snk.ops->kind;
+    kinds(e, in);
     in->batch = b->batch;
     in->batch_time_ms = b->time_ms;
     in->replay = b->replay;
@@ -122,8 +177,12 @@ void publish_batch(engine *e, const batch_ctx *b, uint64_t keys, uint64_t bytes)
     in.partitions = parts;
     if (!parts)
         in.n_partitions = 0;
-    in.n_sink_rows = recent_list(&e->recent, in.sink_rows, 64);
+    const char **rows = NULL;
+    ember_sink_info *snks = sinks(e, &in.n_sinks, &rows);
+    in.sinks = snks;
     e->opts.on_batch(&in, e->opts.on_batch_ctx);
     free(ranges);
     free(parts);
+    free(snks);
+    free(rows);
 }

@@ -37,15 +37,15 @@ static double row_number(const ember_value *v)
 }
 
 /* The rows that pass `having`, with their window and ranking value. */
-static size_t collect(engine *e, ranked *r)
+static size_t collect(node_rt *n, ranked *r)
 {
-    const ember_job *job = e->job;
+    const ember_job *job = n->job;
     size_t m = 0;
     arena scratch; /* strings computed by `having` (functions), row by row */
     arena_init(&scratch, 4096);
-    for (size_t i = 0; i < state_update_rows(e->upd); i++) {
+    for (size_t i = 0; i < state_update_rows(n->upd); i++) {
         ember_record row;
-        state_update_row(e->upd, i, &row);
+        state_update_row(n->upd, i, &row);
         arena_reset(&scratch);
         if (job->having && !expr_is_true(job->having, &row, &scratch))
             continue;
@@ -56,25 +56,24 @@ static size_t collect(engine *e, ranked *r)
     return m;
 }
 
-int rank_write_top(engine *e, uint64_t *rows_out, ember_err *err)
+int rank_top(node_rt *n, ember_err *err)
 {
-    size_t n = state_update_rows(e->upd);
-    ranked *r = malloc((n ? n : 1) * sizeof *r);
+    size_t rows = state_update_rows(n->upd);
+    ranked *r = malloc((rows ? rows : 1) * sizeof *r);
     if (!r)
         return ember_err_set(err, -ENOMEM, "out of memory");
-    size_t m = collect(e, r);
+    size_t m = collect(n, r);
     if (m > 1)
         qsort(r, m, sizeof *r, cmp_ranked);
     int rc = 0, rank = 0;
     for (size_t i = 0; i < m && !rc; i++) {
         rank = i && r[i].start == r[i - 1].start && r[i].end == r[i - 1].end ? rank + 1 : 0;
-        if (rank >= e->job->top_k)
+        if (rank >= n->job->top_k)
             continue;
         ember_record row;
-        state_update_row(e->upd, r[i].row, &row);
-        rc = e->snk.ops->write(&e->snk, &row, err);
-        recent_add(&e->recent, &row);
-        ++*rows_out;
+        state_update_row(n->upd, r[i].row, &row);
+        if (node_emit(n, &row, 1, 1))
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
     }
     free(r);
     return rc;

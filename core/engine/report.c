@@ -113,11 +113,17 @@ static void progress_line(engine *e, const batch_ctx *b, uint64_t keys, uint64_t
     add(line, sizeof line, &n, "batch %" PRIu64 "%s: in %" PRIu64 " rows %" PRIu64 " bad %" PRIu64,
         b->batch, b->replay ? " (replay)" : "", b->ts.records_in, b->rows_out,
         b->ts.bad_records);
-    if (e->job->window.kind != WIN_NONE)
+    int windows = 0, ttl = 0, dedupe = 0;
+    for (int i = 0; i < e->n_nodes; i++) {
+        windows |= e->nodes[i].job->window.kind != WIN_NONE;
+        ttl |= e->nodes[i].job->ttl_ms != 0;
+        dedupe |= e->nodes[i].dd != NULL;
+    }
+    if (windows)
         add(line, sizeof line, &n, " late %" PRIu64, b->ts.late_records);
-    if (e->job->ttl_ms)
+    if (ttl)
         add(line, sizeof line, &n, " expired %" PRIu64, b->us.deleted_keys);
-    if (e->dd)
+    if (dedupe)
         add(line, sizeof line, &n, " duplicates %" PRIu64, b->ts.duplicates);
     add(line, sizeof line, &n, " | %.1f ms, delay %.0f ms", t->total_ms, b->sched_delay_ms);
     if (b->pace.rate_bound > 0)

@@ -78,6 +78,27 @@ void lines_free(batch_lines *b)
     memset(b, 0, sizeof *b);
 }
 
+/* ------------------------------------------------------------ row_batch */
+
+int rows_push(row_batch *b, const ember_record *row, int sign)
+{
+    if (em_array_reserve(&b->rows, &b->cap, b->n + 1, sizeof *b->rows) ||
+        em_array_reserve(&b->sign, &b->sign_cap, b->n + 1, 1))
+        return -ENOMEM;
+    b->rows[b->n] = *row;
+    b->sign[b->n++] = (int8_t)(sign < 0 ? -1 : 1);
+    return 0;
+}
+
+void rows_clear(row_batch *b) { b->n = 0; }
+
+void rows_free(row_batch *b)
+{
+    free(b->rows);
+    free(b->sign);
+    memset(b, 0, sizeof *b);
+}
+
 /* ---------------------------------------------------------------- workers */
 
 typedef struct row_vec {
@@ -93,6 +114,15 @@ typedef struct worker {
     ember_value **vals; /* per step: the record after it */
     arena scratch;
     row_vec out;
+    int8_t *out_sign; /* per out row */
+    size_t out_sign_cap;
+    row_vec tap;       /* copies of records at STEP_TAP steps, in input order */
+    uint8_t *tap_idx;  /* per tap row: which tap; its sign in tap_sign */
+    int8_t *tap_sign;
+    size_t tap_idx_cap, tap_sign_cap;
+    int tapping;       /* the main pass (not the dedupe pass): taps record */
+    int sign;          /* the sign of the record being processed */
+    text_buf row_text; /* a row input's record as text (dead letters, late) */
     text_buf dead;
     text_buf late;
     transform_stats stats;
@@ -111,7 +141,9 @@ struct transform {
     const ember_job *job;
     int n_workers;
     worker *w;
-    const batch_lines *in;
+    const batch_lines *in;   /* lines to parse, or */
+    const row_batch *rows_in; /* rows of earlier nodes */
+    size_t n_in;
     int64_t batch_time_ms, watermark;
     dedupe_fn dedupe;
     void *dedupe_ctx;
@@ -157,6 +189,11 @@ static void worker_free(worker *w, const ember_job *job)
             preagg_free(w->shards[s]);
     free(w->shards);
     free(w->out.rows);
+    free(w->out_sign);
+    free(w->tap.rows);
+    free(w->tap_idx);
+    free(w->tap_sign);
+    text_free(&w->row_text);
     free(w->ids.v);
     text_free(&w->dead);
     text_free(&w->late);
@@ -226,6 +263,34 @@ static int build_key(worker *w, const ember_record *rec)
     return used;
 }
 
+/* Record i of the input as text: its line, or a row input's fields
+ * comma-separated (for dead letters and late records). */
+static const char *input_text(worker *w, size_t i, size_t *len)
+{
+    const transform *t = w->t;
+    if (!t->rows_in) {
+        *len = t->in->len[i];
+        return lines_at(t->in, i);
+    }
+    const ember_record *r = &t->rows_in->rows[i];
+    char buf[64];
+    w->row_text.len = 0;
+    for (uint32_t f = 0; f < r->n; f++) {
+        const ember_value *v = &r->values[f];
+        if (f && text_append(&w->row_text, ",", 1))
+            break;
+        if (v->type == EMBER_STRING) {
+            if (text_append(&w->row_text, v->u.s.ptr, v->u.s.len))
+                break;
+        } else if (v->type != EMBER_NULL &&
+                   text_append(&w->row_text, buf, value_format(v, buf, sizeof buf))) {
+            break;
+        }
+    }
+    *len = w->row_text.len;
+    return w->row_text.data ? w->row_text.data : "";
+}
+
 /* Event times beyond +-2^62 ms are rejected so window arithmetic cannot overflow. */
 #define EVENT_TIME_LIMIT (INT64_C(1) << 62)
 
@@ -251,7 +316,7 @@ static int record_time(worker *w, const ember_record *rec, int64_t *t)
 /* Windowed jobs: appends the pane (or session bucket) start to the key, or
  * returns 1 when the record is late. The time goes into the pseudo-field
  * past the record's fields, where sessions' hidden min/max read it. */
-static int window_assign(worker *w, ember_record *rec, int *klen, const char *line, size_t len)
+static int window_assign(worker *w, ember_record *rec, int *klen, size_t index)
 {
     const window_spec *win = &w->t->job->window;
     int64_t t = 0;
@@ -259,8 +324,10 @@ static int window_assign(worker *w, ember_record *rec, int *klen, const char *li
     if (rc)
         return rc;
     if (window_is_late(win, t, w->t->watermark)) {
+        size_t len;
+        const char *line = win->late_path ? input_text(w, index, &len) : NULL;
         w->stats.late_records++;
-        if (win->late_path && (text_append(&w->late, line, len) || text_append(&w->late, "\n", 1)))
+        if (line && (text_append(&w->late, line, len) || text_append(&w->late, "\n", 1)))
             return ember_err_set(&w->err, -ENOMEM, "out of memory");
         return 1;
     }
@@ -278,13 +345,13 @@ static int window_assign(worker *w, ember_record *rec, int *klen, const char *li
     return 0;
 }
 
-static int aggregate_record(worker *w, ember_record *rec, const char *line, size_t len)
+static int aggregate_record(worker *w, ember_record *rec, size_t index, int sign)
 {
     int klen = build_key(w, rec);
     if (klen < 0)
         return ember_err_set(&w->err, -EMBER_EBADRECORD, "key longer than %d bytes", KEY_MAX);
     if (w->t->job->window.kind != WIN_NONE) {
-        int rc = window_assign(w, rec, &klen, line, len);
+        int rc = window_assign(w, rec, &klen, index);
         if (rc)
             return rc > 0 ? 0 : rc;
     } else if (w->t->job->ttl_ms) { /* the key's last update, a hidden max */
@@ -301,19 +368,44 @@ static int aggregate_record(worker *w, ember_record *rec, const char *line, size
         return ember_err_set(&w->err, -ENOMEM, "out of memory in pre-aggregation");
     if (is_new)
         acc_init(&w->t->job->acc, slots);
-    acc_add(&w->t->job->acc, slots, rec);
+    if (sign < 0) /* an updated row's previous value (graph.c: retractions) */
+        acc_retract(&w->t->job->acc, slots, rec);
+    else
+        acc_add(&w->t->job->acc, slots, rec);
     return 0;
 }
 
-static int emit_row(worker *w, const ember_record *rec)
+static int emit_row(worker *w, const ember_record *rec, int sign)
 {
     row_vec *o = &w->out;
-    if (em_array_reserve(&o->rows, &o->cap, o->n + 1, sizeof *o->rows))
+    if (em_array_reserve(&o->rows, &o->cap, o->n + 1, sizeof *o->rows) ||
+        em_array_reserve(&w->out_sign, &w->out_sign_cap, o->n + 1, 1))
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    w->out_sign[o->n] = (int8_t)sign;
     ember_value *copy = arena_alloc(&w->scratch, rec->n * sizeof *copy);
     if (!copy)
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
     memcpy(copy, rec->values, rec->n * sizeof *copy);
+    o->rows[o->n++] = (ember_record){rec->n, copy};
+    return 0;
+}
+
+/* A sink between the steps (graph.c's taps): a copy of the record. */
+static int tap_record(worker *w, const ember_record *rec, int tap)
+{
+    row_vec *o = &w->tap;
+    if (!w->tapping)
+        return 0;
+    if (em_array_reserve(&o->rows, &o->cap, o->n + 1, sizeof *o->rows) ||
+        em_array_reserve(&w->tap_idx, &w->tap_idx_cap, o->n + 1, 1) ||
+        em_array_reserve(&w->tap_sign, &w->tap_sign_cap, o->n + 1, 1))
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    ember_value *copy = arena_alloc(&w->scratch, (rec->n ? rec->n : 1) * sizeof *copy);
+    if (!copy)
+        return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    memcpy(copy, rec->values, rec->n * sizeof *copy);
+    w->tap_idx[o->n] = (uint8_t)tap;
+    w->tap_sign[o->n] = (int8_t)w->sign;
     o->rows[o->n++] = (ember_record){rec->n, copy};
     return 0;
 }
@@ -338,7 +430,8 @@ static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
     return 0;
 }
 
-/* Runs steps [0, upto) on a parsed record; 1 = dropped by a filter. */
+/* Runs steps [0, upto) on a parsed record; 1 = dropped by a filter,
+ * -EMBER_EBADRECORD (w->err) for a record a step cannot take. */
 static int run_steps(worker *w, ember_record *rec, int upto)
 {
     const ember_job *job = w->t->job;
@@ -360,6 +453,22 @@ static int run_steps(worker *w, ember_record *rec, int upto)
             if (join_record(w, st, s, rec))
                 return 1;
             break;
+        case STEP_TAP: {
+            int rc = tap_record(w, rec, st->tap);
+            if (rc)
+                return rc;
+            break;
+        }
+        case STEP_WATERMARK: {
+            const ember_value *v = &rec->values[st->wm_field];
+            if (v->type != EMBER_INT)
+                return ember_err_set(&w->err, -EMBER_EBADRECORD, "event time '%s' is empty",
+                                     job->wm_name);
+            if (v->u.i > w->stats.wm_max)
+                w->stats.wm_max = v->u.i;
+            w->stats.wm_rows++;
+            break;
+        }
         case STEP_DEDUPE:
             if (w->t->drop_line && w->t->drop_line[w->line]) {
                 w->stats.duplicates++;
@@ -377,9 +486,11 @@ static int run_steps(worker *w, ember_record *rec, int upto)
     return 0;
 }
 
-static int handle_bad_record(worker *w, size_t index, const char *line, size_t len)
+static int handle_bad_record(worker *w, size_t index)
 {
     const ember_job *job = w->t->job;
+    size_t len;
+    const char *line = input_text(w, index, &len);
     if (job->on_error == ON_ERROR_FAIL) {
         w->bad_index = index;
         return w->err.code ? w->err.code : -EMBER_EBADRECORD;
@@ -393,10 +504,18 @@ static int handle_bad_record(worker *w, size_t index, const char *line, size_t l
     return 0;
 }
 
-static int parse_record(worker *w, const char *line, size_t len, ember_record *rec)
+static int parse_record(worker *w, size_t index, ember_record *rec)
 {
     const ember_job *job = w->t->job;
     rec->values = w->vals[0];
+    if (w->t->rows_in) { /* a copy: map steps edit the record in place */
+        const ember_record *r = &w->t->rows_in->rows[index];
+        memcpy(rec->values, r->values, r->n * sizeof *r->values);
+        rec->n = r->n;
+        return 0;
+    }
+    const char *line = lines_at(w->t->in, index);
+    size_t len = w->t->in->len[index];
     if (!job->has_parse) {
         rec->n = 1;
         rec->values[0].type = EMBER_STRING;
@@ -410,39 +529,39 @@ static int parse_record(worker *w, const char *line, size_t len, ember_record *r
 
 static int process_line(worker *w, size_t index)
 {
-    const batch_lines *in = w->t->in;
-    const char *line = lines_at(in, index);
-    size_t len = in->len[index];
+    const transform *t = w->t;
     ember_record rec;
+    int sign = t->rows_in ? t->rows_in->sign[index] : 1;
+    w->sign = sign;
     w->stats.records_in++;
     w->line = index;
-    if (parse_record(w, line, len, &rec))
-        return handle_bad_record(w, index, line, len);
-    if (run_steps(w, &rec, w->t->job->n_steps)) {
+    if (parse_record(w, index, &rec))
+        return handle_bad_record(w, index);
+    int rc = run_steps(w, &rec, t->job->n_steps);
+    if (rc < 0)
+        return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index) : rc;
+    if (rc) {
         w->stats.filtered_out++;
         return 0;
     }
     w->stats.records_out++;
-    if (!w->t->job->n_aggs)
-        return emit_row(w, &rec);
-    int rc = aggregate_record(w, &rec, line, len);
-    return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index, line, len) : rc;
+    if (!t->job->n_aggs)
+        return emit_row(w, &rec, sign);
+    rc = aggregate_record(w, &rec, index, sign);
+    return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index) : rc;
 }
 
 /* Dedupe phase 1: the id of every record that reaches the dedupe step. Bad
  * records are left for the main pass to report. */
 static int collect_id(worker *w, size_t index)
 {
-    const batch_lines *in = w->t->in;
     const job_step *st = &w->t->job->steps[w->t->job->dedupe_step];
     ember_record rec;
     w->line = index;
-    if (parse_record(w, lines_at(in, index), in->len[index], &rec)) {
-        w->err = (ember_err){0};
+    if (parse_record(w, index, &rec) || run_steps(w, &rec, w->t->job->dedupe_step)) {
+        w->err = (ember_err){0}; /* the main pass reports a bad record */
         return 0;
     }
-    if (run_steps(w, &rec, w->t->job->dedupe_step))
-        return 0;
     const ember_value *v = &rec.values[st->dedupe_field];
     char buf[64];
     const char *id = v->u.s.ptr;
@@ -468,6 +587,7 @@ static int collect_id(worker *w, size_t index)
 static void *collect_ids_main(void *arg)
 {
     worker *w = arg;
+    w->tapping = 0;
     w->ids.n = 0;
     for (size_t i = w->first; i < w->last && !w->rc; i++)
         w->rc = collect_id(w, i);
@@ -477,6 +597,7 @@ static void *collect_ids_main(void *arg)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    w->tapping = 1;
     for (size_t i = w->first; i < w->last && !w->rc; i++)
         w->rc = process_line(w, i);
     return NULL;
@@ -527,20 +648,22 @@ static int run_parallel(transform *t, void *(*fn)(void *))
     return 0;
 }
 
-static void reset_workers(transform *t, const batch_lines *in)
+static void reset_workers(transform *t)
 {
-    size_t per = (in->n + (size_t)t->n_workers - 1) / (size_t)t->n_workers;
+    size_t n = t->n_in, per = (n + (size_t)t->n_workers - 1) / (size_t)t->n_workers;
     for (int i = 0; i < t->n_workers; i++) {
         worker *w = &t->w[i];
-        w->first = per * (size_t)i < in->n ? per * (size_t)i : in->n;
-        w->last = w->first + per < in->n ? w->first + per : in->n;
+        w->first = per * (size_t)i < n ? per * (size_t)i : n;
+        w->last = w->first + per < n ? w->first + per : n;
         w->rc = 0;
         w->err = (ember_err){0};
         w->out.n = 0;
+        w->tap.n = 0;
         w->dead.len = 0;
         w->late.len = 0;
         memset(&w->stats, 0, sizeof w->stats);
         w->stats.max_event_time = WIN_NO_WATERMARK;
+        w->stats.wm_max = WIN_NO_WATERMARK;
         arena_reset(&w->scratch);
         for (int s = 0; w->shards && s < t->n_workers; s++)
             preagg_reset(w->shards[s]);
@@ -563,7 +686,7 @@ static int collect_error(transform *t, uint64_t *bad_index, ember_err *err)
 
 /* Dedupe phase 2 (driver): ids of all workers in input order to the
  * deciding state; their verdicts become a per-line bitmap. */
-static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err)
+static int decide_duplicates(transform *t, size_t n_in, ember_err *err)
 {
     size_t n = 0, k = 0;
     run_parallel(t, collect_ids_main);
@@ -574,10 +697,10 @@ static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err
         }
         n += t->w[i].ids.n;
     }
-    if (em_array_reserve(&t->drop_line, &t->drop_cap, in->n, 1) ||
+    if (em_array_reserve(&t->drop_line, &t->drop_cap, n_in, 1) ||
         em_array_reserve(&t->ids, &t->ids_cap, n, sizeof *t->ids))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    memset(t->drop_line, 0, in->n);
+    memset(t->drop_line, 0, n_in);
     dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
     uint8_t *drop = calloc(n ? n : 1, 1);
     int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
@@ -593,12 +716,11 @@ static int decide_duplicates(transform *t, const batch_lines *in, ember_err *err
     return rc;
 }
 
-int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, ember_err *err)
+static int run_batch(transform *t, uint64_t *bad_index, ember_err *err)
 {
-    t->in = in;
-    reset_workers(t, in);
+    reset_workers(t);
     if (t->job->dedupe_step >= 0) {
-        int rc = t->dedupe ? decide_duplicates(t, in, err)
+        int rc = t->dedupe ? decide_duplicates(t, t->n_in, err)
                            : ember_err_set(err, -EINVAL, "dedupe step without its state");
         if (rc)
             return rc;
@@ -609,6 +731,34 @@ int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, em
         return rc;
     run_parallel(t, merge_main);
     return collect_error(t, bad_index, err);
+}
+
+int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index, ember_err *err)
+{
+    t->in = in;
+    t->rows_in = NULL;
+    t->n_in = in->n;
+    return run_batch(t, bad_index, err);
+}
+
+int transform_batch_rows(transform *t, const row_batch *in, uint64_t *bad_index, ember_err *err)
+{
+    t->in = NULL;
+    t->rows_in = in;
+    t->n_in = in->n;
+    return run_batch(t, bad_index, err);
+}
+
+const int8_t *transform_row_signs(transform *t, size_t i_worker) { return t->w[i_worker].out_sign; }
+
+void transform_tap_rows(transform *t, size_t i_worker, ember_record **rows, const uint8_t **tap,
+                        const int8_t **sign, size_t *n)
+{
+    worker *w = &t->w[i_worker];
+    *rows = w->tap.rows;
+    *tap = w->tap_idx;
+    *sign = w->tap_sign;
+    *n = w->tap.n;
 }
 
 int transform_workers(const transform *t) { return t->n_workers; }
@@ -653,6 +803,7 @@ void transform_get_stats(const transform *t, transform_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->max_event_time = WIN_NO_WATERMARK;
+    out->wm_max = WIN_NO_WATERMARK;
     for (int i = 0; i < t->n_workers; i++) {
         out->records_in += t->w[i].stats.records_in;
         out->bad_records += t->w[i].stats.bad_records;
@@ -662,5 +813,8 @@ void transform_get_stats(const transform *t, transform_stats *out)
         out->duplicates += t->w[i].stats.duplicates;
         if (t->w[i].stats.max_event_time > out->max_event_time)
             out->max_event_time = t->w[i].stats.max_event_time;
+        if (t->w[i].stats.wm_max > out->wm_max)
+            out->wm_max = t->w[i].stats.wm_max;
+        out->wm_rows += t->w[i].stats.wm_rows;
     }
 }

@@ -36,6 +36,19 @@ static inline const char *lines_at(const batch_lines *b, size_t i)
 void lines_clear(batch_lines *b);
 void lines_free(batch_lines *b);
 
+/* Rows a graph node hands on (core/job/graph.c): to its sinks and as the
+ * input of the nodes reading it. sign[i] = -1 retracts row i (the previous
+ * value of an updated key, for a downstream aggregate), else +1. */
+typedef struct row_batch {
+    ember_record *rows;
+    int8_t *sign;
+    size_t n, cap, sign_cap;
+} row_batch;
+
+EMBER_MUST_CHECK int rows_push(row_batch *b, const ember_record *row, int sign);
+void rows_clear(row_batch *b);
+void rows_free(row_batch *b);
+
 typedef struct transform_stats {
     uint64_t records_in;
     uint64_t bad_records;   /* skipped or dead-lettered */
@@ -44,6 +57,8 @@ typedef struct transform_stats {
     uint64_t late_records;  /* behind the watermark (windowed jobs) */
     uint64_t duplicates;    /* dropped by dedupe */
     int64_t max_event_time; /* WIN_NO_WATERMARK when no record had a time */
+    int64_t wm_max;         /* largest time at the `watermark` step; WIN_NO_WATERMARK: none */
+    uint64_t wm_rows;       /* records that passed the `watermark` step */
 } transform_stats;
 
 typedef struct transform transform;
@@ -55,6 +70,16 @@ void transform_free(transform *t);
  * *bad_index set to the failing line's index in `in`. */
 EMBER_MUST_CHECK int transform_batch(transform *t, const batch_lines *in, uint64_t *bad_index,
                                      ember_err *err);
+/* A node reading other nodes' rows (graph.c): runs the batch over them; the
+ * rows stay the caller's until the next batch. */
+EMBER_MUST_CHECK int transform_batch_rows(transform *t, const row_batch *in, uint64_t *bad_index,
+                                          ember_err *err);
+/* Stateless output: the sign of each row of transform_rows (NULL: all +1). */
+const int8_t *transform_row_signs(transform *t, size_t i_worker);
+/* The records at the job's STEP_TAP steps (sinks between the steps), in
+ * input order: tap[i] says which tap row i is at, sign[i] its sign. */
+void transform_tap_rows(transform *t, size_t i_worker, ember_record **rows, const uint8_t **tap,
+                        const int8_t **sign, size_t *n);
 /* Jobs with a dedupe step: who decides, called once per batch. */
 void transform_set_dedupe(transform *t, dedupe_fn fn, void *ctx);
 /* Windowed jobs: the batch's time (processing-time windows) and the

@@ -53,6 +53,8 @@ static int add_key_field(ember_job *job, const char *name, size_t len, int col, 
 
 int ember_job_key(ember_job *job, const char *fields, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     int rc = job_enter_stage(job, STAGE_KEY, 0, err);
     if (rc)
         return rc;
@@ -304,6 +306,8 @@ static int layout_aggs(ember_job *job, ember_err *err)
 
 int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     /* once, but after aggregate_fn lines (which share the stage) */
     int rc = job_enter_stage(job, STAGE_AGG, job->stage == STAGE_AGG && !job->agg_list, err);
     if (rc)

@@ -96,6 +96,8 @@ static int add_aggregate_fn(ember_job *job, const char *name, const char *fields
 int ember_job_aggregate_fn(ember_job *job, const char *name, const char *fields,
                            const ember_agg_fns *fns, void *user, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     if (!fns || !fns->init || !fns->add || !fns->merge || !fns->result)
         return ember_err_set(err, -EINVAL,
                              "aggregate %s: init, add, merge and result are all required",

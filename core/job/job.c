@@ -115,9 +115,11 @@ void ember_job_free(ember_job *job)
 {
     if (!job)
         return;
+    job_graph_free(job);
     free_steps(job);
     opts_free(&job->source_opts);
-    opts_free(&job->sink_opts);
+    for (int i = 0; i < job->n_sinks; i++)
+        opts_free(&job->sinks[i].opts);
     free(job->ckpt_dir);
     free(job->dead_letter_path);
     free(job->window.late_path);
@@ -141,7 +143,7 @@ int job_enter_stage(ember_job *job, job_stage stage, int repeatable, ember_err *
     if (job->stage > stage || (job->stage == stage && !repeatable))
         return ember_err_set(err, -EMBER_EUSAGE, "'%s' cannot come after '%s'",
                              stage_name(stage), stage_name(job->stage));
-    if (stage >= STAGE_PARSE && !job->source)
+    if (stage >= STAGE_PARSE && !job->source && !job->n_inputs)
         return ember_err_set(err, -EMBER_EUSAGE, "'%s' needs a 'source' before it",
                              stage_name(stage));
     job->stage = stage;
@@ -221,6 +223,11 @@ int ember_job_source(ember_job *job, const char *kind, const ember_opt *opts, si
 {
     char layout[1024] = "";
     size_t used = 0;
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    if (job->n_inputs)
+        return ember_err_set(err, -EMBER_EUSAGE, "stream '%s' reads the rows of another "
+                             "stream ('from'): it has no 'source'", job->stream);
     int rc = job_opts_storable(opts, n, err);
     if (rc || (rc = job_enter_stage(job, STAGE_SOURCE, 0, err)))
         return rc;
@@ -265,6 +272,11 @@ int ember_job_parse(ember_job *job, const char *format, const ember_opt *opts, s
                     ember_err *err)
 {
     opt_set set = {0};
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    if (job->n_inputs)
+        return ember_err_set(err, -EMBER_EUSAGE, "stream '%s' reads the rows of another "
+                             "stream ('from'): they are parsed already", job->stream);
     int rc = job_opts_storable(opts, n, err);
     if (rc || (rc = job_enter_stage(job, STAGE_PARSE, 0, err)))
         return rc;
@@ -310,7 +322,7 @@ out:
 /* Records from a source with no parse step have one string field "line". */
 void job_ensure_schema(ember_job *job)
 {
-    if (job->has_parse || job->current.n > 0)
+    if (job->has_parse || job->n_inputs || job->current.n > 0)
         return;
     job->current.n = 1;
     snprintf(job->current.f[0].name, sizeof job->current.f[0].name, "line");
@@ -322,22 +334,30 @@ void job_ensure_schema(ember_job *job)
 int ember_job_sink(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
                    ember_err *err)
 {
+    if (!(job = job_node_for(job, 1, err)))
+        return err->code;
     int rc = job_opts_storable(opts, n, err);
-    if (rc || (rc = job_enter_stage(job, STAGE_SINK, 0, err)))
+    if (rc || (rc = job_enter_stage(job, STAGE_SINK, 1, err)))
         return rc;
-    job->sink = sink_find(kind);
-    if (!job->sink) {
+    if (job->n_sinks == JOB_MAX_SINKS)
+        return ember_err_set(err, -EMBER_EUSAGE, "more than %d sinks in one place of a stream",
+                             JOB_MAX_SINKS);
+    job_sink *s = &job->sinks[job->n_sinks];
+    s->tap = -1;
+    s->ops = sink_find(kind);
+    if (!s->ops) {
         const char *names[64];
         size_t k = registry_names((const void *const *)sink_registry, names, 64);
         return unknown_name(err, "sink", kind, names, k);
     }
-    rc = opts_bind(job->sink->options, opts, n, &job->sink_opts, err);
-    if (!rc && job->sink->check && (rc = job->sink->check(&job->sink_opts, err)))
-        opts_free(&job->sink_opts);
+    rc = opts_bind(s->ops->options, opts, n, &s->opts, err);
+    if (!rc && s->ops->check && (rc = s->ops->check(&s->opts, err)))
+        opts_free(&s->opts);
     if (rc) {
-        job->sink = NULL;
+        s->ops = NULL;
         return rc;
     }
+    job->n_sinks++;
     job_text_append_opts(job, "sink      ", kind, opts, n);
     return 0;
 }
@@ -348,22 +368,70 @@ int job_finish(ember_job *job, ember_err *err)
     return rc ? rc : job_aggregate_fns_defined(job, err);
 }
 
-int job_complete(ember_job *job, ember_err *err)
+static int same_sink(const job_sink *a, const job_sink *b)
 {
-    if (job->text_lost)
-        return ember_err_set(err, -ENOMEM, "out of memory recording the job's text");
-    if (!job->source)
+    if (a->ops != b->ops || a->opts.n != b->opts.n || a->opts.n_prefixed != b->opts.n_prefixed)
+        return 0;
+    for (size_t i = 0; i < a->opts.n; i++)
+        if (strcmp(a->opts.values[i] ? a->opts.values[i] : "",
+                   b->opts.values[i] ? b->opts.values[i] : "") != 0)
+            return 0;
+    return 1;
+}
+
+/* Two sinks with the same options would write over each other. */
+static int check_sinks_differ(const ember_job *job, ember_err *err)
+{
+    const job_sink *all[JOB_MAX_NODES * JOB_MAX_SINKS];
+    int n = 0;
+    for (int i = 0; i < job_node_count(job); i++) {
+        const ember_job *node = job_node_at(job, i);
+        for (int k = 0; k < node->n_sinks; k++)
+            all[n++] = &node->sinks[k];
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (all[i]->ops->exactly_once && same_sink(all[i], all[j]))
+                return ember_err_set(err, -EMBER_EUSAGE,
+                                     "two 'sink %s' lines with the same options would write "
+                                     "over each other's output", all[i]->ops->kind);
+    return 0;
+}
+
+static int node_complete(ember_job *job, ember_err *err)
+{
+    if (!job->source && !job->n_inputs)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", job->name);
     job_ensure_schema(job);
     if (job->n_keys && !job->n_aggs)
         return ember_err_set(err, -EMBER_EUSAGE, "'key' needs an 'aggregate' after it");
     if (!job->n_aggs)
         job->output = job->current;
-    if (!job->sink) {
-        job->sink = sink_find("stdout");
-        if (opts_bind(job->sink->options, NULL, 0, &job->sink_opts, err))
+    if (!job->n_sinks && !job->root && !job->graph) {
+        job->sinks[0].ops = sink_find("stdout");
+        job->sinks[0].tap = -1;
+        if (opts_bind(job->sinks[0].ops->options, NULL, 0, &job->sinks[0].opts, err))
             return err->code;
+        job->n_sinks = 1;
     }
+    return 0;
+}
+
+int job_complete(ember_job *job, ember_err *err)
+{
+    if (job->text_lost)
+        return ember_err_set(err, -ENOMEM, "out of memory recording the job's text");
+    for (int i = 0; i < job_node_count(job); i++) {
+        ember_job *node = job_node_at(job, i);
+        int rc = node_complete(node, err);
+        if (rc)
+            return node->stream[0] ? ember_err_prefix(err, "stream '%s'", node->stream) : rc;
+    }
+    int rc = job_graph_complete(job, err);
+    if (!rc)
+        rc = check_sinks_differ(job, err);
+    if (rc)
+        return rc;
     if (!job->ckpt_dir) {
         char dir[512];
         snprintf(dir, sizeof dir, "ckpt/%s", job->name);
@@ -413,7 +481,7 @@ static int check_parent(const char *what, const char *path, ember_err *err)
     return ember_err_set(err, -e, "%s %s: directory %s: %s", what, where, dir, strerror(e));
 }
 
-int job_check_paths(const ember_job *job, ember_err *err)
+static int node_check_paths(const ember_job *job, ember_err *err)
 {
     int rc = 0;
     if (job->source && strcmp(job->source->kind, "file") == 0)
@@ -428,3 +496,13 @@ int job_check_paths(const ember_job *job, ember_err *err)
     return rc;
 }
 
+
+int job_check_paths(const ember_job *job, ember_err *err)
+{
+    for (int i = 0; i < job_node_count(job); i++) {
+        int rc = node_check_paths(job_node_at(job, i), err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -19,9 +19,14 @@
 #define JOB_MAX_STEPS 32
 #define JOB_MAX_KEYS 8
 #define JOB_MAX_AGGS 32
+#define JOB_MAX_SINKS 8   /* sinks of one stream node */
+#define JOB_MAX_INPUTS 8  /* streams of one union */
+#define JOB_MAX_NODES 32  /* nodes of a dataflow graph */
+#define JOB_STREAM_NAME_MAX 64
 
 typedef enum step_kind {
-    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN, STEP_DEDUPE
+    STEP_FILTER, STEP_FILTER_FN, STEP_SELECT, STEP_MAP_FN, STEP_JOIN, STEP_DEDUPE,
+    STEP_WATERMARK, STEP_TAP
 } step_kind;
 
 struct join_table;
@@ -42,6 +47,8 @@ typedef struct job_step {
     int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
     int dedupe_field;         /* STEP_DEDUPE: the id field */
     int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
+    int wm_field;             /* STEP_WATERMARK: the event-time field */
+    int tap;                  /* STEP_TAP: which tap (a sink in the steps, graph.c) */
     int width; /* fields in the record after this step */
 } job_step;
 
@@ -52,6 +59,16 @@ typedef enum job_stage {
     STAGE_NONE, STAGE_SOURCE, STAGE_PARSE, STAGE_STEPS, STAGE_KEY, STAGE_TTL, STAGE_WINDOW, STAGE_AGG,
     STAGE_HAVING, STAGE_TOP, STAGE_SINK
 } job_stage;
+
+/* One output of a stream: a sink plugin and its bound options. */
+typedef struct job_sink {
+    const sink_ops *ops;
+    opt_set opts;
+    int tap; /* -1: the node's rows; else the rows at STEP_TAP `tap` */
+    schema tap_rows; /* a tap's rows: the record's schema at the tap */
+} job_sink;
+
+struct job_graph;
 
 struct ember_job {
     char name[128];
@@ -98,8 +115,29 @@ struct ember_job {
     int top_k;     /* top K by top_col per window, 0 = all rows */
     int top_col;   /* output column ranked by top */
 
-    const sink_ops *sink;
-    opt_set sink_opts;
+    job_sink sinks[JOB_MAX_SINKS]; /* each receives the stream as it is here */
+    int n_sinks;
+    int n_taps; /* STEP_TAP steps: sinks between the steps, chained (graph.c) */
+
+    /* The dataflow graph (core/job/graph.c). A job with no `stream` line
+     * and no step after a sink is one node, the job itself (graph NULL).
+     * Otherwise the root's graph lists the nodes: each an ember_job whose
+     * input is a source or the rows of earlier nodes (inputs). */
+    struct ember_job *root;  /* the node's job; NULL on the job itself */
+    struct job_graph *graph; /* the root of a graph: its nodes */
+    int node;                /* index among the graph's nodes */
+    char stream[JOB_STREAM_NAME_MAX]; /* the stream the node belongs to; "" anonymous */
+    int inputs[JOB_MAX_INPUTS]; /* upstream nodes, in union order */
+    int n_inputs;               /* 0: the node reads a source */
+    int updating_input;  /* the input updates rows: the aggregate retracts (count, sum, avg) */
+    int retracts;        /* a downstream aggregate retracts: rows carry the previous value */
+    /* `watermark FIELD DELAY [idle=D]` on this node (the declaring node),
+     * or inherited from the inputs (wm_declared 0, wm_field by name) */
+    int wm_declared;
+    char wm_name[64];     /* the event-time field; "" = no declared watermark */
+    int64_t wm_delay_ms;
+    int64_t wm_idle_ms;   /* 0 = never idle */
+    int wm_window;        /* the window reads the stream's watermark, not its own */
 
     char *text;      /* canonical job text, one line per API call */
     char *layout; /* the lines that decide the state layout */
@@ -166,6 +204,28 @@ EMBER_MUST_CHECK int job_begin_aggregate(ember_job *job, const char *what, ember
 /* Appends a copy of *a to the aggregates and lays them out again (the job
  * is unchanged on failure). */
 EMBER_MUST_CHECK int job_push_aggregate(ember_job *job, const agg_spec *a, ember_err *err);
+
+/* graph.c: the nodes of a job (the job itself when it is not a graph), in
+ * an order where every node comes after its inputs. */
+int job_node_count(const ember_job *job);
+ember_job *job_node_at(const ember_job *job, int i);
+int job_is_graph(const ember_job *job);
+/* The node the pipeline's API calls act on; a step that is not a sink after
+ * a sink starts the stream's next node (fan-out). NULL and err on failure. */
+ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err);
+/* The schema of the rows a node hands to its sinks and to later nodes. */
+const schema *job_node_output(const ember_job *node);
+/* The node's rows update earlier ones (running aggregate, emit=update). */
+int job_node_updates(const ember_job *node);
+/* "views", or "(the first stream)" for the anonymous one: for messages. */
+const char *job_node_label(const ember_job *node);
+/* The job's source that cannot re-read its input (one at most), or NULL;
+ * its first source. */
+const source_ops *job_unreplayable_source(const ember_job *job);
+const source_ops *job_first_source(const ember_job *job);
+/* Checks the graph once every line is loaded (job_complete calls it). */
+EMBER_MUST_CHECK int job_graph_complete(ember_job *root, ember_err *err);
+void job_graph_free(ember_job *root);
 
 /* aggregate_fn.c: an `aggregate_fn NAME fields=.. state=.. type=..` line of
  * a job file, the C aggregate's place in the state layout without its

@@ -16,4 +16,8 @@ void job_ensure_schema(ember_job *job);
 void job_layout_key(ember_job *job);
 void job_layout_aggregate(ember_job *job);
 
+/* pipeline.c: a new step of `kind` at the end of the steps (pipeline order
+ * checked); the caller fills it and counts it (n_steps++). */
+job_step *job_add_step(ember_job *job, step_kind kind, ember_err *err);
+
 #endif

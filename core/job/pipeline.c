@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-static job_step *add_step(ember_job *job, step_kind kind, ember_err *err)
+job_step *job_add_step(ember_job *job, step_kind kind, ember_err *err)
 {
     if (job_enter_stage(job, STAGE_STEPS, 1, err))
         return NULL;
@@ -41,7 +41,9 @@ static job_step *add_step(ember_job *job, step_kind kind, ember_err *err)
 
 int ember_job_filter(ember_job *job, const char *text, ember_err *err)
 {
-    job_step *st = add_step(job, STEP_FILTER, err);
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    job_step *st = job_add_step(job, STEP_FILTER, err);
     if (!st)
         return err->code;
     int rc = expr_compile(text, &job->current, &st->filter, err);
@@ -62,7 +64,9 @@ int ember_job_filter(ember_job *job, const char *text, ember_err *err)
 
 int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, void *user, ember_err *err)
 {
-    job_step *st = add_step(job, STEP_FILTER_FN, err);
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    job_step *st = job_add_step(job, STEP_FILTER_FN, err);
     if (!st)
         return err->code;
     st->filter_fn = fn;
@@ -74,7 +78,9 @@ int ember_job_filter_fn(ember_job *job, ember_filter_fn fn, void *user, ember_er
 
 int ember_job_select(ember_job *job, const char *text, ember_err *err)
 {
-    job_step *st = add_step(job, STEP_SELECT, err);
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    job_step *st = job_add_step(job, STEP_SELECT, err);
     if (!st)
         return err->code;
     int rc = select_compile(text, &job->current, &st->select, err);
@@ -119,13 +125,15 @@ static int join_schema(ember_job *job, job_step *st, const schema *fields, ember
 int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size_t n,
                    ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     opt_set set = {0};
     schema fields = {0};
     char note[96];
     int rc = job_opts_storable(opts, n, err);
     if (rc)
         return rc;
-    job_step *st = add_step(job, STEP_JOIN, err);
+    job_step *st = job_add_step(job, STEP_JOIN, err);
     if (!st)
         return err->code;
     if (strcmp(kind, "table") != 0)
@@ -164,11 +172,13 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
 
 int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     char field[64], within[16], horizon[32];
     int used = 0, rc;
     if (job->dedupe_step >= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
-    job_step *st = add_step(job, STEP_DEDUPE, err);
+    job_step *st = job_add_step(job, STEP_DEDUPE, err);
     if (!st)
         return err->code;
     if (sscanf(text, " %63[A-Za-z0-9_] %15s %31s %n", field, within, horizon, &used) != 3 ||
@@ -194,7 +204,9 @@ int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
 
 int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err)
 {
-    job_step *st = add_step(job, STEP_MAP_FN, err);
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
+    job_step *st = job_add_step(job, STEP_MAP_FN, err);
     if (!st)
         return err->code;
     st->map_fn = fn;
@@ -206,6 +218,8 @@ int ember_job_map_fn(ember_job *job, ember_map_fn fn, void *user, ember_err *err
 
 int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     int rc = job_enter_stage(job, STAGE_TTL, 0, err);
     if (rc)
         return rc;
@@ -227,6 +241,8 @@ int ember_job_ttl(ember_job *job, const char *duration, ember_err *err)
 
 int ember_job_window(ember_job *job, const char *spec, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     int rc = job_enter_stage(job, STAGE_WINDOW, 0, err);
     if (rc)
         return rc;
@@ -236,6 +252,16 @@ int ember_job_window(ember_job *job, const char *spec, ember_err *err)
                              "deleted by the watermark)");
     if ((rc = window_parse(spec, &job->current, &job->window, err)))
         return rc;
+    if (job->window.time_field < 0 && job->wm_name[0]) {
+        /* no `on FIELD`: the stream's watermark (its own or its inputs') */
+        job->window.time_field = schema_find(&job->current, job->wm_name, strlen(job->wm_name));
+        if (job->window.time_field < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                     "the stream's watermark field '%s' is not a field here "
+                                     "(a select dropped it?)", job->wm_name);
+        job->window.delay_ms = 0; /* the engine hands the window the stream's watermark */
+        job->wm_window = 1;
+    }
     if (job->current.n >= job->max_width)
         job->max_width = job->current.n + 1; /* room for the time pseudo-field */
     job_text_append(job, 0, "window    %s", spec);
@@ -247,6 +273,8 @@ int ember_job_window(ember_job *job, const char *spec, ember_err *err)
 
 int ember_job_having(ember_job *job, const char *text, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     int rc = job_enter_stage(job, STAGE_HAVING, 0, err);
     if (rc)
         return rc;
@@ -265,6 +293,8 @@ int ember_job_having(ember_job *job, const char *text, ember_err *err)
 
 int ember_job_top(ember_job *job, const char *text, ember_err *err)
 {
+    if (!(job = job_node_for(job, 0, err)))
+        return err->code;
     char col[64];
     int k = 0, used = 0;
     int rc = job_enter_stage(job, STAGE_TOP, 0, err);

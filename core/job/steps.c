@@ -61,6 +61,10 @@ const step_def job_steps[] = {
     {"checkpoint", FORM_OPTIONS, "OPTION=VALUE ...",
      "where state is saved, how often a snapshot is taken, how many are kept",
      .opts_fn = ember_job_checkpoint},
+    {"stream", FORM_TEXT, "NAME [from STREAM[, STREAM ...]]",
+     "starts a named stream: read by the `source` after it, or the rows of another stream "
+     "(a branch) or of several (a union: same fields)",
+     .text_fn = ember_job_stream},
     {"source", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where records come from",
      .kind_fn = ember_job_source, .kinds = source_kinds_text},
     {"parse", FORM_KIND_OPTIONS,
@@ -76,6 +80,11 @@ const step_def job_steps[] = {
     {"dedupe", FORM_TEXT, "FIELD within DURATION",
      "drops a record whose FIELD was seen within DURATION of batch time (one per job)",
      .text_fn = ember_job_dedupe},
+    {"watermark", FORM_TEXT, "FIELD DELAY [idle=DURATION]",
+     "the stream's event time (an int field of epoch ms) and watermark: the largest time seen "
+     "minus DELAY; a union's is its inputs' least, an input idle for DURATION of batch time "
+     "not counted; a later `window` uses it",
+     .text_fn = ember_job_watermark},
     {"key", FORM_TEXT, "FIELD[,FIELD...]", "the state key", .text_fn = ember_job_key},
     {"ttl", FORM_TEXT, "DURATION",
      "a key not updated for DURATION of batch time is deleted (not with `window`)",
@@ -101,7 +110,8 @@ const step_def job_steps[] = {
      "a C aggregate's place in the state layout (written by ember_job_aggregate_fn; its "
      "callbacks come from the program)",
      .kind_fn = job_aggregate_fn_declare, .arg_what = "the aggregate's name"},
-    {"sink", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...", "where results go",
+    {"sink", FORM_KIND_OPTIONS, "KIND OPTION=VALUE ...",
+     "where results go: the stream as it is here; any number, later steps go on (fan-out)",
      .kind_fn = ember_job_sink, .kinds = sink_kinds_text},
     {NULL, 0, NULL, NULL},
 };

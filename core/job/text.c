@@ -45,6 +45,7 @@ static void str_append(ember_job *job, char **dst, const char *line)
 static void append_vf(ember_job *job, int to_text, int to_layout, const char *fmt, va_list ap)
 {
     char *line = NULL;
+    job = job->root ? job->root : job; /* a graph's nodes write the job's text */
     if (vasprintf(&line, fmt, ap) < 0) {
         job->text_lost = 1;
         return;
@@ -100,6 +101,7 @@ static void jbuf_str(jbuf *b, const char *s)
 /* Ends b as one line of the text (to_text) and/or of the layout. */
 static void jbuf_emit(ember_job *job, jbuf *b, int to_text, int to_layout)
 {
+    job = job->root ? job->root : job;
     if (b->oom || !b->p)
         job->text_lost = 1;
     else {
@@ -265,7 +267,7 @@ static int state_fields(const ember_job *job, state_field *out, int cap)
     return n;
 }
 
-int job_state_type_change(const ember_job *old, const ember_job *now, char *msg, size_t cap)
+static int node_type_change(const ember_job *old, const ember_job *now, char *msg, size_t cap)
 {
     state_field a[JOB_MAX_KEYS + 2 * JOB_MAX_AGGS], b[JOB_MAX_KEYS + 2 * JOB_MAX_AGGS];
     int na = state_fields(old, a, (int)(sizeof a / sizeof a[0]));
@@ -280,3 +282,13 @@ int job_state_type_change(const ember_job *old, const ember_job *now, char *msg,
     return 0;
 }
 
+
+/* Node by node where both jobs have the node. */
+int job_state_type_change(const ember_job *old, const ember_job *now, char *msg, size_t cap)
+{
+    int n = job_node_count(old) < job_node_count(now) ? job_node_count(old) : job_node_count(now);
+    for (int i = 0; i < n; i++)
+        if (node_type_change(job_node_at(old, i), job_node_at(now, i), msg, cap))
+            return 1;
+    return 0;
+}

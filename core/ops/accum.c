@@ -114,6 +114,27 @@ int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, ember_err *err)
     return 0;
 }
 
+/* A sum that has seen no value (only NULLs: the sum is NULL): INT64_MIN
+ * for ints, a NaN with a payload of its own for floats (arithmetic on a NaN
+ * input gives a quiet NaN, never this one). A state written before 0.4
+ * holds 0 there: such a key keeps reading 0. */
+#define SUM_NONE_BITS UINT64_C(0x7ff40000000e3b3e)
+
+static acc_slot sum_none(ember_type t)
+{
+    acc_slot v;
+    if (t == EMBER_INT)
+        v.i = INT64_MIN;
+    else
+        v.i = (int64_t)SUM_NONE_BITS;
+    return v;
+}
+
+static int sum_is_none(ember_type t, acc_slot v)
+{
+    return t == EMBER_INT ? v.i == INT64_MIN : (uint64_t)v.i == SUM_NONE_BITS;
+}
+
 void acc_init(const acc_layout *l, acc_slot *s)
 {
     memset(s, 0, (size_t)l->n_slots * sizeof *s);
@@ -122,6 +143,8 @@ void acc_init(const acc_layout *l, acc_slot *s)
         int is_int = a->in_type == EMBER_INT;
         if (a->fn == AGG_USER && a->user_fns.init)
             a->user_fns.init(&s[a->slot], a->user);
+        if (a->fn == AGG_SUM)
+            s[a->slot] = sum_none(a->in_type);
         if (a->fn == AGG_MIN) {
             if (is_int)
                 s[a->slot].i = INT64_MAX;
@@ -189,7 +212,11 @@ static void fold_extreme(acc_slot *slot, ember_type t, acc_slot x, int dir)
 
 static void fold_sum(acc_slot *slot, ember_type t, acc_slot x)
 {
-    if (t == EMBER_INT)
+    if (sum_is_none(t, x))
+        return; /* merging a delta that saw no value */
+    if (sum_is_none(t, *slot))
+        *slot = x;
+    else if (t == EMBER_INT)
         slot->i = add_wrap(slot->i, x.i);
     else
         slot->f += x.f;
@@ -316,6 +343,33 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
         }
         if (value_get(&rec->values[a->field], a->in_type, &x))
             fold_value(a, s, x);
+    }
+}
+
+void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec)
+{
+    s[0].i--;
+    for (int i = 0; i < l->n_aggs; i++) {
+        const agg_spec *a = &l->aggs[i];
+        acc_slot x, *slot = &s[a->slot];
+        if (a->field < 0 || (uint32_t)a->field >= rec->n)
+            continue;
+        if (a->fn == AGG_COUNT) {
+            slot->i -= rec->values[a->field].type != EMBER_NULL;
+            continue;
+        }
+        if (!value_get(&rec->values[a->field], a->in_type, &x))
+            continue;
+        if (a->fn == AGG_SUM && sum_is_none(a->in_type, *slot))
+            slot->i = 0; /* a delta that retracts first: 0 - x (0.0 has the bits of 0) */
+        if (a->fn == AGG_SUM && a->in_type == EMBER_INT)
+            slot->i = add_wrap(slot->i, -x.i);
+        else if (a->fn == AGG_SUM)
+            slot->f -= x.f;
+        else if (a->fn == AGG_AVG) {
+            slot[0].f -= a->in_type == EMBER_INT ? (double)x.i : x.f;
+            slot[1].i--;
+        }
     }
 }
 
@@ -449,8 +503,12 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out,
         }
         break;
     case AGG_SUM:
+        if (sum_is_none(a->in_type, v))
+            out->type = EMBER_NULL;
         break;
     }
+    if (out->type == EMBER_NULL)
+        return;
     if (out->type == EMBER_INT)
         out->u.i = v.i;
     else

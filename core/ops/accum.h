@@ -90,6 +90,9 @@ EMBER_MUST_CHECK int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, 
 void acc_init(const acc_layout *l, acc_slot *s);
 /* Folds one record in; a NULL (empty) field is skipped by sum/min/max/avg. */
 void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec);
+/* Takes one record back out (count, count(f), sum, avg: the aggregates a
+ * job over an updating stream may have; others are left unchanged). */
+void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec);
 /* into += from (associative and commutative, so shards merge in any order). */
 void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from);
 /* The value of aggregate i (avg of nothing is NULL). A text result (topk)

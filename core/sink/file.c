@@ -1,6 +1,8 @@
 /*
- * sink_file: `sink file dir=D`. One file per batch, D/<batch 12 digits>.tsv,
- * a header line of column names then one row per line. Exactly-once by
+ * sink_file: `sink file dir=D [format=csv|tsv|json] [ext=E]`. One file per
+ * batch, D/<batch 12 digits>.<ext>, a header line of column names (none for
+ * json) then one row per line in the format (core/ops/rowfmt.h; without
+ * format= the tab-separated text of earlier releases, extension tsv). Exactly-once by
  * idempotence: the file is written to a temp name, fsynced, renamed and the
  * directory fsynced (io_write_file_atomic), so a reader sees a whole batch or
  * nothing, and a replayed batch overwrites the same name with the same bytes.
@@ -26,6 +28,7 @@
 #include "core/base/io.h"
 #include "core/base/log.h"
 #include "core/sink/sink.h"
+#include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 
 #include <dirent.h>
@@ -46,7 +49,11 @@
 
 static const opt_def file_sink_options[] = {
     {"dir", OPT_STR, NULL, NULL, "directory of the batch files"},
-    {"ext", OPT_STR, "tsv", NULL, "file name extension"},
+    {"format", OPT_ENUM, "", ROWFMT_NAMES,
+     "row format: csv (RFC 4180), tsv (PostgreSQL text COPY), json (an object per line); "
+     "default: tab-separated values unescaped, as before format= existed"},
+    {"ext", OPT_STR, "", NULL, "file name extension (default: tsv; csv for format=csv, "
+                               "jsonl for format=json)"},
     {0},
 };
 
@@ -57,6 +64,7 @@ typedef struct file_sink {
     char id[ID_LEN + 1];
     int reset;
     const schema *rows;
+    rowfmt format;
     text_buf buf;
 } file_sink;
 
@@ -318,7 +326,9 @@ static int fsink_open(sink *s, const opt_set *opts, const sink_env *env, ember_e
         return ember_err_set(err, -ENOMEM, "out of memory");
     s->impl = f;
     f->dir = strdup(opts_str(opts, "dir"));
-    f->ext = strdup(opts_str(opts, "ext"));
+    f->format = (rowfmt)rowfmt_from_name(opts_str(opts, "format"));
+    const char *ext = opts_str(opts, "ext");
+    f->ext = strdup(ext[0] ? ext : rowfmt_ext(f->format));
     f->job = strdup(env->job_name);
     f->ckpt_dir = realpath(env->checkpoint_dir, NULL);
     if (!f->ckpt_dir)
@@ -345,12 +355,7 @@ static int fsink_begin(sink *s, uint64_t batch, uint64_t batch_time_ms, ember_er
 {
     file_sink *f = s->impl;
     f->buf.len = 0;
-    for (int i = 0; i < f->rows->n; i++) {
-        const char *name = f->rows->f[i].name;
-        if ((i && text_append(&f->buf, "\t", 1)) || text_append(&f->buf, name, strlen(name)))
-            return ember_err_set(err, -ENOMEM, "out of memory");
-    }
-    if (text_append(&f->buf, "\n", 1))
+    if (rowfmt_append_header(&f->buf, f->format, f->rows))
         return ember_err_set(err, -ENOMEM, "out of memory");
     return 0;
 }
@@ -358,7 +363,7 @@ static int fsink_begin(sink *s, uint64_t batch, uint64_t batch_time_ms, ember_er
 static int fsink_write(sink *s, const ember_record *row, ember_err *err)
 {
     file_sink *f = s->impl;
-    if (text_append_row(&f->buf, row, '\t'))
+    if (rowfmt_append_row(&f->buf, f->format, f->rows, row))
         return ember_err_set(err, -ENOMEM, "out of memory");
     return 0;
 }
@@ -419,7 +424,8 @@ static void fsink_close(sink *s)
 
 const sink_ops sink_file_ops = {
     .kind = "file",
-    .doc = "one TSV file per batch, DIR/<batch>.tsv, atomic rename; exactly-once; "
+    .doc = "one file per batch, DIR/<batch>.tsv (.csv, .jsonl: format=), atomic rename; "
+           "exactly-once; "
            "DIR/.ember-checkpoint names the checkpoint it belongs to",
     .options = file_sink_options,
     .exactly_once = 1,

@@ -3,7 +3,9 @@
  * exactly-once output into Kafka through a transactional producer.
  *
  * Records: one per output row; key = the row's key fields, value = the whole
- * row, both tab-separated as in the file sink (value_format), partition =
+ * row, both in the row format (format=csv|tsv|json, core/ops/rowfmt.h; json
+ * keys are objects of the key fields; without format= tab-separated as
+ * before, value_format's text, nothing escaped), partition =
  * murmur2(key) mod partitions (Kafka's default, so output is partitioned by
  * key); headers ember.job = job name, ember.batch = batch id.
  *
@@ -91,7 +93,10 @@ static const opt_def kafka_sink_options[] = {
     {"brokers", OPT_STR, NULL, NULL,
      "bootstrap servers HOST:PORT[,HOST:PORT...], or `embedded` (an in-process broker)"},
     {"topic", OPT_STR, NULL, NULL,
-     "output topic: one record per row, key = key fields, value = row (tab-separated)"},
+     "output topic: one record per row, key = key fields, value = row (in format=)"},
+    {"format", OPT_ENUM, "", ROWFMT_NAMES,
+     "key and value format: csv, tsv (PostgreSQL text COPY), json (an object); default: "
+     "tab-separated values unescaped, as before format= existed"},
     {"markers", OPT_STR, "", NULL, "control topic of batch markers (default TOPIC.ember-markers)"},
     {"transactional-id", OPT_STR, "", NULL, "producer transactional.id (default ember-JOB)"},
     {"timeout", OPT_DURATION, "30s", NULL,
@@ -276,11 +281,16 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     s->topic = strdup(opts_str(opts, "topic"));
     s->job = strdup(env->job_name);
     s->markers = dup_or_default(opts_str(opts, "markers"), "%s.ember-markers", s->topic);
-    s->txn_id = dup_or_default(opts_str(opts, "transactional-id"), "ember-%s", env->job_name);
+    char job_id[300]; /* a job's second sink has its own transactional id */
+    snprintf(job_id, sizeof job_id, "%s%s%s", env->job_name,
+             env->sink_id && env->sink_id[0] ? "-" : "", env->sink_id ? env->sink_id : "");
+    s->txn_id = dup_or_default(opts_str(opts, "transactional-id"), "ember-%s", job_id);
     if (!s->topic || !s->job || !s->markers || !s->txn_id)
         return ember_err_set(err, -ENOMEM, "out of memory");
     snprintf(s->what, sizeof s->what, "sink kafka topic %s", s->topic);
     s->n_keys = env->n_key_fields;
+    s->schema = env->rows;
+    s->format = (rowfmt)rowfmt_from_name(opts_str(opts, "format"));
     s->timeout_ms = opts_int(opts, "timeout");
     s->reset = env->reset_output;
     s->ckpt_dir = strdup(env->checkpoint_dir);
@@ -437,17 +447,6 @@ static int ksink_begin(sink *snk, uint64_t batch, uint64_t batch_time_ms, ember_
     return 0;
 }
 
-/* Appends the values of `row` (the first n of them) tab-separated, without
- * the newline text_append_row ends with. */
-static int append_fields(text_buf *b, const ember_record *row, uint32_t n)
-{
-    ember_record part = {n, row->values};
-    int rc = text_append_row(b, &part, '\t');
-    if (!rc)
-        b->len--;
-    return rc;
-}
-
 /* 0 when the row's record fits the size limit; 1 when it does not and went
  * to the dead-letter file (its bytes are dropped from buf); <0 (stop) when
  * it does not and there is no dead-letter file. */
@@ -483,11 +482,11 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
     r->refused = 0;
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
-    if (n_keys && append_fields(&s->buf, row, n_keys))
+    if (n_keys && rowfmt_append_fields(&s->buf, s->format, s->schema, row, n_keys))
         return ember_err_set(err, -ENOMEM, "out of memory");
     r->key_len = s->buf.len - r->key_off;
     r->val_off = s->buf.len;
-    if (append_fields(&s->buf, row, row->n))
+    if (rowfmt_append_fields(&s->buf, s->format, s->schema, row, row->n))
         return ember_err_set(err, -ENOMEM, "out of memory");
     r->val_len = s->buf.len - r->val_off;
     int over = check_size(s, r, err);

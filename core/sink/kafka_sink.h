@@ -12,6 +12,7 @@
 #include "core/kafka/client.h"
 #include "core/kafka/mock.h"
 #include "core/kafka/props.h"
+#include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 #include "core/sink/dead_letter.h"
 #include "core/sink/sink.h"
@@ -71,6 +72,8 @@ typedef struct kafka_sink {
     int dead_on;          /* on-oversize=dead-letter: */
     sink_dead_letter dead;
     int n_keys;
+    const schema *schema; /* of the rows (borrowed from the job): json's names */
+    rowfmt format;        /* of keys and values (format=) */
     int64_t timeout_ms;
     int32_t n_parts;   /* output partitions, fixed for the life of the process */
     int64_t *ends;     /* per partition: offset after this job's last record (-1 unknown) */

@@ -17,6 +17,7 @@
  * ends every wait within 100 ms.
  */
 #include "core/base/log.h"
+#include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 #include "core/sink/sink.h"
 #include "core/sink/sql.h"
@@ -207,24 +208,6 @@ static int setup(pg_sink *p, ember_err *err)
 
 /* ------------------------------------------------------------ a batch */
 
-/* One value in COPY's text format: \N for NULL, \\ \t \n \r escaped. */
-static int copy_value(text_buf *b, const ember_value *v)
-{
-    char num[64];
-    if (v->type == EMBER_NULL)
-        return text_append(b, "\\N", 2);
-    if (v->type != EMBER_STRING)
-        return text_append(b, num, value_format(v, num, sizeof num));
-    for (uint32_t i = 0; i < v->u.s.len; i++) {
-        char c = v->u.s.ptr[i];
-        const char *esc = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
-                        : c == '\r' ? "\\r" : NULL;
-        if (esc ? text_append(b, esc, 2) : text_append(b, &c, 1))
-            return -ENOMEM;
-    }
-    return 0;
-}
-
 static int send_rows(pg_sink *p, int *lost, ember_err *err)
 {
     char sql[16384] = "COPY ember_stage (";
@@ -366,9 +349,9 @@ static int pg_begin(sink *s, uint64_t batch, uint64_t batch_time_ms, ember_err *
 static int pg_write(sink *s, const ember_record *row, ember_err *err)
 {
     pg_sink *p = s->impl;
-    int rc = 0;
-    for (uint32_t i = 0; i < row->n && i < (uint32_t)p->rows->n && !rc; i++)
-        rc = (i && text_append(&p->copy, "\t", 1)) || copy_value(&p->copy, &row->values[i]);
+    /* COPY's text format is the tsv row format */
+    uint32_t n = row->n < (uint32_t)p->rows->n ? row->n : (uint32_t)p->rows->n;
+    int rc = rowfmt_append_fields(&p->copy, ROWFMT_TSV, p->rows, row, n);
     if (rc || text_append(&p->copy, "\n", 1))
         return ember_err_set(err, -ENOMEM, "out of memory");
     p->n_rows++;

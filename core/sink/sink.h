@@ -35,6 +35,10 @@ typedef struct sink_env {
      * starts a new marker sequence owned by this id. */
     const char *checkpoint_id;
     int reset_output;
+    /* "" for the job's one output; in a job with several sinks "NODE.SINK",
+     * which a sink adds to ids it keeps outside the checkpoint (kafka: the
+     * transactional id), so two sinks of a job never share them */
+    const char *sink_id;
 } sink_env;
 
 typedef struct sink_ops {

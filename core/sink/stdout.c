@@ -4,8 +4,13 @@
  * reads back exactly), except window bounds, shown as ISO-8601 UTC; columns
  * as wide as their widest cell in the batch. At-least-once: a batch
  * replayed after a crash prints again.
+ *
+ * With format=csv|tsv|json (core/ops/rowfmt.h) it prints every row in that
+ * format instead, for programs: a header line once before the first row
+ * (csv, tsv), no table, no batch lines, no max-rows.
  */
 #include "core/sink/sink.h"
+#include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 
 #include <errno.h>
@@ -15,6 +20,8 @@
 
 static const opt_def stdout_options[] = {
     {"max-rows", OPT_INT, "20", NULL, "rows shown per batch (the rest are counted)"},
+    {"format", OPT_ENUM, "", ROWFMT_NAMES,
+     "print every row as csv, tsv or json instead of the table (default: the table)"},
     {0},
 };
 
@@ -22,6 +29,8 @@ typedef struct stdout_sink {
     const schema *rows;
     int window_col; /* column of window_start (window_end follows), -1 if none */
     int64_t max_rows;
+    rowfmt format;      /* ROWFMT_PLAIN: the table */
+    int header_done;    /* the csv/tsv header line is out */
     uint64_t batch, written;
     text_buf buf;
 } stdout_sink;
@@ -33,6 +42,7 @@ static int ssink_open(sink *s, const opt_set *opts, const sink_env *env, ember_e
         return ember_err_set(err, -ENOMEM, "out of memory");
     o->rows = env->rows;
     o->max_rows = opts_int(opts, "max-rows");
+    o->format = (rowfmt)rowfmt_from_name(opts_str(opts, "format"));
     /* an aggregating job's rows: key fields, [window_start, window_end,] aggregates */
     int k = env->n_key_fields;
     o->window_col = k > 0 && k + 1 < env->rows->n &&
@@ -73,6 +83,13 @@ static int append_cell(text_buf *b, const ember_value *v, int is_time)
 static int ssink_write(sink *s, const ember_record *row, ember_err *err)
 {
     stdout_sink *o = s->impl;
+    if (o->format != ROWFMT_PLAIN) {
+        int rc = o->header_done ? 0 : rowfmt_append_header(&o->buf, o->format, o->rows);
+        o->header_done = 1;
+        if (rc || rowfmt_append_row(&o->buf, o->format, o->rows, row))
+            return ember_err_set(err, -ENOMEM, "out of memory");
+        return 0;
+    }
     if (o->written++ >= (uint64_t)o->max_rows)
         return 0;
     for (uint32_t i = 0; i < row->n; i++) {
@@ -137,7 +154,11 @@ static void print_table(const stdout_sink *o)
 
 static int ssink_commit(sink *s, uint64_t batch, ember_err *err)
 {
-    print_table(s->impl);
+    stdout_sink *o = s->impl;
+    if (o->format == ROWFMT_PLAIN)
+        print_table(o);
+    else if (o->buf.len && fwrite(o->buf.data, 1, o->buf.len, stdout) != o->buf.len)
+        return ember_err_set(err, -EIO, "stdout: a short write");
     if (fflush(stdout) != 0)
         return ember_err_set(err, -errno, "stdout: %s", strerror(errno));
     return 0;
@@ -154,7 +175,7 @@ static void ssink_close(sink *s)
 
 const sink_ops sink_stdout_ops = {
     .kind = "stdout",
-    .doc = "a readable table per batch on stdout; at-least-once",
+    .doc = "a readable table per batch on stdout, or every row in format=; at-least-once",
     .options = stdout_options,
     .exactly_once = 0,
     .open = ssink_open,

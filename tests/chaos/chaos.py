@@ -1369,6 +1369,144 @@ def scenario_http_kills(rounds):
     return st
 
 
+def write_graph_job(d):
+    with open(d + "/c.job", "w") as f:
+        f.write(f"""job chaos-graph
+batch interval=1ms max-records=150
+checkpoint dir={d}/ckpt every=7 keep=2
+stream a
+source file path={d}/a.csv
+parse csv fields=k,seq:int,ts:int
+watermark ts 2s
+stream b
+source file path={d}/b.csv
+parse csv fields=k,seq:int,ts:int
+watermark ts 2s
+stream u from a, b
+sink file dir={d}/out/raw
+key k
+window tumbling 10s
+aggregate count() as n, sum(seq) as s
+sink file dir={d}/out/win
+stream tot from u
+key k
+aggregate sum(n) as n, count() as windows
+sink file dir={d}/out/tot
+""")
+
+
+def graph_inputs(d, n):
+    """Two sources, event times rising (jitter under the watermark delay)."""
+    rows = {}
+    for name, step in (("a", 97), ("b", 131)):
+        t, out = 0, []
+        for i in range(n):
+            t += rng.randrange(0, 2 * step)
+            out.append(("k%d" % rng.randrange(7), i, t + rng.randrange(0, 1500)))
+        with open("%s/%s.csv" % (d, name), "w") as f:
+            f.write("".join("%s,%d,%d\n" % r for r in out))
+        rows[name] = out
+    return rows
+
+
+def graph_files(d):
+    files = {}
+    for sub in ("raw", "win", "tot"):
+        for name in sorted(os.listdir(d + "/out/" + sub)):
+            if not name.startswith(".") and ".tmp" not in name:
+                files[sub + "/" + name] = open(os.path.join(d, "out", sub, name), "rb").read()
+    return files
+
+
+def graph_check(d, rows, st):
+    """0 lost and 0 duplicated in every sink, against the input."""
+    files = graph_files(d)
+    raw = sorted(l for k, v in files.items() if k.startswith("raw/")
+                 for l in v.decode().splitlines()[1:])
+    want_raw = sorted("%s\t%d\t%d" % r for rs in rows.values() for r in rs)
+    lost = len(set(want_raw) - set(raw)) + max(len(want_raw) - len(raw), 0)
+    dup = max(len(raw) - len(want_raw), 0)
+    win = {}
+    for k, v in files.items():
+        if k.startswith("win/"):
+            for l in v.decode().splitlines()[1:]:
+                r = l.split("\t")
+                if (r[0], r[1]) in win:
+                    dup += 1
+                win[(r[0], r[1])] = (int(r[3]), int(r[4]))
+    want_win = {}
+    for rs in rows.values():
+        for k, seq, ts in rs:
+            c, s = want_win.get((k, str(ts // 10000 * 10000)), (0, 0))
+            want_win[(k, str(ts // 10000 * 10000))] = (c + 1, s + seq)
+    for key, (c, s) in want_win.items():
+        g = win.get(key, (0, 0))
+        lost += max(c - g[0], 0)
+        dup += max(g[0] - c, 0)
+        if g[0] == c and g[1] != s:
+            raise Bad("graph window %s: sum %d, oracle %d" % (key, g[1], s))
+    tot = {}
+    for k, v in sorted(files.items()):
+        if k.startswith("tot/"):
+            for l in v.decode().splitlines()[1:]:
+                r = l.split("\t")
+                tot[r[0]] = (int(r[1]), int(r[2]))
+    want_tot = {}
+    for (k, _), (c, _) in want_win.items():
+        n, w = want_tot.get(k, (0, 0))
+        want_tot[k] = (n + c, w + 1)
+    if tot != want_tot:
+        raise Bad("graph totals %s, oracle %s" % (sorted(tot.items()), sorted(want_tot.items())))
+    return lost, dup, files
+
+
+def scenario_graph(rounds):
+    """Two sources, a union, a raw sink, a windowed aggregate and a chained
+    aggregate of it, with kill -9 at random moments and at every crash
+    failpoint: 0 lost, 0 duplicated, and every sink's files byte-identical
+    to a run without crashes."""
+    st = Stats("graph")
+    ref = tempfile.mkdtemp(prefix="ember-chaos-graph-ref-")
+    d = tempfile.mkdtemp(prefix="ember-chaos-graph-")
+    rows = graph_inputs(ref, 3000)
+    for name in ("a", "b"):
+        shutil.copy("%s/%s.csv" % (ref, name), "%s/%s.csv" % (d, name))
+    write_graph_job(ref)
+    write_graph_job(d)
+    p = subprocess.run([EMBER, "run", ref + "/c.job", "--until-idle", "--drain"],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise Bad("graph: the run without crashes failed: " + p.stderr[-2000:])
+    ignore = []  # a run that ends first still counts as a run
+    i = 0
+    while st.crashes < rounds and st.runs < rounds * 3:
+        if i % 2:
+            kill_randomly(d, st, rng.uniform(0.05, 0.5), ignore)
+        else:
+            point = CRASH_POINTS[(i // 2) % len(CRASH_POINTS)]
+            crash_run(d, st, ignore, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 6))})
+        i += 1
+    p = subprocess.run([EMBER, "run", d + "/c.job", "--until-idle", "--drain"],
+                       capture_output=True, text=True, timeout=300)
+    scan_stderr(p.stderr, st)
+    if p.returncode != 0:
+        raise Bad("graph: the final clean run failed: " + p.stderr[-2000:])
+    lost, dup, files = graph_check(d, rows, st)
+    _, _, ref_files = graph_check(ref, rows, st)
+    read_hits(d, st)
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    if lost or dup:
+        raise Bad("graph: %d records lost, %d duplicated" % (lost, dup))
+    differ = sorted(k for k in set(files) | set(ref_files) if files.get(k) != ref_files.get(k))
+    if differ:
+        raise Bad("graph: %d sink files differ from the run without crashes: %s" % (
+            len(differ), differ[:5]))
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.rmtree(ref, ignore_errors=True)
+    return st
+
+
 def main():
     print("chaos: seed %d (make chaos SEED=%d reproduces), %d crashes asked, ember %s" % (
         SEED, SEED, CRASHES, EMBER))
@@ -1390,6 +1528,7 @@ def main():
         ("postgres", lambda: scenario_postgres_kills(max(share // 3, 6))),
         ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
+        ("graph", lambda: scenario_graph(max(share // 2, 8))),
     ]
     if not SHORT:  # a full run only: its client waits out the restarts
         scenarios.append(("http-kill-9", lambda: scenario_http_kills(max(share // 4, 6))))

@@ -61,8 +61,8 @@ static void check_value(const char *value)
     if (job_load_text("canon", canon, strlen(canon), &b, &err))
         fail_value("the canonical text of an API job does not load", value, a, err.msg);
     if (strcmp(opts_str(&b->source_opts, "path"), value) != 0 ||
-        strcmp(opts_str(&b->sink_opts, "dir"), value) != 0 ||
-        strcmp(opts_str(&b->sink_opts, "ext"), value) != 0)
+        strcmp(opts_str(&b->sinks[0].opts, "dir"), value) != 0 ||
+        strcmp(opts_str(&b->sinks[0].opts, "ext"), value) != 0)
         fail_value("an option value changes through the canonical text", value, a, b->text);
     if (strcmp(a->name, b->name) != 0 || strcmp(or_empty(a->text), or_empty(b->text)) != 0)
         fail_value("the canonical text of an API job changes when loaded", value, a, b->text);

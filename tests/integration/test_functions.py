@@ -119,6 +119,42 @@ sink       stdout
     check("uper" in err and "did you mean 'upper'" in err, "message: %s" % err.strip())
 
 
+def test_aggregates_of_only_nulls_are_null():
+    """sum, min, max and avg of a key whose values are all NULL are NULL
+    (empty in the TSV batch file); count(v) is 0 and count() counts rows."""
+    import random
+    d = tmpdir("functions-nullsum")
+    rnd = random.Random(9)
+    rows = [(k, "" if k == "none" else str(rnd.randrange(-50, 50)) if rnd.random() < 0.8 else "")
+            for k in (rnd.choice(["none", "some", "more"]) for _ in range(500))]
+    write(d + "/in.csv", "".join("%s,%s\n" % r for r in rows))
+    write(d + "/j.job", f"""job nulls
+batch interval=1ms max-records=50
+checkpoint dir={d}/ckpt
+source file path={d}/in.csv
+parse csv fields=k,v:int
+key k
+aggregate count() as n, count(v) as nv, sum(v) as s, min(v) as lo, max(v) as hi, avg(v) as mean
+sink file dir={d}/out
+""")
+    ember("run", d + "/j.job", "--until-idle", check_rc=0)
+    latest = {}
+    for _, _, rs in batch_files(d + "/out"):
+        for r in rs:
+            latest[r[0]] = r
+    for k in ("none", "some", "more"):
+        vals = [int(v) for kk, v in rows if kk == k and v != ""]
+        n = sum(1 for kk, _ in rows if kk == k)
+        if not n:
+            continue
+        want = [k, str(n), str(len(vals))] + (
+            [str(sum(vals)), str(min(vals)), str(max(vals))] if vals else ["", "", ""])
+        check(latest[k][:6] == want, "key %s: %s, want %s" % (k, latest[k][:6], want))
+        if not vals:
+            check(latest[k][6] == "", "avg of only NULLs: %r" % latest[k][6])
+
+
 if __name__ == "__main__":
     main([test_filter_and_select_with_functions, test_count_of_a_field_skips_nulls,
+          test_aggregates_of_only_nulls_are_null,
           test_unknown_function_is_a_load_error_naming_the_column])

@@ -6,7 +6,10 @@ shows up) and ends by itself when the file stops growing; bad usage exits 2,
 a directory that is not a checkpoint exits 1."""
 import json
 import os
+import pty
 import re
+import select
+import signal
 import subprocess
 import time
 
@@ -113,6 +116,50 @@ def test_pipe_follows_the_file_and_ends_by_itself():
     check(rin == 1000, "records in %d after both runs" % rin)
 
 
+def read_pty(fd, want, timeout):
+    """Bytes from the terminal until `want` shows up or timeout (bounded)."""
+    got, end = b"", time.time() + timeout
+    while want not in got and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                got += os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+    return got
+
+
+def test_terminal_redraws_until_q_or_ctrl_c():
+    d = tmpdir("toptty")
+    ember("run", make_job(d, count=800), "--until-idle", check_rc=0)
+    want = str(len(progress(d))).encode()
+    for stop in (b"q", None):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(EMBER, [EMBER, "top", d + "/ckpt", "--interval", "100"])
+        try:
+            out = read_pty(fd, b"batches      " + want, 10)
+            out += read_pty(fd, b"\033[H\033[2J", 2)  # a second frame: it redraws
+            check(out.count(b"\033[H\033[2J") >= 2, "frames on the terminal: %r" % out[-500:])
+            check(b"(q quits)" in out, "the header says how to quit: %r" % out[:300])
+            if stop:
+                os.write(fd, stop)
+            else:
+                os.kill(pid, signal.SIGINT)
+            end, done, status = time.time() + 5, 0, 0
+            while time.time() < end and not done:
+                read_pty(fd, b"\0", 0.1)
+                done, status = os.waitpid(pid, os.WNOHANG)
+            check(done == pid and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+                  "%s: still running or failed (%r)" % (stop or "SIGINT", status))
+            pid = 0
+        finally:
+            if pid:  # a failed check: do not leave it running
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+
+
 def test_usage_and_bad_directories():
     rc, _, err = ember("top")
     check(rc == 2, "no DIR: exit %d" % rc)
@@ -133,4 +180,4 @@ def test_usage_and_bad_directories():
 
 if __name__ == "__main__":
     main([test_once_matches_progress_jsonl, test_pipe_follows_the_file_and_ends_by_itself,
-          test_usage_and_bad_directories])
+          test_terminal_redraws_until_q_or_ctrl_c, test_usage_and_bad_directories])

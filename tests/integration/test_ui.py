@@ -269,26 +269,34 @@ def check_batches_api(port, d):
             check(abs(b["steps_ms"][step] - l[step + "_ms"]) <= 0.0006, "batch %d %s_ms" % (
                 b["batch"], step))
         check(abs(b["processing_ms"] - l["processing_ms"]) <= 0.0006, "processing_ms")
-        check(b["plan"] == [{"partition": 0, "from": prev_end, "to": l["offsets"]["0"]}],
+        check(b["plan"] == [{"source": 0, "partition": 0, "from": prev_end,
+                             "to": l["offsets"]["0"]}],
               "batch %d plan %s" % (b["batch"], b["plan"]))
         prev_end = l["offsets"]["0"]
     status, _, text = http_get(port, "/api/v1/batches?n=3")
     check(status == 200 and len(json.loads(text)["batches"]) == 3, "?n=3")
 
 
-def check_output_api(port, d):
-    status, _, text = http_get(port, "/api/v1/output")
-    sink = json.loads(text)["sinks"][0]
-    check(sink["sink"] == "file" and 0 < len(sink["rows"]) <= 64, "output %s" % text[:200])
+def sink_rows_upto(out, batch):
+    """Every row of a file sink's batch files up to `batch`, comma-separated."""
     rows = []
-    for b in range(1, sink["batch"] + 1):
-        path = f"{d}/out/{b:020d}.tsv"
-        if not os.path.exists(path):
-            path = next(os.path.join(f"{d}/out", n) for n in os.listdir(f"{d}/out")
-                        if n.split(".")[0].isdigit() and int(n.split(".")[0]) == b)
-        body = open(path).read().split("\n")[1:-1]  # header first
-        rows += [r.replace("\t", ",") for r in body]
-    check(sink["rows"] == rows[-len(sink["rows"]):], "newest rows differ from the batch files")
+    names = {int(n.split(".")[0]): n for n in os.listdir(out) if n.split(".")[0].isdigit()}
+    for b in range(1, batch + 1):
+        if b in names:
+            body = open(os.path.join(out, names[b])).read().split("\n")[1:-1]  # header first
+            rows += [r.replace("\t", ",") for r in body]
+    return rows
+
+
+def check_output_api(port, d, outs=("out",)):
+    status, _, text = http_get(port, "/api/v1/output")
+    sinks = json.loads(text)["sinks"]
+    check(len(sinks) == len(outs), "%d sinks, wanted %d" % (len(sinks), len(outs)))
+    for sink, out in zip(sinks, outs):
+        check(sink["sink"] == "file" and 0 < len(sink["rows"]) <= 64, "output %s" % text[:200])
+        rows = sink_rows_upto(os.path.join(d, out), sink["batch"])
+        check(sink["rows"] == rows[-len(sink["rows"]):],
+              "newest rows of %s differ from its batch files" % out)
 
 
 def check_other_apis(port, d):
@@ -484,7 +492,7 @@ def check_page(shown, lines, first):
     if det:
         l = by_batch[det["batch"]]
         prev = max((x["offsets"]["0"] for x in lines if x["batch"] < det["batch"]), default=0)
-        check(det["plan"] == [[0, prev, l["offsets"]["0"]]], "detail plan %s" % det["plan"])
+        check(det["plan"] == [[0, 0, prev, l["offsets"]["0"]]], "detail plan %s" % det["plan"])
         for step in ("wal", "read", "transform", "state", "sink", "commit", "snapshot"):
             check(abs(det["steps"][step] - l[step + "_ms"]) <= 0.0011, "detail %s" % step)
 
@@ -528,6 +536,49 @@ def kafka_lag():
     shutil.rmtree(d)
 
 
+def graph_job():
+    """Two sources and two sinks: lag per source, the newest rows of each sink."""
+    d = tmpdir("ui-graph")
+    counts = (30000, 20000)
+    write(f"{d}/g.job", f"""job ui-graph
+batch interval=100ms max-records=3000
+checkpoint dir={d}/ckpt every=5 keep=2
+stream a
+source generator kind=sensors seed=1 count={counts[0]}
+parse csv fields=sensor,ts:int,temp:float
+sink file dir={d}/out_a
+stream b
+source generator kind=sensors seed=2 count={counts[1]}
+parse csv fields=sensor,ts:int,temp:float
+stream u from a, b
+key sensor
+aggregate count()
+sink file dir={d}/out_u
+""")
+    job = Job(f"{d}/g.job", "127.0.0.1:0")
+    try:
+        port = job.port()
+        wait_batches(d, 4)
+        parts = json.loads(http_get(port, "/api/v1/sources")[2])["sources"][0]["partitions"]
+        check(sorted((p["source"], p["partition"]) for p in parts) == [(0, 0), (1, 0)],
+              "partitions %s" % parts)
+        for p in parts:
+            check(p["end"] == counts[p["source"]] and p["lag"] == p["end"] - p["committed"],
+                  "source %d: %s" % (p["source"], p))
+        offsets = {int(k): v for l in progress(d) for k, v in l["offsets"].items()}
+        for p in parts:  # progress.jsonl's keys carry the source in the top byte
+            check((p["source"] << 24 | p["partition"]) in offsets, "offsets %s" % offsets)
+        check_output_api(port, d, ("out_a", "out_u"))
+        fams = parse_metrics(http_get(port, "/metrics")[2])
+        for p in parts:
+            check(value(fams, "ember_source_lag_records", source=p["source"], partition=0) >= 0,
+                  "lag metric of source %d" % p["source"])
+    finally:
+        job.stop()
+    check(job.p.returncode == 0, "the job exited %s" % job.p.returncode)
+    shutil.rmtree(d)
+
+
 def ui_dir_command():
     d = tmpdir("ui-dir")
     write(f"{d}/j.job", job_text(d))
@@ -556,4 +607,4 @@ def ui_dir_command():
 
 if __name__ == "__main__":
     main([bad_listen_is_usage, api_and_metrics_equal_progress, request_errors, page_in_browser,
-          kafka_lag, ui_dir_command])
+          kafka_lag, graph_job, ui_dir_command])

@@ -238,14 +238,21 @@ START_TEST(empty_and_all_null_give_null)
 
     acc_init(&g_l, s);
     ck_assert_int_eq(result(s, A_COUNT).u.i, 0);
-    for (int i = A_MIN_I; i <= A_AVG_F; i++)
+    for (int i = A_SUM_I; i <= A_AVG_F; i++) /* SQL: sum of no value is NULL too */
         ck_assert_int_eq(result(s, i).type, EMBER_NULL);
     acc_add(&g_l, s, &rec);
     acc_add(&g_l, s, &rec);
     ck_assert_int_eq(result(s, A_COUNT).u.i, 2);
-    ck_assert_int_eq(result(s, A_SUM_I).u.i, 0);
-    for (int i = A_MIN_I; i <= A_AVG_F; i++)
+    for (int i = A_SUM_I; i <= A_AVG_F; i++)
         ck_assert_int_eq(result(s, i).type, EMBER_NULL);
+    /* the encoded all-NULL sums decode as NULL again */
+    uint8_t enc[1 << 16];
+    acc_slot back[ACC_MAX_SLOTS];
+    ember_err err = {0};
+    size_t n = acc_encode(&g_l, s, enc);
+    ck_assert_int_eq(acc_decode(&g_l, enc, n, back, &err), 0);
+    ck_assert_int_eq(result(back, A_SUM_I).type, EMBER_NULL);
+    ck_assert_int_eq(result(back, A_SUM_F).type, EMBER_NULL);
 
     /* merging an all-NULL accumulator into a set one changes nothing */
     acc_slot t[ACC_MAX_SLOTS];
@@ -257,8 +264,42 @@ START_TEST(empty_and_all_null_give_null)
     ck_assert_int_eq(result(t, A_COUNT).u.i, 3);
     ck_assert_int_eq(result(t, A_MIN_I).u.i, -5);
     ck_assert_int_eq(result(t, A_MAX_I).u.i, -5);
+    ck_assert_int_eq(result(t, A_SUM_I).u.i, -5);
+    ck_assert(result(t, A_SUM_F).u.f == 2.5);
     ck_assert(result(t, A_MIN_F).u.f == 2.5);
     ck_assert(result(t, A_AVG_F).u.f == 2.5);
+}
+END_TEST
+
+/* Retracting a record takes back what adding it did (count, sum, avg), also
+ * in a delta that starts with the retraction; merged into a state holding
+ * the record, the delta of "retract r, add r2" leaves what adding r2 alone
+ * would have. */
+START_TEST(retract_takes_a_record_back)
+{
+    acc_slot st[ACC_MAX_SLOTS], only2[ACC_MAX_SLOTS], delta[ACC_MAX_SLOTS];
+    ember_value v1[N_FIELDS] = {{.type = EMBER_STRING}, {.type = EMBER_INT, .u.i = 7},
+                                {.type = EMBER_FLOAT, .u.f = 1.5}};
+    ember_value v2[N_FIELDS] = {{.type = EMBER_STRING}, {.type = EMBER_INT, .u.i = -3},
+                                {.type = EMBER_FLOAT, .u.f = 4.0}};
+    ember_record r1 = {N_FIELDS, v1}, r2 = {N_FIELDS, v2};
+    acc_init(&g_l, st);
+    acc_add(&g_l, st, &r1);
+    acc_init(&g_l, only2);
+    acc_add(&g_l, only2, &r2);
+    acc_init(&g_l, delta);
+    acc_retract(&g_l, delta, &r1);
+    acc_add(&g_l, delta, &r2);
+    acc_merge(&g_l, st, delta);
+    for (int i = A_COUNT; i <= A_SUM_F; i++) {
+        ember_value a = result(st, i), b = result(only2, i);
+        ck_assert_int_eq(a.type, b.type);
+        ck_assert_msg(a.type == EMBER_INT ? a.u.i == b.u.i : a.u.f == b.u.f,
+                      "aggregate %d differs", i);
+    }
+    ck_assert_int_eq(result(st, A_SUM_I).u.i, -3);
+    ck_assert(result(st, A_AVG_F).u.f == 4.0);
+    ck_assert_int_eq(result(st, A_COUNT).u.i, 1);
 }
 END_TEST
 
@@ -386,6 +427,7 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, aggregates_match_brute_force);
     tcase_add_test(tc, merge_of_splits_equals_whole);
     tcase_add_test(tc, empty_and_all_null_give_null);
+    tcase_add_test(tc, retract_takes_a_record_back);
     tcase_add_test(tc, count_of_a_field_skips_nulls);
     tcase_add_test(tc, int_sum_wraps_without_overflow_trap);
     tcase_add_test(tc, codec_round_trips);

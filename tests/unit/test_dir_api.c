@@ -9,7 +9,7 @@
  * byte-identical before and after (the API never writes). One case reads
  * the API while the job runs.
  */
-#include "ui/dir_api.h"
+#include "tests/unit/dir_fixture.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -33,8 +33,6 @@
 static char g_tmp[PATH_MAX], g_ckpt[PATH_MAX + 16];
 static long g_file_bytes;
 static long g_line_end[N_RECORDS]; /* byte offset after record i */
-
-static void quiet(ember_log_level level, const char *line, void *user) {}
 
 /* The oracle: count and sum of v for key k over the first n records. */
 static void oracle(int k, int n, long *count, long *sum)
@@ -61,23 +59,7 @@ static void write_job(const char *dir, const char *ckpt, const char *extra)
     fclose(f);
 }
 
-/* 0 when the job ran to its end (the input read, idle). */
-static int run_job(const char *dir)
-{
-    char path[PATH_MAX + 32];
-    ember_job *job = NULL;
-    ember_err err = {0};
-    snprintf(path, sizeof path, "%s/j.job", dir);
-    ember_run_opts o = {.until_idle = 1};
-    int rc = ember_job_load_file(path, &job, &err) || ember_job_run(job, &o, &err);
-    if (rc)
-        fprintf(stderr, "test_dir_api: %s\n", err.msg);
-    ember_job_free(job);
-    return rc;
-}
-
-/* The input file, then the job run in a child of its own: RocksDB's thread
- * pools must not exist in the process that forks the test cases. */
+/* The input file, then the job. */
 static int build(void)
 {
     char path[PATH_MAX + 32];
@@ -92,14 +74,7 @@ static int build(void)
     g_file_bytes = ftell(f);
     fclose(f);
     write_job(g_tmp, g_ckpt, "");
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        ember_set_log(quiet, NULL);
-        _exit(run_job(g_tmp) ? 1 : 0);
-    }
-    int st = 0;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+    return run_in_child(g_tmp);
 }
 
 /* Runs once for the test case, in the parent: the checkpoint every case reads. */
@@ -118,19 +93,6 @@ static void remove_checkpoint(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Calls the API; returns the parsed body (caller decrefs) and the status. */
-static json_t *api_in(const char *dir, const char *route, const char *query, int *status)
-{
-    text_buf out = {0};
-    *status = ui_dir_api(dir, route, query, &out);
-    json_error_t e;
-    json_t *j = json_loadb(out.data ? out.data : "", out.len, 0, &e);
-    ck_assert_msg(j != NULL, "%s?%s: not JSON (%s): %.*s", route, query ? query : "", e.text,
-                  (int)out.len, out.data ? out.data : "");
-    text_free(&out);
-    return j;
-}
-
 static json_t *api(const char *route, const char *query, int want_status)
 {
     int status;
@@ -142,13 +104,6 @@ static json_t *api(const char *route, const char *query, int want_status)
         ck_assert_msg(json_is_string(json_object_get(j, "error")), "%s: no error: %s", route, text);
     free(text);
     return j;
-}
-
-static long jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
-    return (long)json_integer_value(v);
 }
 
 START_TEST(history_is_the_last_n_batches_of_progress_jsonl)
@@ -380,6 +335,12 @@ START_TEST(bad_requests_get_4xx)
     json_decref(api("history", "=5", 400));
     json_decref(api("status", "n=1", 400));
     json_decref(api("wal", "from=abc", 400));
+    int status;
+    json_t *missing = api_in("/nonexistent/ember-dir", "history", NULL, &status);
+    ck_assert_int_eq(status, 500);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(missing, "error")),
+                                 "/nonexistent/ember-dir"));
+    json_decref(missing);
     /* an error names the parameter */
     json_t *j = api("state/scan", "limit=zero", 400);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "error")), "limit"));
@@ -472,6 +433,99 @@ START_TEST(a_damaged_snapshot_is_reported_damaged)
 }
 END_TEST
 
+/* A small deterministic generator (xorshift64*) for the fuzz case. */
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(uint64_t n)
+{
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return (g_rng * 0x2545f4914f6cdd1dull) % n;
+}
+
+/* A random value: a number, a word, an escape (good or bad), raw bytes. */
+static void random_value(char *buf, size_t cap)
+{
+    static const char *const pieces[] = {"0", "1", "3", "9", "10000", "10001", "-1", "live", "k0",
+                                         "k1", "%", "%2", "%zz", "%41", "%00", "%ff", "+", "&",
+                                         "=", "\xff", "18446744073709551616", "aggregate", ""};
+    size_t n = 0;
+    for (uint64_t k = rnd(4); k-- > 0 && n + 24 < cap;)
+        n += (size_t)snprintf(buf + n, cap - n, "%s", pieces[rnd(sizeof pieces / sizeof *pieces)]);
+    if (rnd(8) == 0 && n + 2 < cap) /* a byte that is not UTF-8 */
+        buf[n++] = (char)(0x80 + rnd(0x80));
+    buf[n] = '\0';
+}
+
+START_TEST(random_routes_and_queries_get_a_status_and_json)
+{
+    static const char *const routes[] = {"history", "status", "state/operators", "state/get",
+                                         "state/scan", "snapshots", "wal", "diff", "",
+                                         "state/", "history/", "../etc", "state/get/x"};
+    static const char *const names[] = {"n", "op", "key", "prefix", "limit", "snapshot",
+                                        "from", "a", "b", "x", ""};
+    for (int i = 0; i < 1500; i++) {
+        char query[512], value[128];
+        size_t n = 0;
+        for (uint64_t k = rnd(5); k-- > 0;) {
+            random_value(value, sizeof value);
+            n += (size_t)snprintf(query + n, sizeof query - n, "%s%s%s%s", n ? "&" : "",
+                                  names[rnd(sizeof names / sizeof *names)], rnd(6) ? "=" : "",
+                                  value);
+        }
+        query[n] = '\0';
+        const char *route = routes[rnd(sizeof routes / sizeof *routes)];
+        if (!strcmp(route, "snapshots") || !strcmp(route, "diff"))
+            route = rnd(4) ? "history" : route; /* the slow ones (verification) less often */
+        int status;
+        json_t *j = api_in(g_ckpt, route, query, &status);
+        ck_assert_msg(status == 200 || status == 400 || status == 404, "%s?%s: %d", route, query,
+                      status);
+        ck_assert(status == 200 || json_is_string(json_object_get(j, "error")));
+        json_decref(j);
+    }
+}
+END_TEST
+
+/* Callers on several threads at once: each call opens what it reads. */
+static void *reader(void *arg)
+{
+    static const char *const calls[][2] = {
+        {"status", ""}, {"state/scan", "limit=5"}, {"history", "n=4"}, {"state/get", "key=k03"},
+        {"wal", "limit=3"}, {"state/operators", ""}};
+    intptr_t bad = 0;
+    for (int i = 0; i < 30; i++) {
+        text_buf out = {0};
+        size_t c = (size_t)(i + (intptr_t)arg) % (sizeof calls / sizeof calls[0]);
+        bad += ui_dir_api(g_ckpt, calls[c][0], calls[c][1], &out) != 200;
+        text_free(&out);
+    }
+    return (void *)bad;
+}
+
+START_TEST(calls_from_several_threads_at_once)
+{
+    pthread_t t[4];
+    for (intptr_t i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, reader, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        ck_assert_int_eq((int)(intptr_t)bad, 0);
+    }
+}
+END_TEST
+
+START_TEST(an_error_keeps_what_out_held_before)
+{
+    text_buf out = {0};
+    ck_assert_int_eq(text_append(&out, "HEAD", 4), 0);
+    ck_assert_int_eq(ui_dir_api(g_ckpt, "history", "n=zero", &out), 400);
+    ck_assert_int_eq(memcmp(out.data, "HEAD{\"error\"", 12), 0);
+    text_free(&out);
+}
+END_TEST
+
 /* ------------------------------------------------------ while the job runs */
 
 static void *run_thread(void *arg)
@@ -491,6 +545,7 @@ START_TEST(status_works_while_the_job_runs)
     snprintf(path, sizeof path, "cp '%s/in.csv' '%s/in.csv'", g_tmp, dir);
     ck_assert_int_eq(system(path), 0);
     write_job(dir, ckpt, "");
+    ember_set_log(quiet, NULL);
     ember_job *job = NULL;
     ember_err err = {0};
     snprintf(path, sizeof path, "%s/j.job", dir);
@@ -535,6 +590,9 @@ static Suite *dir_api_suite(void)
     tcase_add_test(tc, bad_requests_get_4xx);
     tcase_add_test(tc, nothing_is_written_into_the_directory);
     tcase_add_test(tc, a_damaged_snapshot_is_reported_damaged);
+    tcase_add_test(tc, random_routes_and_queries_get_a_status_and_json);
+    tcase_add_test(tc, calls_from_several_threads_at_once);
+    tcase_add_test(tc, an_error_keeps_what_out_held_before);
     tcase_add_test(tc, status_works_while_the_job_runs);
     suite_add_tcase(s, tc);
     return s;

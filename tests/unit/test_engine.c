@@ -160,7 +160,7 @@ static ember_job *fake_job(const char *every)
     ck_assert_int_eq(ember_job_parse(job, "csv", parse, 1, &err), 0);
     ck_assert_int_eq(ember_job_sink(job, "stdout", NULL, 0, &err), 0);
     job->source = &fake_source; /* options were bound by the generator: ignored */
-    job->sink = &fake_sink;
+    job->sinks[0].ops = &fake_sink;
     return job;
 }
 

@@ -67,7 +67,7 @@ START_TEST(valid_file_builds_the_pipeline)
     ck_assert_int_eq(job->output.n, 4);
     ck_assert_str_eq(job->output.f[1].name, "count");
     ck_assert_str_eq(job->output.f[2].name, "avg_temp_f");
-    ck_assert_str_eq(job->sink->kind, "file");
+    ck_assert_str_eq(job->sinks[0].ops->kind, "file");
     ember_job_free(job);
 }
 END_TEST
@@ -161,8 +161,12 @@ END_TEST
 START_TEST(steps_out_of_order)
 {
     expect_error("job x\nparse csv fields=a\n", 2, 7, "needs a 'source'");
+    expect_error("job x\nsource generator kind=ads\nfilter line != \"\"\nparse csv fields=a\n", 4,
+                 7, "'parse' cannot come after 'filter/select'");
+    /* after a sink the stream goes on (fan-out): the step is typed against
+     * the rows at that sink, here the one field "line" */
     expect_error("job x\nsource generator kind=ads\nsink stdout\nkey user_id\n", 4, 5,
-                 "cannot come after");
+                 "unknown field 'user_id'");
 }
 END_TEST
 
@@ -359,8 +363,8 @@ START_TEST(quoted_values_are_written_back_quoted)
                          "sink file dir=\"/tmp/out put\" ext=\"t sv\"\n");
     ck_assert_str_eq(opt_value(&job->source_opts, "path"), "/tmp/my data/in.csv");
     ck_assert_str_eq(job->dead_letter_path, "/tmp/bad x");
-    ck_assert_str_eq(opt_value(&job->sink_opts, "dir"), "/tmp/out put");
-    ck_assert_str_eq(opt_value(&job->sink_opts, "ext"), "t sv");
+    ck_assert_str_eq(opt_value(&job->sinks[0].opts, "dir"), "/tmp/out put");
+    ck_assert_str_eq(opt_value(&job->sinks[0].opts, "ext"), "t sv");
     ck_assert_ptr_nonnull(strstr(job->text, "path=\"/tmp/my data/in.csv\""));
     ember_job_free(job);
 }
@@ -379,7 +383,7 @@ START_TEST(hash_inside_quotes_is_not_a_comment)
                                       "sink file dir=/tmp/o#not-part-of-it\n");
     ck_assert_str_eq(job->name, "h");
     ck_assert_str_eq(opt_value(&job->source_opts, "path"), "/tmp/run#1/in.csv");
-    ck_assert_str_eq(opt_value(&job->sink_opts, "dir"), "/tmp/o");
+    ck_assert_str_eq(opt_value(&job->sinks[0].opts, "dir"), "/tmp/o");
     ck_assert_ptr_nonnull(strstr(job->text, "filter    sensor != \"#x\" and sensor != 'y#'\n"));
     ck_assert_ptr_nonnull(strstr(job->text, "path=\"/tmp/run#1/in.csv\"\n"));
     ember_job_free(job);
@@ -394,7 +398,7 @@ START_TEST(quotes_inside_bare_values_are_text)
                                       "source file path=/tmp/o'brien\"s.csv # it's a comment\n"
                                       "sink file dir=/tmp/o ext=t'v\n");
     ck_assert_str_eq(opt_value(&job->source_opts, "path"), "/tmp/o'brien\"s.csv");
-    ck_assert_str_eq(opt_value(&job->sink_opts, "ext"), "t'v");
+    ck_assert_str_eq(opt_value(&job->sinks[0].opts, "ext"), "t'v");
     ember_job_free(job);
     expect_error("job x\nsource file path=\"/tmp/a b\n", 2, 13, "unterminated");
 }

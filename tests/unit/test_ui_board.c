@@ -29,8 +29,10 @@ static double sched_ms(int i)
 
 static void publish(ui_board *b, int i)
 {
-    ember_range_info r = {0, (uint64_t)i * 10, (uint64_t)i * 10 + 10};
-    ember_partition_info p = {0, (uint64_t)i * 10 + 10, 5000, 1};
+    ember_range_info r = {.from = (uint64_t)i * 10, .to = (uint64_t)i * 10 + 10};
+    ember_partition_info p = {.committed = (uint64_t)i * 10 + 10, .end = 5000, .has_end = 1};
+    const char *rows[] = {"a,1", "b,2"};
+    ember_sink_info s = {.kind = "file", .stream = "t", .rows = rows, .n_rows = 2};
     ember_batch_info in = {.job_name = "t",
                            .job_text = "job t\naggregate count()\n",
                            .dir = "/x",
@@ -47,7 +49,9 @@ static void publish(ui_board *b, int i)
                            .partitions = &p,
                            .n_partitions = 1,
                            .last_error = "",
-                           .last_snapshot_batch = (uint64_t)(i / 5 * 5)};
+                           .last_snapshot_batch = (uint64_t)(i / 5 * 5),
+                           .sinks = &s,
+                           .n_sinks = 1};
     board_publish(&in, b);
 }
 
@@ -66,6 +70,13 @@ START_TEST(history_keeps_the_newest_in_order)
     ck_assert_uint_eq(got, UI_HISTORY);
     ck_assert_uint_eq(rows[0].batch, (uint64_t)(n - UI_HISTORY + 1));
     ck_assert_uint_eq(rows[0].ranges[0].from, rows[0].batch * 10);
+    ui_sink *sinks = malloc(UI_SINKS * sizeof *sinks);
+    uint64_t batch = 0;
+    ck_assert_uint_eq(board_read_sinks(b, sinks, &batch), 1);
+    ck_assert_uint_eq(batch, (uint64_t)n);
+    ck_assert_uint_eq(sinks[0].n_rows, 2);
+    ck_assert_str_eq(sinks[0].rows[1], "b,2");
+    free(sinks);
     free(rows);
     board_free(b);
 }
@@ -146,7 +157,8 @@ START_TEST(metrics_buckets_are_cumulative)
     }
     ck_assert_double_eq(sample(out.data, "ember_processing_seconds_bucket{le=\"0.1\"}"), le_100ms);
     ck_assert_double_eq(sample(out.data, "ember_processing_seconds_bucket{le=\"1\"}"), le_1s);
-    ck_assert_double_eq(sample(out.data, "ember_source_lag_records{partition=\"0\"}"), 5000 - 410);
+    ck_assert_double_eq(sample(out.data, "ember_source_lag_records{source=\"0\",partition=\"0\"}"),
+                        5000 - 410);
     ck_assert_ptr_nonnull(strstr(out.data, "# TYPE ember_processing_seconds histogram\n"));
     text_free(&out);
     board_free(b);

@@ -130,10 +130,11 @@ async function drawDetail(b) {
                 el('em', {class: 'ms'}, ms.toFixed(3) + ' ms')));
   }
   const plan = el('table', {class: 'grid', id: 'detail-plan'},
-                  el('thead', {}, el('tr', {}, el('th', {}, 'partition'), el('th', {}, 'from'),
-                                     el('th', {}, 'to'))));
+                  el('thead', {}, el('tr', {}, el('th', {}, 'source'), el('th', {}, 'partition'),
+                                     el('th', {}, 'from'), el('th', {}, 'to'))));
   const body = el('tbody');
-  for (const r of await planOf(b)) body.append(el('tr', {}, el('td', {}, r.partition), el('td', {}, r.from),
+  for (const r of await planOf(b)) body.append(el('tr', {}, el('td', {}, r.source || 0),
+                                         el('td', {}, r.partition), el('td', {}, r.from),
                                          el('td', {}, r.to)));
   plan.append(body);
   d.append(el('div', {}, 'records ' + b.records_in + ', rows ' + b.rows + ', state keys ' +
@@ -186,7 +187,7 @@ async function refreshBatch(st) {
   drawGraph(st.job_text, st.last_batch);
   drawBatches();
   const parts = src.sources.length ? src.sources[0].partitions : [];
-  fillTable('sources', parts.map(p => [p.partition, p.committed, p.end === null ? '-' : p.end,
+  fillTable('sources', parts.map(p => [p.source, p.partition, p.committed, p.end === null ? '-' : p.end,
                                        p.lag === null ? '-' : p.lag]));
   fillTable('operators', ops.operators.map(o => [o.name, o.state_keys, o.state_bytes]));
   if (snaps.last_snapshot_batch !== lastSnap) {
@@ -196,9 +197,10 @@ async function refreshBatch(st) {
   fillTable('wal', snaps.wal_segments.map(w => [w.name, w.bytes]));
   setText('snapinfo', 'every ' + snaps.every + ' batches; taken by this run ' + snaps.snapshots_taken +
           (snaps.last_snapshot_ms ? ', newest in ' + fmt(snaps.last_snapshot_ms) + ' ms' : ''));
-  const sink = out.sinks[0];
-  setText('output-info', sink ? sink.sink + ', up to batch ' + sink.batch : '');
-  setText('output', sink ? sink.rows.join('\n') : '');
+  const first = out.sinks[0];
+  setText('output-info', first ? out.sinks.length + ' sink(s), up to batch ' + first.batch : '');
+  setText('output', out.sinks.map(s => '# sink ' + s.index + ': ' + s.sink + ' (stream ' + s.stream + ')\n' +
+                                  s.rows.join('\n')).join('\n'));
 }
 
 function drawSnapshots(list) {
@@ -244,7 +246,9 @@ async function pollDir() {
   drawStats();
   document.getElementById('graph').textContent = 'the job graph shows while the job runs (ember run --ui)';
   drawBatches();
-  fillTable('sources', Object.entries(c.offsets).map(([p, o]) => [p, o, '-', '-']));
+  // offsets' keys are tagged partitions: the source's number in the top byte
+  fillTable('sources', Object.entries(c.offsets).map(([p, o]) => [Number(p) >>> 24, Number(p) & 0xffffff,
+                                                                  o, '-', '-']));
   fillTable('operators', ops.map(o => [o.op, o.keys, o.bytes]));
   drawSnapshots(snaps);
   fillTable('wal', st.wal.segments.map(w => [w.name, w.bytes]));
