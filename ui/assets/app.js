@@ -239,7 +239,10 @@ async function pollDir() {
     get('/api/v1/dir/state/operators'), get('/api/v1/dir/snapshots')]);
   batches = hist.map(fromHistory);
   const total = k => batches.reduce((a, b) => a + (b[k] || 0), 0);
-  setText('total-batches', batches.length + ' (shown)');
+  for (const id of ['total-batches', 'total-records-in', 'total-rows'])  // over the batches shown
+    document.getElementById(id).previousElementSibling.textContent =
+      document.getElementById(id).previousElementSibling.textContent.replace('this run', 'shown');
+  setText('total-batches', batches.length);
   setText('total-records-in', total('records_in'));
   setText('total-rows', total('rows'));
   setText('total-bad', total('bad_records'));
