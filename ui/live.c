@@ -12,7 +12,6 @@
 struct ui_live {
     ui_board *board;
     ui_server *server;
-    char op[32]; /* the job's stateful step, found in its text at the first batch */
 };
 
 static const char *const NO_ARGS[] = {NULL};
@@ -23,21 +22,21 @@ static const char *const BATCH_ARGS[] = {"n", NULL};
 static const char *operator_name(ui_live *l)
 {
     static const char *const kinds[] = {"aggregate", "dedupe", "join", NULL};
-    if (l->op[0])
-        return l->op;
+    const char *found = "state"; /* a static string: requests run on several threads */
     char *text = malloc(UI_TEXT_BYTES), dir[8];
     if (!text)
-        return "state";
+        return found;
     board_read_job(l->board, text, UI_TEXT_BYTES, dir, sizeof dir);
-    for (const char *line = text; *line && !l->op[0]; line = strchr(line, '\n') + 1) {
-        for (int k = 0; kinds[k] && !l->op[0]; k++)
+    const char *line = text;
+    while (line && !strcmp(found, "state")) {
+        for (int k = 0; kinds[k]; k++)
             if (!strncmp(line, kinds[k], strlen(kinds[k])))
-                snprintf(l->op, sizeof l->op, "%s", kinds[k]);
-        if (!strchr(line, '\n'))
-            break;
+                found = kinds[k];
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
     }
     free(text);
-    return l->op[0] ? l->op : "state";
+    return found;
 }
 
 /* ?n=N: 1..UI_HISTORY, default 100; 0 on a bad value. */

@@ -184,7 +184,7 @@ static int start_daemon(ui_server *s, uint32_t addr_be, uint16_t port, ember_err
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)MEMORY_BYTES, MHD_OPTION_END);
+        (size_t)MEMORY_BYTES, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)UI_THREADS, MHD_OPTION_END);
     if (!s->d) {
         char a[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &addr_be, a, sizeof a);

@@ -1,6 +1,8 @@
 /*
  * server: the status page's HTTP server over libmicrohttpd, on MHD's own
- * polling thread, so nothing it does runs on the batch cycle's thread.
+ * polling threads (a pool of UI_THREADS), so nothing it does runs on the
+ * batch cycle's thread and one slow answer (a snapshot verify, a diff)
+ * holds up only its own thread's connections.
  * GET only (else 405); the path is only ever compared with the route
  * table's names, never used to open anything; queries are handed to the
  * route as at most UI_MAX_ARGS decoded key=value pairs (more: 400).
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 #define UI_MAX_ARGS 8
+#define UI_THREADS  4
 
 typedef struct ui_query {
     const char *key[UI_MAX_ARGS];
@@ -34,7 +37,8 @@ EMBER_MUST_CHECK int ui_query_encode(const ui_query *q, text_buf *out);
 int ui_query_only(const ui_query *q, const char *const *allowed);
 
 /* Answers one GET: fills out and *content_type (a static string), returns
- * the HTTP status. Called on the server's thread, one request at a time. */
+ * the HTTP status. Called on the server's threads, several at a time:
+ * routes must be thread-safe. */
 typedef int (*ui_route_fn)(void *ctx, const char *path, const ui_query *q, text_buf *out,
                            const char **content_type);
 
