@@ -19,5 +19,6 @@ int cmd_restore(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_reference(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 
 #endif

@@ -394,6 +394,7 @@ static int write_tap(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
             if (idx[i] != tap || sign[i] < 0)
                 continue;
             rc = n->snk[k].ops->write(&n->snk[k], &rows[i], err);
+            recent_add(&n->recent[k], &rows[i]);
             ++*rows_out;
         }
     }
@@ -409,6 +410,7 @@ static int write_rows(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
         if (n->out.sign[i] < 0)
             continue; /* a retraction is for the aggregates downstream */
         rc = n->snk[k].ops->write(&n->snk[k], &n->out.rows[i], err);
+        recent_add(&n->recent[k], &n->out.rows[i]);
         ++*rows_out;
     }
     return rc;
@@ -544,6 +546,10 @@ static int step_snapshot(engine *e, batch_ctx *b, ember_err *err)
         return 0;
     int rc = snap_create(e->dir, e->st, b->batch, b->time_ms, e->last.ends, e->last.n_ends,
                          e->job_hash, err);
+    if (!rc) {
+        e->snapshots_taken++;
+        e->last_snapshot = b->batch;
+    }
     if (!rc)
         rc = snap_prune(e->dir, (size_t)job->snapshot_keep, &oldest, err);
     /* Replay after a restore starts at oldest+1: its PLAN must survive. */

@@ -13,6 +13,7 @@
  *   close    everything opened, in reverse
  */
 #include "checkpoint/ckdir.h"
+#include "checkpoint/snapshot.h"
 #include "core/base/array.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
@@ -226,14 +227,22 @@ static int engine_open(engine *e, recovery *r, ember_err *err)
     if ((rc = open_side_outputs(e, r, err)) || (rc = report_open(e, err)) ||
         (rc = open_plugins(e, err)) || (rc = open_tables(e, err)))
         return rc;
+    e->last_snapshot = snap_newest(e->dir);
+    for (int i = 0; e->opts.on_batch && i < e->n_nodes && !rc; i++)
+        for (int k = 0; k < e->nodes[i].job->n_sinks && !rc; k++)
+            rc = recent_open(&e->nodes[i].recent[k], err);
+    if (rc)
+        return rc;
     return open_operators(e, err);
 }
 
 static void node_close(engine *e, node_rt *n)
 {
-    for (int k = 0; k < n->job->n_sinks; k++)
+    for (int k = 0; k < n->job->n_sinks; k++) {
         if (n->snk_open[k])
             n->snk[k].ops->close(&n->snk[k]);
+        recent_close(&n->recent[k]);
+    }
     if (n->src_open)
         n->src.ops->close(&n->src);
     for (int s = 0; e->tables_open && s < n->job->n_steps; s++) {
@@ -368,6 +377,8 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
                "(on-data-loss=skip)", skipped);
     if (!rc)
         rc = restore_sources(e, err);
+    e->recovery_ms = r->n_pending ? em_mono_ms() - t0 : 0;
+    e->replayed = r->n_pending;
     if (!rc && r->n_pending)
         em_log(EMBER_LOG_INFO, "recovery: replayed %zu batch%s (%" PRIu64 " records) in %.0f ms",
                r->n_pending, r->n_pending == 1 ? "" : "es", records, em_mono_ms() - t0);

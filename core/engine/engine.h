@@ -11,6 +11,7 @@
 #include "core/base/clock.h"
 #include "checkpoint/wal.h"
 #include "core/engine/rate.h"
+#include "core/engine/recent.h"
 #include "core/engine/transform.h"
 #include "core/job/job.h"
 #include "state/dedupe.h"
@@ -84,8 +85,10 @@ typedef struct node_rt {
     uint64_t *range_first; /* per range, the batch's first line from it */
     size_t n_range_first, range_first_cap;
 
-    /* its sinks, each with the meta key of its marker */
+    /* its sinks, each with the meta key of its marker and the ring of its
+     * newest rows (off without ember_run_opts.on_batch) */
     sink snk[JOB_MAX_SINKS];
+    recent_rows recent[JOB_MAX_SINKS];
     int snk_open[JOB_MAX_SINKS];
     char snk_meta[JOB_MAX_SINKS][96];
 
@@ -146,6 +149,12 @@ typedef struct engine {
      * fsync and keep the WAL (a power cut replays them again from their
      * PLANs); the last replayed commit syncs them all. */
     int replay_nosync;
+
+    /* for ember_run_opts.on_batch (report.c) */
+    double recovery_ms;       /* this run's replay */
+    uint64_t replayed;        /* batches it re-executed */
+    uint64_t snapshots_taken; /* by this run */
+    uint64_t last_snapshot;   /* newest snapshot's batch, 0 = none */
 } engine;
 
 /* cycle.c: runs one batch, new (b->replay = 0: plan and WAL first) or
@@ -175,7 +184,10 @@ void side_close(side_output *s);
 
 /* report.c: the progress line and progress.jsonl. */
 EMBER_MUST_CHECK int report_open(engine *e, ember_err *err);
+/* Also hands the batch to opts.on_batch, when set. */
 void report_batch(engine *e, const batch_ctx *b);
+/* publish.c: the batch as an ember_batch_info to opts.on_batch (if set). */
+void publish_batch(engine *e, const batch_ctx *b, uint64_t keys, uint64_t bytes);
 
 
 #endif

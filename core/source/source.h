@@ -109,6 +109,10 @@ typedef struct source_ops {
      * range r lives, e.g. "in.csv:2" or "topic t partition 0 offset 41".
      * 0 when buf was filled. Called on error paths only. */
     int (*locate)(source *src, const src_range *r, uint64_t index, char *buf, size_t cap);
+    /* Optional, for lag: the end of the partition's input now (Kafka's high
+     * watermark as last fetched, a file's size), without waiting on the
+     * network. 0 when *end was set, -1 when the source cannot tell. */
+    int (*end_offset)(source *src, uint32_t partition, uint64_t *end);
     void (*close)(source *src);
 } source_ops;
 
