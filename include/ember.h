@@ -289,6 +289,74 @@ EMBER_API EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind,
 EMBER_API EMBER_MUST_CHECK int ember_job_load_file(const char *path, ember_job **out,
                                                    ember_err *err);
 
+/* ---------------------------------------------------------------- batch reports */
+
+/* One source partition after a batch: the committed end offset and, when the
+ * source can tell (Kafka's cached high watermark, a file's size, a bounded
+ * generator), the end of its input, so lag = end - committed. */
+typedef struct ember_partition_info {
+    uint32_t source; /* the source's number in the job (0 for the first or only one) */
+    uint32_t partition;
+    uint64_t committed;
+    uint64_t end; /* valid when has_end */
+    int has_end;
+} ember_partition_info;
+
+/* One planned input range of the batch, half-open [from, to). */
+typedef struct ember_range_info {
+    uint32_t source; /* as in ember_partition_info */
+    uint32_t partition;
+    uint64_t from, to;
+} ember_range_info;
+
+/* One sink and the newest rows it received. */
+typedef struct ember_sink_info {
+    const char *kind;        /* "file", "kafka", ... */
+    const char *stream;      /* the stream whose rows it receives (the job's name if linear) */
+    const char *const *rows; /* oldest first, as text (values comma-separated) */
+    size_t n_rows;           /* at most 64 */
+} ember_sink_info;
+
+/* What a committed batch reports (ember_run_opts.on_batch). Every pointer is
+ * borrowed until the callback returns: copy what you keep. */
+typedef struct ember_batch_info {
+    const char *job_name;
+    const char *job_text;    /* the canonical job text, one step a line */
+    const char *dir;         /* the checkpoint directory */
+    const char *source_kind; /* the first source's kind: "kafka", "generator", ... */
+    const char *sink_kind;   /* the first sink's */
+    uint64_t batch;
+    uint64_t batch_time_ms; /* the PLAN's batch time (epoch ms) */
+    int replay;             /* re-executed from the WAL during recovery */
+    uint64_t records_in, records_kept, bad_records, late_records, filtered_out, duplicates;
+    uint64_t rows_out; /* rows handed to the sink */
+    double plan_ms, wal_ms, read_ms, transform_ms, state_ms, sink_ms, commit_ms, snapshot_ms;
+    double total_ms;            /* processing time: read to snapshot */
+    double scheduling_delay_ms; /* how late the batch started against its due time */
+    double end_to_end_delay_ms; /* scheduling delay + processing time (Spark's total delay) */
+    double input_rate;          /* records/s planned over the time since the last plan */
+    uint64_t state_keys, state_bytes, wal_bytes;
+    uint64_t records_total; /* input records committed by the checkpoint, all runs */
+    const ember_range_info *ranges; /* the batch's plan */
+    size_t n_ranges;
+    const ember_partition_info *partitions;
+    size_t n_partitions;
+    const char *last_error;      /* the newest warning or error line logged, "" if none */
+    double last_recovery_ms;     /* the replay at this run's start; 0 when none */
+    uint64_t replayed_batches;   /* batches that replay re-executed */
+    uint64_t snapshots_taken;    /* by this run */
+    uint64_t last_snapshot_batch; /* newest snapshot (this run or before); 0 = none */
+    uint64_t snapshot_every;     /* `checkpoint every=`; 0 = no snapshots */
+    uint64_t interval_ms;        /* `batch interval=` */
+    const ember_sink_info *sinks; /* every sink of the job, in the job's order */
+    size_t n_sinks;
+} ember_batch_info;
+
+/* Called on the thread that runs the job, once per batch after its commit
+ * (and after its progress line), replayed batches included. Keep it short:
+ * the next batch waits for it. */
+typedef void (*ember_batch_fn)(const ember_batch_info *info, void *ctx);
+
 typedef struct ember_run_opts {
     const char *dir;      /* overrides the job's checkpoint dir; NULL keeps it
                              (borrowed until ember_job_run returns) */
@@ -304,6 +372,8 @@ typedef struct ember_run_opts {
     int rebuild;          /* when the live state is damaged and no snapshot
                              verifies: an empty state, the sources re-read from
                              their first offsets (otherwise that is an error) */
+    ember_batch_fn on_batch; /* NULL: no reports (the status page, embedders' metrics) */
+    void *on_batch_ctx;      /* borrowed, passed back to on_batch */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until

@@ -17,6 +17,8 @@ int cmd_wal(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_reference(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 
 #endif

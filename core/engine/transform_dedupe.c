@@ -95,10 +95,13 @@ static int gather_ids(transform *t, size_t n_in, size_t *n, ember_err *err)
         em_array_reserve(&t->prev_line, &t->prev_cap, n_in + 1, sizeof *t->prev_line) ||
         em_array_reserve(&t->ids, &t->ids_cap, *n, sizeof *t->ids))
         return ember_err_set(err, -ENOMEM, "out of memory");
-    memset(t->drop_line, 0, n_in);
-    memset(t->prev_line, 0, n_in * sizeof *t->prev_line);
+    if (n_in) { /* a node may get no rows from its inputs */
+        memset(t->drop_line, 0, n_in);
+        memset(t->prev_line, 0, n_in * sizeof *t->prev_line);
+    }
     for (int i = 0; i < t->n_workers; i++) {
-        memcpy(t->ids + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *t->ids);
+        if (t->w[i].ids.n)
+            memcpy(t->ids + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *t->ids);
         k += t->w[i].ids.n;
     }
     return 0;

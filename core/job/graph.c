@@ -16,6 +16,7 @@
  */
 #include "core/job/job.h"
 #include "core/job/job_private.h"
+#include "core/job/stream_join.h"
 #include "core/base/names.h"
 #include "core/base/suggest.h"
 
@@ -311,6 +312,94 @@ static int stream_name(const char *text, const char **end, char *name, ember_err
     return 0;
 }
 
+static void register_stream(struct job_graph *g, const char *name, int node)
+{
+    g->streams[g->n_streams] = (graph_stream){"", node};
+    snprintf(g->streams[g->n_streams++].name, JOB_STREAM_NAME_MAX, "%s", name);
+}
+
+/* A join input: the stream's rows as they are now, and its event time. */
+static sj_input join_input(const struct job_graph *g, int node)
+{
+    const ember_job *n = g->nodes[node];
+    const schema *s = job_node_output(n);
+    return (sj_input){n->stream, s, n->wm_name[0] ? schema_find(s, n->wm_name, strlen(n->wm_name))
+                                                  : -1};
+}
+
+/* The watermark field of the join's rows: A's (as "A.ts" when B has one of
+ * that name too). */
+static void join_watermark_name(ember_job *n, const struct job_graph *g)
+{
+    const ember_job *a = g->nodes[n->inputs[0]];
+    char qualified[JOB_STREAM_NAME_MAX + 70];
+    n->wm_name[0] = '\0';
+    if (!a->wm_name[0])
+        return;
+    snprintf(qualified, sizeof qualified, "%s.%s", a->stream, a->wm_name);
+    if (schema_find(&n->current, qualified, strlen(qualified)) >= 0)
+        snprintf(n->wm_name, sizeof n->wm_name, "%.63s", qualified);
+    else if (schema_find(&n->current, a->wm_name, strlen(a->wm_name)) >= 0)
+        snprintf(n->wm_name, sizeof n->wm_name, "%s", a->wm_name);
+}
+
+/* `stream NAME join A, B <on ...>`: a node whose input is the join of the
+ * two streams' rows (state/stream_join.c); the steps after it run on the
+ * joined rows. */
+static int stream_join_node(ember_job *root, const char *name, const char *text, const char *p,
+                            ember_err *err)
+{
+    struct job_graph *g = root->graph;
+    int in[JOB_MAX_INPUTS], k = 0;
+    const char *on = strstr(p, " on ");
+    if (!on)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                 "expected 'join A, B on A.x = B.y ...'");
+    char names[512];
+    snprintf(names, sizeof names, "%.*s", (int)(on - p), p);
+    int rc = parse_from(g, names, names, in, &k, err);
+    if (!rc && k != 2)
+        rc = ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                               "a join takes two streams, not %d", k);
+    for (int i = 0; !rc && i < 2; i++)
+        if (job_node_updates(g->nodes[in[i]]))
+            rc = ember_err_set(err, -EMBER_EUSAGE,
+                               "stream '%s': a join over '%s', whose rows update (a running "
+                               "aggregate): join its emit=final windows instead",
+                               name, g->nodes[in[i]]->stream);
+    if (rc) {
+        if (err->col > 0)
+            err->col += (int)(p - text);
+        return rc;
+    }
+    stream_join_spec *spec = calloc(1, sizeof *spec);
+    sj_input a = join_input(g, in[0]), b = join_input(g, in[1]);
+    if (!spec)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    if ((rc = stream_join_parse(on + 1, &a, &b, spec, err))) {
+        if (err->col > 0)
+            err->col += (int)(on + 1 - text);
+        free(spec);
+        return rc;
+    }
+    ember_job *n = node_new(root, name, err);
+    if (!n) {
+        free(spec);
+        return err->code;
+    }
+    n->sjoin = spec;
+    n->n_inputs = 2;
+    n->inputs[0] = in[0];
+    n->inputs[1] = in[1];
+    n->input = n->current = spec->out;
+    n->max_width = spec->out.n;
+    n->stage = STAGE_PARSE;
+    join_watermark_name(n, g);
+    register_stream(g, name, n->node);
+    job_text_append(root, 1, "stream    %s", text + strspn(text, " \t"));
+    return 0;
+}
+
 int ember_job_stream(ember_job *job, const char *text, ember_err *err)
 {
     ember_job *root = root_of(job);
@@ -325,11 +414,13 @@ int ember_job_stream(ember_job *job, const char *text, ember_err *err)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "stream '%s' is defined twice", name);
     while (*p == ' ' || *p == '\t')
         p++;
+    if (strncmp(p, "join", 4) == 0 && (p[4] == ' ' || p[4] == '\t'))
+        return stream_join_node(root, name, text, p + 4, err);
     if (*p) {
         if (strncmp(p, "from", 4) != 0 || (p[4] != ' ' && p[4] != '\t'))
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
-                                     "expected 'from STREAM[, STREAM ...]' or the end of the "
-                                     "line after the stream name");
+                                     "expected 'from STREAM[, STREAM ...]', 'join A, B on ...' "
+                                     "or the end of the line after the stream name");
         if ((rc = parse_from(g, text, p + 4, in, &k, err)) ||
             (rc = check_union(g, name, in, k, err)))
             return rc;
@@ -341,8 +432,7 @@ int ember_job_stream(ember_job *job, const char *text, ember_err *err)
         return err->code;
     if (k)
         node_read_rows(n, in, k);
-    g->streams[g->n_streams++] = (graph_stream){"", n->node};
-    snprintf(g->streams[g->n_streams - 1].name, JOB_STREAM_NAME_MAX, "%s", name);
+    register_stream(g, name, n->node);
     char line[JOB_STREAM_NAME_MAX * (JOB_MAX_INPUTS + 1) + 16];
     size_t used = (size_t)snprintf(line, sizeof line, "%s", name);
     for (int i = 0; i < k; i++)

@@ -116,6 +116,7 @@ void ember_job_free(ember_job *job)
     if (!job)
         return;
     job_graph_free(job);
+    free(job->sjoin);
     free_steps(job);
     opts_free(&job->source_opts);
     for (int i = 0; i < job->n_sinks; i++)

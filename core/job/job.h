@@ -72,6 +72,7 @@ typedef struct job_sink {
 } job_sink;
 
 struct job_graph;
+struct stream_join_spec;
 
 struct ember_job {
     char name[128];
@@ -146,6 +147,9 @@ struct ember_job {
     int64_t wm_delay_ms;
     int64_t wm_idle_ms;   /* 0 = never idle */
     int wm_window;        /* the window reads the stream's watermark, not its own */
+    /* `stream NAME join A, B ...`: the node's input rows are the join of
+     * inputs[0] (A) and inputs[1] (B) (core/job/stream_join.h); NULL else */
+    struct stream_join_spec *sjoin;
 
     char *text;      /* canonical job text, one line per API call */
     char *layout; /* the lines that decide the state layout */

@@ -743,6 +743,21 @@ static int kafka_locate(source *src, const src_range *r, uint64_t index, char *b
     return 0;
 }
 
+/* Lag: the high watermark librdkafka last saw (fetches and offset requests
+ * update it), never a request of its own. */
+static int kafka_end_offset(source *src, uint32_t partition, uint64_t *end)
+{
+    kafka_source *s = src->impl;
+    int64_t lo = -1, hi = -1;
+    if (!part_find(s, (int32_t)partition))
+        return -1;
+    rd_kafka_get_watermark_offsets(s->rk, s->topic, (int32_t)partition, &lo, &hi);
+    if (hi < 0)
+        return -1;
+    *end = (uint64_t)hi;
+    return 0;
+}
+
 const source_ops source_kafka_ops = {
     .kind = "kafka",
     .doc = "a Kafka topic, offsets owned by the job (direct approach); replayable",
@@ -757,5 +772,6 @@ const source_ops source_kafka_ops = {
     .exhausted = kafka_exhausted,
     .committed = kg_kafka_committed,
     .locate = kafka_locate,
+    .end_offset = kafka_end_offset,
     .close = kafka_close,
 };
