@@ -10,8 +10,8 @@
 #ifndef EMBER_ROWCODEC_H
 #define EMBER_ROWCODEC_H
 
-#include "ember.h"
 #include "core/base/arena.h"
+#include "ember.h"
 
 #include <stddef.h>
 #include <stdint.h>

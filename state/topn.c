@@ -28,16 +28,16 @@ struct topn {
     store *st;
     int cf, k, col;
     uint32_t width;
-    arena mem;        /* stored rows decoded this batch */
-    size_t *slot;     /* open addressing: group index + 1 */
+    arena mem;    /* stored rows decoded this batch */
+    size_t *slot; /* open addressing: group index + 1 */
     size_t slot_cap;
-    size_t *next;     /* per row: the next row of its group, SIZE_MAX = none */
+    size_t *next; /* per row: the next row of its group, SIZE_MAX = none */
     group *groups;
-    cand *cands;      /* one group's stored and new rows */
+    cand *cands; /* one group's stored and new rows */
     size_t next_cap, groups_cap, cands_cap;
-    uint8_t *buf;     /* one encoded value */
+    uint8_t *buf; /* one encoded value */
     size_t buf_cap;
-    uint64_t *old;    /* k: a group's stored seqs and rows */
+    uint64_t *old; /* k: a group's stored seqs and rows */
     const ember_record **old_rec;
 };
 
@@ -231,17 +231,18 @@ static int merge_group(topn *t, const batch_ctx_topn *b, const group *g, const e
 {
     size_t n_old, m;
     if (decode_stored(t, v, &n_old))
-        return ember_err_set(err, -EMBER_ECORRUPT, "top: the stored rows of group '%.*s' are "
-                             "damaged or of another row width", (int)(key->len < 64 ? key->len : 64),
-                             key->ptr);
+        return ember_err_set(err, -EMBER_ECORRUPT,
+                             "top: the stored rows of group '%.*s' are "
+                             "damaged or of another row width",
+                             (int)(key->len < 64 ? key->len : 64), key->ptr);
     const uint64_t *old = t->old;
     const ember_record *const *old_rec = t->old_rec;
     m = n_old;
     for (size_t r = g->first; r != SIZE_MAX; r = t->next[r]) {
         if (grow(&t->cands, &t->cands_cap, m + 1, sizeof *t->cands))
             return ember_err_set(err, -ENOMEM, "out of memory in top");
-        t->cands[m++] = (cand){b->batch << 32 | (uint64_t)r, b->rows[r].rec,
-                               &b->rows[r].rec->values[t->col]};
+        t->cands[m++] =
+            (cand){b->batch << 32 | (uint64_t)r, b->rows[r].rec, &b->rows[r].rec->values[t->col]};
     }
     qsort(t->cands, m, sizeof *t->cands, cmp_cand);
     size_t keep = m < (size_t)t->k ? m : (size_t)t->k, len;

@@ -8,8 +8,8 @@
  * so a downstream aggregate (in this node or the next) takes it back before
  * the new row is added, as Flink's retract streams do.
  */
-#include "core/engine/transform_private.h"
 #include "core/base/array.h"
+#include "core/engine/transform_private.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,8 +63,8 @@ static int collect_id(worker *w, size_t index)
     if (!copy || (st->dedupe_keep_last && keep_row(w, &rec, &row)) ||
         em_array_reserve(&w->ids.v, &w->ids.cap, w->ids.n + 1, sizeof *w->ids.v))
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
-    w->ids.v[w->ids.n++] = (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy,
-                                       (uint32_t)len, row, {0, NULL}};
+    w->ids.v[w->ids.n++] =
+        (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy, (uint32_t)len, row, {0, NULL}};
     return 0;
 }
 
@@ -134,8 +134,8 @@ int tf_decide_duplicates(transform *t, size_t n_in, ember_err *err)
 static int retract_prev(worker *w, int step, const ember_record *prev)
 {
     const ember_job *job = w->t->job;
-    ember_record rec = {prev->n, arena_alloc(&w->scratch,
-                                             ((size_t)job->max_width + 1) * sizeof *rec.values)};
+    ember_record rec = {
+        prev->n, arena_alloc(&w->scratch, ((size_t)job->max_width + 1) * sizeof *rec.values)};
     if (!rec.values)
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
     memcpy(rec.values, prev->values, prev->n * sizeof *rec.values);

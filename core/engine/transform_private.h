@@ -7,8 +7,8 @@
 #ifndef EMBER_TRANSFORM_PRIVATE_H
 #define EMBER_TRANSFORM_PRIVATE_H
 
-#include "core/engine/transform.h"
 #include "core/base/arena.h"
+#include "core/engine/transform.h"
 #include "core/ops/text.h"
 
 typedef struct row_vec {
@@ -26,8 +26,8 @@ typedef struct worker {
     row_vec out;
     int8_t *out_sign; /* per out row */
     size_t out_sign_cap;
-    row_vec tap;       /* copies of records at STEP_TAP steps, in input order */
-    uint8_t *tap_idx;  /* per tap row: which tap; its sign in tap_sign */
+    row_vec tap;      /* copies of records at STEP_TAP steps, in input order */
+    uint8_t *tap_idx; /* per tap row: which tap; its sign in tap_sign */
     int8_t *tap_sign;
     size_t tap_idx_cap, tap_sign_cap;
     int tapping;       /* the main pass (not the dedupe pass): taps record */
@@ -51,7 +51,7 @@ struct transform {
     const ember_job *job;
     int n_workers;
     worker *w;
-    const batch_lines *in;   /* lines to parse, or */
+    const batch_lines *in;    /* lines to parse, or */
     const row_batch *rows_in; /* rows of earlier nodes */
     size_t n_in;
     int64_t batch_time_ms, watermark;

@@ -62,8 +62,8 @@ static void gen(ember_value (*v)[N_FIELDS], size_t n, unsigned seed)
     srand(seed);
     for (size_t i = 0; i < n; i++) {
         v[i][F_KEY] = (ember_value){.type = EMBER_STRING, .u.s = {"k", 1}};
-        v[i][F_PRICE] = (ember_value){.type = rand() % 10 ? EMBER_INT : EMBER_NULL,
-                                      .u.i = rand() % 2000};
+        v[i][F_PRICE] =
+            (ember_value){.type = rand() % 10 ? EMBER_INT : EMBER_NULL, .u.i = rand() % 2000};
         v[i][F_BIDDER] = (ember_value){.type = EMBER_INT, .u.i = rand() % 50};
     }
 }

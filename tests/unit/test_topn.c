@@ -91,7 +91,8 @@ static int oracle_top(row *all, int n, int g, int64_t *ids)
     for (; m < K; m++) {
         int best = -1;
         for (int i = 0; i < n; i++)
-            if (!used[i] && all[i].v[0].u.s.ptr[1] - '0' == g && (best < 0 || better(&all[i], &all[best])))
+            if (!used[i] && all[i].v[0].u.s.ptr[1] - '0' == g &&
+                (best < 0 || better(&all[i], &all[best])))
                 best = i;
         if (best < 0)
             break;
@@ -165,7 +166,8 @@ START_TEST(top_refuses_a_damaged_value)
     commit(wb);
     store_batch_free(wb);
     topn *t = topn_new(g_st, TOP_CF, K, 1, 3);
-    ember_value v[3] = {{.type = EMBER_STRING, .u.s = {"g0", 2}}, {.type = EMBER_INT, .u.i = 1},
+    ember_value v[3] = {{.type = EMBER_STRING, .u.s = {"g0", 2}},
+                        {.type = EMBER_INT, .u.i = 1},
                         {.type = EMBER_INT}};
     ember_record rec = {3, v};
     topn_row tr = {"g0", 2, preagg_hash("g0", 2), &rec};
@@ -192,8 +194,8 @@ START_TEST(dedupe_keep_last_returns_the_replaced_row)
         uint8_t drop[6] = {0};
         for (int i = 0; i < 6; i++) {
             vals[i][0] = (ember_value){.type = EMBER_INT, .u.i = batch * 10 + i};
-            di[i] = (dedupe_id){(uint64_t)i, preagg_hash(ids[i], 1), ids[i], 1,
-                                {1, vals[i]}, {0, NULL}};
+            di[i] = (dedupe_id){(uint64_t)i, preagg_hash(ids[i], 1), ids[i],
+                                1,           {1, vals[i]},           {0, NULL}};
         }
         store_batch *wb = store_batch_new();
         dedupe_begin(d, wb, batch);
