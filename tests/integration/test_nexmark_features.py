@@ -94,6 +94,7 @@ def test_filtered_aggregates_match_python():
     write(d + "/q15.job", Q15.format(d=d, batch=900).replace(",\n  ", ", "))
     run(d + "/q15.job", d + "/ck")
     check_q15(last_rows(d + "/out", ["channel"]), q15_oracle(rows))
+    same_with_two_threads(Q15.replace("{batch}", "900").replace(",\n  ", ", "), d, ("out",))
 
 
 def test_filtered_aggregates_survive_a_restart():
@@ -186,12 +187,24 @@ def check_q18(d, rows, batch):
         check(abs(float(row["mean"]) - total / n) <= 1e-9 * total / n, row)
 
 
+def same_with_two_threads(job_text, d, subdirs):
+    """The job again with two transform threads: the same bytes."""
+    e = tmpdir("nxf-threads")
+    os.symlink(d + "/bids.csv", e + "/bids.csv")
+    write(e + "/j.job", job_text.format(d=e))
+    run(e + "/j.job", e + "/ck", "--threads", "2")
+    for sub in subdirs:
+        check(output_bytes(e + "/" + sub) == output_bytes(d + "/" + sub),
+              "%s differs with --threads 2" % sub)
+
+
 def test_dedupe_keep_last_matches_python():
     d = tmpdir("nxf-q18")
     rows = make_bids(d + "/bids.csv", 6000, 18, auctions=15, bidders=40)
     write(d + "/q18.job", Q18.format(d=d, batch=1000))
     run(d + "/q18.job", d + "/ck")
     check_q18(d, rows, 1000)
+    same_with_two_threads(Q18.replace("{batch}", "1000"), d, ("out", "agg"))
     last = {}
     for r in rows:
         last["%d,%d" % (r[1], r[0])] = ",".join(as_tsv(r))
@@ -336,6 +349,8 @@ def test_top_per_group_matches_python():
     write(d + "/q19.job", Q19.format(d=d, batch=600, group="top 4 by price per auction"))
     run(d + "/q19.job", d + "/ck")
     best = check_q19(d, rows, 600, 4, lambda r: r[0])
+    same_with_two_threads(Q19.replace("{batch}", "600").replace(
+        "{group}", "top 4 by price per auction"), d, ("out", "agg"))
     # downstream: the replaced rows were taken back, the sum is that of the K best
     got = last_rows(d + "/agg", ["auction"])
     want = per_auction_totals(best)
