@@ -245,6 +245,38 @@ def test_dedupe_keep_last_kill9_is_byte_identical():
     check_q18(d, rows, 400)
 
 
+def test_dedupe_keep_last_then_steps_and_aggregate_in_one_stream():
+    """Steps after the dedupe run again on the replaced row before the
+    aggregate of the same stream takes it back: a filter that drops some of
+    the rows (those never counted are never taken back) and a select."""
+    d = tmpdir("nxf-q18s")
+    rows = make_bids(d + "/bids.csv", 5000, 24, auctions=10, bidders=30)
+    write(d + "/j.job", """job s
+batch interval=1ms max-records=800
+source file path={d}/bids.csv
+parse csv fields=auction:int,bidder:int,price:int,channel,ts:int
+dedupe bidder, auction keep=last within 1h
+filter channel != "x"
+select auction, price * 2 as double_price
+key auction
+aggregate count() as n, sum(double_price) as total, avg(double_price) as mean
+sink file dir={d}/out
+""".format(d=d))
+    run(d + "/j.job", d + "/ck")
+    final = {}
+    for r in rows:
+        final[(r[1], r[0])] = r
+    want = {}
+    for r in final.values():
+        if r[3] != "x":
+            n, t = want.get(r[0], (0, 0))
+            want[r[0]] = (n + 1, t + 2 * r[2])
+    got = {int(a): (int(row["n"]), int(row["total"]))
+           for (a,), row in last_rows(d + "/out", ["auction"]).items()}
+    # an auction whose every last bid came from channel x keeps a row with n 0
+    check({a: v for a, v in got.items() if v[0]} == want, "%r != %r" % (got, want))
+
+
 def test_dedupe_keep_first_on_two_fields():
     d = tmpdir("nxf-first")
     rows = make_bids(d + "/bids.csv", 3000, 20, auctions=12, bidders=20)
@@ -486,7 +518,9 @@ def test_nexmark_q19_matches_the_oracle():
 if __name__ == "__main__":
     main([test_filtered_aggregates_match_python, test_filtered_aggregates_survive_a_restart,
           test_filter_errors_name_the_place, test_dedupe_keep_last_matches_python,
-          test_dedupe_keep_last_kill9_is_byte_identical, test_dedupe_keep_first_on_two_fields,
+          test_dedupe_keep_last_kill9_is_byte_identical,
+          test_dedupe_keep_last_then_steps_and_aggregate_in_one_stream,
+          test_dedupe_keep_first_on_two_fields,
           test_dedupe_refusals_name_the_reason, test_top_per_group_matches_python,
           test_top_per_key_and_global, test_top_per_group_kill9_is_byte_identical,
           test_top_refusals_name_the_reason, test_nexmark_q9_matches_the_oracle,
