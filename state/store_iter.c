@@ -4,8 +4,8 @@
  * iterator must not look like the end of the data), whole-family scans and
  * table walks for the damage checks, and RocksDB's size statistics.
  */
-#include "state/store_private.h"
 #include "core/fault/failpoint.h"
+#include "state/store_private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -81,7 +81,8 @@ static size_t prefix_successor(const char *p, size_t plen, char *out)
     return plen;
 }
 
-store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
+/* An iterator not yet positioned. */
+static store_iter *iter_create(store *s, int cf, const void *prefix, size_t plen)
 {
     store_iter *it = calloc(1, sizeof *it);
 
@@ -105,15 +106,29 @@ store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
     it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
     if (!it->it)
         goto out_free;
-    if (plen)
-        rocksdb_iter_seek(it->it, it->prefix, plen);
-    else
-        rocksdb_iter_seek_to_first(it->it);
     return it;
 
 out_free:
     store_iter_free(it);
     return NULL;
+}
+
+store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
+{
+    store_iter *it = iter_create(s, cf, prefix, plen);
+    if (it && plen)
+        rocksdb_iter_seek(it->it, it->prefix, plen);
+    else if (it)
+        rocksdb_iter_seek_to_first(it->it);
+    return it;
+}
+
+store_iter *store_iter_new_at(store *s, int cf, const void *key, size_t klen)
+{
+    store_iter *it = iter_create(s, cf, NULL, 0);
+    if (it)
+        rocksdb_iter_seek(it->it, key, klen);
+    return it;
 }
 
 /* The first failed iterator read of the store, kept for store_write and
@@ -135,8 +150,7 @@ static void note_iter_error(store_iter *it)
             snprintf(where + 12 + n, sizeof where - 12 - n, "'");
         }
         int n = snprintf(s->read_error, sizeof s->read_error, "reading \"%s\"%s: %s",
-                         s->cf_names[it->cf], it->has_last ? where : " from its first key",
-                         rerr);
+                         s->cf_names[it->cf], it->has_last ? where : " from its first key", rerr);
         if (n > 0 && (size_t)n < sizeof s->read_error)
             table_range(s, rerr, s->read_error + n, sizeof s->read_error - (size_t)n);
         s->read_error_code = st_rocks_code(rerr);
@@ -292,8 +306,8 @@ int store_each_table(store *s, store_table_fn fn, void *ctx)
     return rc;
 }
 
-int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi,
-                     size_t hi_len, uint64_t *keys, ember_err *err)
+int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi, size_t hi_len,
+                     uint64_t *keys, ember_err *err)
 {
     *keys = 0;
     int rc = st_cf_check(s, cf, err);

@@ -192,8 +192,7 @@ START_TEST(multiget_present_and_absent)
     store *s = open_rw(g_db, OPS, 2);
     ember_err err = {0};
     commit_round(s, 1, 20);
-    ember_str keys[5] = {{"key00003", 8}, {"nope", 4}, {"key00019", 8}, {"", 0},
-                         {"key00020", 8}};
+    ember_str keys[5] = {{"key00003", 8}, {"nope", 4}, {"key00019", 8}, {"", 0}, {"key00020", 8}};
     ember_str vals[5];
     ck_assert_int_eq(store_multiget(s, 2, keys, 5, vals, &err), 0);
     ck_assert_ptr_nonnull(vals[0].ptr);
@@ -285,8 +284,8 @@ static int reader_child(int ready_fd)
     if (store_get(s, STORE_META, "commit", 6, &v, &n, &err) != 0 || n != 1 || v[0] != '3')
         bad |= 2;
     free(v);
-    if (store_get(s, store_cf_index(s, "sums"), "key00007", 8, &v, &n, &err) != 0 ||
-        n != 4 || memcmp(v, "v3.7", 4) != 0)
+    if (store_get(s, store_cf_index(s, "sums"), "key00007", 8, &v, &n, &err) != 0 || n != 4 ||
+        memcmp(v, "v3.7", 4) != 0)
         bad |= 4;
     free(v);
     /* writes are refused on a read-only store */
@@ -434,9 +433,8 @@ static void iter_keys(store *s, int cf, const char *p, size_t plen, char *out, s
         ck_assert_uint_eq(vl, kl); /* test values mirror their keys */
         ck_assert_mem_eq(k, v, kl);
         for (size_t i = 0; i < kl && used + 5 < cap; i++)
-            used += (size_t)snprintf(out + used, cap - used, isprint((unsigned char)k[i])
-                                                                 ? "%c"
-                                                                 : "\\x%02x",
+            used += (size_t)snprintf(out + used, cap - used,
+                                     isprint((unsigned char)k[i]) ? "%c" : "\\x%02x",
                                      (unsigned char)k[i]);
         used += (size_t)snprintf(out + used, cap - used, "|");
     }
@@ -445,8 +443,8 @@ static void iter_keys(store *s, int cf, const char *p, size_t plen, char *out, s
 
 START_TEST(iterator_stays_in_prefix)
 {
-    static const char *keys[] = {"a1", "a2", "b", "b1", "b\xff", "b\xff\xff", "c", "\xff",
-                                 "\xff\x01", "\xff\xff"};
+    static const char *keys[] = {"a1",        "a2", "b",    "b1",       "b\xff",
+                                 "b\xff\xff", "c",  "\xff", "\xff\x01", "\xff\xff"};
     char got[512];
     ember_err err = {0};
     store *s = open_rw(g_db, OPS, 2);
@@ -475,6 +473,45 @@ START_TEST(iterator_stays_in_prefix)
 }
 END_TEST
 
+/* store_iter_new_at: the whole family from the first key >= the one given. */
+START_TEST(iterator_at_starts_at_the_key)
+{
+    static const char *keys[] = {"a1", "b", "b1", "c", "\xff"};
+    char got[128];
+    ember_err err = {0};
+    store *s = open_rw(g_db, OPS, 2);
+    store_batch *b = store_batch_new();
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        put_str(b, s, 1, keys[i], keys[i]);
+    ck_assert_int_eq(store_write(s, b, 1, &err), 0);
+    store_batch_free(b);
+    static const struct {
+        const char *at, *want;
+    } cases[] = {
+        {"b0", "b1|c|\\xff|"}, {"b", "b|b1|c|\\xff|"}, {"", "a1|b|b1|c|\\xff|"}, {"\xff\xff", ""}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        store_iter *it = store_iter_new_at(s, 1, cases[c].at, strlen(cases[c].at));
+        size_t used = 0;
+        ck_assert_ptr_nonnull(it);
+        got[0] = '\0';
+        for (; store_iter_valid(it); store_iter_next(it)) {
+            size_t kl;
+            const char *k = store_iter_key(it, &kl);
+            for (size_t i = 0; i < kl; i++)
+                used += (size_t)snprintf(got + used, sizeof got - used,
+                                         isprint((unsigned char)k[i]) ? "%c" : "\\x%02x",
+                                         (unsigned char)k[i]);
+            used += (size_t)snprintf(got + used, sizeof got - used, "|");
+        }
+        ck_assert_int_eq(store_iter_status(it, &err), 0);
+        store_iter_free(it);
+        ck_assert_msg(!strcmp(got, cases[c].want), "at '%s': %s", cases[c].at, got);
+    }
+    ck_assert_ptr_null(store_iter_new_at(s, 9, "a", 1));
+    store_close(s);
+}
+END_TEST
+
 START_TEST(stats_estimate_keys_and_bytes)
 {
     uint64_t keys = 0, bytes = 0;
@@ -490,7 +527,6 @@ START_TEST(stats_estimate_keys_and_bytes)
     store_close(s);
 }
 END_TEST
-
 
 /* ---------------------------------------------------------------- damage */
 
@@ -580,7 +616,7 @@ START_TEST(iteration_reports_corruption_with_file_and_keys)
     uint64_t n = 0;
     for (; store_iter_valid(it); store_iter_next(it))
         n++;
-    ck_assert_uint_lt(n, 3000); /* the iteration ended early... */
+    ck_assert_uint_lt(n, 3000);           /* the iteration ended early... */
     int rc = store_iter_status(it, &err); /* ...and says so */
     ck_assert_int_eq(rc, -EMBER_ECORRUPT);
     ck_assert_msg(strstr(err.msg, "\"counts\"") && strstr(err.msg, ".sst") &&
@@ -720,6 +756,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, read_only_open_while_writer_runs);
     tcase_add_test(tc, checkpoint_opens_with_same_data);
     tcase_add_test(tc, iterator_stays_in_prefix);
+    tcase_add_test(tc, iterator_at_starts_at_the_key);
     tcase_add_test(tc, stats_estimate_keys_and_bytes);
     tcase_add_test(tc, iteration_reports_corruption_with_file_and_keys);
     tcase_add_test(tc, writer_marks_corruption_and_no_open_follows);
