@@ -19,7 +19,7 @@ typedef struct store_iter store_iter;
 #define STORE_META 0
 
 typedef struct store_opts {
-    int read_only;            /* open read-only; works while a writer runs */
+    int read_only;           /* open read-only; works while a writer runs */
     size_t block_cache_bytes; /* 0 = RocksDB default */
 } store_opts;
 

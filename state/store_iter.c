@@ -4,8 +4,8 @@
  * iterator must not look like the end of the data), whole-family scans and
  * table walks for the damage checks, and RocksDB's size statistics.
  */
-#include "core/fault/failpoint.h"
 #include "state/store_private.h"
+#include "core/fault/failpoint.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -150,7 +150,8 @@ static void note_iter_error(store_iter *it)
             snprintf(where + 12 + n, sizeof where - 12 - n, "'");
         }
         int n = snprintf(s->read_error, sizeof s->read_error, "reading \"%s\"%s: %s",
-                         s->cf_names[it->cf], it->has_last ? where : " from its first key", rerr);
+                         s->cf_names[it->cf], it->has_last ? where : " from its first key",
+                         rerr);
         if (n > 0 && (size_t)n < sizeof s->read_error)
             table_range(s, rerr, s->read_error + n, sizeof s->read_error - (size_t)n);
         s->read_error_code = st_rocks_code(rerr);
@@ -306,8 +307,8 @@ int store_each_table(store *s, store_table_fn fn, void *ctx)
     return rc;
 }
 
-int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi, size_t hi_len,
-                     uint64_t *keys, ember_err *err)
+int store_scan_range(store *s, int cf, const char *lo, size_t lo_len, const char *hi,
+                     size_t hi_len, uint64_t *keys, ember_err *err)
 {
     *keys = 0;
     int rc = st_cf_check(s, cf, err);

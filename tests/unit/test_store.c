@@ -192,7 +192,8 @@ START_TEST(multiget_present_and_absent)
     store *s = open_rw(g_db, OPS, 2);
     ember_err err = {0};
     commit_round(s, 1, 20);
-    ember_str keys[5] = {{"key00003", 8}, {"nope", 4}, {"key00019", 8}, {"", 0}, {"key00020", 8}};
+    ember_str keys[5] = {{"key00003", 8}, {"nope", 4}, {"key00019", 8}, {"", 0},
+                         {"key00020", 8}};
     ember_str vals[5];
     ck_assert_int_eq(store_multiget(s, 2, keys, 5, vals, &err), 0);
     ck_assert_ptr_nonnull(vals[0].ptr);
@@ -284,8 +285,8 @@ static int reader_child(int ready_fd)
     if (store_get(s, STORE_META, "commit", 6, &v, &n, &err) != 0 || n != 1 || v[0] != '3')
         bad |= 2;
     free(v);
-    if (store_get(s, store_cf_index(s, "sums"), "key00007", 8, &v, &n, &err) != 0 || n != 4 ||
-        memcmp(v, "v3.7", 4) != 0)
+    if (store_get(s, store_cf_index(s, "sums"), "key00007", 8, &v, &n, &err) != 0 ||
+        n != 4 || memcmp(v, "v3.7", 4) != 0)
         bad |= 4;
     free(v);
     /* writes are refused on a read-only store */
@@ -433,8 +434,9 @@ static void iter_keys(store *s, int cf, const char *p, size_t plen, char *out, s
         ck_assert_uint_eq(vl, kl); /* test values mirror their keys */
         ck_assert_mem_eq(k, v, kl);
         for (size_t i = 0; i < kl && used + 5 < cap; i++)
-            used += (size_t)snprintf(out + used, cap - used,
-                                     isprint((unsigned char)k[i]) ? "%c" : "\\x%02x",
+            used += (size_t)snprintf(out + used, cap - used, isprint((unsigned char)k[i])
+                                                                 ? "%c"
+                                                                 : "\\x%02x",
                                      (unsigned char)k[i]);
         used += (size_t)snprintf(out + used, cap - used, "|");
     }
@@ -443,8 +445,8 @@ static void iter_keys(store *s, int cf, const char *p, size_t plen, char *out, s
 
 START_TEST(iterator_stays_in_prefix)
 {
-    static const char *keys[] = {"a1",        "a2", "b",    "b1",       "b\xff",
-                                 "b\xff\xff", "c",  "\xff", "\xff\x01", "\xff\xff"};
+    static const char *keys[] = {"a1", "a2", "b", "b1", "b\xff", "b\xff\xff", "c", "\xff",
+                                 "\xff\x01", "\xff\xff"};
     char got[512];
     ember_err err = {0};
     store *s = open_rw(g_db, OPS, 2);
@@ -527,6 +529,7 @@ START_TEST(stats_estimate_keys_and_bytes)
     store_close(s);
 }
 END_TEST
+
 
 /* ---------------------------------------------------------------- damage */
 
@@ -616,7 +619,7 @@ START_TEST(iteration_reports_corruption_with_file_and_keys)
     uint64_t n = 0;
     for (; store_iter_valid(it); store_iter_next(it))
         n++;
-    ck_assert_uint_lt(n, 3000);           /* the iteration ended early... */
+    ck_assert_uint_lt(n, 3000); /* the iteration ended early... */
     int rc = store_iter_status(it, &err); /* ...and says so */
     ck_assert_int_eq(rc, -EMBER_ECORRUPT);
     ck_assert_msg(strstr(err.msg, "\"counts\"") && strstr(err.msg, ".sst") &&
