@@ -206,3 +206,8 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The stream-stream join operator alone (bench/stream_join_bench.c, bench/README.md).
+build/bench/stream_join_bench: build/obj/bench/stream_join_bench.o build/libember-internal.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)

@@ -317,6 +317,23 @@ typedef struct ember_range_info {
     uint64_t from, to;
 } ember_range_info;
 
+/* One stateful operator of the job's graph: a family of the state. */
+typedef struct ember_operator_info {
+    const char *stream; /* the stream it belongs to (the job's name if linear) */
+    const char *family; /* its column family: "aggregate", "aggregate.2", "sjoin.3", ... */
+    uint64_t keys;      /* RocksDB's estimate */
+    uint64_t bytes;     /* on disk */
+    uint64_t records_in, records_out; /* the node's, this batch */
+} ember_operator_info;
+
+/* One source of the job. */
+typedef struct ember_source_info {
+    const char *stream; /* the stream it feeds (the job's name if linear) */
+    const char *kind;
+    uint32_t source;    /* its number, as in ember_partition_info */
+    uint64_t records_in; /* this batch */
+} ember_source_info;
+
 /* One sink and the newest rows it received. */
 typedef struct ember_sink_info {
     const char *kind;        /* "file", "kafka", ... */
@@ -358,6 +375,10 @@ typedef struct ember_batch_info {
     uint64_t interval_ms;        /* `batch interval=` */
     const ember_sink_info *sinks; /* every sink of the job, in the job's order */
     size_t n_sinks;
+    const ember_operator_info *operators; /* every operator family, in graph order */
+    size_t n_operators;
+    const ember_source_info *sources; /* every source, in the job's order */
+    size_t n_sources;
 } ember_batch_info;
 
 /* Called on the thread that runs the job, once per batch after its commit

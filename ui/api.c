@@ -153,32 +153,52 @@ static json_t *partition_json(const ember_partition_info *p)
     return j;
 }
 
+/* One source with its partitions (a graph's sources each their own). */
+static json_t *source_json(const ui_latest *l, const ui_source *src)
+{
+    json_t *parts = json_array();
+    for (size_t i = 0; parts && i < l->n_parts; i++)
+        if (l->parts[i].source == src->source)
+            json_array_append_new(parts, partition_json(&l->parts[i]));
+    return parts ? json_pack("{s:s,s:s,s:I,s:I,s:o}", "stream", src->stream, "kind", src->kind,
+                             "source", (json_int_t)src->source, "records_in",
+                             (json_int_t)src->records_in, "partitions", parts)
+                 : NULL;
+}
+
 int api_sources(ui_board *b, text_buf *out)
 {
     ui_latest *l = malloc(sizeof *l);
     if (!l)
         return -ENOMEM;
     board_read_latest(b, l);
-    json_t *parts = json_array();
-    for (size_t i = 0; parts && i < l->n_parts; i++)
-        json_array_append_new(parts, partition_json(&l->parts[i]));
-    json_t *src =
-        parts ? json_pack("{s:s,s:o}", "kind", l->source_kind, "partitions", parts) : NULL;
+    json_t *all = json_array();
+    for (size_t i = 0; all && i < l->n_sources; i++)
+        json_array_append_new(all, source_json(l, &l->sources[i]));
     free(l);
-    return api_dump(src ? json_pack("{s:[o]}", "sources", src) : NULL, out);
+    return api_dump(all ? json_pack("{s:o}", "sources", all) : NULL, out);
 }
 
+/* Every operator family of the graph with its size and the node's rows. */
 int api_operators(ui_board *b, const char *op, text_buf *out)
 {
     ui_latest *l = malloc(sizeof *l);
+    (void)op;
     if (!l)
         return -ENOMEM;
     board_read_latest(b, l);
-    json_t *j =
-        json_pack("{s:[{s:s,s:I,s:I}]}", "operators", "name", op, "state_keys",
-                  (json_int_t)l->last.state_keys, "state_bytes", (json_int_t)l->last.state_bytes);
+    json_t *all = json_array();
+    for (size_t i = 0; all && i < l->n_ops; i++) {
+        const ui_operator *o = &l->ops[i];
+        json_array_append_new(all, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "name", o->family,
+                                             "stream", o->stream, "state_keys",
+                                             (json_int_t)o->keys, "state_bytes",
+                                             (json_int_t)o->bytes, "records_in",
+                                             (json_int_t)o->records_in, "records_out",
+                                             (json_int_t)o->records_out));
+    }
     free(l);
-    return api_dump(j, out);
+    return api_dump(all ? json_pack("{s:o}", "operators", all) : NULL, out);
 }
 
 static json_t *snapshot_list(const char *dir)

@@ -121,7 +121,28 @@ static void latest_from(const ember_batch_info *in, ui_latest *l)
     l->interval_ms = in->interval_ms;
     l->records_total = in->records_total;
     l->n_parts = in->n_partitions < UI_PARTS ? in->n_partitions : UI_PARTS;
-    memcpy(l->parts, in->partitions, l->n_parts * sizeof *l->parts);
+    if (l->n_parts)
+        memcpy(l->parts, in->partitions, l->n_parts * sizeof *l->parts);
+    l->n_ops = in->n_operators < UI_OPS ? in->n_operators : UI_OPS;
+    for (size_t i = 0; i < l->n_ops; i++) {
+        const ember_operator_info *o = &in->operators[i];
+        ui_operator *u = &l->ops[i];
+        snprintf(u->stream, sizeof u->stream, "%s", o->stream);
+        snprintf(u->family, sizeof u->family, "%s", o->family);
+        u->keys = o->keys;
+        u->bytes = o->bytes;
+        u->records_in = o->records_in;
+        u->records_out = o->records_out;
+    }
+    l->n_sources = in->n_sources < UI_SOURCES ? in->n_sources : UI_SOURCES;
+    for (size_t i = 0; i < l->n_sources; i++) {
+        const ember_source_info *o = &in->sources[i];
+        ui_source *u = &l->sources[i];
+        snprintf(u->stream, sizeof u->stream, "%s", o->stream);
+        snprintf(u->kind, sizeof u->kind, "%s", o->kind);
+        u->source = o->source;
+        u->records_in = o->records_in;
+    }
 }
 
 /* The first UI_SINKS sinks' rows into stage; returns how many sinks. */

@@ -20,6 +20,19 @@
 #define UI_ROW_BYTES  256
 #define UI_TEXT_BYTES 16384 /* the job text */
 #define UI_BUCKETS    14    /* histogram bounds, seconds (board.c), +Inf beyond */
+#define UI_OPS        32    /* operator families kept for /api/v1/operators */
+#define UI_SOURCES    16    /* sources kept for /api/v1/sources */
+
+typedef struct ui_operator {
+    char stream[64], family[40];
+    uint64_t keys, bytes, records_in, records_out;
+} ui_operator;
+
+typedef struct ui_source {
+    char stream[64], kind[32];
+    uint32_t source;
+    uint64_t records_in;
+} ui_source;
 
 /* One batch, as the page and the API show it. */
 typedef struct ui_batch {
@@ -59,6 +72,10 @@ typedef struct ui_latest {
     uint64_t records_total;
     ember_partition_info parts[UI_PARTS];
     size_t n_parts;
+    ui_operator ops[UI_OPS];
+    size_t n_ops;
+    ui_source sources[UI_SOURCES];
+    size_t n_sources;
 } ui_latest;
 
 /* One sink's newest rows. */

@@ -7,6 +7,7 @@
 #include "checkpoint/wal.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "state/layout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,59 @@ static void kinds(const engine *e, ember_batch_info *in)
     }
 }
 
+/* The families of a node worth showing: its aggregate, its join's rows,
+ * its dedupe ids. */
+static size_t node_families(const node_rt *nd, const char **base)
+{
+    size_t k = 0;
+    if (nd->op_cf >= 0)
+        base[k++] = LAYOUT_CF_AGGREGATE;
+    if (nd->sj)
+        base[k++] = LAYOUT_CF_STREAM_JOIN;
+    if (nd->dd)
+        base[k++] = LAYOUT_CF_DEDUPE;
+    return k;
+}
+
+static ember_operator_info *operators(engine *e, size_t *n, char (**names)[LAYOUT_CF_NAME_MAX])
+{
+    size_t cap = (size_t)e->n_nodes * 3 + 1;
+    ember_operator_info *o = calloc(cap, sizeof *o);
+    *names = calloc(cap, sizeof **names);
+    *n = 0;
+    if (!o || !*names)
+        return o;
+    for (int i = 0; i < e->n_nodes; i++) {
+        const node_rt *nd = &e->nodes[i];
+        const char *base[3];
+        size_t k = node_families(nd, base);
+        for (size_t f = 0; f < k; f++) {
+            layout_node_cf(nd->job, base[f], (*names)[*n], LAYOUT_CF_NAME_MAX);
+            ember_operator_info *op = &o[*n];
+            op->stream = nd->job->stream[0] ? nd->job->stream : e->job->name;
+            op->family = (*names)[*n];
+            store_stats(e->st, store_cf_index(e->st, op->family), &op->keys, &op->bytes);
+            op->records_in = nd->ts.records_in;
+            op->records_out = nd->out.n;
+            ++*n;
+        }
+    }
+    return o;
+}
+
+static ember_source_info *sources(const engine *e, size_t *n)
+{
+    ember_source_info *s = calloc((size_t)e->n_nodes + 1, sizeof *s);
+    *n = 0;
+    for (int i = 0; s && i < e->n_nodes; i++) {
+        const node_rt *nd = &e->nodes[i];
+        if (nd->job->source)
+            s[(*n)++] = (ember_source_info){nd->job->stream[0] ? nd->job->stream : e->job->name,
+                                            nd->src.ops->kind, nd->src_tag, nd->ts.records_in};
+    }
+    return s;
+}
+
 static void fill_counts(const engine *e, const batch_ctx *b, ember_batch_info *in)
 {
     const ember_job *job = e->job;
@@ -180,7 +234,19 @@ void publish_batch(engine *e, const batch_ctx *b, uint64_t keys, uint64_t bytes)
     const char **rows = NULL;
     ember_sink_info *snks = sinks(e, &in.n_sinks, &rows);
     in.sinks = snks;
+    char(*names)[LAYOUT_CF_NAME_MAX] = NULL;
+    ember_operator_info *ops = operators(e, &in.n_operators, &names);
+    ember_source_info *srcs = sources(e, &in.n_sources);
+    in.operators = ops;
+    in.sources = srcs;
+    if (!ops)
+        in.n_operators = 0;
+    if (!srcs)
+        in.n_sources = 0;
     e->opts.on_batch(&in, e->opts.on_batch_ctx);
+    free(ops);
+    free(names);
+    free(srcs);
     free(ranges);
     free(parts);
     free(snks);

@@ -546,13 +546,13 @@ static int mark_retracts(struct job_graph *g, int node, ember_err *err)
 {
     ember_job *n = g->nodes[node];
     if (n->n_aggs) {
-        if (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k)
+        if (n->window.kind == WIN_SESSION || n->ttl_ms || n->top_k)
             return ember_err_set(err, -EMBER_EUSAGE,
                                  "stream '%s': its %s rows update and cannot be retracted "
                                  "downstream; aggregate them after an emit=final window",
-                                 stream_label(n), n->window.kind != WIN_NONE ? "emit=update"
-                                                  : n->ttl_ms               ? "ttl"
-                                                                            : "top");
+                                 stream_label(n), n->window.kind == WIN_SESSION ? "session"
+                                                  : n->ttl_ms                   ? "ttl"
+                                                                                : "top");
         n->retracts = 1;
         return 0;
     }

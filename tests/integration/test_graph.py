@@ -191,6 +191,50 @@ sink file dir={d}/out/dist
                                                         sorted(want.items())[:6]))
 
 
+def test_retraction_over_emit_update_windows():
+    """Windows with emit=update re-emit a window each batch it changes; the
+    aggregate after them takes the window's previous row back first, so
+    sum(n) per page ends at the records in every window holding them
+    (tumbling: once, sliding 10s every 5s: twice) and count() at the number
+    of windows."""
+    for win, per_record in (("tumbling 10s", 1), ("sliding 10s every 5s", 2)):
+        d = tmpdir("graph-retract-win")
+        rnd = random.Random(len(win))
+        t, rows = 0, []
+        for _ in range(3000):
+            t += rnd.randrange(0, 40)
+            rows.append((rnd.choice("abcd"), t + rnd.randrange(0, 500)))
+        write(d + "/in.csv", "".join("%s,%d\n" % r for r in rows))
+        write(d + "/j.job", f"""job rw
+batch interval=1ms max-records=113
+checkpoint dir={d}/ckpt
+stream up
+source file path={d}/in.csv
+parse csv fields=page,ts:int
+watermark ts 1s
+key page
+window {win} emit=update
+aggregate count() as n
+stream tot from up
+key page
+aggregate sum(n) as total, count() as windows
+sink file dir={d}/out
+""")
+        ember("run", d + "/j.job", "--until-idle", "--drain", check_rc=0)
+        latest = {}
+        for r in rows_of(d + "/out"):
+            latest[r[0]] = (int(r[1]), int(r[2]))
+        want = {}
+        for page, ts in rows:
+            starts = {ts // 10000 * 10000} if per_record == 1 else {
+                ts // 5000 * 5000, ts // 5000 * 5000 - 5000}
+            c, ws = want.get(page, (0, set()))
+            ws |= {(page, s) for s in starts}
+            want[page] = (c + per_record, ws)
+        want = {p: (c, len(ws)) for p, (c, ws) in want.items()}
+        check(latest == want, "%s: %s, want %s" % (win, sorted(latest.items()), sorted(want.items())))
+
+
 def test_idle_input_lets_the_union_watermark_advance():
     d = tmpdir("graph-idle")
     write(d + "/a.csv", "".join("x,%d\n" % (1000 * i) for i in range(400)))
@@ -351,6 +395,6 @@ sink stdout
 if __name__ == "__main__":
     main([test_example_as_written, test_example_replay_is_byte_identical,
           test_example_with_kafka_as_second_source,
-          test_retraction_over_a_running_aggregate,
+          test_retraction_over_a_running_aggregate, test_retraction_over_emit_update_windows,
           test_idle_input_lets_the_union_watermark_advance, test_stream_joins_against_all_pairs,
           test_load_time_messages])

@@ -559,9 +559,15 @@ sink file dir={d}/out_u
     try:
         port = job.port()
         wait_batches(d, 4)
-        parts = json.loads(http_get(port, "/api/v1/sources")[2])["sources"][0]["partitions"]
+        srcs = json.loads(http_get(port, "/api/v1/sources")[2])["sources"]
+        check([(s["stream"], s["kind"], s["source"]) for s in srcs] ==
+              [("a", "generator", 0), ("b", "generator", 1)], "sources %s" % srcs)
+        parts = [p for s in srcs for p in s["partitions"]]
         check(sorted((p["source"], p["partition"]) for p in parts) == [(0, 0), (1, 0)],
               "partitions %s" % parts)
+        ops = json.loads(http_get(port, "/api/v1/operators")[2])["operators"]
+        check([(o["name"], o["stream"]) for o in ops] == [("aggregate.2", "u")],
+              "operators of the graph %s" % ops)
         for p in parts:
             check(p["end"] == counts[p["source"]] and p["lag"] == p["end"] - p["committed"],
                   "source %d: %s" % (p["source"], p))

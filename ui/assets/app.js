@@ -186,7 +186,7 @@ async function refreshBatch(st) {
   drawStats();
   drawGraph(st.job_text, st.last_batch);
   drawBatches();
-  const parts = src.sources.length ? src.sources[0].partitions : [];
+  const parts = src.sources.flatMap(s => s.partitions);
   fillTable('sources', parts.map(p => [p.source, p.partition, p.committed, p.end === null ? '-' : p.end,
                                        p.lag === null ? '-' : p.lag]));
   fillTable('operators', ops.operators.map(o => [o.name, o.state_keys, o.state_bytes]));
