@@ -7,6 +7,8 @@
 #include "core/ops/window.h"
 #include "state/layout.h"
 #include "state/preagg.h"
+#include "state/rowcodec.h"
+#include "core/ops/text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -187,5 +189,35 @@ int rows_diff(store_iter *xi, store_iter *yi, rows_diff_fn fn, void *ctx)
             step(yi, &y, 0);
         }
     }
+    return rc;
+}
+
+void rows_record_text(const ember_record *r, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < r->n && used + 1 < cap; i++) {
+        if (i)
+            buf[used++] = ',';
+        used += value_format(&r->values[i], buf + used, cap - used);
+        if (used >= cap)
+            used = cap - 1;
+        buf[used] = '\0';
+    }
+}
+
+int rows_dedupe_last(const char *v, size_t vn, int64_t *expiry, char *buf, size_t cap)
+{
+    arena mem;
+    ember_record r;
+    if (vn <= 8)
+        return -1;
+    const uint8_t *p = (const uint8_t *)v + 8, *end = (const uint8_t *)v + vn;
+    arena_init(&mem, 4096);
+    int rc = rowcodec_get(&p, end, &mem, &r) || p != end ? -1 : 0;
+    if (!rc)
+        rows_record_text(&r, buf, cap);
+    *expiry = (int64_t)get_u64le((const uint8_t *)v);
+    arena_free(&mem);
     return rc;
 }

@@ -21,6 +21,12 @@ EMBER_MUST_CHECK int rows_decode(const ember_job *job, const char *key, size_t k
 /* A stored key (key fields joined by KEY_SEP) as the user writes it: fields
  * joined by ',' ("u0978,i0870", what --key takes). Returns the length. */
 size_t rows_key_text(const char *k, size_t n, char *buf, size_t cap);
+/* A stored row's values as text, comma-separated (dedupe keep=last, top). */
+void rows_record_text(const ember_record *r, char *buf, size_t cap);
+/* dedupe keep=last's value (expiry | the row, state/dedupe.h): the expiry
+ * and the row as rows_record_text; -1 when the value is not one. */
+EMBER_MUST_CHECK int rows_dedupe_last(const char *v, size_t vn, int64_t *expiry, char *buf,
+                                      size_t cap);
 /* "a,b" as the user writes it -> the stored composite key (malloc'd). */
 char *rows_stored_key(const char *k);
 /* A u64 of the "meta" column family (e.g. "state_keys", the exact key

@@ -25,8 +25,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/statefmt.h"
-#include "state/layout.h"
-#include "state/rowcodec.h"
+#include "state/rows.h"
 #include "state/topn.h"
 
 #include <inttypes.h>
@@ -149,35 +148,6 @@ static cell_kind time_cell(state_format f, int64_t ms, char *buf, size_t cap)
     return CELL_NUM;
 }
 
-/* A stored row's values as text, comma-separated. */
-static void row_text(const ember_record *r, char *buf, size_t cap)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (uint32_t i = 0; i < r->n && used + 1 < cap; i++) {
-        if (i)
-            buf[used++] = ',';
-        used += value_format(&r->values[i], buf + used, cap - used);
-        if (used >= cap)
-            used = cap - 1;
-        buf[used] = '\0';
-    }
-}
-
-/* keep=last's value: expiry, then the row (state/dedupe.h). */
-static void dedupe_row_text(const char *v, size_t vn, char *buf, size_t cap)
-{
-    arena mem;
-    ember_record r;
-    const uint8_t *p = (const uint8_t *)v + 8, *end = (const uint8_t *)v + vn;
-    arena_init(&mem, 4096);
-    if (rowcodec_get(&p, end, &mem, &r) || p != end)
-        snprintf(buf, cap, "(damaged: %zu bytes)", vn);
-    else
-        row_text(&r, buf, cap);
-    arena_free(&mem);
-}
-
 /* `top K by F per G`: each group's rows, one line per rank. */
 static int print_top(store *st, int cf, const state_args *a, emitter *e)
 {
@@ -206,7 +176,7 @@ static int print_top(store *st, int cf, const state_args *a, emitter *e)
         }
         for (size_t i = 0; !rc && i < n && (!a->limit || e->rows < a->limit); i++) {
             snprintf(rank, sizeof rank, "%zu", i + 1);
-            row_text(rows[i], val, sizeof val);
+            rows_record_text(rows[i], val, sizeof val);
             emit_row(e, cells, kinds);
         }
     }
@@ -238,8 +208,10 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
             kinds[1] = time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, sizeof val);
         else if (dedupe && vn > 8) { /* keep=last: "EXPIRY ROW" */
             char row[4000];
-            time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, 64);
-            dedupe_row_text(v, vn, row, sizeof row);
+            int64_t expiry;
+            if (rows_dedupe_last(v, vn, &expiry, row, sizeof row))
+                snprintf(row, sizeof row, "(damaged: %zu bytes)", vn);
+            time_cell(a->fmt, expiry, val, 64);
             snprintf(val + strlen(val), sizeof val - strlen(val), " %s", row);
         }
         else

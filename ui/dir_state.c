@@ -9,6 +9,7 @@
 #include "state/layout.h"
 #include "state/preagg.h"
 #include "state/rows.h"
+#include "state/topn.h"
 #include "ui/dir_private.h"
 
 #include <errno.h>
@@ -76,7 +77,48 @@ static json_t *timer_row(const lookup *l, const rows_timer *t, const char *key)
                      dir_jstr(key, strlen(key)));
 }
 
-/* A join table (key -> CSV line), dedupe (id -> expiry) or a timer. */
+/* "dedupe" of "dedupe.3" (a graph's node 3). */
+static int is_base(const char *op, const char *base)
+{
+    size_t n = strlen(base);
+    return !strncmp(op, base, n) && (op[n] == '\0' || op[n] == '.');
+}
+
+/* A group of `top K by F per G`: its K best rows, best first, as text. */
+static json_t *top_row(const char *key, const char *v, size_t vn)
+{
+    const ember_record *rows[JOB_TOP_MAX_K];
+    uint64_t seqs[JOB_TOP_MAX_K];
+    size_t n;
+    char text[4200];
+    arena mem;
+    arena_init(&mem, 64 * 1024);
+    json_t *list = json_array();
+    if (list && topn_decode_value(v, vn, &mem, JOB_TOP_MAX_K, rows, seqs, &n))
+        json_array_append_new(list, dir_jstr("(damaged)", 9));
+    else
+        for (size_t i = 0; list && i < n; i++) {
+            rows_record_text(rows[i], text, sizeof text);
+            json_array_append_new(list, dir_jstr(text, strlen(text)));
+        }
+    arena_free(&mem);
+    return json_pack("{s:o,s:o}", "group", dir_jstr(key, strlen(key)), "rows",
+                     list ? list : json_null());
+}
+
+/* dedupe keep=last: the id, its expiry and its last row. */
+static json_t *dedupe_last_row(const char *key, const char *v, size_t vn)
+{
+    char text[4200];
+    int64_t expiry;
+    if (rows_dedupe_last(v, vn, &expiry, text, sizeof text))
+        snprintf(text, sizeof text, "(damaged: %zu bytes)", vn);
+    return json_pack("{s:o,s:I,s:o}", "id", dir_jstr(key, strlen(key)), "expires",
+                     (json_int_t)expiry, "row", dir_jstr(text, strlen(text)));
+}
+
+/* A join table (key -> CSV line), dedupe (id -> expiry), a top group or a
+ * timer. */
 static json_t *table_row(const lookup *l, const char *k, size_t kn, const char *v, size_t vn,
                          int *skip)
 {
@@ -97,6 +139,10 @@ static json_t *table_row(const lookup *l, const char *k, size_t kn, const char *
     if (!strcmp(l->op, LAYOUT_CF_DEDUPE) && vn == 8)
         return json_pack("{s:o,s:I}", "id", dir_jstr(key, strlen(key)), "expires",
                          (json_int_t)get_u64le((const uint8_t *)v));
+    if (is_base(l->op, LAYOUT_CF_DEDUPE) && vn > 8)
+        return dedupe_last_row(key, v, vn);
+    if (is_base(l->op, LAYOUT_CF_TOP))
+        return top_row(key, v, vn);
     return json_pack("{s:o,s:o}", "key", dir_jstr(key, strlen(key)), "row", dir_jstr(v, vn));
 }
 

@@ -3,12 +3,15 @@ part 2): conditional aggregates (q15, q16), dedupe keep=last (q18) and top K
 per group over a stream without a window (q19). Input: bids drawn here in
 Python (auction, bidder, price, channel, ts); every expected result is
 computed in Python over that input, never from ember's output."""
+import json
 import os
 import random
 import re
+import subprocess
 import sys
+import urllib.request
 
-from harness import ROOT, batch_files, check, ember, main, state_json, tmpdir, write
+from harness import EMBER, ROOT, batch_files, check, ember, main, state_json, tmpdir, write
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "nexmark"))
 import compare as cmp  # noqa: E402
@@ -43,6 +46,22 @@ def last_rows(out_dir, key_cols):
         for r in rows:
             latest[tuple(r[i] for i in idx)] = dict(zip(header, r))
     return latest
+
+
+def ui_scan(ckpt, op):
+    """The rows of `ember ui DIR`'s /api/v1/dir/state/scan?op=OP (a free
+    port on 127.0.0.1, the server stopped after the one request)."""
+    p = subprocess.Popen([EMBER, "ui", ckpt, "--listen", "127.0.0.1:0"],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"ui: http://127\.0\.0\.1:(\d+)/", p.stderr.readline())
+        check(m, "ember ui did not say where it listens")
+        url = "http://127.0.0.1:%s/api/v1/dir/state/scan?op=%s&limit=10000" % (m.group(1), op)
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return json.loads(r.read())["rows"]
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
 
 
 # ------------------------------------------------------------ conditional aggregates
@@ -210,6 +229,8 @@ def test_dedupe_keep_last_matches_python():
         last["%d,%d" % (r[1], r[0])] = ",".join(as_tsv(r))
     got = {r["id"]: r["expires"].split(" ", 1)[1] for r in state_json(d + "/ck", "dedupe.0")}
     check(got == last, "ember state --op dedupe.0: the last row of each id")
+    check({r["id"]: r["row"] for r in ui_scan(d + "/ck", "dedupe.0")} == last,
+          "the UI's state/scan of dedupe.0")
     _, _, err = ember("run", d + "/q18.job", "--until-idle", check_rc=0)  # nothing new
 
 
@@ -392,8 +413,11 @@ def test_top_per_group_matches_python():
     stored = {}
     for r in state_json(d + "/ck", "top.0"):
         stored.setdefault(int(r["group"]), []).append((int(r["rank"]), r["row"]))
-    check(stored == {g: [(rank, ",".join(as_tsv(row))) for rank, (_, row) in enumerate(top, 1)]
-                     for g, top in best.items()}, "ember state --op top.0")
+    want_rows = {g: [",".join(as_tsv(row)) for _, row in top] for g, top in best.items()}
+    check(stored == {g: list(enumerate(rows, 1)) for g, rows in want_rows.items()},
+          "ember state --op top.0")
+    check({int(r["group"]): r["rows"] for r in ui_scan(d + "/ck", "top.0")} == want_rows,
+          "the UI's state/scan of top.0")
 
 
 def test_top_per_key_and_global():
