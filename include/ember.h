@@ -195,8 +195,10 @@ EMBER_API EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn,
  * appends the table row's fields to every record (a stream-static join) */
 EMBER_API EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind,
                                               const ember_opt *opts, size_t n_opts, ember_err *err);
-/* dedupe FIELD within DURATION: drops a record whose FIELD value was seen
- * within DURATION of batch time (one dedupe step per job) */
+/* dedupe FIELD[, FIELD...] [keep=first|last] within DURATION: drops a
+ * record whose FIELDS' values were seen within DURATION of batch time (one
+ * dedupe step per stream); keep=last passes each id's last record of a
+ * batch and retracts the row it replaces downstream (README: dedupe) */
 EMBER_API EMBER_MUST_CHECK int ember_job_dedupe(ember_job *job, const char *spec, ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_API EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
@@ -207,9 +209,11 @@ EMBER_API EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duratio
  *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
  * (between key and aggregate; output rows gain window_start, window_end) */
 EMBER_API EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
-/* aggregate FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w)
- * count_distinct(f [, approx]) topk(f, K); without a key before it, one
- * global group. A column is named NAME, or fn_field (count for count()). */
+/* aggregate FN(...) [filter (where COND)] [as NAME], ...: count() sum(f) min(f)
+ * max(f) avg(f) wavg(x, w) count_distinct(f [, approx]) topk(f, K); without a
+ * key before it, one global group. A column is named NAME, or fn_field (count
+ * for count()). With a filter, an aggregate folds only the records for which
+ * COND (typed against the record) is true. */
 EMBER_API EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list,
                                                    ember_err *err);
 
@@ -267,8 +271,12 @@ EMBER_API EMBER_MUST_CHECK int ember_job_aggregate_fn(ember_job *job, const char
                                                       void *user, ember_err *err);
 /* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
 EMBER_API EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
-/* top K by COLUMN: of each window's rows emitted in a batch, only the K with
- * the largest COLUMN (ties: smaller key first); needs a window */
+/* top K by COLUMN: after a windowed aggregate, of each window's rows emitted
+ * in a batch only the K with the largest COLUMN (ties: smaller key first).
+ * top K by FIELD [per FIELDS] in a stream without window or aggregate: the K
+ * records with the largest FIELD of each group (FIELDS, else the key, else
+ * all), kept in state; its rows gain a `rank` column (README: top K per
+ * group over records) */
 EMBER_API EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
 /* stream NAME [from A[, B ...]]: starts a named stream of the dataflow
  * graph. The calls after it build that stream: a `source` first, or none

@@ -71,6 +71,8 @@ static void node_cfs(const ember_job *job, layout_cfs *out, int *joins)
         add_node_cf(out, job, LAYOUT_CF_DEDUPE);
         add_node_cf(out, job, LAYOUT_CF_DEDUPE_TIMERS);
     }
+    if (job->top_rows)
+        add_node_cf(out, job, LAYOUT_CF_TOP);
     for (int s = 0; s < job->n_steps; s++)
         if (job->steps[s].kind == STEP_JOIN) {
             layout_join_cf(++*joins, name, sizeof name);

@@ -48,6 +48,7 @@
 #define LAYOUT_CF_TIMERS "timers"
 #define LAYOUT_CF_DEDUPE "dedupe"
 #define LAYOUT_CF_DEDUPE_TIMERS "dedupe_timers"
+#define LAYOUT_CF_TOP "top"
 #define LAYOUT_CF_JOIN_PREFIX "join"
 #define LAYOUT_CF_STREAM_JOIN "sjoin"
 #define LAYOUT_CF_STREAM_JOIN_TIMERS "sjoin_timers"

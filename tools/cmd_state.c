@@ -9,7 +9,10 @@
  *                   key (per pane or session), decoded with DIR/JOB
  *   timers          tumbling, sliding: the pane index, pane start | key
  *                   session: end | key | start; ttl: expiry | key
- *   dedupe          id -> expiry;  dedupe_timers: expiry | id
+ *   dedupe          id -> expiry (keep=last: "expiry row", the row comma-separated);
+ *                   dedupe_timers: expiry | id
+ *   top             group -> its K best rows: one line per rank, the row's
+ *                   values comma-separated
  *   joinN           key -> the table's CSV line
  * Keys are shown as `ember state --key` takes them: composite keys' fields
  * joined by ','. In the table format times (window bounds, pane starts,
@@ -22,6 +25,9 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/statefmt.h"
+#include "state/layout.h"
+#include "state/rowcodec.h"
+#include "state/topn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,7 +48,7 @@ static void usage(void)
            "Without --op, lists the operators and how many keys each holds (the aggregate's\n"
            "count is the exact one committed with the batch).\n"
            "  --op NAME      aggregate (the default with --key or --prefix), timers, dedupe,\n"
-           "                 dedupe_timers, join1, ...\n"
+           "                 dedupe_timers, top, join1, ... (NAME.N: node N of a graph)\n"
            "  --key K        one key (fields of a composite key joined by ','); exit 1 if\n"
            "                 it is not there\n"
            "  --prefix P     keys starting with P\n"
@@ -143,6 +149,74 @@ static cell_kind time_cell(state_format f, int64_t ms, char *buf, size_t cap)
     return CELL_NUM;
 }
 
+/* A stored row's values as text, comma-separated. */
+static void row_text(const ember_record *r, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < r->n && used + 1 < cap; i++) {
+        if (i)
+            buf[used++] = ',';
+        used += value_format(&r->values[i], buf + used, cap - used);
+        if (used >= cap)
+            used = cap - 1;
+        buf[used] = '\0';
+    }
+}
+
+/* keep=last's value: expiry, then the row (state/dedupe.h). */
+static void dedupe_row_text(const char *v, size_t vn, char *buf, size_t cap)
+{
+    arena mem;
+    ember_record r;
+    const uint8_t *p = (const uint8_t *)v + 8, *end = (const uint8_t *)v + vn;
+    arena_init(&mem, 4096);
+    if (rowcodec_get(&p, end, &mem, &r) || p != end)
+        snprintf(buf, cap, "(damaged: %zu bytes)", vn);
+    else
+        row_text(&r, buf, cap);
+    arena_free(&mem);
+}
+
+/* `top K by F per G`: each group's rows, one line per rank. */
+static int print_top(store *st, int cf, const state_args *a, emitter *e)
+{
+    static const char *const cols[] = {"group", "rank", "row"};
+    store_iter *it = store_iter_new(st, cf, NULL, 0);
+    char key[4200], rank[24], val[4200], *cells[3] = {key, rank, val};
+    const cell_kind kinds[3] = {CELL_STR, CELL_NUM, CELL_STR};
+    const ember_record *rows[JOB_TOP_MAX_K];
+    uint64_t seqs[JOB_TOP_MAX_K];
+    arena mem;
+    int rc = 0;
+    if (!it)
+        return 1;
+    arena_init(&mem, 64 * 1024);
+    emit_begin(e, stdout, a->fmt, cols, 3, a->key != NULL);
+    for (; store_iter_valid(it) && !rc; store_iter_next(it)) {
+        size_t kn, vn, n;
+        const char *k = store_iter_key(it, &kn), *v = store_iter_value(it, &vn);
+        store_key_text(k, kn, key, sizeof key);
+        if (!key_wanted(a, key))
+            continue;
+        arena_reset(&mem);
+        if (topn_decode_value(v, vn, &mem, JOB_TOP_MAX_K, rows, seqs, &n)) {
+            fprintf(stderr, "ember state: group '%s': a damaged value (%zu bytes)\n", key, vn);
+            rc = 1;
+        }
+        for (size_t i = 0; !rc && i < n && (!a->limit || e->rows < a->limit); i++) {
+            snprintf(rank, sizeof rank, "%zu", i + 1);
+            row_text(rows[i], val, sizeof val);
+            emit_row(e, cells, kinds);
+        }
+    }
+    emit_end(e);
+    arena_free(&mem);
+    rc = rc ? rc : iter_failed(it);
+    store_iter_free(it);
+    return rc;
+}
+
 /* A join table (key -> CSV line) or dedupe's ids (id -> expiry, 8 bytes LE). */
 static int print_table(store *st, int cf, const state_args *a, int dedupe, emitter *e)
 {
@@ -162,6 +236,12 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
             continue;
         if (dedupe && vn == 8)
             kinds[1] = time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, sizeof val);
+        else if (dedupe && vn > 8) { /* keep=last: "EXPIRY ROW" */
+            char row[4000];
+            time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, 64);
+            dedupe_row_text(v, vn, row, sizeof row);
+            snprintf(val + strlen(val), sizeof val - strlen(val), " %s", row);
+        }
         else
             snprintf(val, sizeof val, "%.*s", (int)vn, v);
         emit_row(e, cells, kinds);
@@ -277,7 +357,9 @@ static int print_op(store *st, const ember_job *job, const state_args *a)
     const ember_job *node = layout_cf_node(job, a->op, op, sizeof op);
     if (!node)
         node = job;
-    if (strncmp(op, "join", 4) == 0 || strcmp(op, "dedupe") == 0 ||
+    if (strcmp(op, LAYOUT_CF_TOP) == 0)
+        rc = print_top(st, cf, a, &e);
+    else if (strncmp(op, "join", 4) == 0 || strcmp(op, "dedupe") == 0 ||
         strncmp(op, LAYOUT_CF_STREAM_JOIN, strlen(LAYOUT_CF_STREAM_JOIN)) == 0)
         rc = print_table(st, cf, a, strcmp(op, "dedupe") == 0, &e);
     else if (strcmp(op, "dedupe_timers") == 0)

@@ -184,7 +184,8 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
     if (job->dedupe_step >= 0) {
         n->dd = dedupe_new(e->st, node_cf(e, n, LAYOUT_CF_DEDUPE),
                            node_cf(e, n, LAYOUT_CF_DEDUPE_TIMERS),
-                           job->steps[job->dedupe_step].dedupe_ms);
+                           job->steps[job->dedupe_step].dedupe_ms,
+                           job->steps[job->dedupe_step].dedupe_keep_last);
         if (!n->dd)
             return ember_err_set(err, -ENOMEM, "out of memory");
         transform_set_dedupe(n->tf, dedupe_decide, n->dd);
@@ -192,6 +193,10 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
     if (job->sjoin &&
         !(n->sj = stream_join_new(job->sjoin, e->st, node_cf(e, n, LAYOUT_CF_STREAM_JOIN),
                                   node_cf(e, n, LAYOUT_CF_STREAM_JOIN_TIMERS))))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    if (job->top_rows &&
+        !(n->tk = topn_new(e->st, node_cf(e, n, LAYOUT_CF_TOP), job->top_k, job->top_col,
+                           (uint32_t)job->current.n)))
         return ember_err_set(err, -ENOMEM, "out of memory");
     int rc = node_load_watermark(e, n, err);
     if (rc || !job->n_aggs)
@@ -252,6 +257,7 @@ static void node_close(engine *e, node_rt *n)
     state_update_free(n->upd);
     stream_join_free(n->sj);
     dedupe_free(n->dd);
+    topn_free(n->tk);
     transform_free(n->tf);
     lines_free(&n->lines);
     rows_free(&n->in);

@@ -16,6 +16,7 @@
 #include "core/job/job.h"
 #include "state/dedupe.h"
 #include "state/stream_join.h"
+#include "state/topn.h"
 #include "state/update.h"
 
 #include <stdio.h>
@@ -96,6 +97,7 @@ typedef struct node_rt {
     transform *tf;
     state_update *upd;
     dedupe *dd; /* the dedupe step's state, NULL without one */
+    topn *tk;   /* `top K by F per G` over records: its state, NULL without one */
     int op_cf;  /* its "aggregate" family, -1 without an aggregate */
     stream_join *sj; /* a join node's operator, NULL for other nodes */
 
@@ -173,6 +175,9 @@ EMBER_MUST_CHECK int cycle_bad_record(engine *e, node_rt *n, const batch_ctx *b,
 /* rank.c: `top K by COL`: the K best rows of each window into the node's
  * output. */
 EMBER_MUST_CHECK int rank_top(node_rt *n, ember_err *err);
+/* rank.c: `top K by F [per G]` over records: the node's rows through its
+ * topn state; the changes of the K best per group become the output. */
+EMBER_MUST_CHECK int rank_records(node_rt *n, const batch_ctx *b, ember_err *err);
 
 /* side.c */
 void side_init(side_output *s, const char *what,

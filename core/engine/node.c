@@ -301,8 +301,15 @@ int node_run(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
     b->t.transform_ms += t1 - t0;
     if (rc)
         return rc;
-    if (!n->job->n_aggs)
+    if (!n->job->n_aggs && !n->tk)
         return collect_stateless(n, err);
+    if (!n->job->n_aggs) {
+        rc = collect_stateless(n, err);
+        if (!rc)
+            rc = rank_records(n, b, err);
+        b->t.state_ms += em_mono_ms() - t1;
+        return rc;
+    }
     rc = node_state(e, n, b, err);
     if (!rc)
         rc = collect_aggregate(n, err);

@@ -84,7 +84,7 @@ static int make_graph(ember_job *root, ember_err *err)
 /* The schema of the rows a node hands on. */
 const schema *job_node_output(const ember_job *node)
 {
-    return node->n_aggs ? &node->output : &node->current;
+    return node->n_aggs || node->top_rows ? &node->output : &node->current;
 }
 
 /* Whether the node's rows update earlier ones (a running aggregate or an
@@ -93,7 +93,14 @@ int job_node_updates(const ember_job *node)
 {
     if (node->n_aggs)
         return node->window.kind == WIN_NONE || node->window.emit == EMIT_UPDATE;
-    return node->updating_input;
+    return node->updating_input || job_node_keeps_last(node) || node->top_rows;
+}
+
+/* Whether the node has `dedupe ... keep=last`: its rows replace earlier ones
+ * (the replaced row comes again with sign -1 first). */
+int job_node_keeps_last(const ember_job *node)
+{
+    return node->dedupe_step >= 0 && node->steps[node->dedupe_step].dedupe_keep_last;
 }
 
 static ember_job *node_new(ember_job *root, const char *stream, ember_err *err)
@@ -190,7 +197,8 @@ ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err)
         return NULL;
     }
     if (!is_sink && cur->stage == STAGE_SINK)
-        return cur->n_aggs ? split_after_sink(root, cur, err) : tap_sinks(cur, err);
+        return cur->n_aggs || cur->top_rows ? split_after_sink(root, cur, err)
+                                            : tap_sinks(cur, err);
     return cur;
 }
 
@@ -501,6 +509,15 @@ static const char *stream_label(const ember_job *n)
  * adding the new one: only count, sum and avg can take a row back. */
 static int check_retracting(const ember_job *n, ember_err *err)
 {
+    if (job_node_keeps_last(n) && (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k))
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': a %s after 'dedupe ... keep=last': a replaced row "
+                             "is taken back, which only a running count, sum or avg can do "
+                             "(use keep=first, or no %s)",
+                             stream_label(n), n->window.kind != WIN_NONE ? "window"
+                                              : n->ttl_ms             ? "ttl"
+                                                                      : "top",
+                             n->window.kind != WIN_NONE ? "window" : n->ttl_ms ? "ttl" : "top");
     if (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k)
         return ember_err_set(err, -EMBER_EUSAGE,
                              "stream '%s': a %s over an updating stream (the rows of a running "
@@ -557,6 +574,20 @@ static int check_node(struct job_graph *g, ember_job *n, ember_err *err)
                              "stream '%s' goes nowhere: give it a 'sink' or read it with "
                              "'stream NAME from %s'",
                              stream_label(n), n->stream[0] ? n->stream : "...");
+    if (n->updating_input && job_node_keeps_last(n))
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': 'dedupe ... keep=last' over an updating stream (its "
+                             "rows change as keys update): dedupe the stream before it is "
+                             "aggregated", stream_label(n));
+    if (job_node_keeps_last(n) && n->n_aggs)
+        return check_retracting(n, err);
+    if ((n->updating_input || job_node_keeps_last(n)) && n->top_rows)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': 'top' over an updating stream (%s): rank the "
+                             "records before they are aggregated or deduped with keep=last",
+                             stream_label(n), job_node_keeps_last(n)
+                                                  ? "dedupe keep=last replaces rows"
+                                                  : "its rows change as keys update");
     if (n->updating_input && n->n_aggs) {
         int rc = check_retracting(n, err);
         for (int k = 0; !rc && k < n->n_inputs; k++)
@@ -590,11 +621,20 @@ static int check_job_wide(const struct job_graph *g, ember_err *err)
     return 0;
 }
 
+/* A job without a graph: what check_node asks of a node's own steps. */
+static int check_node_alone(ember_job *n, ember_err *err)
+{
+    if (job_node_keeps_last(n) && n->top_rows)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' after 'dedupe ... keep=last' (which "
+                             "replaces rows): rank in a stream before the dedupe");
+    return job_node_keeps_last(n) && n->n_aggs ? check_retracting(n, err) : 0;
+}
+
 int job_graph_complete(ember_job *root, ember_err *err)
 {
     struct job_graph *g = root->graph;
-    if (!g)
-        return 0;
+    if (!g) /* one linear stream */
+        return check_node_alone(root, err);
     if (!g->n)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", root->name);
     for (int i = 0; i < g->n; i++) {
