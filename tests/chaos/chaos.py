@@ -1616,7 +1616,7 @@ def main():
         ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
         ("graph", lambda: scenario_graph(max(share // 2, 2 * len(CRASH_POINTS)))),
-        ("nexmark", lambda: scenario_nexmark(2 if SHORT else max(share // 4, 4))),
+        ("nexmark", lambda: scenario_nexmark(3 if SHORT else len(CRASH_POINTS))),
     ]
     if not SHORT:  # a full run only: its client waits out the restarts
         scenarios.append(("http-kill-9", lambda: scenario_http_kills(max(share // 4, 6))))
