@@ -1373,7 +1373,7 @@ def scenario_http_kills(rounds):
 def write_graph_job(d):
     with open(d + "/c.job", "w") as f:
         f.write(f"""job chaos-graph
-batch interval=1ms max-records=150
+batch interval=1ms max-records=40
 checkpoint dir={d}/ckpt every=7 keep=2
 stream a
 source file path={d}/a.csv
@@ -1469,7 +1469,7 @@ def scenario_graph(rounds):
     st = Stats("graph")
     ref = tempfile.mkdtemp(prefix="ember-chaos-graph-ref-")
     d = tempfile.mkdtemp(prefix="ember-chaos-graph-")
-    rows = graph_inputs(ref, 3000)
+    rows = graph_inputs(ref, 4000)  # 100 batches: most runs crash before the end
     for name in ("a", "b"):
         shutil.copy("%s/%s.csv" % (ref, name), "%s/%s.csv" % (d, name))
     write_graph_job(ref)
@@ -1615,8 +1615,8 @@ def main():
         ("postgres", lambda: scenario_postgres_kills(max(share // 3, 6))),
         ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
-        ("graph", lambda: scenario_graph(max(share // 2, 8))),
-        ("nexmark", lambda: scenario_nexmark(2 if SHORT else max(share // 4, 4))),
+        ("graph", lambda: scenario_graph(max(share // 2, 2 * len(CRASH_POINTS)))),
+        ("nexmark", lambda: scenario_nexmark(3 if SHORT else len(CRASH_POINTS))),
     ]
     if not SHORT:  # a full run only: its client waits out the restarts
         scenarios.append(("http-kill-9", lambda: scenario_http_kills(max(share // 4, 6))))

@@ -71,8 +71,10 @@ async function main() {
     console.log('shown ' + JSON.stringify(Object.assign(s, {detail: d, errors})));
     await nextLine();
     const before = s.last_batch;
+    // the restarted job's own batches: as many points per chart as the first wait asked
     await page.waitForFunction(b => Number(document.getElementById('last-batch').textContent) > b + 2 &&
-                               document.getElementById('conn').textContent === 'live',
+                               document.getElementById('conn').textContent === 'live' &&
+                               document.querySelectorAll('svg.timeline circle').length >= 4 * 4,
                                before, {timeout: 60000});
     await page.waitForTimeout(1500);
     console.log('again ' + JSON.stringify(Object.assign(await shown(page), {errors})));
