@@ -563,8 +563,27 @@ int acc_check(const acc_layout *l, const acc_slot *s, ember_err *err)
  *              that a summary writes its header slot (n) and then only its
  *              used slots: n hashes (count_distinct), n counters of 8 slots
  *              (topk)
+ * Version 3 is version 2 with the slot of every count(f) written too:
+ * version 2 skipped it, so such a count restarted from 0 whenever the key
+ * was read back from the state. A layout with a count(f) writes version 3
+ * and reads both (a version-2 value's count(f) reads as 0); every other
+ * layout still writes version 2.
  * No checksum here: RocksDB checksums its blocks and the WAL.
  */
+/* A count(f) (a count with a field and its own slot) without a filter. */
+static int is_field_count(const agg_spec *a)
+{
+    return a->fn == AGG_COUNT && !a->filter && a->field >= 0;
+}
+
+static int summary_version(const acc_layout *l)
+{
+    for (int i = 0; i < l->n_aggs; i++)
+        if (is_field_count(&l->aggs[i]))
+            return ACC_CODEC_VERSION_SUMMARY_COUNTS;
+    return ACC_CODEC_VERSION_SUMMARY;
+}
+
 static int codec_v2(const acc_layout *l)
 {
     if (l->n_slots > 255)
@@ -613,13 +632,14 @@ size_t acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out)
         *p++ = (uint8_t)l->n_slots;
         return (size_t)(put_slots(p, s, l->n_slots) - out);
     }
-    *p++ = ACC_CODEC_VERSION_SUMMARY;
+    int version = summary_version(l);
+    *p++ = (uint8_t)version;
     *p++ = (uint8_t)(l->n_slots & 0xff);
     *p++ = (uint8_t)(l->n_slots >> 8);
     p = put_slots(p, s, 1);
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
-        if (a->fn != AGG_COUNT || a->filter)
+        if (a->fn != AGG_COUNT || a->filter || (is_field_count(a) && version == 3))
             p = put_slots(p, &s[a->slot], used_slots(a, s));
     }
     return (size_t)(p - out);
@@ -646,15 +666,15 @@ static int summary_used(const agg_spec *a, const acc_slot *s)
     return n >= 0 && n <= topk_counters(a->k) ? topk_used_slots(&s[a->slot]) : -1;
 }
 
-static int decode_summary(const acc_layout *l, const uint8_t *p, const uint8_t *end, acc_slot *s,
-                          ember_err *err)
+static int decode_summary(const acc_layout *l, int version, const uint8_t *p, const uint8_t *end,
+                          acc_slot *s, ember_err *err)
 {
     memset(s, 0, (size_t)l->n_slots * sizeof *s);
     int bad = get_slots(&p, end, s, 1);
     for (int i = 0; i < l->n_aggs && !bad; i++) {
         const agg_spec *a = &l->aggs[i];
-        if (a->fn == AGG_COUNT && !a->filter)
-            continue; /* count(f) is not written here (the layout of earlier releases) */
+        if (a->fn == AGG_COUNT && !a->filter && (version == 2 || !is_field_count(a)))
+            continue; /* count(): slot 0; version 2 left count(f) out */
         if (a->fn != AGG_SET && a->fn != AGG_TOPK) {
             bad = get_slots(&p, end, &s[a->slot], agg_slots(a));
             continue;
@@ -680,16 +700,17 @@ int acc_decode(const acc_layout *l, const void *buf, size_t len, acc_slot *s, em
         return ember_err_set(err, -EMBER_ECORRUPT,
                              "state value: %zu bytes, expected %s%zu for %d slots", len,
                              v2 ? "at most " : "", acc_encoded_bytes(l), l->n_slots);
-    int version = v2 ? ACC_CODEC_VERSION_SUMMARY : ACC_CODEC_VERSION;
-    if (p[0] != version)
+    int version = v2 ? summary_version(l) : ACC_CODEC_VERSION;
+    if (p[0] != version && !(version == 3 && p[0] == ACC_CODEC_VERSION_SUMMARY))
         return ember_err_set(err, -EMBER_ECORRUPT, "state value: version %u, expected %d",
                              p[0], version);
+    version = p[0];
     int n_slots = v2 ? p[1] | p[2] << 8 : p[1];
     if (n_slots != l->n_slots)
         return ember_err_set(err, -EMBER_ECORRUPT, "state value: %d slots, expected %d",
                              n_slots, l->n_slots);
     if (v2)
-        return decode_summary(l, p + hdr, p + len, s, err);
+        return decode_summary(l, version, p + hdr, p + len, s, err);
     p += hdr;
     (void)get_slots(&p, p + 8 * (size_t)n_slots, s, n_slots);
     return 0;

@@ -76,6 +76,8 @@ typedef struct agg_spec {
 #define ACC_MAX_SLOTS 2048
 #define ACC_CODEC_VERSION 1
 #define ACC_CODEC_VERSION_SUMMARY 2
+/* Version 2 with count(f)'s slot written (version 2 left it out). */
+#define ACC_CODEC_VERSION_SUMMARY_COUNTS 3
 
 /* Text results (topk) of one output row: acc_result writes into buf and
  * points the value at it. Reset used to 0 before each row. */

@@ -1140,9 +1140,13 @@ def inspect_all(ck, snap):
     res = {}
     for tmpl in INSPECTIONS:
         cmd = [a.format(ck=ck, snap=snap) for a in tmpl]
-        p = subprocess.run([EMBER] + cmd, capture_output=True, text=True, timeout=120)
-        scan_stderr(p.stderr, Stats("inspect"))
-        res[cmd[0]] = (p.returncode, masked(cmd[0], p.stdout), p.stderr)
+        p = subprocess.run([EMBER] + cmd, capture_output=True, timeout=120)
+        out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        if "\ufffd" in out + err:  # a message must not hand damaged bytes on raw
+            raise Bad("ember %s printed bytes that are not UTF-8:\n%s" % (
+                " ".join(cmd), (err if "\ufffd" in err else out)[-1500:]))
+        scan_stderr(err, Stats("inspect"))
+        res[cmd[0]] = (p.returncode, masked(cmd[0], out), err)
     return res
 
 

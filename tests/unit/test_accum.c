@@ -338,6 +338,51 @@ START_TEST(count_of_a_field_skips_nulls)
 }
 END_TEST
 
+/* count(f) beside count_distinct(f) (the summary codec): written, read
+ * back; a value of the version-2 codec, which left count(f) out, still
+ * reads, its count(f) as 0 and the distinct set intact. */
+START_TEST(count_of_a_field_beside_a_summary_survives_the_codec)
+{
+    agg_spec aggs[2] = {spec(AGG_COUNT, F_INT, EMBER_INT, "count_i"),
+                        spec(AGG_SET, F_INT, EMBER_INT, "distinct_i")};
+    acc_layout l;
+    ember_err err = {0};
+    ck_assert_int_eq(acc_layout_init(&l, aggs, 2, &err), 0);
+    acc_slot *a = calloc(ACC_MAX_SLOTS, sizeof *a), *c = calloc(ACC_MAX_SLOTS, sizeof *c);
+    uint8_t *buf = malloc(acc_encoded_bytes(&l)), *old = malloc(acc_encoded_bytes(&l));
+    acc_init(&l, a);
+    for (int i = 0; i < 10; i++) { /* values 0..4 twice: 10 counted, 5 distinct */
+        ember_value vals[N_FIELDS] = {{.type = EMBER_STRING},
+                                      {.type = EMBER_INT, .u.i = i % 5},
+                                      {.type = EMBER_NULL}};
+        ember_record rec = {N_FIELDS, vals};
+        acc_add(&l, a, &rec, NULL);
+    }
+    size_t n = acc_encode(&l, a, buf);
+    ck_assert_int_eq(buf[0], ACC_CODEC_VERSION_SUMMARY_COUNTS);
+    ck_assert_int_eq(acc_decode(&l, buf, n, c, &err), 0);
+    ember_value v;
+    acc_result(&l, c, 0, &v, NULL);
+    ck_assert_int_eq(v.u.i, 10);
+    acc_result(&l, c, 1, &v, NULL);
+    ck_assert_int_eq(v.u.i, 5);
+    /* the same value as version 2 wrote it: without count(f)'s 8 bytes */
+    size_t slot_at = 3 + 8; /* header, slot 0 (the row count) */
+    memcpy(old, buf, slot_at);
+    old[0] = ACC_CODEC_VERSION_SUMMARY;
+    memcpy(old + slot_at, buf + slot_at + 8, n - slot_at - 8);
+    ck_assert_int_eq(acc_decode(&l, old, n - 8, c, &err), 0);
+    acc_result(&l, c, 0, &v, NULL);
+    ck_assert_int_eq(v.u.i, 0);
+    acc_result(&l, c, 1, &v, NULL);
+    ck_assert_int_eq(v.u.i, 5);
+    free(a);
+    free(c);
+    free(buf);
+    free(old);
+}
+END_TEST
+
 START_TEST(int_sum_wraps_without_overflow_trap)
 {
     acc_slot s[ACC_MAX_SLOTS];
@@ -428,6 +473,7 @@ static Suite *accum_suite(void)
     tcase_add_test(tc, merge_of_splits_equals_whole);
     tcase_add_test(tc, empty_and_all_null_give_null);
     tcase_add_test(tc, retract_takes_a_record_back);
+    tcase_add_test(tc, count_of_a_field_beside_a_summary_survives_the_codec);
     tcase_add_test(tc, count_of_a_field_skips_nulls);
     tcase_add_test(tc, int_sum_wraps_without_overflow_trap);
     tcase_add_test(tc, codec_round_trips);

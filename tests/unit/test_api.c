@@ -56,6 +56,22 @@ START_TEST(strerror_names_errno_values)
 }
 END_TEST
 
+/* A message quotes what it found; bytes from a damaged file come out as
+ * \xNN, valid UTF-8 and tabs unchanged, so a message is one line of text. */
+START_TEST(messages_are_clean_text)
+{
+    ember_err err = {0};
+    ember_err_set(&err, -EMBER_EUSAGE, "unknown step '%s'", "so\xe1rce\n\x01");
+    ck_assert_str_eq(err.msg, "unknown step 'so\\xe1rce\\x0a\\x01'");
+    ember_err_set(&err, -EMBER_EUSAGE, "caf\xc3\xa9\tok \xe2\x82\xac");
+    ck_assert_str_eq(err.msg, "caf\xc3\xa9\tok \xe2\x82\xac"); /* é, a tab, € */
+    ember_err_set(&err, -EMBER_EUSAGE, "over\xc0\xafl \xed\xa0\x80 \xf4\x90\x80\x80");
+    ck_assert_str_eq(err.msg, "over\\xc0\\xafl \\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80");
+    ember_err_prefix(&err, "file \x7f");
+    ck_assert_int_eq(strncmp(err.msg, "file \\x7f: over", 15), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ log */
 
 typedef struct captured {
@@ -196,6 +212,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, version_matches_its_parts);
     tcase_add_test(tc, strerror_names_every_ember_code);
     tcase_add_test(tc, strerror_names_errno_values);
+    tcase_add_test(tc, messages_are_clean_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("log");
     tcase_add_checked_fixture(tc, setup, teardown);
