@@ -72,6 +72,8 @@ transform *transform_new(const ember_job *job, int threads)
         return NULL;
     t->job = job;
     t->n_workers = threads < 1 ? 1 : threads;
+    for (int s = 0; s < job->n_steps; s++)
+        t->has_map |= job->steps[s].kind == STEP_MAP_FN;
     t->w = calloc((size_t)t->n_workers, sizeof *t->w);
     if (!t->w)
         goto fail;
@@ -270,6 +272,13 @@ static int tap_record(worker *w, const ember_record *rec, int tap)
     if (!copy)
         return ember_err_set(&w->err, -ENOMEM, "out of memory");
     memcpy(copy, rec->values, rec->n * sizeof *copy);
+    for (uint32_t i = 0; w->t->has_map && i < rec->n; i++) {
+        /* a C map step after the tap may edit string bytes in place */
+        if (copy[i].type != EMBER_STRING || !copy[i].u.s.len)
+            continue;
+        if (!(copy[i].u.s.ptr = arena_strndup(&w->scratch, copy[i].u.s.ptr, copy[i].u.s.len)))
+            return ember_err_set(&w->err, -ENOMEM, "out of memory");
+    }
     w->tap_idx[o->n] = (uint8_t)tap;
     w->tap_sign[o->n] = (int8_t)w->sign;
     o->rows[o->n++] = (ember_record){rec->n, copy};

@@ -53,6 +53,7 @@ struct transform {
     worker *w;
     const batch_lines *in;    /* lines to parse, or */
     const row_batch *rows_in; /* rows of earlier nodes */
+    int has_map;              /* the job has a C map step: taps copy strings */
     size_t n_in;
     int64_t batch_time_ms, watermark;
     dedupe_fn dedupe;
