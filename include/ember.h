@@ -57,6 +57,7 @@ enum {
     EMBER_EINCOMPAT,     /* job spec incompatible with stored state */
     EMBER_EDATALOSS,     /* planned input is no longer available */
     EMBER_EBADRECORD,    /* parse on-error=fail hit a bad record */
+    EMBER_EFENCED,       /* scale-out: another instance owns the task now */
 };
 
 typedef struct ember_err {
