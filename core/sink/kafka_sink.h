@@ -12,6 +12,7 @@
 #include "core/kafka/client.h"
 #include "core/kafka/mock.h"
 #include "core/kafka/props.h"
+#include "core/kafka/task.h"
 #include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 #include "core/sink/dead_letter.h"
@@ -62,6 +63,7 @@ typedef struct kafka_sink {
     int32_t marker_part; /* the running transaction's marker, from its delivery report */
     int64_t marker_off;
     rd_kafka_t *rk;     /* the transactional producer */
+    kafka_task *task;   /* scale-out: rows go into the task's transaction */
     rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
     char *topic, *markers, *txn_id, *job;
     char what[300];

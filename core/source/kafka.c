@@ -77,6 +77,10 @@ static const opt_def kafka_options[] = {
      "consumer group: committed offsets go to it after each batch (lag tools); a fresh job "
      "starts from them",
      OPT_RESTARTABLE},
+    {"partitions", OPT_STR, "", NULL,
+     "read only these partitions, e.g. 0,2 (default: every partition; `ember run --instance` "
+     "sets it per task)",
+     OPT_RESTARTABLE},
     {"max-per-partition", OPT_INT, "0", NULL,
      "most records a batch takes from one partition (0 = no cap)",
      OPT_RESTARTABLE},
@@ -181,6 +185,30 @@ static int apply_assignment(kafka_source *s, ember_err *err)
     return 0;
 }
 
+/* partitions=: a comma list; "" takes every partition. */
+static int part_wanted(const kafka_source *s, int32_t id)
+{
+    if (!*s->only)
+        return 1;
+    for (const char *p = s->only; *p; p += strcspn(p, ","), p += *p == ',')
+        if (strtol(p, NULL, 10) == id)
+            return 1;
+    return 0;
+}
+
+static int check_partitions(const char *list, ember_err *err)
+{
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || (*end && *end != ','))
+            return ember_err_set(err, -EMBER_EUSAGE, "source kafka: partitions=%s: expected "
+                                 "partition numbers separated by commas", list);
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 /* Picks up partitions added to the topic (at most every few seconds). */
 static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
 {
@@ -189,6 +217,8 @@ static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
     size_t known = s->n_parts;
     int rc = kafka_partitions(s->rk, &s->ep, s->topic, timeout_ms, &ids, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
+        if (!part_wanted(s, ids[i]))
+            continue;
         if (!part_find(s, ids[i]) && known)
             em_log(EMBER_LOG_INFO, "%s: new partition %d", s->what, (int)ids[i]);
         if (!part_add(s, ids[i], err))
@@ -276,7 +306,8 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     s->props = opts;
     s->topic = strdup(opts_str(opts, "topic"));
     s->group = strdup(opts_str(opts, "group"));
-    if (!s->topic || !s->group)
+    s->only = strdup(opts_str(opts, "partitions"));
+    if (!s->topic || !s->group || !s->only)
         return ember_err_set(err, -ENOMEM, "out of memory");
     snprintf(s->what, sizeof s->what, "source kafka topic %s", s->topic);
     s->start_latest = strcmp(opts_str(opts, "start"), "latest") == 0;
@@ -285,7 +316,9 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
     snprintf(s->ckpt_dir, sizeof s->ckpt_dir, "%s", env->checkpoint_dir ? env->checkpoint_dir
                                                                           : "");
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
+    int rc = check_partitions(s->only, err);
+    if (!rc)
+        rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded)
         rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS, err);
     if (!rc)
@@ -728,6 +761,7 @@ static void kafka_close(source *src)
     free(s->ranges);
     free(s->topic);
     free(s->group);
+    free(s->only);
     free(s);
     src->impl = NULL;
 }

@@ -46,6 +46,7 @@ typedef struct kafka_source {
     rd_kafka_t *rk;
     const opt_set *props; /* the kafka.* options (borrowed from the job) */
     char *topic, *group;
+    char *only; /* partitions=: "" or a comma list */
     char what[400]; /* "source kafka topic T" */
     int start_latest, on_data_loss_skip;
     int64_t max_per_part, timeout_ms;
