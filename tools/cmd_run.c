@@ -30,6 +30,9 @@ static void usage(FILE *out)
             "  --rebuild      when the live state is damaged and no snapshot verifies:\n"
             "                 rebuild the state from an empty one, re-reading the sources\n"
             "                 from their first offsets (the failure that needs it says so)\n"
+            "  --instance ID  run instance ID of a scale-out job (its kafka source names a\n"
+            "                 group): the instances share the partitions through the group,\n"
+            "                 each task's state in DIR/tasks/N and in Kafka (README, Scale-out)\n"
             "SIGINT/SIGTERM stop the job and exit 0 within a second, also while it waits\n"
             "(a source connecting, Kafka down): a running batch commits, a waiting one\n"
             "replays on the next run. The last line says `stopped after batch N, committed`.\n"
@@ -53,11 +56,16 @@ static void usage(FILE *out)
 }
 
 static ember_job *volatile running_job;
+static const char *instance_id; /* --instance */
 
 /* The first signal stops the job; later ones change nothing (the stop ends
  * every wait within a second). */
 static void on_signal(int sig)
 {
+    if (instance_id) {
+        ember_instance_stop();
+        return;
+    }
     if (sig == SIGTERM)
         ember_job_drain(running_job); /* a stop that drains with --drain */
     else
@@ -82,6 +90,10 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->progress = 1;
         } else if (!strcmp(a, "--reset-output")) {
             o->reset_output = 1;
+        } else if (!strcmp(a, "--instance")) {
+            if (!(instance_id = cli_value(argc, argv, &i)) || !*instance_id ||
+                strchr(instance_id, ' ') || strlen(instance_id) >= 60)
+                return cli_usage_error("run", "--instance needs an id (no spaces, < 60 bytes)");
         } else if (!strcmp(a, "--dir")) {
             if (!(o->dir = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--dir needs a directory");
@@ -98,7 +110,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             return cli_unknown_flag("run", "flag", a,
                                     (const char *const[]){"--dir", "--batches", "--until-idle",
                                                           "--threads", "--progress", "--drain",
-                                                          "--reset-output", "--rebuild", "--help",
+                                                          "--reset-output", "--rebuild", "--instance",
+                                                          "--help",
                                                           NULL});
         } else if (*job) {
             return cli_usage_error("run", "one job file only ('%s' and '%s')", *job, a);
@@ -130,6 +143,14 @@ int cmd_run(int argc, char **argv)
     int rc = parse_flags(argc, argv, &path, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (instance_id) {
+        struct sigaction si = {.sa_handler = on_signal};
+        sigaction(SIGINT, &si, NULL);
+        sigaction(SIGTERM, &si, NULL);
+        if ((rc = ember_instance_run(path, instance_id, &o, &err)))
+            fprintf(stderr, "ember run: %s\n", err.msg);
+        return rc ? exit_code_for(rc) : 0;
+    }
     if ((rc = ember_job_load_file(path, &job, &err))) {
         fprintf(stderr, "ember run: %s\n", err.msg);
         return 2;

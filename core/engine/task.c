@@ -185,5 +185,8 @@ int task_commit(struct engine *e, struct batch_ctx *b, ember_err *err)
     layout_put_u64(b->wb, e->st, META_TASK_ATTEMPT, rt->kt.attempt);
     layout_put_u64(b->wb, e->st, META_TASK_CHANGELOG, (uint64_t)rt->kt.changelog_next);
     rt->committed = b->batch;
+    for (size_t j = 0; j < e->last.n_ends; j++)
+        if (e->last.ends[j].partition == (uint32_t)rt->id)
+            rt->offset = (int64_t)e->last.ends[j].to;
     return 0;
 }

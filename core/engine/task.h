@@ -30,6 +30,10 @@ typedef struct task_rt {
     int32_t id;
     char dir[4200];         /* DIR/tasks/N */
     ember_job *job;         /* the task's copy of the job */
+    ember_run_opts opts;    /* the instance's, dir = DIR/tasks/N */
+    char brokers[1024], owner[TASKMARK_OWNER_MAX];
+    struct rd_kafka_s *group; /* borrowed: the instance's member */
+    volatile int64_t offset;  /* committed end offset of its first source's partition */
     pthread_t thread;
     int started, fenced, rc;
     ember_err err;
