@@ -270,7 +270,9 @@ int cmd_inspect(int argc, char **argv)
             continue;
         snprintf(p, sizeof p, "%s/instance.json", argv[i]);
         snprintf(j, sizeof j, "%s/JOB", argv[i]);
-        int json = argc > 2 && (!strcmp(argv[argc - 1], "--json") || !strcmp(argv[1], "--json"));
+        int json = 0;
+        for (int k = 1; k + 1 < argc; k++)
+            json |= !strcmp(argv[k], "--format") && !strcmp(argv[k + 1], "json");
         if (!access(p, F_OK) && access(j, F_OK))
             return inspect_instance(argv[i], json);
         break;
