@@ -1,0 +1,228 @@
+"""Scale-out: `ember run JOB --instance ID` instances of one job sharing its
+partitions through a consumer group, state following its task through the
+changelog topic (README, "Scale-out").
+
+One scenario on `ember broker` (127.0.0.1): three instances; kill -9 one
+(its tasks move and restore from the changelog); start a fourth; SIGTERM
+one; SIGSTOP one past the session timeout (its tasks move) and SIGCONT it
+(a zombie: fenced by the task markers). Input keyed by the state key. At
+the end the oracle, computed here from the input alone, must equal
+  * every key's state over the instances (`ember state DIR --task N`, from
+    the instance whose local commit is the task's counted head), and
+  * the output topic read back with the task markers folded here (an
+    independent reading of the rule F1-F3 of core/kafka/taskmark.h): per
+    key, the last counted row; no counted batch missing, none twice.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import check, ember, main, tmpdir, write, EMBER  # noqa: E402
+from test_kafka import Broker, kcat  # noqa: E402
+
+PARTS = 4
+JOB = "so"
+
+
+def job_text(addr, d):
+    return f"""job        {JOB}
+batch      interval=200ms max-records=400
+checkpoint dir={d}/unused every=5 keep=2
+source     kafka brokers={addr} topic=in group=so-group
+parse      csv fields=k,v:int
+key        k
+aggregate  count() sum(v)
+sink       kafka brokers={addr} topic=out
+"""
+
+
+def produce(addr, d, n, seed, oracle):
+    r = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        k = "k%d" % r.randrange(200)
+        v = r.randrange(1000)
+        lines.append("%s|%s,%d" % (k, k, v))
+        c, s = oracle.get(k, (0, 0))
+        oracle[k] = (c + 1, s + v)
+    path = os.path.join(d, "in-%d.txt" % seed)
+    write(path, "\n".join(lines) + "\n")
+    p = subprocess.run(["kcat", "-P", "-b", addr, "-t", "in", "-K", "|", "-l", path],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "kcat -P: " + p.stderr[-300:])
+
+
+class Instance:
+    def __init__(self, d, name):
+        self.name, self.dir = name, os.path.join(d, name)
+        self.log = open(os.path.join(d, name + ".log"), "ab")
+        self.p = subprocess.Popen([EMBER, "run", os.path.join(d, "so.job"), "--instance", name,
+                                   "--dir", self.dir], stdout=self.log, stderr=self.log)
+
+    def status(self):
+        try:
+            with open(os.path.join(self.dir, "instance.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, sig=signal.SIGTERM):
+        self.p.send_signal(sig)
+        rc = self.p.wait(timeout=60)
+        check(sig == signal.SIGKILL or rc == 0, "instance %s exited %d" % (self.name, rc))
+
+
+def wait_caught_up(live, total, what, timeout=90):
+    """Every task running on a live instance, their offsets summing to the input."""
+    give_up = time.time() + timeout
+    while time.time() < give_up:
+        tasks, fresh = {}, True
+        for inst in live:
+            st = inst.status()
+            if not st or st["time_ms"] < (time.time() - 3) * 1000:
+                fresh = False
+                continue
+            for t in st["tasks"]:
+                if t["phase"] == "running" and not t["fenced"]:
+                    tasks[t["task"]] = max(t["offset"], 0)
+        if fresh and sorted(tasks) == list(range(PARTS)) and sum(tasks.values()) == total:
+            return
+        time.sleep(0.5)
+    check(False, "%s: not caught up within %d s: %r" % (what, timeout,
+                                                        [i.status() for i in live]))
+
+
+def fold_markers(addr):
+    """Per task: {batch: attempt} counted, by F1-F3 (written here anew)."""
+    chains = {p: {"epoch": 0, "owner": "", "head": 0, "att": {}} for p in range(PARTS)}
+    for line in kcat(addr, JOB + "-tasks", "%p|%s\\n").splitlines():
+        p, v = line.split("|", 1)
+        kind, *fields = v.split()
+        f = dict(x.split("=", 1) for x in fields)
+        c = chains[int(p)]
+        if kind == "claim":
+            if int(f["epoch"]) > c["epoch"]:
+                c["epoch"], c["owner"] = int(f["epoch"]), f["owner"]
+                c["head"] = min(c["head"], int(f["base"]))
+        elif (int(f["epoch"]) == c["epoch"] and f["owner"] == c["owner"]
+              and int(f["batch"]) == c["head"] + 1):
+            c["head"] = int(f["batch"])
+            c["att"][c["head"]] = f["attempt"]
+    for c in chains.values():
+        c["att"] = {b: a for b, a in c["att"].items() if b <= c["head"]}
+    return chains
+
+
+def output_by_key(addr, chains):
+    """The last counted row of every key; counted batches seen per task."""
+    last, seen = {}, {p: set() for p in range(PARTS)}
+    for line in kcat(addr, "out", "%h|%s\\n").splitlines():
+        headers, value = line.split("|", 1)
+        h = dict(x.split("=", 1) for x in headers.split(","))
+        t, b = int(h["ember.task"]), int(h["ember.batch"])
+        if chains[t]["att"].get(b) != h["ember.attempt"]:
+            continue  # an attempt that did not count (aborted, a zombie's)
+        seen[t].add(b)
+        k, c, s = value.split("\t")
+        prev = last.get(k)
+        check(prev is None or prev[0] == t, "key %s in tasks %r and %d" % (k, prev, t))
+        check(prev is None or prev[1] < b, "key %s: batch %d after %r" % (k, b, prev))
+        check(prev is None or prev[2] < int(c), "key %s: count %s after %r" % (k, c, prev))
+        last[k] = (t, b, int(c), int(s))
+    return last, seen
+
+
+def task_state(instances, chains):
+    """Every key's state, per task from the instance holding the counted head."""
+    state = {}
+    for t in range(PARTS):
+        found = False
+        for inst in instances:
+            d = os.path.join(inst.dir, "tasks", str(t))
+            if not os.path.isdir(os.path.join(d, "db")):
+                continue
+            rc, out, _ = ember("inspect", d, "--format", "json")
+            if rc != 0 or json.loads(out).get("committed", {}).get("batch") != chains[t]["head"]:
+                continue
+            rc, out, err = ember("state", inst.dir, "--task", str(t), "--op", "aggregate",
+                                 "--format", "json", check_rc=0)
+            for row in json.loads(out):
+                check(row["k"] not in state, "key %s in two tasks" % row["k"])
+                state[row["k"]] = (row["count"], row["sum_v"])
+            found = True
+            break
+        check(found, "task %d: no instance holds its counted head %d" % (t, chains[t]["head"]))
+    return state
+
+
+def test_scale_out():
+    d = tmpdir("scale-out")
+    b = Broker("in:%d" % PARTS, "out:%d" % PARTS, "%s-tasks:%d" % (JOB, PARTS),
+               "%s-state-changelog:%d" % (JOB, PARTS))
+    oracle, total, everyone = {}, 0, []
+    try:
+        write(os.path.join(d, "so.job"), job_text(b.addr, d))
+
+        def more(seed, n=1500):
+            nonlocal total
+            produce(b.addr, d, n, seed, oracle)
+            total += n
+
+        more(1)
+        a, bb, c = (Instance(d, n) for n in ("a", "b", "c"))
+        everyone += [a, bb, c]
+        wait_caught_up([a, bb, c], total, "three instances")
+        bb.stop(signal.SIGKILL)
+        more(2)
+        wait_caught_up([a, c], total, "after kill -9 of b")
+        dd = Instance(d, "d")
+        everyone.append(dd)
+        more(3)
+        wait_caught_up([a, c, dd], total, "with a fourth instance")
+        c.stop(signal.SIGTERM)
+        more(4)
+        wait_caught_up([a, dd], total, "after SIGTERM of c")
+        a.p.send_signal(signal.SIGSTOP)
+        more(5)
+        time.sleep(9)  # past the 6 s session timeout: a's tasks move to d
+        wait_caught_up([dd], total, "a stopped (SIGSTOP)")
+        a.p.send_signal(signal.SIGCONT)
+        more(6)
+        wait_caught_up([a, dd], total, "a back (SIGCONT)")
+        for inst in (a, dd):
+            inst.stop(signal.SIGTERM)
+        chains = fold_markers(b.addr)
+        last, seen = output_by_key(b.addr, chains)
+        for t in range(PARTS):
+            check(seen[t] <= set(chains[t]["att"]), "task %d: output of uncounted batches" % t)
+        got_out = {k: (v[2], v[3]) for k, v in last.items()}
+        check(got_out == oracle, "output topic != oracle: %d keys vs %d; first differences %r" % (
+            len(got_out), len(oracle),
+            [(k, got_out.get(k), oracle.get(k)) for k in sorted(set(got_out) | set(oracle))
+             if got_out.get(k) != oracle.get(k)][:5]))
+        got_state = task_state(everyone, chains)
+        check(got_state == oracle, "state != oracle: %r" % (
+            [(k, got_state.get(k), oracle.get(k)) for k in sorted(set(got_state) | set(oracle))
+             if got_state.get(k) != oracle.get(k)][:5]))
+        logs = "".join(open(os.path.join(d, n + ".log"), errors="replace").read()
+                       for n in ("a", "b", "c", "d"))
+        check("AddressSanitizer" not in logs and "runtime error" not in logs, "sanitizer report")
+        check("restored batches" in logs, "no task restored from the changelog")
+        print("scale-out: %d records, %d keys, heads %r" % (
+            total, len(oracle), [chains[t]["head"] for t in range(PARTS)]))
+    finally:
+        for inst in everyone:
+            if inst.p.poll() is None:
+                inst.p.send_signal(signal.SIGCONT)
+                inst.p.kill()
+                inst.p.wait()
+        b.stop()
+
+
+if __name__ == "__main__":
+    main([test_scale_out])
