@@ -128,6 +128,9 @@ static void *task_main(void *arg)
     kafka_task_close(&rt->kt);
     if (rc == -EMBER_EFENCED)
         rt->fenced = 1;
+    if (rc)
+        em_log(rt->fenced ? EMBER_LOG_WARN : EMBER_LOG_ERROR, "%s%s", rt->err.msg,
+               rt->fenced ? "" : " (the task starts again in a second)");
     rt->rc = rc;
     rt->phase = TASK_ENDED;
     return NULL;
@@ -196,8 +199,6 @@ static void task_stop(instance *in, int32_t id, const char *why)
         return;
     ember_job_stop(rt->job);
     pthread_join(rt->thread, NULL);
-    if (rt->rc && !rt->fenced)
-        em_log(EMBER_LOG_WARN, "instance %s: task %d ended: %s", in->id, (int)id, rt->err.msg);
     em_log(EMBER_LOG_INFO, "instance %s: task %d %s at batch %" PRIu64, in->id, (int)id, why,
            rt->committed);
     ember_job_free(rt->job);

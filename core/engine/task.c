@@ -148,6 +148,9 @@ int task_restore(struct engine *e, recovery *r, ember_err *err)
     if (!rc)
         rc = kafka_task_claim(&rt->kt, err);
     rt->committed = r->last.batch;
+    for (size_t j = 0; j < r->last.n_ends; j++)
+        if (r->last.ends[j].partition == (uint32_t)rt->id)
+            rt->offset = (int64_t)r->last.ends[j].to;
     rt->phase = rc ? TASK_ENDED : TASK_RUNNING;
     return rc;
 }

@@ -224,5 +224,54 @@ def test_scale_out():
         b.stop()
 
 
+def test_fenced_by_a_claim():
+    """Another owner's claim (written here, as a new owner's restore would)
+    fences the running owner: its next commit of that task is refused, it
+    gives the task up without writing, and nothing it produced after the
+    claim counts. Started again, it claims a newer epoch and catches up."""
+    d = tmpdir("scale-out-fence")
+    b = Broker("in:%d" % PARTS, "out:%d" % PARTS, "%s-tasks:%d" % (JOB, PARTS),
+               "%s-state-changelog:%d" % (JOB, PARTS))
+    oracle, inst = {}, None
+    try:
+        write(os.path.join(d, "so.job"), job_text(b.addr, d))
+        produce(b.addr, d, 1000, 11, oracle)
+        inst = Instance(d, "a")
+        wait_caught_up([inst], 1000, "one instance")
+        head = fold_markers(b.addr)[0]["head"]
+        p = subprocess.run(["kcat", "-P", "-b", b.addr, "-t", JOB + "-tasks", "-p", "0"],
+                           input="claim epoch=99 owner=intruder base=%d\n" % head,
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, "kcat: " + p.stderr)
+        produce(b.addr, d, 1000, 12, oracle)
+        give_up = time.time() + 60
+        while time.time() < give_up:
+            st = inst.status()
+            if st and any(t["task"] == 0 and t["fenced"] for t in st["tasks"]):
+                break
+            time.sleep(0.3)
+        check(time.time() < give_up, "task 0 not fenced: %r" % inst.status())
+        chains = fold_markers(b.addr)
+        check(chains[0]["owner"] == "intruder" and chains[0]["head"] == head,
+              "task 0 after the claim: %r" % chains[0])
+        inst.stop()
+        log = open(os.path.join(d, "a.log"), errors="replace").read()
+        check("refused: the task was claimed by intruder" in log, "no refusal logged")
+        inst = Instance(d, "a")
+        wait_caught_up([inst], 2000, "after the restart")
+        inst.stop()
+        chains = fold_markers(b.addr)
+        check(chains[0]["owner"] == "a" and chains[0]["epoch"] == 100, "%r" % chains[0])
+        last, _ = output_by_key(b.addr, chains)
+        got = {k: (v[2], v[3]) for k, v in last.items()}
+        check(got == oracle, "output != oracle after the fence")
+        check(task_state([inst], chains) == oracle, "state != oracle after the fence")
+    finally:
+        if inst and inst.p.poll() is None:
+            inst.p.kill()
+            inst.p.wait()
+        b.stop()
+
+
 if __name__ == "__main__":
-    main([test_scale_out])
+    main([test_fenced_by_a_claim, test_scale_out])
