@@ -14,7 +14,9 @@
  *   4. every batch up to head applied, else the changelog lost some
  *      (retention, deleted topic): -EMBER_EDATALOSS;
  *   5. claim the task (epoch + 1, base = head): from now on a commit of
- *      the previous owner does not count (F1, F3).
+ *      the previous owner does not count (F1, F3); when the previous owner
+ *      committed another batch before the claim landed, the claim does
+ *      not count either: back to 1.
  */
 #include "core/engine/task.h"
 #include "core/base/log.h"
@@ -125,28 +127,43 @@ static int apply_changelog(task_rt *rt, recovery *r, ember_err *err)
     return rc;
 }
 
-int task_restore(struct engine *e, recovery *r, ember_err *err)
+/* Steps 1-4: the local state up to the counted head. */
+static int catch_up(task_rt *rt, recovery *r, ember_err *err)
 {
-    task_rt *rt = e->job->task;
     double t0 = em_mono_ms();
-    rt->phase = TASK_RESTORING;
+    uint64_t before = rt->restored_batches;
     int rc = kafka_task_fold(&rt->kt, err);
     if (!rc && r->last.batch > rt->kt.chain.head)
         rc = ember_err_set(err, -EMBER_ECORRUPT, "task %d: the local state is at batch %" PRIu64
                            " but the task's markers count only %" PRIu64, (int)rt->id,
                            r->last.batch, rt->kt.chain.head);
-    if (!rc && r->last.batch < rt->kt.chain.head) {
-        rc = apply_changelog(rt, r, err);
+    if (rc || r->last.batch == rt->kt.chain.head)
+        return rc;
+    rc = apply_changelog(rt, r, err);
+    if (!rc)
+        rc = recovery_reread(r, err);
+    if (!rc)
+        em_log(EMBER_LOG_INFO, "task %d: restored batches %" PRIu64 "..%" PRIu64 " (%" PRIu64
+               " bytes in all) from %s in %.0f ms", (int)rt->id,
+               r->last.batch - (rt->restored_batches - before) + 1, r->last.batch,
+               rt->restored_bytes, rt->kt.changelog, em_mono_ms() - t0);
+    return rc;
+}
+
+int task_restore(struct engine *e, recovery *r, ember_err *err)
+{
+    task_rt *rt = e->job->task;
+    double t0 = em_mono_ms();
+    rt->phase = TASK_RESTORING;
+    int rc = -EAGAIN;
+    /* Step 5; a claim the previous owner overtook (F3) catches up again. */
+    for (int tries = 0; rc == -EAGAIN && tries < 50; tries++) {
+        *err = (ember_err){0};
+        rc = catch_up(rt, r, err);
         if (!rc)
-            rc = recovery_reread(r, err);
-        if (!rc)
-            em_log(EMBER_LOG_INFO, "task %d: restored batches %" PRIu64 "..%" PRIu64 " (%" PRIu64
-                   " bytes) from %s in %.0f ms", (int)rt->id, r->last.batch - rt->restored_batches
-                   + 1, r->last.batch, rt->restored_bytes, rt->kt.changelog, em_mono_ms() - t0);
+            rc = kafka_task_claim(&rt->kt, err);
     }
     rt->restore_ms = em_mono_ms() - t0;
-    if (!rc)
-        rc = kafka_task_claim(&rt->kt, err);
     rt->committed = r->last.batch;
     for (size_t j = 0; j < r->last.n_ends; j++)
         if (r->last.ends[j].partition == (uint32_t)rt->id)

@@ -435,6 +435,9 @@ int kafka_task_claim(kafka_task *t, ember_err *err)
     t->attempt = 0;
     if ((rc = kafka_task_fold(t, err)))
         return rc;
+    if (!owned(t) && t->chain.epoch < t->epoch)
+        return ember_err_set(err, -EAGAIN, "task %d: batch %" PRIu64 " was committed after the "
+                             "restore read the log", (int)t->task, t->chain.head);
     if (!owned(t))
         return ember_err_set(err, -EMBER_EFENCED, "task %d: claimed by %s at epoch %" PRIu64
                              " first", (int)t->task, t->chain.owner, t->chain.epoch);

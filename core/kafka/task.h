@@ -58,7 +58,9 @@ void kafka_task_close(kafka_task *t);
 /* Folds the markers written since the last call into t->chain. */
 EMBER_MUST_CHECK int kafka_task_fold(kafka_task *t, ember_err *err);
 /* Writes `claim epoch+1 owner base=head` (its own transaction) and folds
- * it: -EMBER_EFENCED when another instance claimed the task first. */
+ * it: -EMBER_EFENCED when another instance claimed the task first, -EAGAIN
+ * when the previous owner committed another batch first (restore it and
+ * claim again). */
 EMBER_MUST_CHECK int kafka_task_claim(kafka_task *t, ember_err *err);
 
 /* One changelog record, in log order; data borrowed for the call. */

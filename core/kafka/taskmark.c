@@ -109,12 +109,10 @@ static int chain_grow(task_chain *c, uint64_t b)
 int task_chain_apply(task_chain *c, const taskmark *m)
 {
     if (m->kind == TASKMARK_CLAIM) {
-        if (m->epoch <= c->epoch)
+        if (m->epoch <= c->epoch || m->base != c->head)
             return 0; /* F3 */
         c->epoch = m->epoch; /* F1 */
         snprintf(c->owner, sizeof c->owner, "%s", m->owner);
-        if (m->base < c->head)
-            c->head = m->base;
         return 0;
     }
     if (m->epoch != c->epoch || strcmp(m->owner, c->owner) || m->batch != c->head + 1)

@@ -13,13 +13,17 @@
  * attempt) in its headers (ember.task, ember.batch, ember.attempt).
  *
  * The fold, in log order (the only place that decides):
- *   F1. claim E ID B with E > epoch: epoch = E, owner = ID; batches after
- *       B are dropped (an older owner committed them after the new owner
- *       read the log: a zombie's, never restored, never shown);
+ *   F1. claim E ID B with E > epoch and B == head: epoch = E, owner = ID
+ *       (the claimant restored every counted batch);
  *   F2. commit E ID B A counts iff E == epoch, ID == owner and
  *       B == head + 1 (dense, one attempt per batch, the first one);
  *   F3. everything else is ignored: a fenced owner's commits, a second
- *       claim of the same epoch, a retried attempt of a counted batch.
+ *       claim of the same epoch, a retried attempt of a counted batch, a
+ *       claim whose base is not the head (the previous owner committed
+ *       after the claimant read the log: it restores those and claims
+ *       again).
+ * So a counted batch stays counted: a reader of the output may act on it
+ * as soon as its marker is there.
  * A broker that hides aborted transactions (Kafka, read_committed) never
  * shows an aborted attempt's marker; the embedded broker shows it, but
  * then it also shows every record of that attempt (the marker is produced

@@ -106,15 +106,12 @@ def fold_markers(addr):
         f = dict(x.split("=", 1) for x in fields)
         c = chains[int(p)]
         if kind == "claim":
-            if int(f["epoch"]) > c["epoch"]:
+            if int(f["epoch"]) > c["epoch"] and int(f["base"]) == c["head"]:
                 c["epoch"], c["owner"] = int(f["epoch"]), f["owner"]
-                c["head"] = min(c["head"], int(f["base"]))
         elif (int(f["epoch"]) == c["epoch"] and f["owner"] == c["owner"]
               and int(f["batch"]) == c["head"] + 1):
             c["head"] = int(f["batch"])
             c["att"][c["head"]] = f["attempt"]
-    for c in chains.values():
-        c["att"] = {b: a for b, a in c["att"].items() if b <= c["head"]}
     return chains
 
 

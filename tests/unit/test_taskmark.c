@@ -86,10 +86,8 @@ START_TEST(a_claim_fences_the_previous_owner)
     task_chain c = {0};
     apply(&c, claim(1, "a", 0));
     apply(&c, commit(1, "a", 1, 11));
-    apply(&c, commit(1, "a", 2, 12)); /* the zombie's, after b read the log at batch 1 */
-    apply(&c, claim(2, "b", 1));      /* F1: batch 2 is dropped */
-    ck_assert_uint_eq(c.head, 1);
-    apply(&c, commit(1, "a", 2, 13)); /* the zombie again: F3 */
+    apply(&c, claim(2, "b", 1));      /* F1 */
+    apply(&c, commit(1, "a", 2, 13)); /* the zombie: F3 */
     apply(&c, claim(2, "c", 1));      /* a second claim of the same epoch: F3 */
     apply(&c, commit(2, "c", 2, 14));
     ck_assert_uint_eq(c.head, 1);
@@ -97,6 +95,24 @@ START_TEST(a_claim_fences_the_previous_owner)
     ck_assert_uint_eq(c.head, 2);
     ck_assert_uint_eq(task_chain_attempt(&c, 2), 15);
     ck_assert_str_eq(c.owner, "b");
+    task_chain_free(&c);
+}
+END_TEST
+
+START_TEST(a_counted_batch_stays_counted)
+{
+    task_chain c = {0};
+    apply(&c, claim(1, "a", 0));
+    apply(&c, commit(1, "a", 1, 11));
+    apply(&c, commit(1, "a", 2, 12)); /* after b read the log at batch 1 */
+    apply(&c, claim(2, "b", 1));      /* its base is not the head: F3 */
+    ck_assert_uint_eq(c.head, 2);
+    ck_assert_str_eq(c.owner, "a");
+    ck_assert_uint_eq(task_chain_attempt(&c, 2), 12);
+    apply(&c, claim(2, "b", 2)); /* b restored batch 2 and claimed again */
+    ck_assert_str_eq(c.owner, "b");
+    apply(&c, commit(1, "a", 3, 13));
+    ck_assert_uint_eq(c.head, 2);
     task_chain_free(&c);
 }
 END_TEST
@@ -121,6 +137,7 @@ int main(void)
     tcase_add_test(tc, bad_markers_are_refused);
     tcase_add_test(tc, commits_count_densely_for_the_owner);
     tcase_add_test(tc, a_claim_fences_the_previous_owner);
+    tcase_add_test(tc, a_counted_batch_stays_counted);
     tcase_add_test(tc, long_chains_grow);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
