@@ -361,6 +361,31 @@ static int find_group_source(instance *in, ember_job *job, ember_err *err)
                          in->job_path);
 }
 
+/* The task topics must be there with a partition per task: brokers that
+ * create topics on first use would make them with their default count. */
+static int check_topics(instance *in, ember_err *err)
+{
+    const char *suffix[] = {"-tasks", "-state-changelog"};
+    int32_t *ids = NULL;
+    size_t n_in = 0, n = 0;
+    int rc = kafka_partitions(in->rk, &in->ep, in->topic, 10000, &ids, &n_in, err);
+    free(ids);
+    for (int i = 0; !rc && i < 2; i++) {
+        char t[400];
+        snprintf(t, sizeof t, "%s%s", in->name, suffix[i]);
+        ids = NULL;
+        rc = kafka_partitions(in->rk, &in->ep, t, 10000, &ids, &n, err);
+        free(ids);
+        if (rc == -ENOENT || (!rc && n < n_in))
+            rc = ember_err_set(err, -EMBER_EUSAGE, "instance %s: topic %s %s; the instances "
+                               "need it with a partition per task (%zu, as topic %s), e.g. "
+                               "`ember broker --topic %s:%zu`", in->id, t,
+                               rc ? "does not exist" : "has too few partitions", n_in,
+                               in->topic, t, n_in);
+    }
+    return rc;
+}
+
 static int instance_open(instance *in, ember_err *err)
 {
     ember_job *job = NULL;
@@ -380,7 +405,9 @@ static int instance_open(instance *in, ember_err *err)
         rc = io_mkdir_p(tasks, err);
     if (!rc)
         rc = kafka_endpoint_open(&in->ep, in->brokers, in->id, &instance_stop, err);
-    return rc ? rc : join_group(in, err);
+    if (!rc)
+        rc = join_group(in, err);
+    return rc ? rc : check_topics(in, err);
 }
 
 int ember_instance_run(const char *job_path, const char *id, const ember_run_opts *opts,
