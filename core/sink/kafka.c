@@ -99,6 +99,8 @@ static const opt_def kafka_sink_options[] = {
      "tab-separated values unescaped, as before format= existed"},
     {"markers", OPT_STR, "", NULL, "control topic of batch markers (default TOPIC.ember-markers)"},
     {"transactional-id", OPT_STR, "", NULL, "producer transactional.id (default ember-JOB)"},
+    {"partition-by", OPT_STR, "", NULL,
+     "fields F1,F2 that make the record key and so the partition (default: the row's key)"},
     {"timeout", OPT_DURATION, "30s", NULL,
      "how long to wait for the cluster at start before giving up (0 = forever)"},
     {"on-oversize", OPT_ENUM, "fail", "fail|dead-letter:",
@@ -303,7 +305,9 @@ static int ksink_open(sink *snk, const opt_set *opts, const sink_env *env, ember
     s->props = opts;
     s->header_bytes = 3 * HEADER_FRAMING + strlen("ember.job") + strlen(s->job) +
                       strlen("ember.batch") + strlen("ember.checkpoint") + CKPT_ID_LEN;
-    int rc = open_dead_letter(s, opts_str(opts, "on-oversize"), env, err);
+    int rc = ks_partition_by(s, opts_str(opts, "partition-by"), env->rows, err);
+    if (!rc)
+        rc = open_dead_letter(s, opts_str(opts, "on-oversize"), env, err);
     if (!rc)
         rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded && !(rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS,
@@ -489,8 +493,10 @@ static int ksink_write(sink *snk, const ember_record *row, ember_err *err)
     r->refused = 0;
     uint32_t n_keys = s->n_keys > 0 && (uint32_t)s->n_keys <= row->n ? (uint32_t)s->n_keys : 0;
     r->key_off = s->buf.len;
-    if (n_keys && rowfmt_append_fields(&s->buf, s->format, s->schema, row, n_keys))
+    if (s->n_pby ? ks_append_key(s, row)
+                 : n_keys && rowfmt_append_fields(&s->buf, s->format, s->schema, row, n_keys))
         return ember_err_set(err, -ENOMEM, "out of memory");
+    n_keys = s->n_pby ? (uint32_t)s->n_pby : n_keys;
     r->key_len = s->buf.len - r->key_off;
     r->val_off = s->buf.len;
     if (rowfmt_append_fields(&s->buf, s->format, s->schema, row, row->n))
@@ -696,28 +702,13 @@ int ks_abort_txn(kafka_sink *s, ember_err *err)
 }
 
 
-/* Scale-out: the rows go into the task's transaction; the engine's commit
- * step adds the state delta and the marker and commits it. */
-static int task_rows(kafka_sink *s, uint64_t batch, ember_err *err)
-{
-    for (size_t i = 0; i < s->n_rows; i++) {
-        const out_row *r = &s->rows[i];
-        int rc = kafka_task_produce(s->task, s->topic, r->partition,
-                                    r->key_len ? s->buf.data + r->key_off : NULL, r->key_len,
-                                    s->buf.data + r->val_off, r->val_len, batch, err);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 static int ksink_commit(sink *snk, uint64_t batch, ember_err *err)
 {
     kafka_sink *s = snk->impl;
     kafka_backoff b = {0};
     int rc;
     if (s->task)
-        return task_rows(s, batch, err);
+        return ks_task_rows(s, batch, err);
     while ((rc = deliver_batch(s, batch, err)) > 0) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "batch %" PRIu64 ": %s; aborted", batch, err->msg);
