@@ -42,31 +42,6 @@
  * nothing is skipped, and the job goes on when the cluster is back.
  */
 #include "core/source/kafka_source.h"
-#include "core/kafka/client.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
-#include "core/kafka/mock.h"
-#include "core/kafka/props.h"
-#include "core/source/source.h"
-
-#include <errno.h>
-#include <inttypes.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define HELD_MAX 1024
-#define REQUEST_TIMEOUT_MS 5000
-#define METADATA_EVERY_MS 5000.0
-#define EMBEDDED_PARTITIONS 4
-#define GROUP_DRAIN_MS 30000.0     /* close waits up to timeout= (0: this) for group commits */
-#define GROUP_REPORT_MS 10000.0    /* repeated identical failures: one line per this */
-/* What the member subscribes to: librdkafka joins a group only with a
- * subscription that matches a topic; this one (made by the mock on first
- * use) is never read, so the group's members keep every partition of the
- * topics they consume. */
-#define GROUP_MEMBER_TOPIC "ember.group-member"
 
 static const opt_def kafka_options[] = {
     {"brokers", OPT_STR, NULL, NULL,
@@ -80,6 +55,10 @@ static const opt_def kafka_options[] = {
     {"partitions", OPT_STR, "", NULL,
      "read only these partitions, e.g. 0,2 (default: every partition; `ember run --instance` "
      "sets it per task)",
+     OPT_RESTARTABLE},
+    {"upstream", OPT_STR, "", NULL,
+     "scale-out's repartition topic: the job whose task markers say which records count "
+     "(set by `ember run --instance`)",
      OPT_RESTARTABLE},
     {"max-per-partition", OPT_INT, "0", NULL,
      "most records a batch takes from one partition (0 = no cap)",
@@ -323,6 +302,8 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
         rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS, err);
     if (!rc)
         rc = make_consumer(s, env, err);
+    if (!rc && *opts_str(opts, "upstream"))
+        rc = ku_open(s, opts_str(opts, "upstream"), err);
     if (!rc)
         rc = wait_for_topic(s, err);
     if (!rc && *s->group) {
@@ -512,6 +493,8 @@ static int plan_ranges(kafka_source *s, uint64_t budget, ember_err *err)
     if (!rc)
         rc = kafka_offsets(s->rk, &s->ep, s->topic, ids, n, KAFKA_LATEST, end,
                            REQUEST_TIMEOUT_MS, err);
+    for (size_t i = 0; !rc && s->up && i < n; i++)
+        rc = ku_decided_end(s, ids[i], pp[i]->next, &end[i], budget, err);
     for (size_t i = 0; !rc && i < n; i++) {
         rc = check_log(s, pp[i], end[i], err);
         uint64_t have = end[i] > pp[i]->next ? (uint64_t)(end[i] - pp[i]->next) : 0;
@@ -644,6 +627,8 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
         return 1;
     }
     p->read_next = m->offset + 1;
+    if (s->up && !ku_counts(s, m))
+        return p->read_next >= to; /* an attempt that did not count */
     size_t len = m->len;
     const char *line = m->payload ? m->payload : "";
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -744,6 +729,7 @@ static void kafka_close(source *src)
         rd_kafka_queue_destroy(s->parts[i]->q);
         free(s->parts[i]);
     }
+    ku_close(s);
     if (s->rk)
         kg_group_drain(s);
     if (s->member) {
