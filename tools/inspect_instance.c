@@ -34,13 +34,14 @@ int inspect_instance(const char *dir, int json)
            (long long)json_integer_value(json_object_get(root, "pid")));
     json_t *tasks = json_object_get(root, "tasks"), *t;
     size_t i;
-    printf("%-6s %-10s %-8s %-10s %-8s %s\n", "task", "phase", "batch", "offset", "lag",
-           "restore");
+    printf("%-6s %-22s %-10s %-8s %-10s %-8s %s\n", "task", "reads", "phase", "batch", "offset",
+           "lag", "restore");
     json_array_foreach(tasks, i, t) {
         json_t *r = json_object_get(t, "restore");
-        printf("%-6lld %-10s %-8lld %-10lld %-8lld %lld/%lld batches, %lld bytes, from "
+        printf("%-6lld %-22s %-10s %-8lld %-10lld %-8lld %lld/%lld batches, %lld bytes, from "
                "offset %lld, %.0f ms%s\n",
                (long long)json_integer_value(json_object_get(t, "task")),
+               json_string_value(json_object_get(t, "topic")),
                json_string_value(json_object_get(t, "phase")),
                (long long)json_integer_value(json_object_get(t, "committed_batch")),
                (long long)json_integer_value(json_object_get(t, "offset")),

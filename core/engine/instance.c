@@ -33,6 +33,7 @@
 #include "core/base/clock.h"
 #include "core/base/io.h"
 #include "core/base/log.h"
+#include "core/engine/repartition.h"
 #include "core/engine/task.h"
 #include "core/job/job.h"
 #include "core/kafka/props.h"
@@ -59,7 +60,12 @@ typedef struct instance {
     char name[128], brokers[1024], topic[256], group[256];
     kafka_endpoint ep;
     rd_kafka_t *rk;
-    task_rt *tasks[INSTANCE_MAX_TASKS];
+    /* Per task, slot 0 runs the job (with repartitioning: its stage 1, the
+     * state) over DIR/tasks/N, slot 1 its stage 0 over DIR/tasks/N.0. */
+    int stages;
+    char paths[2][4200];
+    char topics[2][400]; /* what each slot's task reads, for the lag */
+    task_rt *tasks[2][INSTANCE_MAX_TASKS];
 } instance;
 
 static volatile sig_atomic_t instance_stop;
@@ -153,25 +159,22 @@ static int narrow_job(ember_job *job, int32_t id, ember_err *err)
     return 0;
 }
 
-static int task_start(instance *in, int32_t id, ember_err *err)
+static int slot_start(instance *in, int slot, int32_t id, ember_err *err)
 {
-    if (id < 0 || id >= INSTANCE_MAX_TASKS)
-        return ember_err_set(err, -ERANGE, "instance %s: partition %d: at most %d tasks", in->id,
-                             (int)id, INSTANCE_MAX_TASKS);
-    if (in->tasks[id] || instance_stop)
+    if (in->tasks[slot][id] || instance_stop)
         return 0;
     task_rt *rt = calloc(1, sizeof *rt);
     if (!rt)
         return ember_err_set(err, -ENOMEM, "out of memory");
     rt->id = id;
-    snprintf(rt->dir, sizeof rt->dir, "%s/tasks/%d", in->dir, (int)id);
+    snprintf(rt->dir, sizeof rt->dir, "%s/tasks/%d%s", in->dir, (int)id, slot ? ".0" : "");
     snprintf(rt->brokers, sizeof rt->brokers, "%s", in->brokers);
     snprintf(rt->owner, sizeof rt->owner, "%s", in->id);
     rt->group = in->rk;
     rt->opts = in->opts;
     rt->opts.dir = rt->dir;
     rt->offset = -1;
-    int rc = ember_job_load_file(in->job_path, &rt->job, err);
+    int rc = ember_job_load_file(in->paths[slot], &rt->job, err);
     if (!rc)
         rc = narrow_job(rt->job, id, err);
     if (!rc) {
@@ -186,24 +189,43 @@ static int task_start(instance *in, int32_t id, ember_err *err)
         return rc;
     }
     rt->started = 1;
-    in->tasks[id] = rt;
-    em_log(EMBER_LOG_INFO, "instance %s: task %d assigned", in->id, (int)id);
+    in->tasks[slot][id] = rt;
     return 0;
 }
 
-/* Stops the task's job (a running batch finishes and commits) and waits. */
+static int task_start(instance *in, int32_t id, ember_err *err)
+{
+    if (id < 0 || id >= INSTANCE_MAX_TASKS)
+        return ember_err_set(err, -ERANGE, "instance %s: partition %d: at most %d tasks", in->id,
+                             (int)id, INSTANCE_MAX_TASKS);
+    int rc = 0;
+    for (int slot = 0; !rc && slot < (in->stages ? 2 : 1); slot++)
+        rc = slot_start(in, slot, id, err);
+    if (!rc)
+        em_log(EMBER_LOG_INFO, "instance %s: task %d assigned", in->id, (int)id);
+    return rc;
+}
+
+/* Stops the task's jobs (a running batch finishes and commits) and waits. */
 static void task_stop(instance *in, int32_t id, const char *why)
 {
-    task_rt *rt = id >= 0 && id < INSTANCE_MAX_TASKS ? in->tasks[id] : NULL;
-    if (!rt)
+    if (id < 0 || id >= INSTANCE_MAX_TASKS || !in->tasks[0][id])
         return;
-    ember_job_stop(rt->job);
-    pthread_join(rt->thread, NULL);
+    for (int slot = 0; slot < 2; slot++)
+        if (in->tasks[slot][id])
+            ember_job_stop(in->tasks[slot][id]->job);
+    uint64_t batch = in->tasks[0][id]->committed;
+    for (int slot = 0; slot < 2; slot++) {
+        task_rt *rt = in->tasks[slot][id];
+        if (!rt)
+            continue;
+        pthread_join(rt->thread, NULL);
+        ember_job_free(rt->job);
+        free(rt);
+        in->tasks[slot][id] = NULL;
+    }
     em_log(EMBER_LOG_INFO, "instance %s: task %d %s at batch %" PRIu64, in->id, (int)id, why,
-           rt->committed);
-    ember_job_free(rt->job);
-    free(rt);
-    in->tasks[id] = NULL;
+           batch);
 }
 
 /* ------------------------------------------------------------ the group */
@@ -282,16 +304,18 @@ static const char *phase_name(int p)
                                : "starting";
 }
 
-static void task_status(instance *in, const task_rt *rt, FILE *f, int first)
+static void task_status(instance *in, int slot, const task_rt *rt, FILE *f, int first)
 {
     int64_t lo = -1, hi = -1;
-    if (rd_kafka_get_watermark_offsets(in->rk, in->topic, rt->id, &lo, &hi) || hi < 0)
-        rd_kafka_query_watermark_offsets(in->rk, in->topic, rt->id, &lo, &hi, 200);
+    const char *topic = in->topics[slot];
+    if (rd_kafka_get_watermark_offsets(in->rk, topic, rt->id, &lo, &hi) || hi < 0)
+        rd_kafka_query_watermark_offsets(in->rk, topic, rt->id, &lo, &hi, 200);
     int64_t at = rt->offset >= 0 ? rt->offset : 0;
-    fprintf(f, "%s\n  {\"task\": %d, \"phase\": \"%s\", \"fenced\": %d, \"committed_batch\": %"
+    fprintf(f, "%s\n  {\"task\": %d, \"stage\": %d, \"topic\": \"%s\", \"phase\": \"%s\", \"fenced\": %d, \"committed_batch\": %"
             PRIu64 ", \"offset\": %" PRId64 ", \"lag\": %" PRId64 ", \"restore\": {\"from_offset\": %"
             PRIu64 ", \"batches\": %" PRIu64 ", \"restored\": %" PRIu64 ", \"bytes\": %" PRIu64
-            ", \"ms\": %.0f}}", first ? "" : ",", (int)rt->id, phase_name(rt->phase), rt->fenced,
+            ", \"ms\": %.0f}}", first ? "" : ",", (int)rt->id, in->stages && !slot, topic,
+            phase_name(rt->phase), rt->fenced,
             rt->committed, rt->offset, hi >= 0 && hi > at ? hi - at : 0, rt->restore_from,
             rt->restore_batches, rt->restored_batches, rt->restored_bytes, rt->restore_ms);
 }
@@ -311,10 +335,11 @@ static void write_status(instance *in)
             in->topic, (int)getpid(), em_wall_ms() * 1.0);
     int first = 1;
     for (int i = 0; i < INSTANCE_MAX_TASKS; i++)
-        if (in->tasks[i]) {
-            task_status(in, in->tasks[i], f, first);
-            first = 0;
-        }
+        for (int slot = 1; slot >= 0; slot--)
+            if (in->tasks[slot][i]) {
+                task_status(in, slot, in->tasks[slot][i], f, first);
+                first = 0;
+            }
     fprintf(f, "\n]}\n");
     if (fclose(f) == 0)
         rename(tmp, path);
@@ -327,7 +352,9 @@ static void write_status(instance *in)
 static void reap(instance *in, double *restart_at)
 {
     for (int i = 0; i < INSTANCE_MAX_TASKS; i++) {
-        task_rt *rt = in->tasks[i];
+        task_rt *rt = in->tasks[0][i], *feed = in->tasks[1][i];
+        if (feed && feed->phase == TASK_ENDED && !feed->fenced)
+            rt = feed;
         if (!rt || rt->phase != TASK_ENDED || rt->fenced || instance_stop)
             continue;
         if (restart_at[i] == 0) {
@@ -365,12 +392,13 @@ static int find_group_source(instance *in, ember_job *job, ember_err *err)
  * create topics on first use would make them with their default count. */
 static int check_topics(instance *in, ember_err *err)
 {
-    const char *suffix[] = {"-tasks", "-state-changelog"};
+    const char *suffix[] = {"-tasks", "-state-changelog", ".0-tasks", ".0-state-changelog",
+                            "-repartition-0"};
     int32_t *ids = NULL;
     size_t n_in = 0, n = 0;
     int rc = kafka_partitions(in->rk, &in->ep, in->topic, 10000, &ids, &n_in, err);
     free(ids);
-    for (int i = 0; !rc && i < 2; i++) {
+    for (int i = 0; !rc && i < (in->stages ? 5 : 2); i++) {
         char t[400];
         snprintf(t, sizeof t, "%s%s", in->name, suffix[i]);
         ids = NULL;
@@ -398,6 +426,18 @@ static int instance_open(instance *in, ember_err *err)
         snprintf(in->dir, sizeof in->dir, "%s", job->ckpt_dir ? job->ckpt_dir : "");
     ember_job_free(job);
     snprintf(tasks, sizeof tasks, "%s/tasks", in->dir);
+    if (!rc)
+        rc = io_mkdir_p(in->dir, err);
+    if (!rc)
+        rc = repartition_split(in->job_path, in->dir, &in->stages, err);
+    snprintf(in->paths[0], sizeof in->paths[0], "%s", in->job_path);
+    snprintf(in->topics[0], sizeof in->topics[0], "%s", in->topic);
+    if (in->stages) {
+        repartition_stage_path(in->dir, 1, in->paths[0], sizeof in->paths[0]);
+        repartition_stage_path(in->dir, 0, in->paths[1], sizeof in->paths[1]);
+        snprintf(in->topics[0], sizeof in->topics[0], "%s-repartition-0", in->name);
+        snprintf(in->topics[1], sizeof in->topics[1], "%s", in->topic);
+    }
     if (!rc && !strcmp(in->brokers, "embedded"))
         rc = ember_err_set(err, -EMBER_EUSAGE, "--instance needs a broker the instances share "
                            "(brokers=HOST:PORT, e.g. `ember broker`), not brokers=embedded");

@@ -56,6 +56,11 @@ static const opt_def kafka_options[] = {
      "read only these partitions, e.g. 0,2 (default: every partition; `ember run --instance` "
      "sets it per task)",
      OPT_RESTARTABLE},
+    {"keyed-by", OPT_STR, "", NULL,
+     "the fields the topic is partitioned by (its message key), or `none`; with `ember run "
+     "--instance`, a job whose `key` is another goes through a repartition topic (default: "
+     "the job's key)",
+     OPT_RESTARTABLE},
     {"upstream", OPT_STR, "", NULL,
      "scale-out's repartition topic: the job whose task markers say which records count "
      "(set by `ember run --instance`)",

@@ -29,30 +29,42 @@ PARTS = 4
 JOB = "so"
 
 
-def job_text(addr, d):
+def job_text(addr, d, keyed=True):
+    """keyed: the input's message key is the state key; else the input is
+    spread at random and the job filters (v >= 100) before its key."""
     return f"""job        {JOB}
 batch      interval=200ms max-records=400
 checkpoint dir={d}/unused every=5 keep=2
-source     kafka brokers={addr} topic=in group=so-group
+source     kafka brokers={addr} topic=in group=so-group keyed-by={'k' if keyed else 'none'}
 parse      csv fields=k,v:int
+{'' if keyed else 'filter     v >= 100'}
 key        k
 aggregate  count() sum(v)
 sink       kafka brokers={addr} topic=out
 """
 
 
-def produce(addr, d, n, seed, oracle):
+def topics(keyed):
+    names = ["in", "out", JOB + "-tasks", JOB + "-state-changelog"]
+    if not keyed:
+        names += [JOB + ".0-tasks", JOB + ".0-state-changelog", JOB + "-repartition-0"]
+    return ["%s:%d" % (t, PARTS) for t in names]
+
+
+def produce(addr, d, n, seed, oracle, keyed=True):
     r = random.Random(seed)
     lines = []
     for _ in range(n):
         k = "k%d" % r.randrange(200)
         v = r.randrange(1000)
-        lines.append("%s|%s,%d" % (k, k, v))
-        c, s = oracle.get(k, (0, 0))
-        oracle[k] = (c + 1, s + v)
+        lines.append("%s|%s,%d" % (k, k, v) if keyed else "%s,%d" % (k, v))
+        if keyed or v >= 100:
+            c, s = oracle.get(k, (0, 0))
+            oracle[k] = (c + 1, s + v)
     path = os.path.join(d, "in-%d.txt" % seed)
     write(path, "\n".join(lines) + "\n")
-    p = subprocess.run(["kcat", "-P", "-b", addr, "-t", "in", "-K", "|", "-l", path],
+    how = ["-K", "|"] if keyed else ["-p", "-1"]  # by key, or at random
+    p = subprocess.run(["kcat", "-P", "-b", addr, "-t", "in"] + how + ["-l", path],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, "kcat -P: " + p.stderr[-300:])
 
@@ -78,19 +90,22 @@ class Instance:
 
 
 def wait_caught_up(live, total, what, timeout=90):
-    """Every task running on a live instance, their offsets summing to the input."""
+    """Every task running on a live instance, their input offsets summing to
+    the input, no lag (a repartitioned job's second stage too)."""
     give_up = time.time() + timeout
     while time.time() < give_up:
-        tasks, fresh = {}, True
+        tasks, fresh, lag = {}, True, 0
         for inst in live:
             st = inst.status()
             if not st or st["time_ms"] < (time.time() - 3) * 1000:
                 fresh = False
                 continue
             for t in st["tasks"]:
-                if t["phase"] == "running" and not t["fenced"]:
+                lag += t["lag"] + (t["phase"] != "running" or t["fenced"])
+                if t["topic"] == "in" and t["phase"] == "running" and not t["fenced"]:
                     tasks[t["task"]] = max(t["offset"], 0)
-        if fresh and sorted(tasks) == list(range(PARTS)) and sum(tasks.values()) == total:
+        if (fresh and not lag and sorted(tasks) == list(range(PARTS))
+                and sum(tasks.values()) == total):
             return
         time.sleep(0.5)
     check(False, "%s: not caught up within %d s: %r" % (what, timeout,
@@ -157,17 +172,16 @@ def task_state(instances, chains):
     return state
 
 
-def test_scale_out():
+def scale_out(keyed):
     d = tmpdir("scale-out")
-    b = Broker("in:%d" % PARTS, "out:%d" % PARTS, "%s-tasks:%d" % (JOB, PARTS),
-               "%s-state-changelog:%d" % (JOB, PARTS))
+    b = Broker(*topics(keyed))
     oracle, total, everyone = {}, 0, []
     try:
-        write(os.path.join(d, "so.job"), job_text(b.addr, d))
+        write(os.path.join(d, "so.job"), job_text(b.addr, d, keyed))
 
         def more(seed, n=1500):
             nonlocal total
-            produce(b.addr, d, n, seed, oracle)
+            produce(b.addr, d, n, seed, oracle, keyed)
             total += n
 
         more(1)
@@ -210,8 +224,9 @@ def test_scale_out():
                        for n in ("a", "b", "c", "d"))
         check("AddressSanitizer" not in logs and "runtime error" not in logs, "sanitizer report")
         check("restored batches" in logs, "no task restored from the changelog")
-        print("scale-out: %d records, %d keys, heads %r" % (
-            total, len(oracle), [chains[t]["head"] for t in range(PARTS)]))
+        print("       %s: %d records, %d keys, heads %r" % (
+            "keyed" if keyed else "repartitioned", total, len(oracle),
+            [chains[t]["head"] for t in range(PARTS)]))
     finally:
         for inst in everyone:
             if inst.p.poll() is None:
@@ -221,14 +236,48 @@ def test_scale_out():
         b.stop()
 
 
+def test_scale_out_keyed_input():
+    scale_out(keyed=True)
+
+
+def test_scale_out_repartitioned_input():
+    scale_out(keyed=False)
+
+
+def test_repartitioned_results_equal_with_1_2_3_instances():
+    """The same input (spread at random over the partitions) through 1, 2
+    and 3 instances: state and output equal the oracle every time."""
+    for k in (1, 2, 3):
+        d = tmpdir("scale-out-%d" % k)
+        b = Broker(*topics(False))
+        oracle, insts = {}, []
+        try:
+            write(os.path.join(d, "so.job"), job_text(b.addr, d, keyed=False))
+            produce(b.addr, d, 3000, 21, oracle, keyed=False)
+            insts = [Instance(d, "i%d" % i) for i in range(k)]
+            wait_caught_up(insts, 3000, "%d instance(s)" % k)
+            for inst in insts:
+                inst.stop()
+            chains = fold_markers(b.addr)
+            last, _ = output_by_key(b.addr, chains)
+            check({k2: (v[2], v[3]) for k2, v in last.items()} == oracle,
+                  "%d instance(s): output != oracle" % k)
+            check(task_state(insts, chains) == oracle, "%d instance(s): state != oracle" % k)
+        finally:
+            for inst in insts:
+                if inst.p.poll() is None:
+                    inst.p.kill()
+                    inst.p.wait()
+            b.stop()
+
+
 def test_fenced_by_a_claim():
     """Another owner's claim (written here, as a new owner's restore would)
     fences the running owner: its next commit of that task is refused, it
     gives the task up without writing, and nothing it produced after the
     claim counts. Started again, it claims a newer epoch and catches up."""
     d = tmpdir("scale-out-fence")
-    b = Broker("in:%d" % PARTS, "out:%d" % PARTS, "%s-tasks:%d" % (JOB, PARTS),
-               "%s-state-changelog:%d" % (JOB, PARTS))
+    b = Broker(*topics(True))
     oracle, inst = {}, None
     try:
         write(os.path.join(d, "so.job"), job_text(b.addr, d))
@@ -271,4 +320,5 @@ def test_fenced_by_a_claim():
 
 
 if __name__ == "__main__":
-    main([test_fenced_by_a_claim, test_scale_out])
+    main([test_fenced_by_a_claim, test_repartitioned_results_equal_with_1_2_3_instances,
+          test_scale_out_keyed_input, test_scale_out_repartitioned_input])
