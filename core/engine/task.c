@@ -65,12 +65,18 @@ static int gather(restore_ctx *c, uint64_t batch, uint32_t chunk, const void *da
 
 static int apply_batch(restore_ctx *c, uint64_t attempt, int64_t next_offset)
 {
-    store_batch *wb = store_batch_from(c->buf, c->len);
+    char *raw = NULL;
+    size_t raw_len = 0;
+    int rc = kafka_task_unpack(c->buf, c->len, &raw, &raw_len, c->err);
+    if (rc)
+        return ember_err_prefix(c->err, "task %d: batch %" PRIu64, (int)c->rt->id, c->batch);
+    store_batch *wb = store_batch_from(raw, raw_len);
+    free(raw);
     if (!wb)
         return ember_err_set(c->err, -ENOMEM, "out of memory");
     layout_put_u64(wb, c->st, META_TASK_ATTEMPT, attempt);
     layout_put_u64(wb, c->st, META_TASK_CHANGELOG, (uint64_t)next_offset);
-    int rc = store_write(c->st, wb, 0, c->err);
+    rc = store_write(c->st, wb, 0, c->err);
     store_batch_free(wb);
     if (rc)
         return ember_err_prefix(c->err, "task %d: restoring batch %" PRIu64, (int)c->rt->id,

@@ -8,6 +8,7 @@
 #include "core/kafka/props.h"
 
 #include <errno.h>
+#include <lz4.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,8 +303,67 @@ static int await_deliveries(kafka_task *t, ember_err *err)
                         : 0;
 }
 
-static int produce_delta(kafka_task *t, uint64_t batch, const void *delta, size_t len,
+static int produce_chunks(kafka_task *t, uint64_t batch, const char *delta, size_t len,
+                          uint32_t *chunks, ember_err *err);
+
+/* The changelog's form of a delta (see task.h): u32 LE length of the
+ * WriteBatch | its lz4 block. malloc'd into *out. */
+static int pack(const void *delta, size_t len, char **out, size_t *out_len, ember_err *err)
+{
+    if (len > (size_t)LZ4_MAX_INPUT_SIZE)
+        return ember_err_set(err, -E2BIG, "changelog: a batch's state delta of %zu bytes is "
+                             "over lz4's %d", len, LZ4_MAX_INPUT_SIZE);
+    int bound = LZ4_compressBound((int)len);
+    char *buf = malloc((size_t)bound + 4);
+    if (!buf)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    for (int i = 0; i < 4; i++)
+        buf[i] = (char)(len >> (8 * i));
+    int n = LZ4_compress_default(delta, buf + 4, (int)len, bound);
+    if (n <= 0 && len) {
+        free(buf);
+        return ember_err_set(err, -EIO, "changelog: lz4 compression failed");
+    }
+    *out = buf;
+    *out_len = (size_t)n + 4;
+    return 0;
+}
+
+int kafka_task_unpack(const char *blob, size_t len, char **out, size_t *out_len, ember_err *err)
+{
+    uint32_t raw = 0;
+    if (len < 4)
+        return ember_err_set(err, -EMBER_ECORRUPT, "changelog: a delta of %zu bytes", len);
+    for (int i = 0; i < 4; i++)
+        raw |= (uint32_t)(unsigned char)blob[i] << (8 * i);
+    char *buf = malloc(raw + 1);
+    if (!buf)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    int n = LZ4_decompress_safe(blob + 4, buf, (int)(len - 4), (int)raw);
+    if (n < 0 || (uint32_t)n != raw) {
+        free(buf);
+        return ember_err_set(err, -EMBER_ECORRUPT, "changelog: a delta does not decompress "
+                             "(%zu bytes, %u expected)", len, raw);
+    }
+    *out = buf;
+    *out_len = raw;
+    return 0;
+}
+
+static int produce_delta(kafka_task *t, uint64_t batch, const void *raw, size_t raw_len,
                          uint32_t *chunks, ember_err *err)
+{
+    char *delta = NULL;
+    size_t len = 0;
+    int rc = pack(raw, raw_len, &delta, &len, err);
+    if (!rc)
+        rc = produce_chunks(t, batch, delta, len, chunks, err);
+    free(delta);
+    return rc;
+}
+
+static int produce_chunks(kafka_task *t, uint64_t batch, const char *delta, size_t len,
+                          uint32_t *chunks, ember_err *err)
 {
     char b[24], c[16], key[24];
     snprintf(b, sizeof b, "%" PRIu64, batch);
@@ -312,8 +372,7 @@ static int produce_delta(kafka_task *t, uint64_t batch, const void *delta, size_
     for (size_t at = 0; at < len || *chunks == 0; at += KAFKA_TASK_CHUNK_BYTES) {
         size_t n = len - at < KAFKA_TASK_CHUNK_BYTES ? len - at : KAFKA_TASK_CHUNK_BYTES;
         snprintf(c, sizeof c, "%u", *chunks);
-        int rc = produce(t, t->changelog, t->task, key, strlen(key), (const char *)delta + at, n,
-                         b, c, err);
+        int rc = produce(t, t->changelog, t->task, key, strlen(key), delta + at, n, b, c, err);
         if (rc)
             return rc;
         ++*chunks;

@@ -5,8 +5,9 @@
  *
  * Per batch b of the task, in ONE transaction (begun by the first record):
  *   1. the sink's rows (sink kafka produces through kafka_task_produce),
- *   2. the batch's state delta: the RocksDB WriteBatch of the commit, cut
- *      into chunks, to `<job>-state-changelog` partition N,
+ *   2. the batch's state delta: the RocksDB WriteBatch of the commit,
+ *      packed (u32 LE length | lz4 block) and cut into chunks of
+ *      KAFKA_TASK_CHUNK_BYTES, to `<job>-state-changelog` partition N,
  *   3. the input end offsets through send_offsets_to_transaction with the
  *      instance's consumer-group metadata (EOS v2: the group's offsets move
  *      with the output; lag tools read them),
@@ -83,6 +84,10 @@ EMBER_MUST_CHECK int kafka_task_commit(kafka_task *t, uint64_t batch, const void
                                        size_t len,
                                        const rd_kafka_topic_partition_list_t *offsets,
                                        ember_err *err);
+/* A delta gathered from its chunks back into the WriteBatch's bytes
+ * (malloc'd into *out); -EMBER_ECORRUPT when it does not decompress. */
+EMBER_MUST_CHECK int kafka_task_unpack(const char *blob, size_t len, char **out,
+                                       size_t *out_len, ember_err *err);
 /* Aborts the running attempt, if any. */
 void kafka_task_abort(kafka_task *t);
 /* The topic's partition count (for a sink's partitioner). */
