@@ -308,7 +308,9 @@ static void task_status(instance *in, int slot, const task_rt *rt, FILE *f, int 
 {
     int64_t lo = -1, hi = -1;
     const char *topic = in->topics[slot];
-    if (rd_kafka_get_watermark_offsets(in->rk, topic, rt->id, &lo, &hi) || hi < 0)
+    /* The member is paused (its cached watermarks go stale): ask, briefly,
+     * and not once the instance is stopping (a broker that is gone). */
+    if (!instance_stop)
         rd_kafka_query_watermark_offsets(in->rk, topic, rt->id, &lo, &hi, 200);
     int64_t at = rt->offset >= 0 ? rt->offset : 0;
     fprintf(f, "%s\n  {\"task\": %d, \"stage\": %d, \"topic\": \"%s\", \"phase\": \"%s\", \"fenced\": %d, \"committed_batch\": %"
