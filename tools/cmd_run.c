@@ -119,6 +119,9 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             *job = a;
         }
     }
+    if (instance_id && (o->until_idle || o->max_batches || o->drain))
+        return cli_usage_error("run", "--instance runs until stopped (its tasks come and go "
+                               "with the group): not with --until-idle, --batches or --drain");
     return *job ? 0 : cli_usage_error("run", "missing the job file");
 }
 

@@ -349,8 +349,21 @@ static void write_status(instance *in)
 
 /* ------------------------------------------------------------ run */
 
+/* Whether the group still gives us partition id (a task is started again
+ * only then: a paused instance's tasks may have moved). */
+static int still_ours(instance *in, int32_t id)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    int ours = 0;
+    if (rd_kafka_assignment(in->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l)
+        ours = rd_kafka_topic_partition_list_find(l, in->topic, id) != NULL;
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    return ours;
+}
+
 /* A task that ended by itself: fenced ones wait for the group; others are
- * started again (their state restores) after a second. */
+ * started again (their state restores) after a second, if still ours. */
 static void reap(instance *in, double *restart_at)
 {
     for (int i = 0; i < INSTANCE_MAX_TASKS; i++) {
@@ -368,7 +381,7 @@ static void reap(instance *in, double *restart_at)
         restart_at[i] = 0;
         task_stop(in, i, "ended, starting again");
         ember_err err = {0};
-        if (task_start(in, i, &err))
+        if (still_ours(in, i) && task_start(in, i, &err))
             em_log(EMBER_LOG_ERROR, "instance %s: %s", in->id, err.msg);
     }
 }

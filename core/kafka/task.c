@@ -73,7 +73,14 @@ static int make_clients(kafka_task *t, ember_err *err)
 static int txn_failed(kafka_task *t, const char *call, rd_kafka_error_t *e, ember_err *err)
 {
     int abortable = !rd_kafka_error_is_fatal(e);
-    ember_err_set(err, -EIO, "task %d: %s: %s", (int)t->task, call, rd_kafka_error_string(e));
+    rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    /* Kafka fences a producer whose transactional.id a newer one took (the
+     * task's new owner): the same as our own markers' verdict. */
+    int fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                 code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+    ember_err_set(err, fenced ? -EMBER_EFENCED : -EIO, "task %d: %s: %s%s", (int)t->task, call,
+                  rd_kafka_error_string(e), fenced ? " (fenced: another instance took the task)"
+                                                   : "");
     rd_kafka_error_destroy(e);
     return abortable;
 }
