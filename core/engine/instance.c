@@ -39,7 +39,6 @@
 #include "core/kafka/props.h"
 #include "state/layout.h"
 
-#define _XOPEN_SOURCE_EXTENDED 1
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
