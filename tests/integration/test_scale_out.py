@@ -149,7 +149,7 @@ def output_by_key(addr, chains):
     return last, seen
 
 
-def task_state(instances, chains):
+def task_state(instances, chains, op="aggregate"):
     """Every key's state, per task from the instance holding the counted head."""
     state = {}
     for t in range(PARTS):
@@ -161,7 +161,7 @@ def task_state(instances, chains):
             rc, out, _ = ember("inspect", d, "--format", "json")
             if rc != 0 or json.loads(out).get("committed", {}).get("batch") != chains[t]["head"]:
                 continue
-            rc, out, err = ember("state", inst.dir, "--task", str(t), "--op", "aggregate",
+            rc, out, err = ember("state", inst.dir, "--task", str(t), "--op", op,
                                  "--format", "json", check_rc=0)
             for row in json.loads(out):
                 check(row["k"] not in state, "key %s in two tasks" % row["k"])
@@ -271,6 +271,70 @@ def test_repartitioned_results_equal_with_1_2_3_instances():
             b.stop()
 
 
+def test_co_partitioned_inputs():
+    """Two input topics keyed alike (a union of two streams): task N reads
+    partition N of both, so every key's state gathers both inputs."""
+    d = tmpdir("scale-out-copart")
+    b = Broker(*(topics(True) + ["in2:%d" % PARTS]))
+    oracle, insts = {}, []
+    try:
+        write(os.path.join(d, "so.job"), f"""job        {JOB}
+batch      interval=200ms max-records=400
+checkpoint dir={d}/unused every=5 keep=2
+stream a
+source     kafka brokers={b.addr} topic=in group=so-group keyed-by=k
+parse      csv fields=k,v:int
+stream b
+source     kafka brokers={b.addr} topic=in2 keyed-by=k
+parse      csv fields=k,v:int
+stream u from a, b
+key        k
+aggregate  count() sum(v)
+sink       kafka brokers={b.addr} topic=out
+""")
+        produce(b.addr, d, 2000, 31, oracle)
+        os.rename(os.path.join(d, "in-31.txt"), os.path.join(d, "in2.txt"))
+        p = subprocess.run(["kcat", "-P", "-b", b.addr, "-t", "in2", "-K", "|", "-l",
+                            os.path.join(d, "in2.txt")], capture_output=True, text=True,
+                           timeout=60)
+        check(p.returncode == 0, "kcat -P in2: " + p.stderr[-300:])
+        # produce() wrote seed 31 to `in` as well: count it twice in the oracle
+        oracle = {k: (c * 2, s * 2) for k, (c, s) in oracle.items()}
+        insts = [Instance(d, n) for n in ("a", "b")]
+        wait_caught_up(insts, 2000, "two instances, two inputs")
+        give_up, got = time.time() + 60, None
+        while time.time() < give_up:
+            chains = fold_markers(b.addr)
+            last, _ = output_by_key(b.addr, chains)
+            got = {k: (v[2], v[3]) for k, v in last.items()}
+            if got == oracle:
+                break
+            time.sleep(1)
+        check(got == oracle, "output != oracle over both inputs: %d keys vs %d" % (
+            len(got or {}), len(oracle)))
+        for inst in insts:
+            inst.stop()
+        # the graph's aggregate is node 2's family (state/layout.h); its keys
+        # over the tasks' counted heads are the oracle's
+        chains, keys = fold_markers(b.addr), 0
+        for t in range(PARTS):
+            for inst in insts:
+                d_t = os.path.join(inst.dir, "tasks", str(t))
+                rc, out, _ = ember("inspect", d_t, "--format", "json")
+                if rc == 0 and json.loads(out).get("committed", {}).get("batch") == \
+                        chains[t]["head"]:
+                    _, listing, _ = ember("state", inst.dir, "--task", str(t), check_rc=0)
+                    keys += int(listing.split("\t")[1].split()[0])
+                    break
+        check(keys == len(oracle), "state holds %d keys, the oracle %d" % (keys, len(oracle)))
+    finally:
+        for inst in insts:
+            if inst.p.poll() is None:
+                inst.p.kill()
+                inst.p.wait()
+        b.stop()
+
+
 def test_fenced_by_a_claim():
     """Another owner's claim (written here, as a new owner's restore would)
     fences the running owner: its next commit of that task is refused, it
@@ -320,5 +384,6 @@ def test_fenced_by_a_claim():
 
 
 if __name__ == "__main__":
-    main([test_fenced_by_a_claim, test_repartitioned_results_equal_with_1_2_3_instances,
+    main([test_fenced_by_a_claim, test_co_partitioned_inputs,
+          test_repartitioned_results_equal_with_1_2_3_instances,
           test_scale_out_keyed_input, test_scale_out_repartitioned_input])
