@@ -13,7 +13,7 @@
 CC       ?= gcc
 PKGS     := rocksdb rdkafka liblz4 libxxhash jansson sqlite3 libpq libmicrohttpd libcurl openssl
 DEB_PKGS := librocksdb-dev librdkafka-dev liblz4-dev libxxhash-dev libjansson-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check pkg-config \
-            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang npm
+            kcat rocksdb-tools python3 fiu-utils libfiu-dev clang npm chromium
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -35,7 +35,11 @@ LDLIBS    = $(PKG_LIBS) -lpthread -lm
 
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c)
+# The status page's files (ui/assets/*) compiled in as byte arrays (ui/embed.py).
+UI_ASSETS := $(wildcard ui/assets/*)
+UI_GEN    := build/gen/ui_assets.c
+LIB_SRCS  := $(wildcard core/*/*.c state/*.c checkpoint/*.c recovery/*.c ui/*.c) $(UI_GEN)
+HAND_SRCS := $(filter-out $(UI_GEN),$(LIB_SRCS))
 TOOL_SRCS := $(wildcard tools/*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 EXAMPLES  := wordcount custom_agg
@@ -79,6 +83,10 @@ $(addprefix $(1)/,$(EXAMPLES)): $(1)/%: $(1)/obj/examples/%.o $(1)/libember.a
 	$(Q)$(CC) $(2) -o $$@ $$^ $(LDLIBS)
 endef
 
+$(UI_GEN): ui/embed.py $(UI_ASSETS)
+	@mkdir -p $(dir $@)
+	$(Q)python3 ui/embed.py $@ $(UI_ASSETS)
+
 .PHONY: all deps test unit integration demo chaos bench fuzz fuzz-run format lint analyze clean docs checks
 all: build/libember.a build/ember $(addprefix build/,$(EXAMPLES))
 
@@ -91,13 +99,16 @@ deps:
 	    || ! command -v kcat >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 	    || ! command -v db_bench >/dev/null || ! command -v python3 >/dev/null \
 	    || ! command -v fiu-run >/dev/null || ! command -v $(FUZZ_CC) >/dev/null \
-	    || ! command -v npm >/dev/null; then \
+	    || ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then \
 	  echo "installing: $(DEB_PKGS)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEB_PKGS); \
 	else echo "deps: all present"; fi
 	@# kinesalite (a local Kinesis for tests/integration/test_kinesis.py), git-ignored under build/
 	@test -f build/npm/node_modules/kinesalite/cli.js \
 	  || npm install --prefix build/npm --no-audit --no-fund kinesalite
+	@# playwright-core drives Debian's chromium in tests/integration/test_ui.py (no browser download)
+	@test -f build/npm/node_modules/playwright-core/package.json \
+	  || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix build/npm --no-audit --no-fund playwright-core
 
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
 ASAN_ENV  := CK_DEFAULT_TIMEOUT=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -167,7 +178,7 @@ build/bench/ceiling: bench/ceiling.c
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lxxhash
 
 format:
-	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard tests/fuzz/*.c) $(wildcard include/*.h */*.h)
+	clang-format -i $(HAND_SRCS) $(TOOL_SRCS) $(TEST_SRCS) $(wildcard tests/fuzz/*.c) $(wildcard include/*.h */*.h)
 
 # The layer rule over #include lines, and the README's generated reference.
 EMBER_BIN ?= build/ember
@@ -182,16 +193,21 @@ docs: build/ember
 lint: checks
 	$(MAKE) --no-print-directory build/libember.a && tests/exports.sh build/libember.a
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. $(LIB_SRCS) $(TOOL_SRCS)
-	clang-tidy --quiet $(LIB_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. $(PKG_CFLAGS) 2>/dev/null \
+	  --suppress=missingIncludeSystem --inline-suppr -Iinclude -I. $(HAND_SRCS) $(TOOL_SRCS)
+	clang-tidy --quiet $(HAND_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. $(PKG_CFLAGS) 2>/dev/null \
 	  | grep -E 'warning:|error:' && exit 1 || true
 
 # clang's path-sensitive analyzer: a report to read, not a gate (see .clang-tidy).
 analyze:
 	clang-tidy --quiet -checks='-*,clang-analyzer-*,-clang-analyzer-valist.Uninitialized,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling' \
-	  $(LIB_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. $(PKG_CFLAGS) 2>/dev/null | grep -E 'warning:|error:' || true
+	  $(HAND_SRCS) $(TOOL_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude -I. $(PKG_CFLAGS) 2>/dev/null | grep -E 'warning:|error:' || true
 
 clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The stream-stream join operator alone (bench/stream_join_bench.c, bench/README.md).
+build/bench/stream_join_bench: build/obj/bench/stream_join_bench.o build/libember-internal.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)

@@ -26,6 +26,10 @@ Scenarios:
   parse       bench/parse_bench.py: `parse json` beside `parse csv` on the same
               records (2M of 5 fields; 500K with QUICK), a stateless and a
               keyed job: MB/s, records/s, JSON/CSV ratio
+  nexmark_gen bench/nexmark_gen.py: `ember gen nexmark` to /dev/null and
+              generator(nexmark) -> blackhole jobs, raw and parsed
+  nexmark     bench/nexmark_bench.py: every Nexmark query ember runs into the
+              blackhole sink, events per CPU second beside Flink's per core
   kafka       bench/kafka_bench.py when present (ember's Kafka source vs
               `kcat -C -e`; kafka -> count -> kafka exactly-once), full run only
 """
@@ -449,6 +453,24 @@ def bench_parse():
     return json.loads(out.strip().splitlines()[-1])
 
 
+def bench_nexmark_gen():
+    """bench/nexmark_gen.py: the Nexmark generator alone, into a blackhole
+    job, and with the parse every Nexmark query pays."""
+    argv = [sys.executable, os.path.join(ROOT, "bench", "nexmark_gen.py"),
+            "--events", "2000000" if QUICK else "10000000", "--runs", "2" if QUICK else "3"]
+    out = sh(argv, env=dict(os.environ, EMBER=EMBER)).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+def bench_nexmark():
+    """bench/nexmark_bench.py: every Nexmark query ember runs, beside Flink's
+    published events/s per core."""
+    argv = [sys.executable, os.path.join(ROOT, "bench", "nexmark_bench.py"),
+            "--events", "500000" if QUICK else "2000000", "--runs", "1" if QUICK else "3"]
+    out = sh(argv, env=dict(os.environ, EMBER=EMBER)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def bench_kafka():
     script = os.path.join(ROOT, "bench", "kafka_bench.py")
     if QUICK or not os.path.exists(script) or not shutil.which("kcat"):
@@ -502,6 +524,11 @@ def table(res):
     if res.get("db_bench"):
         rows.append("| db_bench | fillrandom, readrandom ops/s | %d, %d | |" % (
             res["db_bench"]["fillrandom_ops_per_s"], res["db_bench"]["readrandom_ops_per_s"]))
+    for r in res.get("nexmark_gen") or []:
+        w = r["events_per_s"]
+        rows.append("| nexmark generator, %s%s | events/s, per CPU-second | %s [%s, %s], %s | |" % (
+            r["case"], "" if r["case"] == "gen" else " t%d" % r["threads"], fmt_rate(w["median"]),
+            fmt_rate(w["min"]), fmt_rate(w["max"]), fmt_rate(r["events_per_cpu_s"]["median"])))
     for r in res.get("recovery") or []:
         w = r["warm"]["first_new_batch_s"]
         rows.append("| recovery, %d keys, 10 batches to replay | s to the first new batch | "
@@ -541,6 +568,8 @@ def main():
         ("snapshot", bench_snapshot),
         ("recovery", bench_recovery),
         ("parse", bench_parse),
+        ("nexmark_gen", bench_nexmark_gen),
+        ("nexmark", bench_nexmark),
         ("kafka", bench_kafka),
     ]
     for name, fn in steps:

@@ -196,8 +196,10 @@ EMBER_API EMBER_MUST_CHECK int ember_job_map_fn(ember_job *job, ember_map_fn fn,
  * appends the table row's fields to every record (a stream-static join) */
 EMBER_API EMBER_MUST_CHECK int ember_job_join(ember_job *job, const char *kind,
                                               const ember_opt *opts, size_t n_opts, ember_err *err);
-/* dedupe FIELD within DURATION: drops a record whose FIELD value was seen
- * within DURATION of batch time (one dedupe step per job) */
+/* dedupe FIELD[, FIELD...] [keep=first|last] within DURATION: drops a
+ * record whose FIELDS' values were seen within DURATION of batch time (one
+ * dedupe step per stream); keep=last passes each id's last record of a
+ * batch and retracts the row it replaces downstream (README: dedupe) */
 EMBER_API EMBER_MUST_CHECK int ember_job_dedupe(ember_job *job, const char *spec, ember_err *err);
 /* key FIELD[,FIELD...] */
 EMBER_API EMBER_MUST_CHECK int ember_job_key(ember_job *job, const char *fields, ember_err *err);
@@ -208,9 +210,11 @@ EMBER_API EMBER_MUST_CHECK int ember_job_ttl(ember_job *job, const char *duratio
  *        [on FIELD [watermark DELAY]] [emit=final|update] [late=drop|file:PATH]
  * (between key and aggregate; output rows gain window_start, window_end) */
 EMBER_API EMBER_MUST_CHECK int ember_job_window(ember_job *job, const char *spec, ember_err *err);
-/* aggregate FN(...) [as NAME], ...: count() sum(f) min(f) max(f) avg(f) wavg(x, w)
- * count_distinct(f [, approx]) topk(f, K); without a key before it, one
- * global group. A column is named NAME, or fn_field (count for count()). */
+/* aggregate FN(...) [filter (where COND)] [as NAME], ...: count() sum(f) min(f)
+ * max(f) avg(f) wavg(x, w) count_distinct(f [, approx]) topk(f, K); without a
+ * key before it, one global group. A column is named NAME, or fn_field (count
+ * for count()). With a filter, an aggregate folds only the records for which
+ * COND (typed against the record) is true. */
 EMBER_API EMBER_MUST_CHECK int ember_job_aggregate(ember_job *job, const char *list,
                                                    ember_err *err);
 
@@ -268,8 +272,12 @@ EMBER_API EMBER_MUST_CHECK int ember_job_aggregate_fn(ember_job *job, const char
                                                       void *user, ember_err *err);
 /* having EXPR: keeps output rows (key, window, aggregates) where EXPR is true */
 EMBER_API EMBER_MUST_CHECK int ember_job_having(ember_job *job, const char *expr, ember_err *err);
-/* top K by COLUMN: of each window's rows emitted in a batch, only the K with
- * the largest COLUMN (ties: smaller key first); needs a window */
+/* top K by COLUMN: after a windowed aggregate, of each window's rows emitted
+ * in a batch only the K with the largest COLUMN (ties: smaller key first).
+ * top K by FIELD [per FIELDS] in a stream without window or aggregate: the K
+ * records with the largest FIELD of each group (FIELDS, else the key, else
+ * all), kept in state; its rows gain a `rank` column (README: top K per
+ * group over records) */
 EMBER_API EMBER_MUST_CHECK int ember_job_top(ember_job *job, const char *spec, ember_err *err);
 /* stream NAME [from A[, B ...]]: starts a named stream of the dataflow
  * graph. The calls after it build that stream: a `source` first, or none
@@ -290,6 +298,95 @@ EMBER_API EMBER_MUST_CHECK int ember_job_sink(ember_job *job, const char *kind,
 EMBER_API EMBER_MUST_CHECK int ember_job_load_file(const char *path, ember_job **out,
                                                    ember_err *err);
 
+/* ---------------------------------------------------------------- batch reports */
+
+/* One source partition after a batch: the committed end offset and, when the
+ * source can tell (Kafka's cached high watermark, a file's size, a bounded
+ * generator), the end of its input, so lag = end - committed. */
+typedef struct ember_partition_info {
+    uint32_t source; /* the source's number in the job (0 for the first or only one) */
+    uint32_t partition;
+    uint64_t committed;
+    uint64_t end; /* valid when has_end */
+    int has_end;
+} ember_partition_info;
+
+/* One planned input range of the batch, half-open [from, to). */
+typedef struct ember_range_info {
+    uint32_t source; /* as in ember_partition_info */
+    uint32_t partition;
+    uint64_t from, to;
+} ember_range_info;
+
+/* One stateful operator of the job's graph: a family of the state. */
+typedef struct ember_operator_info {
+    const char *stream; /* the stream it belongs to (the job's name if linear) */
+    const char *family; /* its column family: "aggregate", "aggregate.2", "sjoin.3", ... */
+    uint64_t keys;      /* RocksDB's estimate */
+    uint64_t bytes;     /* on disk */
+    uint64_t records_in, records_out; /* the node's, this batch */
+} ember_operator_info;
+
+/* One source of the job. */
+typedef struct ember_source_info {
+    const char *stream; /* the stream it feeds (the job's name if linear) */
+    const char *kind;
+    uint32_t source;    /* its number, as in ember_partition_info */
+    uint64_t records_in; /* this batch */
+} ember_source_info;
+
+/* One sink and the newest rows it received. */
+typedef struct ember_sink_info {
+    const char *kind;        /* "file", "kafka", ... */
+    const char *stream;      /* the stream whose rows it receives (the job's name if linear) */
+    const char *const *rows; /* oldest first, as text (values comma-separated) */
+    size_t n_rows;           /* at most 64 */
+} ember_sink_info;
+
+/* What a committed batch reports (ember_run_opts.on_batch). Every pointer is
+ * borrowed until the callback returns: copy what you keep. */
+typedef struct ember_batch_info {
+    const char *job_name;
+    const char *job_text;    /* the canonical job text, one step a line */
+    const char *dir;         /* the checkpoint directory */
+    const char *source_kind; /* the first source's kind: "kafka", "generator", ... */
+    const char *sink_kind;   /* the first sink's */
+    uint64_t batch;
+    uint64_t batch_time_ms; /* the PLAN's batch time (epoch ms) */
+    int replay;             /* re-executed from the WAL during recovery */
+    uint64_t records_in, records_kept, bad_records, late_records, filtered_out, duplicates;
+    uint64_t rows_out; /* rows handed to the sink */
+    double plan_ms, wal_ms, read_ms, transform_ms, state_ms, sink_ms, commit_ms, snapshot_ms;
+    double total_ms;            /* processing time: read to snapshot */
+    double scheduling_delay_ms; /* how late the batch started against its due time */
+    double end_to_end_delay_ms; /* scheduling delay + processing time (Spark's total delay) */
+    double input_rate;          /* records/s planned over the time since the last plan */
+    uint64_t state_keys, state_bytes, wal_bytes;
+    uint64_t records_total; /* input records committed by the checkpoint, all runs */
+    const ember_range_info *ranges; /* the batch's plan */
+    size_t n_ranges;
+    const ember_partition_info *partitions;
+    size_t n_partitions;
+    const char *last_error;      /* the newest warning or error line logged, "" if none */
+    double last_recovery_ms;     /* the replay at this run's start; 0 when none */
+    uint64_t replayed_batches;   /* batches that replay re-executed */
+    uint64_t snapshots_taken;    /* by this run */
+    uint64_t last_snapshot_batch; /* newest snapshot (this run or before); 0 = none */
+    uint64_t snapshot_every;     /* `checkpoint every=`; 0 = no snapshots */
+    uint64_t interval_ms;        /* `batch interval=` */
+    const ember_sink_info *sinks; /* every sink of the job, in the job's order */
+    size_t n_sinks;
+    const ember_operator_info *operators; /* every operator family, in graph order */
+    size_t n_operators;
+    const ember_source_info *sources; /* every source, in the job's order */
+    size_t n_sources;
+} ember_batch_info;
+
+/* Called on the thread that runs the job, once per batch after its commit
+ * (and after its progress line), replayed batches included. Keep it short:
+ * the next batch waits for it. */
+typedef void (*ember_batch_fn)(const ember_batch_info *info, void *ctx);
+
 typedef struct ember_run_opts {
     const char *dir;      /* overrides the job's checkpoint dir; NULL keeps it
                              (borrowed until ember_job_run returns) */
@@ -305,6 +402,8 @@ typedef struct ember_run_opts {
     int rebuild;          /* when the live state is damaged and no snapshot
                              verifies: an empty state, the sources re-read from
                              their first offsets (otherwise that is an error) */
+    ember_batch_fn on_batch; /* NULL: no reports (the status page, embedders' metrics) */
+    void *on_batch_ctx;      /* borrowed, passed back to on_batch */
 } ember_run_opts;
 
 /* Runs the batch cycle (recovering first if the checkpoint exists) until

@@ -35,6 +35,20 @@ void layout_node_meta(const ember_job *node, const char *base, char *buf, size_t
         snprintf(buf, cap, "%s", base);
 }
 
+const ember_job *layout_cf_node(const ember_job *job, const char *cf, char *base, size_t cap)
+{
+    const char *dot = strrchr(cf, '.');
+    char *end;
+    snprintf(base, cap, "%s", cf);
+    if (!job_is_graph(job) || !dot || !dot[1])
+        return job;
+    long n = strtol(dot + 1, &end, 10);
+    if (*end || n < 0 || n >= job_node_count(job))
+        return NULL;
+    snprintf(base, cap, "%.*s", (int)(dot - cf), cf);
+    return job_node_at(job, (int)n);
+}
+
 static void add_node_cf(layout_cfs *out, const ember_job *node, const char *base)
 {
     char name[LAYOUT_CF_NAME_MAX];
@@ -45,6 +59,10 @@ static void add_node_cf(layout_cfs *out, const ember_job *node, const char *base
 static void node_cfs(const ember_job *job, layout_cfs *out, int *joins)
 {
     char name[LAYOUT_CF_NAME_MAX];
+    if (job->sjoin) {
+        add_node_cf(out, job, LAYOUT_CF_STREAM_JOIN);
+        add_node_cf(out, job, LAYOUT_CF_STREAM_JOIN_TIMERS);
+    }
     if (job->n_aggs)
         add_node_cf(out, job, LAYOUT_CF_AGGREGATE);
     if (job->n_aggs && (job->window.kind != WIN_NONE || job->ttl_ms))
@@ -53,6 +71,8 @@ static void node_cfs(const ember_job *job, layout_cfs *out, int *joins)
         add_node_cf(out, job, LAYOUT_CF_DEDUPE);
         add_node_cf(out, job, LAYOUT_CF_DEDUPE_TIMERS);
     }
+    if (job->top_rows)
+        add_node_cf(out, job, LAYOUT_CF_TOP);
     for (int s = 0; s < job->n_steps; s++)
         if (job->steps[s].kind == STEP_JOIN) {
             layout_join_cf(++*joins, name, sizeof name);

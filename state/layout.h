@@ -12,7 +12,8 @@
  *   "join1".."joinN" a stream-static join table    one per join step, in order
  * A dataflow graph (core/job/graph.c) keeps them per node: "aggregate.N",
  * "timers.N", "dedupe.N", "dedupe_timers.N" for node N; join tables are
- * numbered over the whole job.
+ * numbered over the whole job. A stream-stream join node N keeps its rows
+ * in "sjoin.N" and their expiry timers in "sjoin_timers.N".
  *
  * Meta keys (values little-endian; written in the batch's one WriteBatch
  * unless said otherwise):
@@ -51,7 +52,10 @@
 #define LAYOUT_CF_TIMERS "timers"
 #define LAYOUT_CF_DEDUPE "dedupe"
 #define LAYOUT_CF_DEDUPE_TIMERS "dedupe_timers"
+#define LAYOUT_CF_TOP "top"
 #define LAYOUT_CF_JOIN_PREFIX "join"
+#define LAYOUT_CF_STREAM_JOIN "sjoin"
+#define LAYOUT_CF_STREAM_JOIN_TIMERS "sjoin_timers"
 
 #define META_COMMIT "commit"
 #define META_OFFSET_PREFIX "offset/"
@@ -82,6 +86,10 @@ void layout_job_cfs(const ember_job *job, layout_cfs *out);
  * "base/N" (meta keys). */
 void layout_node_cf(const ember_job *node, const char *base, char *buf, size_t cap);
 void layout_node_meta(const ember_job *node, const char *base, char *buf, size_t cap);
+/* The node that owns family `cf` and the family's base name: "aggregate.3"
+ * is node 3's "aggregate"; a linear job's families are the job's own (base
+ * = cf). NULL when the number is no node of the job. */
+const ember_job *layout_cf_node(const ember_job *job, const char *cf, char *base, size_t cap);
 /* "joinN" for the n-th join step (1-based) into buf. */
 void layout_join_cf(int n, char *buf, size_t cap);
 

@@ -82,6 +82,11 @@ size_t store_key_text(const char *k, size_t n, char *out, size_t cap);
 
 /* Ordered iteration over a CF, optionally from a prefix (stops after it). */
 EMBER_MUST_CHECK store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen);
+/* An iterator over the whole CF at the first key >= key: unlike
+ * store_iter_new + store_iter_seek it never reads from the CF's first key,
+ * so the tombstones a family of timers leaves at its front (deleted, not
+ * yet compacted) are not walked every time. */
+EMBER_MUST_CHECK store_iter *store_iter_new_at(store *s, int cf, const void *key, size_t klen);
 /* Moves to the first key >= key (within the prefix bound, if any). */
 void store_iter_seek(store_iter *it, const void *key, size_t klen);
 int store_iter_valid(store_iter *it);

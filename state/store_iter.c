@@ -81,7 +81,8 @@ static size_t prefix_successor(const char *p, size_t plen, char *out)
     return plen;
 }
 
-store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
+/* An iterator not yet positioned. */
+static store_iter *iter_create(store *s, int cf, const void *prefix, size_t plen)
 {
     store_iter *it = calloc(1, sizeof *it);
 
@@ -105,15 +106,29 @@ store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
     it->it = rocksdb_create_iterator_cf(s->db, it->ropts, s->cf[cf]);
     if (!it->it)
         goto out_free;
-    if (plen)
-        rocksdb_iter_seek(it->it, it->prefix, plen);
-    else
-        rocksdb_iter_seek_to_first(it->it);
     return it;
 
 out_free:
     store_iter_free(it);
     return NULL;
+}
+
+store_iter *store_iter_new(store *s, int cf, const void *prefix, size_t plen)
+{
+    store_iter *it = iter_create(s, cf, prefix, plen);
+    if (it && plen)
+        rocksdb_iter_seek(it->it, it->prefix, plen);
+    else if (it)
+        rocksdb_iter_seek_to_first(it->it);
+    return it;
+}
+
+store_iter *store_iter_new_at(store *s, int cf, const void *key, size_t klen)
+{
+    store_iter *it = iter_create(s, cf, NULL, 0);
+    if (it)
+        rocksdb_iter_seek(it->it, key, klen);
+    return it;
 }
 
 /* The first failed iterator read of the store, kept for store_write and

@@ -446,15 +446,12 @@ static int expire(stream_join *j, ember_err *err)
 {
     if (!j->drain && j->spec.form != SJ_TTL && j->wm_new == WIN_NO_WATERMARK)
         return 0;
-    store_iter *it = store_iter_new(j->st, j->timer_cf, NULL, 0);
+    uint8_t from[SJ_TIME_BYTES];
+    window_put_time(from, j->scan_from);
+    store_iter *it = store_iter_new_at(j->st, j->timer_cf, from, sizeof from);
     if (!it)
         return ember_err_set(err, -ENOMEM, "stream join %s, %s: cannot read its timers",
                              j->spec.name[0], j->spec.name[1]);
-    if (j->scan_from != INT64_MIN) {
-        uint8_t from[SJ_TIME_BYTES];
-        window_put_time(from, j->scan_from);
-        store_iter_seek(it, from, sizeof from);
-    }
     int rc = 0;
     for (j->stats.reads++; !rc && store_iter_valid(it); store_iter_next(it), j->stats.reads++) {
         size_t n;
@@ -510,7 +507,7 @@ static int begin(stream_join *j, int64_t batch_time_ms, int64_t watermark, store
     j->wm_prev = j->wm;
     j->wm_new = watermark > j->wm ? watermark : j->wm;
     j->drain = watermark >= WIN_DRAINED_EVENT_TIME;
-    j->it = store_iter_new(j->st, j->rows_cf, NULL, 0);
+    j->it = store_iter_new_at(j->st, j->rows_cf, SJ_META_KEY, SJ_META_KEY_LEN);
     if (!j->it)
         return ember_err_set(err, -ENOMEM, "stream join %s, %s: cannot read its rows",
                              j->spec.name[0], j->spec.name[1]);

@@ -326,8 +326,17 @@ void state_update_row(state_update *u, size_t i, ember_record *row)
 
 int state_update_prev_row(state_update *u, size_t i, ember_record *row)
 {
+    if (!u->job->retracts)
+        return 0;
+    if (is_windowed(u)) { /* emit=update windows (update_windows.c: pane_prev) */
+        const win_ref *w = &u->out.v[i];
+        if (!w->prev)
+            return 0;
+        fill_row(u, w->ukey, w->uklen, w, w->prev, row);
+        return 1;
+    }
     const changed_key *k = &u->keys[i];
-    if (is_windowed(u) || !u->job->retracts || k->is_new)
+    if (k->is_new)
         return 0;
     fill_row(u, k->key, k->klen, NULL, u->prev + i * (size_t)u->job->acc.n_slots, row);
     return 1;

@@ -29,6 +29,7 @@ typedef struct win_ref {
     int64_t start, end;
     uint8_t fire, update;
     acc_slot *value; /* set when emitted */
+    acc_slot *prev;  /* emit=update, job->retracts: its value before the batch, NULL if none */
 } win_ref;
 
 /* The panes the batch's windows read, each looked up once: sorted by

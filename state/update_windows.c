@@ -311,6 +311,35 @@ static int load_panes(state_update *u, ember_err *err)
     return n_miss ? fetch_panes(u, miss, n_miss, err) : 0;
 }
 
+/* The window's value before this batch (job->retracts, emit=update): its
+ * panes as committed, a pane changed by the batch at its value before the
+ * fold. NULL when no pane held anything (nothing was emitted yet). */
+static acc_slot *pane_prev(state_update *u, const win_ref *r)
+{
+    const window_spec *w = &u->job->window;
+    acc_slot *value = scratch_slots(u);
+    char key[KEY_MAX + WIN_SUFFIX];
+    int found = 0;
+    if (!value)
+        return NULL;
+    acc_init(&u->job->acc, value);
+    for (int64_t t = r->start; t < r->end; t += w->slide_ms) {
+        changed_key *k = find_changed(u, key, state_key(key, r->ukey, r->uklen, t));
+        const acc_slot *before = NULL;
+        if (k && !k->is_new)
+            before = u->prev + (size_t)(k - u->keys) * (size_t)u->job->acc.n_slots;
+        else if (!k) {
+            pane_ref *p = find_pane(u, r->ukey, r->uklen, t);
+            before = p ? p->value : NULL;
+        }
+        if (before) {
+            acc_merge(&u->job->acc, value, before);
+            found = 1;
+        }
+    }
+    return found ? value : NULL;
+}
+
 /* A window's value is the merge of its panes; firing deletes its timer and
  * its oldest pane, which no later window holds. */
 static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *err)
@@ -332,6 +361,7 @@ static int pane_fire(state_update *u, win_ref *r, store_batch *wb, ember_err *er
     }
     if (found && ((r->fire && w->emit == EMIT_FINAL) || r->update)) {
         r->value = value;
+        r->prev = r->update && u->job->retracts ? pane_prev(u, r) : NULL;
         int rc = upd_check_bounds(u, value, r->ukey, r->uklen + WIN_SUFFIX, err);
         if (!rc)
             rc = win_push(&u->out, r, err);

@@ -15,7 +15,8 @@ one, never of a higher one, and never of a sibling on the same rank.
     7     checkpoint       WAL, commit record, snapshots, the checkpoint dir
     8     recovery         the restart protocol (returns data, never calls up)
     9     core/engine      the batch cycle, transform workers, reporting
-    10    tools            the ember CLI
+    10    ui               the status page, its HTTP server and JSON API
+    11    tools            the ember CLI
 
 include/ember.h is the public API: anyone may include it.
 Exit 1 and one line per violation; run by `make lint` and `make test`.
@@ -27,7 +28,7 @@ import sys
 LAYERS = [
     ("core/fault", 0), ("core/base", 1), ("core/ops", 2), ("core/kafka", 3),
     ("core/source", 4), ("core/sink", 4), ("core/job", 5), ("state", 6),
-    ("checkpoint", 7), ("recovery", 8), ("core/engine", 9), ("tools", 10),
+    ("checkpoint", 7), ("recovery", 8), ("core/engine", 9), ("ui", 10), ("tools", 11),
 ]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

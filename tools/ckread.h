@@ -1,14 +1,15 @@
 /*
  * ckread: what the inspection commands (checkpoints, inspect, wal, verify,
  * restore, diff) share: argument parsing of `CMD DIR [--flag value]...` with
- * the checks that DIR is a readable checkpoint, read-only opens of the live
- * state or a snapshot, the commit record, the WAL's PLAN sequence, sizes on
- * disk and JSON helpers. Nothing here writes to the checkpoint directory or
- * takes its lock.
+ * the checks that DIR is a readable checkpoint, the WAL's PLAN sequence and
+ * JSON helpers; the read-only opens of the live state or a snapshot, the
+ * commit record and sizes on disk come from checkpoint/ckopen.h. Nothing
+ * here writes to the checkpoint directory or takes its lock.
  */
 #ifndef EMBER_CKREAD_H
 #define EMBER_CKREAD_H
 
+#include "checkpoint/ckopen.h"
 #include "checkpoint/commit.h"
 #include "checkpoint/wal.h"
 #include "tools/statefmt.h"
@@ -44,15 +45,6 @@ static inline int ck_exit_code(int rc)
     return rc < 0 ? 0 : rc;
 }
 
-/* Opens DIR/db (snapshot == 0) or DIR/snapshots/<B>/db read-only; retries
- * a few times when a running job replaces files under the open. -ENOENT
- * when the directory is missing; err names the path either way. */
-EMBER_MUST_CHECK int ck_open(const char *dir, uint64_t snapshot, store **st, ember_err *err);
-/* ck_open + commit_read: 0 read, -ENOENT nothing committed yet (c zeroed),
- * another negative code with err set. c->ends malloc'd: commit_free(c). */
-EMBER_MUST_CHECK int ck_read_commit(const char *dir, uint64_t snapshot, commit_record *c,
-                                    ember_err *err);
-
 /* The PLAN records of DIR/wal with batch > after, as recovery reads them. */
 typedef struct ck_plans {
     uint64_t first, last; /* first and last PLAN batch > after; 0 if none */
@@ -75,8 +67,6 @@ EMBER_MUST_CHECK int ck_scan_plans(const char *dir, uint64_t after, ck_plans *p,
  * the commit (the WAL is then kept only from the commit on). */
 int ck_wal_gap(const char *dir, const ck_plans *p, uint64_t committed, char *msg, size_t cap);
 
-/* Bytes of regular files under path. */
-uint64_t ck_du(const char *path);
 void ck_json_offsets(FILE *out, const src_range *ends, size_t n);
 void ck_text_offsets(FILE *out, const src_range *ends, size_t n);
 /* A JSON string (or null for NULL). */

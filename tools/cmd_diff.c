@@ -10,6 +10,7 @@
 #include "core/base/endian.h"
 #include "core/ops/text.h"
 #include "tools/ckread.h"
+#include "state/layout.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -57,21 +58,6 @@ static int open_version(const char *dir, uint64_t batch, const char *op, store *
     return 0;
 }
 
-typedef struct side {
-    store_iter *it;
-    const char *k, *v;
-    size_t kn, vn;
-} side;
-
-static void step(side *s, int first)
-{
-    if (!first)
-        store_iter_next(s->it);
-    s->k = store_iter_valid(s->it) ? store_iter_key(s->it, &s->kn) : NULL;
-    if (s->k)
-        s->v = store_iter_value(s->it, &s->vn);
-}
-
 typedef struct differ {
     const ember_job *job;
     int decoded; /* the aggregate: rows decoded by the job spec */
@@ -92,14 +78,14 @@ static void print_raw(FILE *out, const char *s, size_t n, int json)
     }
     *p = '\0';
     if (json)
-        json_string(out, buf, (size_t)(p - buf));
+        statefmt_json_string(out, buf, (size_t)(p - buf));
     else
         fputs(buf, out);
     free(buf);
 }
 
 /* The key as `ember state --key` takes it: key fields joined by ','. */
-static void print_key(const differ *d, const side *s, const ember_record *row, int ok)
+static void print_key(const differ *d, const rows_side *s, const ember_record *row, int ok)
 {
     if (!d->decoded || !ok) {
         print_raw(stdout, s->k, s->kn, d->json);
@@ -112,13 +98,13 @@ static void print_key(const differ *d, const side *s, const ember_record *row, i
                               (int)row->values[i].u.s.len, row->values[i].u.s.ptr);
     n = n < sizeof buf ? n : sizeof buf - 1;
     if (d->json)
-        json_string(stdout, buf, n);
+        statefmt_json_string(stdout, buf, n);
     else
         printf("%.*s", (int)n, buf);
 }
 
 /* The value of one side: the decoded row, the dedupe expiry, or raw. */
-static void print_value(const differ *d, const side *s, const ember_record *row, int ok)
+static void print_value(const differ *d, const rows_side *s, const ember_record *row, int ok)
 {
     if (d->decoded && ok && d->json) {
         ck_json_row(stdout, d->job, row);
@@ -142,14 +128,14 @@ static void print_value(const differ *d, const side *s, const ember_record *row,
     }
 }
 
-static void print_change(differ *d, const char *what, const side *a, const side *b)
+static void print_change(differ *d, const char *what, const rows_side *a, const rows_side *b)
 {
     ember_value va[SCHEMA_MAX_FIELDS], vb[SCHEMA_MAX_FIELDS];
     acc_text ta, tb;
     ember_record ra = {0}, rb = {0};
     ember_err err = {0};
-    int oka = a && d->decoded && !statefmt_decode(d->job, a->k, a->kn, a->v, a->vn, va, &ra, &ta, &err);
-    int okb = b && d->decoded && !statefmt_decode(d->job, b->k, b->kn, b->v, b->vn, vb, &rb, &tb, &err);
+    int oka = a && d->decoded && !rows_decode(d->job, a->k, a->kn, a->v, a->vn, va, &ra, &ta, &err);
+    int okb = b && d->decoded && !rows_decode(d->job, b->k, b->kn, b->v, b->vn, vb, &rb, &tb, &err);
     int first = d->added + d->removed + d->changed == 0;
     if (d->json) {
         printf("%s\n  {\"change\": \"%s\", \"key\": ", first ? "" : ",", what);
@@ -180,39 +166,16 @@ static void print_change(differ *d, const char *what, const side *a, const side 
     printf("\n");
 }
 
-static int key_cmp(const side *x, const side *y)
+/* rows_diff's visitor: one change printed and counted. */
+static int on_change(const rows_side *a, const rows_side *b, void *ctx)
 {
-    if (!x->k || !y->k)
-        return !x->k ? 1 : -1;
-    size_t n = x->kn < y->kn ? x->kn : y->kn;
-    int c = memcmp(x->k, y->k, n);
-    return c ? c : (x->kn > y->kn) - (x->kn < y->kn);
-}
-
-/* One merge walk over both sides in key order. */
-static void walk(differ *d, side *x, side *y)
-{
-    step(x, 1);
-    step(y, 1);
-    while (x->k || y->k) {
-        int c = key_cmp(x, y);
-        if (c < 0) {
-            print_change(d, "removed", x, NULL);
-            d->removed++;
-            step(x, 0);
-        } else if (c > 0) {
-            print_change(d, "added", NULL, y);
-            d->added++;
-            step(y, 0);
-        } else {
-            if (x->vn != y->vn || (x->vn && memcmp(x->v, y->v, x->vn) != 0)) {
-                print_change(d, "changed", x, y);
-                d->changed++;
-            }
-            step(x, 0);
-            step(y, 0);
-        }
-    }
+    differ *d = ctx;
+    const char *what = !a ? "added" : !b ? "removed" : "changed";
+    print_change(d, what, a, b);
+    d->added += !a;
+    d->removed += !b;
+    d->changed += a && b;
+    return 0;
 }
 
 int cmd_diff(int argc, char **argv)
@@ -234,19 +197,23 @@ int cmd_diff(int argc, char **argv)
     if ((rc = open_version(a.dir, (uint64_t)va, op, &sa, &ca)) ||
         (rc = open_version(a.dir, (uint64_t)vb, op, &sb, &cb)))
         goto out;
-    differ d = {job, !strcmp(op, "aggregate") && job->n_aggs, !strcmp(op, "dedupe"), a.json, 0, 0,
-                0};
-    side x = {.it = store_iter_new(sa, ca, NULL, 0)}, y = {.it = store_iter_new(sb, cb, NULL, 0)};
-    if (!x.it || !y.it) {
+    char base[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+    const ember_job *node = layout_cf_node(job, op, base, sizeof base);
+    if (!node)
+        node = job;
+    differ d = {node, !strcmp(base, "aggregate") && node->n_aggs, !strcmp(base, "dedupe"), a.json,
+                0, 0, 0};
+    store_iter *x = store_iter_new(sa, ca, NULL, 0), *y = store_iter_new(sb, cb, NULL, 0);
+    if (!x || !y) {
         fprintf(stderr, "ember diff: out of memory\n");
         rc = 1;
         goto out_iters;
     }
     if (a.json)
         printf("{\"changes\": [");
-    walk(&d, &x, &y);
+    (void)rows_diff(x, y, on_change, &d); /* on_change never stops it */
     ember_err ierr = {0};
-    if (store_iter_status(x.it, &ierr) || store_iter_status(y.it, &ierr)) {
+    if (store_iter_status(x, &ierr) || store_iter_status(y, &ierr)) {
         if (a.json)
             printf("]}\n");
         fprintf(stderr, "ember diff: %s (the differences above stop there)\n", ierr.msg);
@@ -260,8 +227,8 @@ int cmd_diff(int argc, char **argv)
         printf("%" PRIu64 " added, %" PRIu64 " removed, %" PRIu64 " changed\n", d.added, d.removed,
                d.changed);
 out_iters:
-    store_iter_free(x.it);
-    store_iter_free(y.it);
+    store_iter_free(x);
+    store_iter_free(y);
 out:
     if (sa)
         store_close(sa);

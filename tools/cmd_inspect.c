@@ -123,8 +123,10 @@ static void print_text(const inspection *in)
     }
     printf("plan of batch %" PRIu64 " (%s): batch time %" PRIu64 " ms, ranges", p->batch,
            plan_committed(in, 0), p->time_ms);
+    char part[32];
     for (size_t i = 0; i < p->n; i++)
-        printf(" p%u=[%" PRIu64 ",%" PRIu64 ")", p->ranges[i].partition, p->ranges[i].from,
+        printf(" %s=[%" PRIu64 ",%" PRIu64 ")",
+               src_partition_text(p->ranges[i].partition, part, sizeof part), p->ranges[i].from,
                p->ranges[i].to);
     printf("\n");
 }

@@ -1,5 +1,5 @@
 /*
- * cmd_reference: `ember reference [steps|formats|sources|sinks|options]`,
+ * cmd_reference: `ember reference [steps|formats|sources|sinks|options|generators]`,
  * the job language's reference in Markdown, made from the same tables the
  * loader validates against (core/job/steps.c, the source and sink registries,
  * the option tables). `make docs` puts it into the README between
@@ -8,6 +8,7 @@
 #include "core/base/options.h"
 #include "core/job/job.h"
 #include "core/job/steps.h"
+#include "core/ops/gen.h"
 #include "core/sink/sink.h"
 #include "core/source/source.h"
 #include "tools/cli.h"
@@ -86,6 +87,18 @@ static void print_sources(FILE *out)
                 source_registry[i]->doc);
 }
 
+/* The generator kinds with their columns, as `parse csv fields=` takes them. */
+static void print_generators(FILE *out)
+{
+    fprintf(out, "| kind | columns (`parse csv fields=`) | records |\n| --- | --- | --- |\n");
+    for (int k = 0; k < GEN_KIND_COUNT; k++) {
+        fprintf(out, "| `%s` | `", gen_kind_name((gen_kind)k));
+        for (const char *c = gen_fields((gen_kind)k); *c; c++)
+            fputc(*c, out);
+        fprintf(out, "` | %s |\n", gen_doc((gen_kind)k));
+    }
+}
+
 static void print_sinks(FILE *out)
 {
     fprintf(out, "| sink | guarantee | what it writes |\n| --- | --- | --- |\n");
@@ -115,12 +128,12 @@ static const struct {
     void (*print)(FILE *out);
 } sections[] = {
     {"steps", print_steps},     {"formats", print_formats}, {"sources", print_sources},
-    {"sinks", print_sinks},     {"options", print_all_options},
+    {"sinks", print_sinks},     {"options", print_all_options}, {"generators", print_generators},
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ember reference [steps|formats|sources|sinks|options]\n"
+    fprintf(out, "usage: ember reference [steps|formats|sources|sinks|options|generators]\n"
                  "Prints the job language's reference (Markdown) from ember's own tables;\n"
                  "without a section, every section.\n");
 }
@@ -141,7 +154,7 @@ int cmd_reference(int argc, char **argv)
     }
     if (argc == 2) {
         fprintf(stderr, "ember reference: unknown section '%s' (expected steps, formats, "
-                        "sources, sinks or options)\n", argv[1]);
+                        "sources, sinks, options or generators)\n", argv[1]);
         return 2;
     }
     return 0;

@@ -5,6 +5,7 @@
 #include "core/source/source.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "ui/live.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ember run JOB.job [--dir DIR] [--batches N] [--until-idle] [--threads T]\n"
             "                 [--progress] [--drain] [--reset-output] [--rebuild]\n"
+            "                 [--ui [ADDR:]PORT]\n"
             "Runs the job's batch cycle (plan, WAL, transform, state, sink, commit), first\n"
             "recovering from DIR (default: the job's checkpoint dir) if it exists.\n"
             "  --dir DIR      checkpoint directory (overrides `checkpoint dir=`)\n"
@@ -33,6 +35,9 @@ static void usage(FILE *out)
             "  --instance ID  run instance ID of a scale-out job (its kafka source names a\n"
             "                 group): the instances share the partitions through the group,\n"
             "                 each task's state in DIR/tasks/N and in Kafka (README, Scale-out)\n"
+            "  --ui [ADDR:]PORT  serve the status page, /metrics and /api/v1/ (read-only)\n"
+            "                 on ADDR (default 127.0.0.1); port 0 picks a free one, and the\n"
+            "                 line `ui: http://ADDR:PORT/` says which\n"
             "SIGINT/SIGTERM stop the job and exit 0 within a second, also while it waits\n"
             "(a source connecting, Kafka down): a running batch commits, a waiting one\n"
             "replays on the next run. The last line says `stopped after batch N, committed`.\n"
@@ -72,7 +77,8 @@ static void on_signal(int sig)
         ember_job_stop(running_job);
 }
 
-static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *o)
+static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *o,
+                       const char **ui)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -94,6 +100,9 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             if (!(instance_id = cli_value(argc, argv, &i)) || !*instance_id ||
                 strchr(instance_id, ' ') || strlen(instance_id) >= 60)
                 return cli_usage_error("run", "--instance needs an id (no spaces, < 60 bytes)");
+        } else if (!strcmp(a, "--ui")) {
+            if (!(*ui = cli_value(argc, argv, &i)))
+                return cli_usage_error("run", "--ui needs [ADDR:]PORT");
         } else if (!strcmp(a, "--dir")) {
             if (!(o->dir = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--dir needs a directory");
@@ -110,7 +119,7 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             return cli_unknown_flag("run", "flag", a,
                                     (const char *const[]){"--dir", "--batches", "--until-idle",
                                                           "--threads", "--progress", "--drain",
-                                                          "--reset-output", "--rebuild", "--instance",
+                                                          "--reset-output", "--rebuild", "--ui", "--instance",
                                                           "--help",
                                                           NULL});
         } else if (*job) {
@@ -139,13 +148,19 @@ static int exit_code_for(int rc)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *listen = NULL;
     ember_run_opts o = {.threads = 1};
     ember_job *job = NULL;
     ember_err err = {0};
-    int rc = parse_flags(argc, argv, &path, &o);
+    ui_live *ui = NULL;
+    int rc = parse_flags(argc, argv, &path, &o, &listen);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (listen && (rc = ui_parse_listen(listen, &(uint32_t){0}, &(uint16_t){0}, &err)))
+        return cli_usage_error("run", "--ui: %s", err.msg);
+    if (instance_id && listen)
+        return cli_usage_error("run", "--instance: its tasks' status is DIR/instance.json "
+                               "(ember inspect DIR), not --ui");
     if (instance_id) {
         struct sigaction si = {.sa_handler = on_signal};
         sigaction(SIGINT, &si, NULL);
@@ -158,12 +173,22 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "ember run: %s\n", err.msg);
         return 2;
     }
+    if (listen && (rc = ui_live_start(listen, &ui, &err))) {
+        fprintf(stderr, "ember run: %s\n", err.msg);
+        ember_job_free(job);
+        return 1;
+    }
+    if (ui) {
+        o.on_batch = board_publish;
+        o.on_batch_ctx = ui_live_board(ui);
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     running_job = job;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     rc = ember_job_run(job, &o, &err);
     running_job = NULL; /* the handler stays: a late signal must not kill the exit */
+    ui_live_stop(ui);
     ember_job_free(job);
     if (rc) {
         fprintf(stderr, "ember run: %s\n", err.msg);

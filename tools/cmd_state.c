@@ -9,7 +9,10 @@
  *                   key (per pane or session), decoded with DIR/JOB
  *   timers          tumbling, sliding: the pane index, pane start | key
  *                   session: end | key | start; ttl: expiry | key
- *   dedupe          id -> expiry;  dedupe_timers: expiry | id
+ *   dedupe          id -> expiry (keep=last: "expiry row", the row comma-separated);
+ *                   dedupe_timers: expiry | id
+ *   top             group -> its K best rows: one line per rank, the row's
+ *                   values comma-separated
  *   joinN           key -> the table's CSV line
  * Keys are shown as `ember state --key` takes them: composite keys' fields
  * joined by ','. In the table format times (window bounds, pane starts,
@@ -18,18 +21,17 @@
 #include "core/base/endian.h"
 #include "core/engine/transform.h"
 #include "core/ops/text.h"
+#include "state/layout.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/statefmt.h"
+#include "state/rows.h"
+#include "state/topn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Families other than the aggregate are counted exactly up to this many
- * entries; beyond, RocksDB's estimate is shown, marked as such. */
-#define COUNT_EXACT_MAX 1000000
 
 typedef struct state_args {
     const char *dir, *op, *key, *prefix;
@@ -45,7 +47,7 @@ static void usage(void)
            "Without --op, lists the operators and how many keys each holds (the aggregate's\n"
            "count is the exact one committed with the batch).\n"
            "  --op NAME      aggregate (the default with --key or --prefix), timers, dedupe,\n"
-           "                 dedupe_timers, join1, ...\n"
+           "                 dedupe_timers, top, join1, ... (NAME.N: node N of a graph)\n"
            "  --key K        one key (fields of a composite key joined by ','); exit 1 if\n"
            "                 it is not there\n"
            "  --prefix P     keys starting with P\n"
@@ -112,62 +114,28 @@ static int iter_failed(const store_iter *it)
     return 1;
 }
 
-/* Entries of a column family: exact up to COUNT_EXACT_MAX, else *exact = 0
- * and RocksDB's estimate. */
-static uint64_t count_entries(store *st, int cf, int *exact)
-{
-    uint64_t n = 0, est = 0, bytes = 0;
-    store_iter *it = store_iter_new(st, cf, NULL, 0);
-    for (; it && store_iter_valid(it) && n <= COUNT_EXACT_MAX; store_iter_next(it))
-        n++;
-    if (it && iter_failed(it))
-        *exact = -1; /* a failed read: the listing fails */
-    store_iter_free(it);
-    if (*exact < 0)
-        return n;
-    *exact = it && n <= COUNT_EXACT_MAX;
-    if (*exact)
-        return n;
-    store_stats(st, cf, &est, &bytes);
-    return est > n ? est : n;
-}
-
 static int list_ops(store *st, state_format fmt)
 {
     if (fmt == FMT_JSON)
         printf("[");
-    for (size_t i = 1, n = 0; i < store_cf_count(st); i++, n++) {
-        uint64_t keys = 0, bytes = 0;
-        int exact = 1, found = 0;
-        const char *name = store_cf_name(st, i);
-        store_stats(st, (int)i, &keys, &bytes);
-        /* the aggregate's exact count is committed with every batch */
-        uint64_t committed =
-            strcmp(name, "aggregate") == 0 ? statefmt_meta_u64(st, "state_keys", &found) : 0;
-        keys = found ? committed : count_entries(st, (int)i, &exact);
-        if (exact < 0)
+    for (size_t i = 1; i < store_cf_count(st); i++) {
+        rows_op_stat o;
+        ember_err err = {0};
+        if (rows_op_stats(st, (int)i, &o, &err)) {
+            fprintf(stderr, "ember state: %s\n", err.msg);
             return 1;
+        }
         if (fmt == FMT_JSON)
             printf("%s{\"op\": \"%s\", \"keys\": %" PRIu64 ", \"exact\": %s, \"bytes\": %" PRIu64
                    "}",
-                   n ? ", " : "", name, keys, exact ? "true" : "false", bytes);
+                   i > 1 ? ", " : "", o.name, o.keys, o.exact ? "true" : "false", o.bytes);
         else
-            printf("%s\t%s%" PRIu64 " keys%s\t%" PRIu64 " bytes\n", name, exact ? "" : "~", keys,
-                   exact ? "" : " (RocksDB's estimate)", bytes);
+            printf("%s\t%s%" PRIu64 " keys%s\t%" PRIu64 " bytes\n", o.name, o.exact ? "" : "~",
+                   o.keys, o.exact ? "" : " (RocksDB's estimate)", o.bytes);
     }
     if (fmt == FMT_JSON)
         printf("]\n");
     return 0;
-}
-
-/* "a,b" from the command line -> the stored composite key "a\x1fb". */
-static char *stored_key(const char *k)
-{
-    char *s = strdup(k);
-    for (char *p = s; p && *p; p++)
-        if (*p == ',')
-            *p = KEY_SEP;
-    return s;
 }
 
 /* --key / --prefix against a key as shown (fields joined by ','). */
@@ -191,6 +159,45 @@ static cell_kind time_cell(state_format f, int64_t ms, char *buf, size_t cap)
     return CELL_NUM;
 }
 
+/* `top K by F per G`: each group's rows, one line per rank. */
+static int print_top(store *st, int cf, const state_args *a, emitter *e)
+{
+    static const char *const cols[] = {"group", "rank", "row"};
+    store_iter *it = store_iter_new(st, cf, NULL, 0);
+    char key[4200], rank[24], val[4200], *cells[3] = {key, rank, val};
+    const cell_kind kinds[3] = {CELL_STR, CELL_NUM, CELL_STR};
+    const ember_record *rows[JOB_TOP_MAX_K];
+    uint64_t seqs[JOB_TOP_MAX_K];
+    arena mem;
+    int rc = 0;
+    if (!it)
+        return 1;
+    arena_init(&mem, 64 * 1024);
+    emit_begin(e, stdout, a->fmt, cols, 3, a->key != NULL);
+    for (; store_iter_valid(it) && !rc; store_iter_next(it)) {
+        size_t kn, vn, n;
+        const char *k = store_iter_key(it, &kn), *v = store_iter_value(it, &vn);
+        store_key_text(k, kn, key, sizeof key);
+        if (!key_wanted(a, key))
+            continue;
+        arena_reset(&mem);
+        if (topn_decode_value(v, vn, &mem, JOB_TOP_MAX_K, rows, seqs, &n)) {
+            fprintf(stderr, "ember state: group '%s': a damaged value (%zu bytes)\n", key, vn);
+            rc = 1;
+        }
+        for (size_t i = 0; !rc && i < n && (!a->limit || e->rows < a->limit); i++) {
+            snprintf(rank, sizeof rank, "%zu", i + 1);
+            rows_record_text(rows[i], val, sizeof val);
+            emit_row(e, cells, kinds);
+        }
+    }
+    emit_end(e);
+    arena_free(&mem);
+    rc = rc ? rc : iter_failed(it);
+    store_iter_free(it);
+    return rc;
+}
+
 /* A join table (key -> CSV line) or dedupe's ids (id -> expiry, 8 bytes LE). */
 static int print_table(store *st, int cf, const state_args *a, int dedupe, emitter *e)
 {
@@ -205,11 +212,19 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
         const char *k = store_iter_key(it, &kn);
         const char *v = store_iter_value(it, &vn);
         cell_kind kinds[2] = {CELL_STR, CELL_STR};
-        statefmt_key_text(k, kn, key, sizeof key);
+        rows_key_text(k, kn, key, sizeof key);
         if (!key_wanted(a, key))
             continue;
         if (dedupe && vn == 8)
             kinds[1] = time_cell(a->fmt, (int64_t)get_u64le((const uint8_t *)v), val, sizeof val);
+        else if (dedupe && vn > 8) { /* keep=last: "EXPIRY ROW" */
+            char row[4000];
+            int64_t expiry;
+            if (rows_dedupe_last(v, vn, &expiry, row, sizeof row))
+                snprintf(row, sizeof row, "(damaged: %zu bytes)", vn);
+            time_cell(a->fmt, expiry, val, 64);
+            snprintf(val + strlen(val), sizeof val - strlen(val), " %s", row);
+        }
         else
             snprintf(val, sizeof val, "%.*s", (int)vn, v);
         emit_row(e, cells, kinds);
@@ -220,29 +235,27 @@ static int print_table(store *st, int cf, const state_args *a, int dedupe, emitt
     return rc;
 }
 
-typedef enum timer_layout {
-    TIMERS_PANES,   /* tumbling, sliding: pane start | key (the pane index) */
-    TIMERS_SESSION, /* session: end | key | start */
-    TIMERS_EXPIRY,  /* ttl, dedupe_timers: expiry | key */
-} timer_layout;
-
 /* Timers in firing order (the column family's order). */
 static int print_timers(store *st, int cf, const ember_job *job, const state_args *a,
-                        timer_layout layout, const char *key_name, emitter *e)
+                        rows_timers layout, const char *key_name, emitter *e)
 {
     static const char *pane_cols[] = {"pane_start", "pane_end", "key"},
                       *session_cols[] = {"window_end", "key", "window_start"},
                       *expiry_cols[] = {"expires", "key"};
-    const char *const *cols = layout == TIMERS_PANES     ? pane_cols
-                              : layout == TIMERS_SESSION ? session_cols
-                                                         : expiry_cols;
-    int ncols = layout == TIMERS_EXPIRY ? 2 : 3;
-    size_t suffix = layout == TIMERS_SESSION ? WIN_SUFFIX : 0;
-    char c0[64], c1[4200], c2[64], *cells[3];
-    cell_kind kinds[3];
+    const char *const *cols = layout == ROWS_TIMERS_PANES     ? pane_cols
+                              : layout == ROWS_TIMERS_SESSION ? session_cols
+                                                              : expiry_cols;
+    int ncols = layout == ROWS_TIMERS_EXPIRY ? 2 : 3;
+    char c0[64], c1[4200], c2[64], key[4200], *cells[3] = {c0, key, c2};
+    cell_kind kinds[3] = {CELL_NUM, CELL_STR, CELL_NUM};
     const char *names[3] = {cols[0], cols[1], ncols == 3 ? cols[2] : NULL};
-    if (layout == TIMERS_EXPIRY)
+    if (layout == ROWS_TIMERS_EXPIRY)
         names[1] = key_name;
+    if (layout == ROWS_TIMERS_PANES) { /* pane_start, pane_end, key */
+        cells[1] = c1;
+        cells[2] = key;
+        kinds[2] = CELL_STR;
+    }
     store_iter *it = store_iter_new(st, cf, NULL, 0);
     if (!it)
         return 1;
@@ -250,31 +263,17 @@ static int print_timers(store *st, int cf, const ember_job *job, const state_arg
     for (; store_iter_valid(it) && (!a->limit || e->rows < a->limit); store_iter_next(it)) {
         size_t n;
         const char *k = store_iter_key(it, &n);
-        if (n < WIN_SUFFIX + suffix)
+        rows_timer t;
+        if (rows_timer_split(job, layout, k, n, &t))
             continue;
-        int64_t t0 = window_get_time((const uint8_t *)k);
-        const char *uk = k + WIN_SUFFIX;
-        size_t uklen = n - WIN_SUFFIX - suffix;
-        char key[4200];
-        statefmt_key_text(uk, uklen, key, sizeof key);
+        rows_key_text(t.key, t.key_len, key, sizeof key);
         if (!key_wanted(a, key))
             continue;
-        kinds[0] = time_cell(a->fmt, t0, c0, sizeof c0);
-        cells[0] = c0;
-        if (layout == TIMERS_PANES) {
-            kinds[1] = time_cell(a->fmt, t0 + job->window.slide_ms, c1, sizeof c1);
-            cells[1] = c1;
-            cells[2] = key;
-            kinds[2] = CELL_STR;
-        } else {
-            cells[1] = key;
-            kinds[1] = CELL_STR;
-            if (layout == TIMERS_SESSION) {
-                kinds[2] = time_cell(a->fmt, window_get_time((const uint8_t *)k + n - WIN_SUFFIX),
-                                     c2, sizeof c2);
-                cells[2] = c2;
-            }
-        }
+        kinds[0] = time_cell(a->fmt, t.t0, c0, sizeof c0);
+        if (layout == ROWS_TIMERS_PANES)
+            kinds[1] = time_cell(a->fmt, t.t1, c1, sizeof c1);
+        else if (layout == ROWS_TIMERS_SESSION)
+            kinds[2] = time_cell(a->fmt, t.t1, c2, sizeof c2);
         emit_row(e, cells, kinds);
     }
     emit_end(e);
@@ -289,7 +288,7 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
     ember_value vals[SCHEMA_MAX_FIELDS];
     acc_text txt;
     ember_err err = {0};
-    char *want = stored_key(a->key ? a->key : a->prefix ? a->prefix : "");
+    char *want = rows_stored_key(a->key ? a->key : a->prefix ? a->prefix : "");
     size_t wlen = strlen(want);
     store_iter *it = store_iter_new(st, cf, want, wlen);
     const char *names[SCHEMA_MAX_FIELDS];
@@ -311,7 +310,7 @@ static int print_rows(store *st, int cf, const ember_job *job, const state_args 
             continue;
         if (a->limit && e->rows == a->limit)
             break;
-        if (statefmt_decode(job, k, klen, v, vlen, vals, &row, &txt, &err)) {
+        if (rows_decode(job, k, klen, v, vlen, vals, &row, &txt, &err)) {
             fprintf(stderr, "ember state: %s\n", err.msg);
             rc = 1;
             break;
@@ -337,18 +336,21 @@ static int print_op(store *st, const ember_job *job, const state_args *a)
                 a->op, a->dir);
         return 1;
     }
-    if (strncmp(a->op, "join", 4) == 0 || strcmp(a->op, "dedupe") == 0)
-        rc = print_table(st, cf, a, strcmp(a->op, "dedupe") == 0, &e);
-    else if (strcmp(a->op, "dedupe_timers") == 0)
-        rc = print_timers(st, cf, job, a, TIMERS_EXPIRY, "id", &e);
-    else if (strcmp(a->op, "timers") == 0 && job->ttl_ms)
-        rc = print_timers(st, cf, job, a, TIMERS_EXPIRY, "key", &e);
-    else if (strcmp(a->op, "timers") == 0 && job->window.kind == WIN_SESSION)
-        rc = print_timers(st, cf, job, a, TIMERS_SESSION, "key", &e);
-    else if (strcmp(a->op, "timers") == 0 && job->window.kind != WIN_NONE)
-        rc = print_timers(st, cf, job, a, TIMERS_PANES, "key", &e);
+    char op[LAYOUT_CF_NAME_MAX]; /* a graph's "aggregate.3": node 3's "aggregate" */
+    const ember_job *node = layout_cf_node(job, a->op, op, sizeof op);
+    if (!node)
+        node = job;
+    if (strcmp(op, LAYOUT_CF_TOP) == 0)
+        rc = print_top(st, cf, a, &e);
+    else if (strncmp(op, "join", 4) == 0 || strcmp(op, "dedupe") == 0 ||
+        strncmp(op, LAYOUT_CF_STREAM_JOIN, strlen(LAYOUT_CF_STREAM_JOIN)) == 0)
+        rc = print_table(st, cf, a, strcmp(op, "dedupe") == 0, &e);
+    else if (strcmp(op, "dedupe_timers") == 0)
+        rc = print_timers(st, cf, node, a, ROWS_TIMERS_EXPIRY, "id", &e);
+    else if (rows_timers_of(node, op) != ROWS_NOT_TIMERS)
+        rc = print_timers(st, cf, node, a, rows_timers_of(node, op), "key", &e);
     else
-        rc = print_rows(st, cf, job, a, &e);
+        rc = print_rows(st, cf, node, a, &e);
     if (!rc && a->key && e.rows == 0) {
         fprintf(stderr, "ember state: key '%s' not found in %s\n", a->key, a->op);
         return 1;

@@ -9,6 +9,7 @@
 #include "checkpoint/snapshot.h"
 #include "checkpoint/wal.h"
 #include "core/base/endian.h"
+#include "state/layout.h"
 #include "tools/ckread.h"
 #include "tools/commands.h"
 
@@ -55,22 +56,16 @@ static void add(findings *f, int problem, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t meta_u64(store *st, const char *name, int *found)
-{
-    char *v = NULL;
-    size_t n = 0;
-    uint64_t x = 0;
-    ember_err err = {0};
-    *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    if (*found)
-        x = get_u64le((const uint8_t *)v);
-    free(v);
-    return x;
-}
-
 /* The live state against its commit record; *committed = the committed
  * batch, or -1 when unknown (unreadable live state). Every column family
  * is read whole (checksums verified), not only the aggregate. */
+/* A family the state_keys counter counts: an aggregate's. */
+static int is_aggregate(const ember_job *job, const char *cf)
+{
+    char base[LAYOUT_CF_NAME_MAX];
+    return layout_cf_node(job, cf, base, sizeof base) && strcmp(base, LAYOUT_CF_AGGREGATE) == 0;
+}
+
 static void check_live(const char *dir, const ember_job *job, findings *f, int64_t *committed)
 {
     store *st = NULL;
@@ -97,19 +92,20 @@ static void check_live(const char *dir, const ember_job *job, findings *f, int64
     }
     /* Every column family, read whole with checksums: a failed read is the
      * problem (a count that falls short would be a symptom, not the cause). */
-    int cf = store_cf_index(st, "aggregate"), found = 0;
-    uint64_t want = meta_u64(st, "state_keys", &found), have = 0;
+    int aggs = 0, found = 0; /* "aggregate", or a graph's "aggregate.N" */
+    uint64_t want = rows_meta_u64(st, "state_keys", &found), have = 0;
     for (size_t i = 0; i < store_cf_count(st); i++) {
         uint64_t keys = 0;
         ember_err serr = {0};
         if (store_scan(st, (int)i, &keys, &serr)) {
             add(f, 1, "%s", serr.msg);
             rc = rc ? rc : serr.code;
-        } else if ((int)i == cf) {
-            have = keys;
+        } else if (i > 0 && is_aggregate(job, store_cf_name(st, i))) {
+            have += keys;
+            aggs++;
         }
     }
-    if (!rc && cf > 0 && found && have != want)
+    if (!rc && aggs && found && have != want)
         add(f, 1,
             "%s/db: %" PRIu64 " keys in \"aggregate\", the commit of batch %" PRIu64
             " says %" PRIu64,
@@ -237,7 +233,7 @@ int cmd_verify(int argc, char **argv)
                 if (f->is_problem[i] != pass)
                     continue;
                 printf("%s", k++ ? ", " : "");
-                json_string(stdout, f->lines[i], strlen(f->lines[i]));
+                statefmt_json_string(stdout, f->lines[i], strlen(f->lines[i]));
             }
             if (pass)
                 printf("], \"notes\": [");

@@ -22,6 +22,8 @@ static const struct {
     {"verify", cmd_verify, "check every checksum and the live state; exit 1 on damage"},
     {"restore", cmd_restore, "roll the live state back to a snapshot"},
     {"diff", cmd_diff, "state changes between two snapshots (or live)"},
+    {"top", cmd_top, "a terminal view of a job's batches over progress.jsonl"},
+    {"ui", cmd_ui, "the status page over a checkpoint directory (read-only)"},
     {"reference", cmd_reference, "the job language reference (Markdown), from the tables"},
 };
 

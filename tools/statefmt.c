@@ -64,49 +64,7 @@ int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **s
     return 0;
 }
 
-int statefmt_decode(const ember_job *job, const char *key, size_t klen, const char *val,
-                    size_t vlen, ember_value *vals, ember_record *row, acc_text *txt,
-                    ember_err *err)
-{
-    acc_slot slots[ACC_MAX_SLOTS];
-    int n = 0;
-    const char *p = key, *end = key + klen;
-    int rc = acc_decode(&job->acc, val, vlen, slots, err);
-    if (rc)
-        return ember_err_prefix(err, "value of key '%.*s'", (int)klen, key);
-    const window_spec *w = &job->window;
-    int64_t w_start = 0, w_end = 0;
-    if (w->kind != WIN_NONE) {
-        if (klen < WIN_SUFFIX)
-            return ember_err_set(err, -EMBER_ECORRUPT, "window key of %zu bytes", klen);
-        end -= WIN_SUFFIX;
-        w_start = window_get_time((const uint8_t *)end);
-        /* A pane (sliding: SLIDE long) or a session [first, last + gap). */
-        w_end = w->kind == WIN_SESSION ? slots[job->aggs[job->n_aggs + 1].slot].i + w->size_ms
-                                       : w_start + w->slide_ms;
-    }
-    while (n < job->n_keys) {
-        const char *sep = n + 1 < job->n_keys ? memchr(p, KEY_SEP, (size_t)(end - p)) : NULL;
-        const char *stop = sep ? sep : end;
-        vals[n].type = EMBER_STRING;
-        vals[n++].u.s = (ember_str){p, (uint32_t)(stop - p)};
-        p = sep ? sep + 1 : end;
-    }
-    if (w->kind != WIN_NONE) {
-        vals[n].type = vals[n + 1].type = EMBER_INT;
-        vals[n++].u.i = w_start;
-        vals[n++].u.i = w_end;
-    }
-    /* acc_result may need the slot array after return: copy values now. */
-    txt->used = 0;
-    for (int a = 0; a < job->n_aggs; a++)
-        acc_result(&job->acc, slots, a, &vals[n++], txt);
-    row->n = (uint32_t)n;
-    row->values = vals;
-    return 0;
-}
-
-void json_string(FILE *out, const char *s, size_t n)
+void statefmt_json_string(FILE *out, const char *s, size_t n)
 {
     fputc('"', out);
     for (size_t i = 0; i < n; i++) {
@@ -138,7 +96,7 @@ static void json_value(FILE *out, const ember_value *v)
 {
     char buf[64];
     if (v->type == EMBER_STRING)
-        json_string(out, v->u.s.ptr, v->u.s.len);
+        statefmt_json_string(out, v->u.s.ptr, v->u.s.len);
     else if (v->type == EMBER_NULL)
         fputs("null", out);
     else {
@@ -200,29 +158,6 @@ cell_kind statefmt_cell(const ember_job *job, const ember_record *row, int i, st
     }
     value_format(v, buf, cap);
     return v->type == EMBER_STRING ? CELL_STR : v->type == EMBER_NULL ? CELL_NULL : CELL_NUM;
-}
-
-size_t statefmt_key_text(const char *k, size_t n, char *buf, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < cap; i++)
-        buf[o++] = k[i] == KEY_SEP ? ',' : k[i];
-    if (cap)
-        buf[o] = '\0';
-    return o;
-}
-
-uint64_t statefmt_meta_u64(store *st, const char *name, int *found)
-{
-    char *v = NULL;
-    size_t n = 0;
-    uint64_t x = 0;
-    ember_err err = {0};
-    *found = store_get(st, STORE_META, name, strlen(name), &v, &n, &err) == 0 && n == 8;
-    if (*found)
-        x = get_u64le((const uint8_t *)v);
-    free(v);
-    return x;
 }
 
 /* ---------------------------------------------------------------- emitter */
@@ -309,7 +244,7 @@ void emit_row(emitter *e, char *const *cells, const cell_kind *kinds)
         for (int i = 0; i < e->n; i++) {
             fprintf(e->out, "%s\"%s\": ", i ? ", " : "", e->names[i]);
             if (kinds[i] == CELL_STR)
-                json_string(e->out, cells[i], strlen(cells[i]));
+                statefmt_json_string(e->out, cells[i], strlen(cells[i]));
             else
                 fputs(kinds[i] == CELL_NULL ? "null" : cells[i], e->out);
         }

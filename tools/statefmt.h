@@ -3,6 +3,7 @@
 #define EMBER_STATEFMT_H
 
 #include "core/job/job.h"
+#include "state/rows.h"
 #include "state/store.h"
 
 #include <stdio.h>
@@ -14,17 +15,11 @@ typedef enum state_format { FMT_TABLE, FMT_TSV, FMT_JSON } state_format;
 ember_job *statefmt_load_job(const char *cmd, const char *dir);
 /* Opens DIR/db, or DIR/snapshots/<B>/db when snapshot != 0, read-only. */
 int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **st);
-/* Fills row (key fields then aggregates) from a stored key and value;
- * vals needs SCHEMA_MAX_FIELDS entries; text results (topk) are written to
- * txt, which the row borrows. */
-int statefmt_decode(const ember_job *job, const char *key, size_t klen, const char *val,
-                    size_t vlen, ember_value *vals, ember_record *row, acc_text *txt,
-                    ember_err *err);
 void statefmt_header(FILE *out, const ember_job *job, state_format f);
 void statefmt_row(FILE *out, const ember_job *job, const ember_record *row, state_format f,
                   int first);
 void statefmt_footer(FILE *out, state_format f);
-void json_string(FILE *out, const char *s, size_t n);
+void statefmt_json_string(FILE *out, const char *s, size_t n);
 int statefmt_parse_format(const char *text, state_format *f);
 
 /* One cell of a decoded row as text: value_format's text (floats the
@@ -33,13 +28,6 @@ int statefmt_parse_format(const char *text, state_format *f);
 typedef enum cell_kind { CELL_NUM, CELL_STR, CELL_NULL } cell_kind;
 cell_kind statefmt_cell(const ember_job *job, const ember_record *row, int i, state_format f,
                         char *buf, size_t cap);
-/* A stored key (key fields joined by KEY_SEP) as the user writes it: fields
- * joined by ',' ("u0978,i0870", what --key takes). Returns the length. */
-size_t statefmt_key_text(const char *k, size_t n, char *buf, size_t cap);
-/* A u64 of the "meta" column family (e.g. "state_keys", the exact key
- * count committed with each batch); *found = 0 when absent. */
-uint64_t statefmt_meta_u64(store *st, const char *name, int *found);
-
 /* Rows out in one of the formats: JSON objects, TSV with a header line, or
  * a table whose columns are as wide as their widest cell (the first 1000
  * rows are held to measure them). With `lazy`, nothing (not even the header

@@ -135,7 +135,7 @@ static int plan_source(engine *e, node_rt *n, uint64_t budget, size_t *used, bat
     for (size_t i = 0; i < k; i++) {
         if (r[i].partition >> SRC_TAG_SHIFT)
             return ember_err_set(err, -ERANGE, "source %s: partition %u is past %u",
-                                 n->src.ops->kind, r[i].partition, (1u << SRC_TAG_SHIFT) - 1);
+                                 n->src.ops->kind, r[i].partition, SRC_PARTITION_MASK);
         e->plan[(*used)++] = (src_range){r[i].partition | n->src_tag << SRC_TAG_SHIFT,
                                          r[i].from, r[i].to};
         if (!pulled.data)
@@ -252,7 +252,7 @@ static int node_ranges(node_rt *n, const batch_ctx *b, ember_err *err)
         if (em_array_reserve(&n->ranges, &n->ranges_cap, n->n_ranges + 1, sizeof *n->ranges))
             return ember_err_set(err, -ENOMEM, "out of memory");
         n->ranges[n->n_ranges] = b->ranges[i];
-        n->ranges[n->n_ranges++].partition &= (1u << SRC_TAG_SHIFT) - 1;
+        n->ranges[n->n_ranges++].partition &= SRC_PARTITION_MASK;
     }
     if (em_array_reserve(&n->range_first, &n->range_first_cap, n->n_ranges + 1,
                          sizeof *n->range_first))
@@ -395,6 +395,7 @@ static int write_tap(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
             if (idx[i] != tap || sign[i] < 0)
                 continue;
             rc = n->snk[k].ops->write(&n->snk[k], &rows[i], err);
+            recent_add(&n->recent[k], &rows[i]);
             ++*rows_out;
         }
     }
@@ -410,6 +411,7 @@ static int write_rows(node_rt *n, int k, uint64_t *rows_out, ember_err *err)
         if (n->out.sign[i] < 0)
             continue; /* a retraction is for the aggregates downstream */
         rc = n->snk[k].ops->write(&n->snk[k], &n->out.rows[i], err);
+        recent_add(&n->recent[k], &n->out.rows[i]);
         ++*rows_out;
     }
     return rc;
@@ -479,19 +481,22 @@ static void put_node_meta(engine *e, batch_ctx *b)
  * consumer group, source.h), its partitions untagged. */
 static void tell_sources(engine *e)
 {
-    src_range local[256];
-    for (int i = 0; i < e->n_nodes; i++) {
+    src_range *local = malloc((e->last.n_ends + 1) * sizeof *local);
+    for (int i = 0; local && i < e->n_nodes; i++) {
         node_rt *n = &e->nodes[i];
         size_t k = 0;
         if (!n->job->source || !n->src.ops->committed)
             continue;
-        for (size_t j = 0; j < e->last.n_ends && k < 256; j++)
+        for (size_t j = 0; j < e->last.n_ends; j++)
             if (e->last.ends[j].partition >> SRC_TAG_SHIFT == n->src_tag) {
                 local[k] = e->last.ends[j];
-                local[k++].partition &= (1u << SRC_TAG_SHIFT) - 1;
+                local[k++].partition &= SRC_PARTITION_MASK;
             }
         n->src.ops->committed(&n->src, local, k);
     }
+    if (!local) /* the group learns the offsets with the next commit */
+        em_log(EMBER_LOG_WARN, "out of memory telling the sources their committed offsets");
+    free(local);
 }
 
 static int step_commit(engine *e, batch_ctx *b, ember_err *err)
@@ -544,6 +549,10 @@ static int step_snapshot(engine *e, batch_ctx *b, ember_err *err)
         return 0;
     int rc = snap_create(e->dir, e->st, b->batch, b->time_ms, e->last.ends, e->last.n_ends,
                          e->job_hash, err);
+    if (!rc) {
+        e->snapshots_taken++;
+        e->last_snapshot = b->batch;
+    }
     if (!rc)
         rc = snap_prune(e->dir, (size_t)job->snapshot_keep, &oldest, err);
     /* Replay after a restore starts at oldest+1: its PLAN must survive. */
@@ -590,8 +599,11 @@ int cycle_run(engine *e, batch_ctx *b, ember_err *err)
     if (!rc)
         report_batch(e, b);
     else
-        for (int i = 0; i < e->n_nodes; i++)
-            if (e->nodes[i].upd) /* the cache may be ahead of the disk */
+        for (int i = 0; i < e->n_nodes; i++) { /* caches may be ahead of the disk */
+            if (e->nodes[i].upd)
                 state_update_drop_cache(e->nodes[i].upd);
+            if (e->nodes[i].sj)
+                stream_join_drop_cache(e->nodes[i].sj);
+        }
     return rc;
 }

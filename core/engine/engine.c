@@ -13,6 +13,7 @@
  *   close    everything opened, in reverse
  */
 #include "checkpoint/ckdir.h"
+#include "checkpoint/snapshot.h"
 #include "core/base/array.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
@@ -185,11 +186,20 @@ static int open_node_operators(engine *e, node_rt *n, ember_err *err)
     if (job->dedupe_step >= 0) {
         n->dd = dedupe_new(e->st, node_cf(e, n, LAYOUT_CF_DEDUPE),
                            node_cf(e, n, LAYOUT_CF_DEDUPE_TIMERS),
-                           job->steps[job->dedupe_step].dedupe_ms);
+                           job->steps[job->dedupe_step].dedupe_ms,
+                           job->steps[job->dedupe_step].dedupe_keep_last);
         if (!n->dd)
             return ember_err_set(err, -ENOMEM, "out of memory");
         transform_set_dedupe(n->tf, dedupe_decide, n->dd);
     }
+    if (job->sjoin &&
+        !(n->sj = stream_join_new(job->sjoin, e->st, node_cf(e, n, LAYOUT_CF_STREAM_JOIN),
+                                  node_cf(e, n, LAYOUT_CF_STREAM_JOIN_TIMERS))))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    if (job->top_rows &&
+        !(n->tk = topn_new(e->st, node_cf(e, n, LAYOUT_CF_TOP), job->top_k, job->top_col,
+                           (uint32_t)job->current.n)))
+        return ember_err_set(err, -ENOMEM, "out of memory");
     int rc = node_load_watermark(e, n, err);
     if (rc || !job->n_aggs)
         return rc;
@@ -233,14 +243,22 @@ static int engine_open(engine *e, recovery *r, ember_err *err)
     if ((rc = open_side_outputs(e, r, err)) || (rc = report_open(e, err)) ||
         (rc = open_plugins(e, err)) || (rc = open_tables(e, err)))
         return rc;
+    e->last_snapshot = snap_newest(e->dir);
+    for (int i = 0; e->opts.on_batch && i < e->n_nodes && !rc; i++)
+        for (int k = 0; k < e->nodes[i].job->n_sinks && !rc; k++)
+            rc = recent_open(&e->nodes[i].recent[k], err);
+    if (rc)
+        return rc;
     return open_operators(e, err);
 }
 
 static void node_close(engine *e, node_rt *n)
 {
-    for (int k = 0; k < n->job->n_sinks; k++)
+    for (int k = 0; k < n->job->n_sinks; k++) {
         if (n->snk_open[k])
             n->snk[k].ops->close(&n->snk[k]);
+        recent_close(&n->recent[k]);
+    }
     if (n->src_open)
         n->src.ops->close(&n->src);
     for (int s = 0; e->tables_open && s < n->job->n_steps; s++) {
@@ -248,7 +266,9 @@ static void node_close(engine *e, node_rt *n)
         n->job->steps[s].table = NULL;
     }
     state_update_free(n->upd);
+    stream_join_free(n->sj);
     dedupe_free(n->dd);
+    topn_free(n->tk);
     transform_free(n->tf);
     lines_free(&n->lines);
     rows_free(&n->in);
@@ -298,7 +318,7 @@ static int check_available(engine *e, planned_batch *p, uint64_t *skipped, ember
         if (!n)
             return ember_err_set(err, -EMBER_ECORRUPT, "batch %" PRIu64 " plans partition %u "
                                  "of a source the job does not have", p->batch, r.partition);
-        r.partition &= (1u << SRC_TAG_SHIFT) - 1;
+        r.partition &= SRC_PARTITION_MASK;
         if (!n->src.ops->replayable) {
             if (!p->data && r.from != r.to)
                 return ember_err_set(err, -EMBER_EDATALOSS,
@@ -334,7 +354,7 @@ static int restore_sources(engine *e, ember_err *err)
         for (size_t j = 0; j < e->last.n_ends; j++)
             if (e->last.ends[j].partition >> SRC_TAG_SHIFT == n->src_tag) {
                 local[k] = e->last.ends[j];
-                local[k++].partition &= (1u << SRC_TAG_SHIFT) - 1;
+                local[k++].partition &= SRC_PARTITION_MASK;
             }
         int rc = n->src.ops->restore(&n->src, local, k, err);
         free(local);
@@ -374,6 +394,8 @@ static int engine_replay(engine *e, recovery *r, ember_err *err)
                "(on-data-loss=skip)", skipped);
     if (!rc)
         rc = restore_sources(e, err);
+    e->recovery_ms = r->n_pending ? em_mono_ms() - t0 : 0;
+    e->replayed = r->n_pending;
     if (!rc && r->n_pending)
         em_log(EMBER_LOG_INFO, "recovery: replayed %zu batch%s (%" PRIu64 " records) in %.0f ms",
                r->n_pending, r->n_pending == 1 ? "" : "es", records, em_mono_ms() - t0);
@@ -417,11 +439,13 @@ static int source_exhausted(engine *e)
     return 1;
 }
 
-/* Whether some node holds rows back until a watermark passes. */
+/* Whether some node holds rows back until a watermark passes (windows;
+ * joins: their outer rows). */
 static int has_watermark_windows(const engine *e)
 {
     for (int i = 0; i < e->n_nodes; i++)
-        if (e->nodes[i].job->window.kind != WIN_NONE && e->nodes[i].job->n_aggs)
+        if ((e->nodes[i].job->window.kind != WIN_NONE && e->nodes[i].job->n_aggs) ||
+            e->nodes[i].sj)
             return 1;
     return 0;
 }

@@ -11,9 +11,12 @@
 #include "core/base/clock.h"
 #include "checkpoint/wal.h"
 #include "core/engine/rate.h"
+#include "core/engine/recent.h"
 #include "core/engine/transform.h"
 #include "core/job/job.h"
 #include "state/dedupe.h"
+#include "state/stream_join.h"
+#include "state/topn.h"
 #include "state/update.h"
 
 #include <stdio.h>
@@ -83,8 +86,10 @@ typedef struct node_rt {
     uint64_t *range_first; /* per range, the batch's first line from it */
     size_t n_range_first, range_first_cap;
 
-    /* its sinks, each with the meta key of its marker */
+    /* its sinks, each with the meta key of its marker and the ring of its
+     * newest rows (off without ember_run_opts.on_batch) */
     sink snk[JOB_MAX_SINKS];
+    recent_rows recent[JOB_MAX_SINKS];
     int snk_open[JOB_MAX_SINKS];
     char snk_meta[JOB_MAX_SINKS][96];
 
@@ -92,7 +97,9 @@ typedef struct node_rt {
     transform *tf;
     state_update *upd;
     dedupe *dd; /* the dedupe step's state, NULL without one */
+    topn *tk;   /* `top K by F per G` over records: its state, NULL without one */
     int op_cf;  /* its "aggregate" family, -1 without an aggregate */
+    stream_join *sj; /* a join node's operator, NULL for other nodes */
 
     /* the batch */
     row_batch in;   /* a union's input: every input's rows, in input order */
@@ -107,8 +114,6 @@ typedef struct node_rt {
     char wm_key[48], wm_seen_key[48];
 } node_rt;
 
-/* The shift of a source's number in a range's partition. */
-#define SRC_TAG_SHIFT 24
 
 typedef struct engine {
     ember_job *job;
@@ -146,6 +151,12 @@ typedef struct engine {
      * fsync and keep the WAL (a power cut replays them again from their
      * PLANs); the last replayed commit syncs them all. */
     int replay_nosync;
+
+    /* for ember_run_opts.on_batch (report.c) */
+    double recovery_ms;       /* this run's replay */
+    uint64_t replayed;        /* batches it re-executed */
+    uint64_t snapshots_taken; /* by this run */
+    uint64_t last_snapshot;   /* newest snapshot's batch, 0 = none */
 } engine;
 
 /* cycle.c: runs one batch, new (b->replay = 0: plan and WAL first) or
@@ -164,6 +175,9 @@ EMBER_MUST_CHECK int cycle_bad_record(engine *e, node_rt *n, const batch_ctx *b,
 /* rank.c: `top K by COL`: the K best rows of each window into the node's
  * output. */
 EMBER_MUST_CHECK int rank_top(node_rt *n, ember_err *err);
+/* rank.c: `top K by F [per G]` over records: the node's rows through its
+ * topn state; the changes of the K best per group become the output. */
+EMBER_MUST_CHECK int rank_records(node_rt *n, const batch_ctx *b, ember_err *err);
 
 /* side.c */
 void side_init(side_output *s, const char *what,
@@ -175,7 +189,10 @@ void side_close(side_output *s);
 
 /* report.c: the progress line and progress.jsonl. */
 EMBER_MUST_CHECK int report_open(engine *e, ember_err *err);
+/* Also hands the batch to opts.on_batch, when set. */
 void report_batch(engine *e, const batch_ctx *b);
+/* publish.c: the batch as an ember_batch_info to opts.on_batch (if set). */
+void publish_batch(engine *e, const batch_ctx *b, uint64_t keys, uint64_t bytes);
 
 
 #endif

@@ -190,11 +190,40 @@ void node_put_watermark(engine *e, const node_rt *n, store_batch *wb)
 
 /* ------------------------------------------------------------ one node */
 
+/* A join node's input: the join (state/stream_join.c) of its two inputs'
+ * new rows under the watermark of both. */
+static const row_batch *join_input(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
+{
+    const row_batch *a = &e->nodes[n->job->inputs[0]].out, *c = &e->nodes[n->job->inputs[1]].out;
+    int idle;
+    int64_t wm = b->drain ? WIN_DRAINED_EVENT_TIME : node_mark(e, n, (int64_t)b->time_ms, &idle);
+    double t0 = em_mono_ms();
+    int rc = stream_join_batch(n->sj, a->rows, a->n, c->rows, c->n, (int64_t)b->time_ms, wm, b->wb,
+                               err);
+    b->t.state_ms += em_mono_ms() - t0;
+    if (rc) {
+        ember_err_prefix(err, "stream '%s'", job_node_label(n->job));
+        return NULL;
+    }
+    rows_clear(&n->in);
+    for (size_t i = 0; i < stream_join_rows(n->sj); i++) {
+        ember_record row;
+        stream_join_row(n->sj, i, &row);
+        if (rows_push(&n->in, &row, 1)) {
+            ember_err_set(err, -ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    return &n->in;
+}
+
 /* The rows of a node's inputs: the one input's own, or a union's in input
  * order (the same order in a replay: byte-identical output). */
-static const row_batch *node_input(engine *e, node_rt *n, ember_err *err)
+static const row_batch *node_input(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
 {
     const ember_job *j = n->job;
+    if (n->sj)
+        return join_input(e, n, b, err);
     if (j->n_inputs == 1)
         return &e->nodes[j->inputs[0]].out;
     rows_clear(&n->in);
@@ -218,7 +247,7 @@ static int node_transform(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
     if (n->job->window.kind != WIN_NONE || n->job->ttl_ms)
         transform_set_clock(n->tf, (int64_t)b->time_ms, state_update_watermark(n->upd));
     if (n->job->n_inputs) {
-        const row_batch *in = node_input(e, n, err);
+        const row_batch *in = node_input(e, n, b, err);
         rc = in ? transform_batch_rows(n->tf, in, &bad, err) : err->code;
         if (rc == -EMBER_EBADRECORD)
             ember_err_prefix(err, "stream '%s', row %" PRIu64 " of batch %" PRIu64,
@@ -231,6 +260,11 @@ static int node_transform(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
     if (!rc && n->dd)
         rc = dedupe_expire(n->dd, err);
     transform_get_stats(n->tf, &n->ts);
+    if (n->sj) {
+        stream_join_stats js;
+        stream_join_get_stats(n->sj, &js, NULL);
+        n->ts.late_records += js.late;
+    }
     note_watermark(n, b);
     return rc;
 }
@@ -267,8 +301,15 @@ int node_run(engine *e, node_rt *n, batch_ctx *b, ember_err *err)
     b->t.transform_ms += t1 - t0;
     if (rc)
         return rc;
-    if (!n->job->n_aggs)
+    if (!n->job->n_aggs && !n->tk)
         return collect_stateless(n, err);
+    if (!n->job->n_aggs) {
+        rc = collect_stateless(n, err);
+        if (!rc)
+            rc = rank_records(n, b, err);
+        b->t.state_ms += em_mono_ms() - t1;
+        return rc;
+    }
     rc = node_state(e, n, b, err);
     if (!rc)
         rc = collect_aggregate(n, err);

@@ -1,13 +1,17 @@
 /*
  * rank: `top K by COL`, the K best output rows (after having) of each window
- * in a batch. The order is total and depends only on the rows, so a replay
- * writes the same rows in the same order.
+ * in a batch; and `top K by F [per G]` over records, the K best records of
+ * each group kept in state/topn.c, whose changes become the node's rows.
+ * Both orders are total and depend only on the rows (and, per group, on the
+ * committed state), so a replay writes the same rows in the same order.
  */
 #include "core/engine/engine.h"
+#include "core/ops/text.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct ranked {
     size_t row;
@@ -76,5 +80,75 @@ int rank_top(node_rt *n, ember_err *err)
             rc = ember_err_set(err, -ENOMEM, "out of memory");
     }
     free(r);
+    return rc;
+}
+
+/* ------------------------------------------------- top K per group of records */
+
+/* The group key of a row: its `per` fields' key bytes joined by KEY_SEP (a
+ * string's bytes, else its text; NULL is the empty text), into mem. */
+static char *group_key(const ember_job *job, const ember_record *row, arena *mem, uint32_t *len)
+{
+    size_t cap = 1, used = 0;
+    for (int i = 0; i < job->n_top_per; i++) {
+        const ember_value *v = &row->values[job->top_per[i]];
+        cap += 1 + (v->type == EMBER_STRING ? v->u.s.len : 64);
+    }
+    char *key = arena_alloc(mem, cap);
+    for (int i = 0; key && i < job->n_top_per; i++) {
+        const ember_value *v = &row->values[job->top_per[i]];
+        if (i)
+            key[used++] = KEY_SEP;
+        if (v->type == EMBER_STRING) {
+            memcpy(key + used, v->u.s.ptr, v->u.s.len);
+            used += v->u.s.len;
+        } else if (v->type != EMBER_NULL) {
+            used += value_format(v, key + used, cap - used);
+        }
+    }
+    *len = (uint32_t)used;
+    return key;
+}
+
+typedef struct rank_emit {
+    node_rt *n;
+    ember_value *row; /* width + 1 values: the row, then its rank */
+} rank_emit;
+
+static int emit_ranked(void *ctx, const ember_record *row, int64_t rank, int sign)
+{
+    rank_emit *re = ctx;
+    memcpy(re->row, row->values, row->n * sizeof *re->row);
+    re->row[row->n] = (ember_value){.type = EMBER_INT, .u.i = rank};
+    ember_record r = {row->n + 1, re->row};
+    return node_emit(re->n, &r, sign, 1);
+}
+
+int rank_records(node_rt *n, const batch_ctx *b, ember_err *err)
+{
+    size_t rows = n->out.n;
+    ember_record *in = malloc((rows ? rows : 1) * sizeof *in);
+    topn_row *tr = malloc((rows ? rows : 1) * sizeof *tr);
+    rank_emit re = {n, malloc(((size_t)n->job->current.n + 1) * sizeof *re.row)};
+    arena keys;
+    arena_init(&keys, 64 * 1024);
+    int rc = in && tr && re.row ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
+    if (!rc)
+        memcpy(in, n->out.rows, rows * sizeof *in); /* values stay in the workers' arenas */
+    for (size_t i = 0; !rc && i < rows; i++) {
+        tr[i].rec = &in[i];
+        tr[i].key = group_key(n->job, &in[i], &keys, &tr[i].klen);
+        if (!tr[i].key)
+            rc = ember_err_set(err, -ENOMEM, "out of memory");
+        else
+            tr[i].hash = preagg_hash(tr[i].key, tr[i].klen);
+    }
+    rows_clear(&n->out);
+    if (!rc)
+        rc = topn_batch(n->tk, tr, rows, b->batch, b->wb, emit_ranked, &re, err);
+    arena_free(&keys);
+    free(re.row);
+    free(tr);
+    free(in);
     return rc;
 }

@@ -150,4 +150,5 @@ void report_batch(engine *e, const batch_ctx *b)
     uint64_t keys = e->state_keys;            /* exact, unlike RocksDB's estimate */
     progress_line(e, b, keys, bytes);
     progress_json(e, b, keys, bytes);
+    publish_batch(e, b, keys, bytes);
 }

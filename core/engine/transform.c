@@ -4,7 +4,7 @@
  * results after pthread_join. Per-record memory comes from the worker arena,
  * reset at the start of each batch.
  */
-#include "core/engine/transform.h"
+#include "core/engine/transform_private.h"
 #include "core/base/array.h"
 #include "core/job/steps.h"
 #include "core/ops/csv.h"
@@ -16,142 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ batch_lines */
-
-/* off and len share the capacity n_cap; both grow from it alike. */
-static int grow_index(batch_lines *b)
-{
-    size_t off_cap = b->n_cap, len_cap = b->n_cap;
-
-    if (em_buffer_reserve(&b->off, &off_cap, b->n + 1, sizeof *b->off) ||
-        em_buffer_reserve(&b->len, &len_cap, b->n + 1, sizeof *b->len))
-        return -ENOMEM;
-    b->n_cap = len_cap;
-    return 0;
-}
-
-int lines_index(batch_lines *b, const char *buf, size_t n)
-{
-    const char *p = buf, *end = buf + n;
-    b->borrowed = buf;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), line_len = len;
-        if (line_len && p[line_len - 1] == '\r')
-            line_len--;
-        if (grow_index(b))
-            return -ENOMEM;
-        b->off[b->n] = (uint64_t)(p - buf);
-        b->len[b->n++] = (uint32_t)line_len;
-        p += len + 1;
-    }
-    b->bytes = n;
-    return 0;
-}
-
-int lines_push(batch_lines *b, const char *line, size_t len)
-{
-    if (b->borrowed || grow_index(b))
-        return -ENOMEM; /* (a borrowed batch takes no copies) */
-    if (em_buffer_reserve(&b->data, &b->cap, b->bytes + len, 1))
-        return -ENOMEM;
-    if (len) /* an empty first line: data may still be NULL */
-        memcpy(b->data + b->bytes, line, len);
-    b->off[b->n] = b->bytes;
-    b->len[b->n++] = (uint32_t)len;
-    b->bytes += len;
-    return 0;
-}
-
-void lines_clear(batch_lines *b)
-{
-    b->borrowed = NULL;
-    b->n = 0;
-    b->bytes = 0;
-}
-
-void lines_free(batch_lines *b)
-{
-    free(b->data);
-    free(b->off);
-    free(b->len);
-    memset(b, 0, sizeof *b);
-}
-
-/* ------------------------------------------------------------ row_batch */
-
-int rows_push(row_batch *b, const ember_record *row, int sign)
-{
-    if (em_array_reserve(&b->rows, &b->cap, b->n + 1, sizeof *b->rows) ||
-        em_array_reserve(&b->sign, &b->sign_cap, b->n + 1, 1))
-        return -ENOMEM;
-    b->rows[b->n] = *row;
-    b->sign[b->n++] = (int8_t)(sign < 0 ? -1 : 1);
-    return 0;
-}
-
-void rows_clear(row_batch *b) { b->n = 0; }
-
-void rows_free(row_batch *b)
-{
-    free(b->rows);
-    free(b->sign);
-    memset(b, 0, sizeof *b);
-}
-
 /* ---------------------------------------------------------------- workers */
-
-typedef struct row_vec {
-    ember_record *rows;
-    size_t n, cap;
-} row_vec;
-
-typedef struct worker {
-    int id;
-    transform *t;
-    size_t first, last; /* line slice [first, last) */
-    preagg **shards;    /* one map per shard */
-    ember_value **vals; /* per step: the record after it */
-    arena scratch;
-    row_vec out;
-    int8_t *out_sign; /* per out row */
-    size_t out_sign_cap;
-    row_vec tap;       /* copies of records at STEP_TAP steps, in input order */
-    uint8_t *tap_idx;  /* per tap row: which tap; its sign in tap_sign */
-    int8_t *tap_sign;
-    size_t tap_idx_cap, tap_sign_cap;
-    int tapping;       /* the main pass (not the dedupe pass): taps record */
-    int sign;          /* the sign of the record being processed */
-    text_buf row_text; /* a row input's record as text (dead letters, late) */
-    text_buf dead;
-    text_buf late;
-    transform_stats stats;
-    char key[KEY_MAX];
-    int rc;
-    uint64_t bad_index;
-    ember_err err;
-    uint64_t line; /* the line being processed */
-    struct {
-        dedupe_id *v;
-        size_t n, cap;
-    } ids; /* dedupe: ids of this worker's slice, in order */
-} worker;
-
-struct transform {
-    const ember_job *job;
-    int n_workers;
-    worker *w;
-    const batch_lines *in;   /* lines to parse, or */
-    const row_batch *rows_in; /* rows of earlier nodes */
-    size_t n_in;
-    int64_t batch_time_ms, watermark;
-    dedupe_fn dedupe;
-    void *dedupe_ctx;
-    uint8_t *drop_line; /* dedupe: per line of the batch */
-    size_t drop_cap;
-    dedupe_id *ids; /* dedupe: every worker's ids in input order, kept for the batch */
-    size_t ids_cap;
-};
 
 static int worker_init(worker *w, transform *t, int id)
 {
@@ -229,12 +94,13 @@ void transform_free(transform *t)
     free(t->w);
     free(t->drop_line);
     free(t->ids);
+    free(t->prev_line);
     free(t);
 }
 
 /* ------------------------------------------------------------ per record */
 
-static int key_append_value(char *key, size_t used, const ember_value *v)
+int tf_key_append_value(char *key, size_t used, const ember_value *v)
 {
     if (v->type == EMBER_STRING) {
         if (used + v->u.s.len > KEY_MAX)
@@ -256,7 +122,7 @@ static int build_key(worker *w, const ember_record *rec)
                 return -1;
             w->key[used++] = KEY_SEP;
         }
-        used = key_append_value(w->key, (size_t)used, &rec->values[job->key_fields[i]]);
+        used = tf_key_append_value(w->key, (size_t)used, &rec->values[job->key_fields[i]]);
         if (used < 0)
             return -1;
     }
@@ -369,9 +235,9 @@ static int aggregate_record(worker *w, ember_record *rec, size_t index, int sign
     if (is_new)
         acc_init(&w->t->job->acc, slots);
     if (sign < 0) /* an updated row's previous value (graph.c: retractions) */
-        acc_retract(&w->t->job->acc, slots, rec);
+        acc_retract(&w->t->job->acc, slots, rec, &w->scratch);
     else
-        acc_add(&w->t->job->acc, slots, rec);
+        acc_add(&w->t->job->acc, slots, rec, &w->scratch);
     return 0;
 }
 
@@ -432,10 +298,10 @@ static int join_record(worker *w, const job_step *st, int s, ember_record *rec)
 
 /* Runs steps [0, upto) on a parsed record; 1 = dropped by a filter,
  * -EMBER_EBADRECORD (w->err) for a record a step cannot take. */
-static int run_steps(worker *w, ember_record *rec, int upto)
+int tf_run_steps(worker *w, ember_record *rec, int from, int upto)
 {
     const ember_job *job = w->t->job;
-    for (int s = 0; s < upto; s++) {
+    for (int s = from; s < upto; s++) {
         const job_step *st = &job->steps[s];
         switch (st->kind) {
         case STEP_FILTER:
@@ -469,12 +335,12 @@ static int run_steps(worker *w, ember_record *rec, int upto)
             w->stats.wm_rows++;
             break;
         }
-        case STEP_DEDUPE:
-            if (w->t->drop_line && w->t->drop_line[w->line]) {
-                w->stats.duplicates++;
-                return 1;
-            }
+        case STEP_DEDUPE: {
+            int rc = tf_dedupe_step(w, s);
+            if (rc)
+                return rc;
             break;
+        }
         case STEP_SELECT: {
             ember_record next = {(uint32_t)st->select->out.n, w->vals[s + 1]};
             select_eval(st->select, rec, &w->scratch, &next);
@@ -504,7 +370,7 @@ static int handle_bad_record(worker *w, size_t index)
     return 0;
 }
 
-static int parse_record(worker *w, size_t index, ember_record *rec)
+int tf_parse_record(worker *w, size_t index, ember_record *rec)
 {
     const ember_job *job = w->t->job;
     rec->values = w->vals[0];
@@ -535,9 +401,9 @@ static int process_line(worker *w, size_t index)
     w->sign = sign;
     w->stats.records_in++;
     w->line = index;
-    if (parse_record(w, index, &rec))
+    if (tf_parse_record(w, index, &rec))
         return handle_bad_record(w, index);
-    int rc = run_steps(w, &rec, t->job->n_steps);
+    int rc = tf_run_steps(w, &rec, 0, t->job->n_steps);
     if (rc < 0)
         return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index) : rc;
     if (rc) {
@@ -545,53 +411,15 @@ static int process_line(worker *w, size_t index)
         return 0;
     }
     w->stats.records_out++;
-    if (!t->job->n_aggs)
-        return emit_row(w, &rec, sign);
-    rc = aggregate_record(w, &rec, index, sign);
+    return tf_finish_record(w, &rec, index, sign);
+}
+
+int tf_finish_record(worker *w, ember_record *rec, size_t index, int sign)
+{
+    if (!w->t->job->n_aggs)
+        return emit_row(w, rec, sign);
+    int rc = aggregate_record(w, rec, index, sign);
     return rc == -EMBER_EBADRECORD ? handle_bad_record(w, index) : rc;
-}
-
-/* Dedupe phase 1: the id of every record that reaches the dedupe step. Bad
- * records are left for the main pass to report. */
-static int collect_id(worker *w, size_t index)
-{
-    const job_step *st = &w->t->job->steps[w->t->job->dedupe_step];
-    ember_record rec;
-    w->line = index;
-    if (parse_record(w, index, &rec) || run_steps(w, &rec, w->t->job->dedupe_step)) {
-        w->err = (ember_err){0}; /* the main pass reports a bad record */
-        return 0;
-    }
-    const ember_value *v = &rec.values[st->dedupe_field];
-    char buf[64];
-    const char *id = v->u.s.ptr;
-    size_t len = v->type == EMBER_STRING ? v->u.s.len : 0;
-    if (v->type == EMBER_NULL)
-        return 0; /* no id: never a duplicate */
-    if (v->type != EMBER_STRING) {
-        len = value_format(v, buf, sizeof buf);
-        id = buf;
-    }
-    if (len > KEY_MAX)
-        return 0;
-    char *copy = arena_strndup(&w->scratch, id, len);
-    if (em_array_reserve(&w->ids.v, &w->ids.cap, w->ids.n + 1, sizeof *w->ids.v))
-        return ember_err_set(&w->err, -ENOMEM, "out of memory");
-    if (!copy)
-        return ember_err_set(&w->err, -ENOMEM, "out of memory");
-    w->ids.v[w->ids.n++] = (dedupe_id){index, preagg_hash(copy, (uint32_t)len), copy,
-                                       (uint32_t)len};
-    return 0;
-}
-
-static void *collect_ids_main(void *arg)
-{
-    worker *w = arg;
-    w->tapping = 0;
-    w->ids.n = 0;
-    for (size_t i = w->first; i < w->last && !w->rc; i++)
-        w->rc = collect_id(w, i);
-    return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -629,13 +457,13 @@ static void *merge_main(void *arg)
     return NULL;
 }
 
-static int run_parallel(transform *t, void *(*fn)(void *))
+void tf_run_parallel(transform *t, void *(*fn)(void *))
 {
     pthread_t tid[256];
     int started = 0;
     if (t->n_workers == 1) {
         fn(&t->w[0]);
-        return 0;
+        return;
     }
     for (int i = 1; i < t->n_workers && i < 256; i++, started++)
         if (pthread_create(&tid[i], NULL, fn, &t->w[i]) != 0) {
@@ -645,7 +473,6 @@ static int run_parallel(transform *t, void *(*fn)(void *))
     fn(&t->w[0]);
     for (int i = 1; i <= started; i++)
         pthread_join(tid[i], NULL);
-    return 0;
 }
 
 static void reset_workers(transform *t)
@@ -684,52 +511,20 @@ static int collect_error(transform *t, uint64_t *bad_index, ember_err *err)
     return 0;
 }
 
-/* Dedupe phase 2 (driver): ids of all workers in input order to the
- * deciding state; their verdicts become a per-line bitmap. */
-static int decide_duplicates(transform *t, size_t n_in, ember_err *err)
-{
-    size_t n = 0, k = 0;
-    run_parallel(t, collect_ids_main);
-    for (int i = 0; i < t->n_workers; i++) {
-        if (t->w[i].rc) {
-            *err = t->w[i].err;
-            return t->w[i].rc;
-        }
-        n += t->w[i].ids.n;
-    }
-    if (em_array_reserve(&t->drop_line, &t->drop_cap, n_in, 1) ||
-        em_array_reserve(&t->ids, &t->ids_cap, n, sizeof *t->ids))
-        return ember_err_set(err, -ENOMEM, "out of memory");
-    memset(t->drop_line, 0, n_in);
-    dedupe_id *all = t->ids; /* the decider may keep pointers until the next batch */
-    uint8_t *drop = calloc(n ? n : 1, 1);
-    int rc = drop ? 0 : ember_err_set(err, -ENOMEM, "out of memory");
-    for (int i = 0; !rc && i < t->n_workers; i++) {
-        memcpy(all + k, t->w[i].ids.v, t->w[i].ids.n * sizeof *all);
-        k += t->w[i].ids.n;
-    }
-    if (!rc && n)
-        rc = t->dedupe(t->dedupe_ctx, all, n, drop, err);
-    for (size_t i = 0; !rc && i < n; i++)
-        t->drop_line[all[i].line] = drop[i];
-    free(drop);
-    return rc;
-}
-
 static int run_batch(transform *t, uint64_t *bad_index, ember_err *err)
 {
     reset_workers(t);
     if (t->job->dedupe_step >= 0) {
-        int rc = t->dedupe ? decide_duplicates(t, t->n_in, err)
+        int rc = t->dedupe ? tf_decide_duplicates(t, t->n_in, err)
                            : ember_err_set(err, -EINVAL, "dedupe step without its state");
         if (rc)
             return rc;
     }
-    run_parallel(t, worker_main);
+    tf_run_parallel(t, worker_main);
     int rc = collect_error(t, bad_index, err);
     if (rc || !t->job->n_aggs || t->n_workers == 1)
         return rc;
-    run_parallel(t, merge_main);
+    tf_run_parallel(t, merge_main);
     return collect_error(t, bad_index, err);
 }
 

@@ -265,6 +265,93 @@ static void build_output_schema(ember_job *job)
     }
 }
 
+/* The ')' that closes the parenthesis open before p ('(' and ')' inside
+ * quoted strings do not count), or NULL. */
+static const char *closing_paren(const char *p)
+{
+    int depth = 1;
+    for (char quote = 0; *p; p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (*p == '"' || *p == '\'')
+            quote = *p;
+        else if (*p == '(')
+            depth++;
+        else if (*p == ')' && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static int is_word(const char *p, const char *word)
+{
+    size_t n = strlen(word);
+    return strncasecmp(p, word, n) == 0 && !is_ident(p[n]);
+}
+
+/* COND of "filter (where COND)", compiled against the record at the
+ * aggregate; it must be a condition. cond: its text, len bytes. */
+static int compile_filter(ember_job *job, agg_spec *a, const char *list, const char *cond,
+                          size_t len, ember_err *err)
+{
+    while (len && (cond[len - 1] == ' ' || cond[len - 1] == '\t'))
+        len--;
+    if (!(a->filter_text = strndup(cond, len)))
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    int rc = expr_compile(a->filter_text, &job->current, &a->filter, err);
+    if (rc) {
+        if (err->col > 0)
+            err->col += (int)(cond - list);
+        return rc;
+    }
+    if (expr_type(a->filter) != EMBER_BOOL)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(cond - list) + 1,
+                                 "the filter of %s must be a condition (a comparison, "
+                                 "and/or/not), not a %s", a->name,
+                                 ember_type_name(expr_type(a->filter)));
+    return 0;
+}
+
+/* An optional "filter (where COND)" after an aggregate (SQL's FILTER
+ * clause): only records for which COND is true are folded into it. */
+static int parse_filter(ember_job *job, const char *list, const char **pp, ember_err *err)
+{
+    const char *p = *pp;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!is_word(p, "filter"))
+        return 0;
+    for (p += 6; *p == ' ' || *p == '\t'; p++)
+        ;
+    if (*p != '(')
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
+                                 "expected '(where CONDITION)' after 'filter'");
+    for (p++; *p == ' ' || *p == '\t'; p++)
+        ;
+    if (!is_word(p, "where"))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
+                                 "expected 'where' after 'filter ('");
+    const char *cond = p + 5, *end = closing_paren(cond);
+    while (*cond == ' ' || *cond == '\t')
+        cond++;
+    if (!end)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - list) + 1,
+                                 "'filter (where ...' has no closing ')'");
+    if (end == cond)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(end - list) + 1,
+                                 "expected a condition after 'where'");
+    *pp = end + 1;
+    return compile_filter(job, &job->aggs[job->n_aggs], list, cond, (size_t)(end - cond), err);
+}
+
+void job_free_aggregate(agg_spec *a)
+{
+    expr_free(a->filter);
+    free(a->filter_text);
+    a->filter = NULL;
+    a->filter_text = NULL;
+}
+
 /* An optional "as NAME" after an aggregate: its output column's name. */
 static int parse_alias(ember_job *job, const char *list, const char **pp, ember_err *err)
 {
@@ -321,9 +408,13 @@ int ember_job_aggregate(ember_job *job, const char *list, ember_err *err)
         job->aggs[job->n_aggs] = (agg_spec){0}; /* may hold a hidden one */
         rc = parse_one_agg(job, list, &p, err);
         if (!rc)
+            rc = parse_filter(job, list, &p, err);
+        if (!rc)
             rc = parse_alias(job, list, &p, err);
-        if (rc)
+        if (rc) {
+            job_free_aggregate(&job->aggs[job->n_aggs]);
             return rc;
+        }
         job->n_aggs++;
     }
     if (job->n_aggs == before)

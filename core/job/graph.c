@@ -16,6 +16,7 @@
  */
 #include "core/job/job.h"
 #include "core/job/job_private.h"
+#include "core/job/stream_join.h"
 #include "core/base/names.h"
 #include "core/base/suggest.h"
 
@@ -83,7 +84,7 @@ static int make_graph(ember_job *root, ember_err *err)
 /* The schema of the rows a node hands on. */
 const schema *job_node_output(const ember_job *node)
 {
-    return node->n_aggs ? &node->output : &node->current;
+    return node->n_aggs || node->top_rows ? &node->output : &node->current;
 }
 
 /* Whether the node's rows update earlier ones (a running aggregate or an
@@ -92,7 +93,14 @@ int job_node_updates(const ember_job *node)
 {
     if (node->n_aggs)
         return node->window.kind == WIN_NONE || node->window.emit == EMIT_UPDATE;
-    return node->updating_input;
+    return node->updating_input || job_node_keeps_last(node) || node->top_rows;
+}
+
+/* Whether the node has `dedupe ... keep=last`: its rows replace earlier ones
+ * (the replaced row comes again with sign -1 first). */
+int job_node_keeps_last(const ember_job *node)
+{
+    return node->dedupe_step >= 0 && node->steps[node->dedupe_step].dedupe_keep_last;
 }
 
 static ember_job *node_new(ember_job *root, const char *stream, ember_err *err)
@@ -189,7 +197,8 @@ ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err)
         return NULL;
     }
     if (!is_sink && cur->stage == STAGE_SINK)
-        return cur->n_aggs ? split_after_sink(root, cur, err) : tap_sinks(cur, err);
+        return cur->n_aggs || cur->top_rows ? split_after_sink(root, cur, err)
+                                            : tap_sinks(cur, err);
     return cur;
 }
 
@@ -303,6 +312,94 @@ static int stream_name(const char *text, const char **end, char *name, ember_err
     return 0;
 }
 
+static void register_stream(struct job_graph *g, const char *name, int node)
+{
+    g->streams[g->n_streams] = (graph_stream){"", node};
+    snprintf(g->streams[g->n_streams++].name, JOB_STREAM_NAME_MAX, "%s", name);
+}
+
+/* A join input: the stream's rows as they are now, and its event time. */
+static sj_input join_input(const struct job_graph *g, int node)
+{
+    const ember_job *n = g->nodes[node];
+    const schema *s = job_node_output(n);
+    return (sj_input){n->stream, s, n->wm_name[0] ? schema_find(s, n->wm_name, strlen(n->wm_name))
+                                                  : -1};
+}
+
+/* The watermark field of the join's rows: A's (as "A.ts" when B has one of
+ * that name too). */
+static void join_watermark_name(ember_job *n, const struct job_graph *g)
+{
+    const ember_job *a = g->nodes[n->inputs[0]];
+    char qualified[JOB_STREAM_NAME_MAX + 70];
+    n->wm_name[0] = '\0';
+    if (!a->wm_name[0])
+        return;
+    snprintf(qualified, sizeof qualified, "%s.%s", a->stream, a->wm_name);
+    if (schema_find(&n->current, qualified, strlen(qualified)) >= 0)
+        snprintf(n->wm_name, sizeof n->wm_name, "%.63s", qualified);
+    else if (schema_find(&n->current, a->wm_name, strlen(a->wm_name)) >= 0)
+        snprintf(n->wm_name, sizeof n->wm_name, "%s", a->wm_name);
+}
+
+/* `stream NAME join A, B <on ...>`: a node whose input is the join of the
+ * two streams' rows (state/stream_join.c); the steps after it run on the
+ * joined rows. */
+static int stream_join_node(ember_job *root, const char *name, const char *text, const char *p,
+                            ember_err *err)
+{
+    struct job_graph *g = root->graph;
+    int in[JOB_MAX_INPUTS], k = 0;
+    const char *on = strstr(p, " on ");
+    if (!on)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                 "expected 'join A, B on A.x = B.y ...'");
+    char names[512];
+    snprintf(names, sizeof names, "%.*s", (int)(on - p), p);
+    int rc = parse_from(g, names, names, in, &k, err);
+    if (!rc && k != 2)
+        rc = ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                               "a join takes two streams, not %d", k);
+    for (int i = 0; !rc && i < 2; i++)
+        if (job_node_updates(g->nodes[in[i]]))
+            rc = ember_err_set(err, -EMBER_EUSAGE,
+                               "stream '%s': a join over '%s', whose rows update (a running "
+                               "aggregate): join its emit=final windows instead",
+                               name, g->nodes[in[i]]->stream);
+    if (rc) {
+        if (err->col > 0)
+            err->col += (int)(p - text);
+        return rc;
+    }
+    stream_join_spec *spec = calloc(1, sizeof *spec);
+    sj_input a = join_input(g, in[0]), b = join_input(g, in[1]);
+    if (!spec)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    if ((rc = stream_join_parse(on + 1, &a, &b, spec, err))) {
+        if (err->col > 0)
+            err->col += (int)(on + 1 - text);
+        free(spec);
+        return rc;
+    }
+    ember_job *n = node_new(root, name, err);
+    if (!n) {
+        free(spec);
+        return err->code;
+    }
+    n->sjoin = spec;
+    n->n_inputs = 2;
+    n->inputs[0] = in[0];
+    n->inputs[1] = in[1];
+    n->input = n->current = spec->out;
+    n->max_width = spec->out.n;
+    n->stage = STAGE_PARSE;
+    join_watermark_name(n, g);
+    register_stream(g, name, n->node);
+    job_text_append(root, 1, "stream    %s", text + strspn(text, " \t"));
+    return 0;
+}
+
 int ember_job_stream(ember_job *job, const char *text, ember_err *err)
 {
     ember_job *root = root_of(job);
@@ -317,11 +414,13 @@ int ember_job_stream(ember_job *job, const char *text, ember_err *err)
         return ember_err_set_col(err, -EMBER_EUSAGE, 1, "stream '%s' is defined twice", name);
     while (*p == ' ' || *p == '\t')
         p++;
+    if (strncmp(p, "join", 4) == 0 && (p[4] == ' ' || p[4] == '\t'))
+        return stream_join_node(root, name, text, p + 4, err);
     if (*p) {
         if (strncmp(p, "from", 4) != 0 || (p[4] != ' ' && p[4] != '\t'))
             return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
-                                     "expected 'from STREAM[, STREAM ...]' or the end of the "
-                                     "line after the stream name");
+                                     "expected 'from STREAM[, STREAM ...]', 'join A, B on ...' "
+                                     "or the end of the line after the stream name");
         if ((rc = parse_from(g, text, p + 4, in, &k, err)) ||
             (rc = check_union(g, name, in, k, err)))
             return rc;
@@ -333,8 +432,7 @@ int ember_job_stream(ember_job *job, const char *text, ember_err *err)
         return err->code;
     if (k)
         node_read_rows(n, in, k);
-    g->streams[g->n_streams++] = (graph_stream){"", n->node};
-    snprintf(g->streams[g->n_streams - 1].name, JOB_STREAM_NAME_MAX, "%s", name);
+    register_stream(g, name, n->node);
     char line[JOB_STREAM_NAME_MAX * (JOB_MAX_INPUTS + 1) + 16];
     size_t used = (size_t)snprintf(line, sizeof line, "%s", name);
     for (int i = 0; i < k; i++)
@@ -411,6 +509,15 @@ static const char *stream_label(const ember_job *n)
  * adding the new one: only count, sum and avg can take a row back. */
 static int check_retracting(const ember_job *n, ember_err *err)
 {
+    if (job_node_keeps_last(n) && (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k))
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': a %s after 'dedupe ... keep=last': a replaced row "
+                             "is taken back, which only a running count, sum or avg can do "
+                             "(use keep=first, or no %s)",
+                             stream_label(n), n->window.kind != WIN_NONE ? "window"
+                                              : n->ttl_ms             ? "ttl"
+                                                                      : "top",
+                             n->window.kind != WIN_NONE ? "window" : n->ttl_ms ? "ttl" : "top");
     if (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k)
         return ember_err_set(err, -EMBER_EUSAGE,
                              "stream '%s': a %s over an updating stream (the rows of a running "
@@ -439,13 +546,13 @@ static int mark_retracts(struct job_graph *g, int node, ember_err *err)
 {
     ember_job *n = g->nodes[node];
     if (n->n_aggs) {
-        if (n->window.kind != WIN_NONE || n->ttl_ms || n->top_k)
+        if (n->window.kind == WIN_SESSION || n->ttl_ms || n->top_k)
             return ember_err_set(err, -EMBER_EUSAGE,
                                  "stream '%s': its %s rows update and cannot be retracted "
                                  "downstream; aggregate them after an emit=final window",
-                                 stream_label(n), n->window.kind != WIN_NONE ? "emit=update"
-                                                  : n->ttl_ms               ? "ttl"
-                                                                            : "top");
+                                 stream_label(n), n->window.kind == WIN_SESSION ? "session"
+                                                  : n->ttl_ms                   ? "ttl"
+                                                                                : "top");
         n->retracts = 1;
         return 0;
     }
@@ -467,6 +574,20 @@ static int check_node(struct job_graph *g, ember_job *n, ember_err *err)
                              "stream '%s' goes nowhere: give it a 'sink' or read it with "
                              "'stream NAME from %s'",
                              stream_label(n), n->stream[0] ? n->stream : "...");
+    if (n->updating_input && job_node_keeps_last(n))
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': 'dedupe ... keep=last' over an updating stream (its "
+                             "rows change as keys update): dedupe the stream before it is "
+                             "aggregated", stream_label(n));
+    if (job_node_keeps_last(n) && n->n_aggs)
+        return check_retracting(n, err);
+    if ((n->updating_input || job_node_keeps_last(n)) && n->top_rows)
+        return ember_err_set(err, -EMBER_EUSAGE,
+                             "stream '%s': 'top' over an updating stream (%s): rank the "
+                             "records before they are aggregated or deduped with keep=last",
+                             stream_label(n), job_node_keeps_last(n)
+                                                  ? "dedupe keep=last replaces rows"
+                                                  : "its rows change as keys update");
     if (n->updating_input && n->n_aggs) {
         int rc = check_retracting(n, err);
         for (int k = 0; !rc && k < n->n_inputs; k++)
@@ -500,11 +621,20 @@ static int check_job_wide(const struct job_graph *g, ember_err *err)
     return 0;
 }
 
+/* A job without a graph: what check_node asks of a node's own steps. */
+static int check_node_alone(ember_job *n, ember_err *err)
+{
+    if (job_node_keeps_last(n) && n->top_rows)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' after 'dedupe ... keep=last' (which "
+                             "replaces rows): rank in a stream before the dedupe");
+    return job_node_keeps_last(n) && n->n_aggs ? check_retracting(n, err) : 0;
+}
+
 int job_graph_complete(ember_job *root, ember_err *err)
 {
     struct job_graph *g = root->graph;
-    if (!g)
-        return 0;
+    if (!g) /* one linear stream */
+        return check_node_alone(root, err);
     if (!g->n)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", root->name);
     for (int i = 0; i < g->n; i++) {

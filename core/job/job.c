@@ -116,6 +116,7 @@ void ember_job_free(ember_job *job)
     if (!job)
         return;
     job_graph_free(job);
+    free(job->sjoin);
     free_steps(job);
     opts_free(&job->source_opts);
     for (int i = 0; i < job->n_sinks; i++)
@@ -124,6 +125,8 @@ void ember_job_free(ember_job *job)
     free(job->dead_letter_path);
     free(job->window.late_path);
     expr_free(job->having);
+    for (int i = 0; i < job->n_aggs; i++)
+        job_free_aggregate(&job->aggs[i]);
     free(job->text);
     free(job->layout);
     free(job);
@@ -403,9 +406,9 @@ static int node_complete(ember_job *job, ember_err *err)
     if (!job->source && !job->n_inputs)
         return ember_err_set(err, -EMBER_EUSAGE, "job '%s' has no 'source'", job->name);
     job_ensure_schema(job);
-    if (job->n_keys && !job->n_aggs)
-        return ember_err_set(err, -EMBER_EUSAGE, "'key' needs an 'aggregate' after it");
-    if (!job->n_aggs)
+    if (job->n_keys && !job->n_aggs && !job->top_rows)
+        return ember_err_set(err, -EMBER_EUSAGE, "'key' needs an 'aggregate' or a 'top' after it");
+    if (!job->n_aggs && !job->top_rows)
         job->output = job->current;
     if (!job->n_sinks && !job->root && !job->graph) {
         job->sinks[0].ops = sink_find("stdout");

@@ -18,6 +18,7 @@
 
 #define JOB_MAX_STEPS 32
 #define JOB_MAX_KEYS 8
+#define JOB_TOP_MAX_K 1000 /* top K over records (state/topn.h) */
 #define JOB_MAX_AGGS 32
 #define JOB_MAX_SINKS 8   /* sinks of one stream node */
 #define JOB_MAX_INPUTS 8  /* streams of one union */
@@ -45,7 +46,9 @@ typedef struct job_step {
     int join_key;             /* STEP_JOIN: record field matched against the table's key */
     int join_fields;          /* STEP_JOIN: columns appended */
     int join_keep;            /* STEP_JOIN: on-miss=keep (NULLs) rather than drop */
-    int dedupe_field;         /* STEP_DEDUPE: the id field */
+    int dedupe_fields[JOB_MAX_KEYS]; /* STEP_DEDUPE: the id's fields */
+    int n_dedupe_fields;
+    int dedupe_keep_last; /* STEP_DEDUPE: keep=last (an update of the id's row) */
     int64_t dedupe_ms;        /* STEP_DEDUPE: the horizon, in batch time */
     int wm_field;             /* STEP_WATERMARK: the event-time field */
     int tap;                  /* STEP_TAP: which tap (a sink in the steps, graph.c) */
@@ -69,6 +72,7 @@ typedef struct job_sink {
 } job_sink;
 
 struct job_graph;
+struct stream_join_spec;
 
 struct ember_job {
     char name[128];
@@ -113,7 +117,12 @@ struct ember_job {
     schema output; /* rows handed to the sink */
     expr *having;  /* filter on output rows, NULL if none */
     int top_k;     /* top K by top_col per window, 0 = all rows */
-    int top_col;   /* output column ranked by top */
+    int top_col;   /* output column ranked by top (top_rows: a field of current) */
+    /* `top K by COL [per FIELDS]` without a window or aggregate: the K best
+     * records of each group (state/topn.h); output = current + rank */
+    int top_rows;
+    int top_per[JOB_MAX_KEYS];
+    int n_top_per;
 
     job_sink sinks[JOB_MAX_SINKS]; /* each receives the stream as it is here */
     int n_sinks;
@@ -138,6 +147,9 @@ struct ember_job {
     int64_t wm_delay_ms;
     int64_t wm_idle_ms;   /* 0 = never idle */
     int wm_window;        /* the window reads the stream's watermark, not its own */
+    /* `stream NAME join A, B ...`: the node's input rows are the join of
+     * inputs[0] (A) and inputs[1] (B) (core/job/stream_join.h); NULL else */
+    struct stream_join_spec *sjoin;
 
     char *text;      /* canonical job text, one line per API call */
     char *layout; /* the lines that decide the state layout */
@@ -220,6 +232,8 @@ ember_job *job_node_for(ember_job *job, int is_sink, ember_err *err);
 const schema *job_node_output(const ember_job *node);
 /* The node's rows update earlier ones (running aggregate, emit=update). */
 int job_node_updates(const ember_job *node);
+/* Whether the node has `dedupe ... keep=last` (its rows replace earlier ones). */
+int job_node_keeps_last(const ember_job *node);
 /* "views", or "(the first stream)" for the anonymous one: for messages. */
 const char *job_node_label(const ember_job *node);
 /* The job's source that cannot re-read its input (one at most), or NULL;

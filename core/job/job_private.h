@@ -15,6 +15,9 @@ void job_ensure_schema(ember_job *job);
 /* text.c: the typed layout lines of the key and aggregate steps. */
 void job_layout_key(ember_job *job);
 void job_layout_aggregate(ember_job *job);
+void job_layout_top(ember_job *job);
+/* Frees what an aggregate owns (its filter). */
+void job_free_aggregate(agg_spec *a);
 
 /* pipeline.c: a new step of `kind` at the end of the steps (pipeline order
  * checked); the caller fills it and counts it (n_steps++). */

@@ -170,33 +170,115 @@ int ember_job_join(ember_job *job, const char *kind, const ember_opt *opts, size
     return rc;
 }
 
+#define DEDUPE_FORM "expected 'FIELD[, FIELD...] [keep=first|last] within DURATION'"
+
+static int is_field_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.';
+}
+
+static const char *skip_blanks(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* "FIELD[, FIELD...]" at the start of text: the id's fields, in order. */
+static int dedupe_fields(ember_job *job, job_step *st, const char *text, const char **end,
+                         ember_err *err)
+{
+    char note[96];
+    for (const char *p = skip_blanks(text);; p = skip_blanks(p + 1)) {
+        const char *f = p;
+        while (is_field_char(*p))
+            p++;
+        if (p == f)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1, DEDUPE_FORM);
+        int idx = schema_find(&job->current, f, (size_t)(p - f));
+        if (idx < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     "unknown field '%.*s'%s", (int)(p - f), f,
+                                     schema_suggest_note(&job->current, f, (size_t)(p - f),
+                                                         note, sizeof note));
+        if (st->n_dedupe_fields == JOB_MAX_KEYS)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     "more than %d dedupe fields", JOB_MAX_KEYS);
+        st->dedupe_fields[st->n_dedupe_fields++] = idx;
+        p = skip_blanks(p);
+        if (*p != ',') {
+            *end = p;
+            return 0;
+        }
+    }
+}
+
+static int dedupe_horizon(job_step *st, const char *text, const char *word, size_t n,
+                          ember_err *err)
+{
+    char horizon[32];
+    snprintf(horizon, sizeof horizon, "%.*s", (int)(n < 31 ? n : 31), word);
+    int rc = opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms);
+    if (rc || st->dedupe_ms <= 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(word - text) + 1,
+                                 rc == -EDOM
+                                     ? "'%s' needs a unit, like %sms, %ss or %sm"
+                                     : "'%s' is not a positive duration like 10m%.0s%.0s%.0s",
+                                 horizon, horizon, horizon, horizon);
+    return 0;
+}
+
+/* After the fields: "within DURATION" and an optional "keep=first|last", in
+ * either order. */
+static int dedupe_options(job_step *st, const char *text, const char *p, ember_err *err)
+{
+    int within = 0, keep = 0;
+    for (p = skip_blanks(p); *p; p = skip_blanks(p)) {
+        const char *w = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+        size_t n = (size_t)(p - w);
+        if (n == 6 && !strncmp(w, "within", 6) && !within) {
+            const char *d = skip_blanks(p);
+            for (p = d; *p && *p != ' ' && *p != '\t'; p++)
+                ;
+            if (p == d)
+                return ember_err_set_col(err, -EMBER_EUSAGE, (int)(d - text) + 1,
+                                         "expected a duration after 'within'");
+            int rc = dedupe_horizon(st, text, d, (size_t)(p - d), err);
+            if (rc)
+                return rc;
+            within = 1;
+        } else if (n > 5 && !strncmp(w, "keep=", 5) && !keep) {
+            if ((n != 10 || strncmp(w + 5, "first", 5)) && (n != 9 || strncmp(w + 5, "last", 4)))
+                return ember_err_set_col(err, -EMBER_EUSAGE, (int)(w - text) + 6,
+                                         "keep= is first or last, not '%.*s'", (int)n - 5, w + 5);
+            st->dedupe_keep_last = n == 9;
+            keep = 1;
+        } else {
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(w - text) + 1, DEDUPE_FORM);
+        }
+    }
+    return within ? 0 : ember_err_set_col(err, -EMBER_EUSAGE, 1, DEDUPE_FORM);
+}
+
 int ember_job_dedupe(ember_job *job, const char *text, ember_err *err)
 {
     if (!(job = job_node_for(job, 0, err)))
         return err->code;
-    char field[64], within[16], horizon[32];
-    int used = 0, rc;
+    const char *rest = text;
     if (job->dedupe_step >= 0)
         return ember_err_set(err, -EMBER_EUSAGE, "a job can have one 'dedupe' step");
     job_step *st = job_add_step(job, STEP_DEDUPE, err);
     if (!st)
         return err->code;
-    if (sscanf(text, " %63[A-Za-z0-9_] %15s %31s %n", field, within, horizon, &used) != 3 ||
-        strcmp(within, "within") != 0 || text[used])
-        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'FIELD within DURATION'");
-    char note[96];
-    st->dedupe_field = schema_find(&job->current, field, strlen(field));
-    if (st->dedupe_field < 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "unknown field '%s'%s", field,
-                                 schema_suggest_note(&job->current, field, strlen(field), note,
-                                            sizeof note));
-    rc = opts_parse_value(OPT_DURATION, horizon, &st->dedupe_ms);
-    if (rc || st->dedupe_ms <= 0)
-        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, horizon) - text) + 1,
-                                 rc == -EDOM
-                                     ? "'%s' needs a unit, like %sms, %ss or %sm"
-                                     : "'%s' is not a positive duration like 10m%.0s%.0s%.0s",
-                                 horizon, horizon, horizon, horizon);
+    st->n_dedupe_fields = 0;
+    int rc = dedupe_fields(job, st, text, &rest, err);
+    if (!rc)
+        rc = dedupe_options(st, text, rest, err);
+    if (rc)
+        return rc;
     job->dedupe_step = job->n_steps++;
     job_text_append(job, 0, "dedupe    %s", text);
     return 0;
@@ -291,6 +373,87 @@ int ember_job_having(ember_job *job, const char *text, ember_err *err)
     return 0;
 }
 
+/* "per F1, F2" of `top`: the group fields (default: the key's, if any). */
+static int top_per_fields(ember_job *job, const char *text, const char *p, ember_err *err)
+{
+    char note[96];
+    job->n_top_per = 0;
+    if (!*p) {
+        memcpy(job->top_per, job->key_fields, sizeof job->top_per);
+        job->n_top_per = job->n_keys;
+        return 0;
+    }
+    if (strncmp(p, "per", 3) != 0 || (p[3] != ' ' && p[3] != '\t'))
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                 "expected 'per FIELD[, FIELD...]' or the end of the line");
+    for (p = skip_blanks(p + 3);; p = skip_blanks(p + 1)) {
+        const char *f = p;
+        while (is_field_char(*p))
+            p++;
+        int idx = schema_find(&job->current, f, (size_t)(p - f));
+        if (p == f || idx < 0)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     p == f ? "expected a field name" : "unknown field '%.*s'%s",
+                                     (int)(p - f), f,
+                                     schema_suggest_note(&job->current, f, (size_t)(p - f), note,
+                                                         sizeof note));
+        if (job->n_top_per == JOB_MAX_KEYS)
+            return ember_err_set_col(err, -EMBER_EUSAGE, (int)(f - text) + 1,
+                                     "more than %d 'per' fields", JOB_MAX_KEYS);
+        job->top_per[job->n_top_per++] = idx;
+        if (*(p = skip_blanks(p)) != ',')
+            return *p ? ember_err_set_col(err, -EMBER_EUSAGE, (int)(p - text) + 1,
+                                          "expected ',' or the end of the line")
+                      : 0;
+    }
+}
+
+/* The output of a top over records: its fields, then rank (1 = best). */
+static int top_rows_schema(ember_job *job, ember_err *err)
+{
+    if (schema_find(&job->current, "rank", 4) >= 0)
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' adds a column 'rank', and the record "
+                             "has a field of that name already (rename it with select)");
+    if (job->current.n == SCHEMA_MAX_FIELDS)
+        return ember_err_set(err, -EMBER_EUSAGE, "too many fields for top's rank column");
+    job->output = job->current;
+    schema_field *f = &job->output.f[job->output.n++];
+    snprintf(f->name, sizeof f->name, "rank");
+    f->type = EMBER_INT;
+    return 0;
+}
+
+/* `top K by FIELD [per FIELDS]` over a stream's records (no window, no
+ * aggregate): the K records with the largest FIELD of each group. */
+static int top_records(ember_job *job, const char *text, int k, const char *col,
+                       const char *rest, ember_err *err)
+{
+    char note[96];
+    job->top_col = schema_find(&job->current, col, strlen(col));
+    if (job->top_col < 0)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "unknown field '%s'%s", col,
+                                 schema_suggest_note(&job->current, col, strlen(col), note,
+                                                     sizeof note));
+    ember_type t = job->current.f[job->top_col].type;
+    if (t != EMBER_INT && t != EMBER_FLOAT)
+        return ember_err_set_col(err, -EMBER_EUSAGE, (int)(strstr(text, col) - text) + 1,
+                                 "'top' ranks by a number, '%s' is a %s", col, ember_type_name(t));
+    if (k > JOB_TOP_MAX_K)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "top's K is at most %d over records, "
+                                 "not %d", JOB_TOP_MAX_K, k);
+    int rc = top_per_fields(job, text, rest, err);
+    if (!rc)
+        rc = top_rows_schema(job, err);
+    if (rc)
+        return rc;
+    job->top_k = k;
+    job->top_rows = 1;
+    job_text_append(job, 0, "top       %s", text);
+    job_layout_top(job);
+    return 0;
+}
+
 int ember_job_top(ember_job *job, const char *text, ember_err *err)
 {
     if (!(job = job_node_for(job, 0, err)))
@@ -300,11 +463,19 @@ int ember_job_top(ember_job *job, const char *text, ember_err *err)
     int rc = job_enter_stage(job, STAGE_TOP, 0, err);
     if (rc)
         return rc;
+    if (sscanf(text, " %d by %63[A-Za-z0-9_.] %n", &k, col, &used) != 2 || k < 1)
+        return ember_err_set_col(err, -EMBER_EUSAGE, 1,
+                                 "expected 'K by COLUMN [per FIELD, ...]' (K >= 1)");
+    if (job->window.kind == WIN_NONE && !job->n_aggs)
+        return top_records(job, text, k, col, text + used, err);
     if (job->window.kind == WIN_NONE)
-        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: it "
-                             "needs a 'window' before it");
-    if (sscanf(text, " %d by %63[A-Za-z0-9_] %n", &k, col, &used) != 2 || text[used] || k < 1)
-        return ember_err_set_col(err, -EMBER_EUSAGE, 1, "expected 'K by COLUMN' (K >= 1)");
+        return ember_err_set(err, -EMBER_EUSAGE, "'top' ranks the rows of each window: after "
+                             "an aggregate it needs a 'window' before it (without an aggregate "
+                             "it ranks the records of each group)");
+    if (text[used])
+        return ember_err_set_col(err, -EMBER_EUSAGE, used + 1,
+                                 "'per' ranks records; over a window's rows 'top' ranks each "
+                                 "window's rows: expected 'K by COLUMN'");
     job->top_col = schema_find(&job->output, col, strlen(col));
     if (job->top_col < job->n_keys + 2) {
         char note[96];

@@ -77,8 +77,10 @@ const step_def job_steps[] = {
     {"join", FORM_KIND_OPTIONS, "table path=F.csv key=FIELD fields=A,B:int [on-miss=drop|keep]",
      "appends a static table's columns (a stream-static join)", .kind_fn = ember_job_join,
      .kinds = join_kinds},
-    {"dedupe", FORM_TEXT, "FIELD within DURATION",
-     "drops a record whose FIELD was seen within DURATION of batch time (one per job)",
+    {"dedupe", FORM_TEXT, "FIELD[, FIELD...] [keep=first|last] within DURATION",
+     "drops a record whose FIELDS were seen within DURATION of batch time (one per node); "
+     "keep=last: of each id the batch's last record passes and takes the id's previous row "
+     "back downstream",
      .text_fn = ember_job_dedupe},
     {"watermark", FORM_TEXT, "FIELD DELAY [idle=DURATION]",
      "the stream's event time (an int field of epoch ms) and watermark: the largest time seen "
@@ -95,16 +97,20 @@ const step_def job_steps[] = {
      "groups a key's records by event time (output rows gain window_start, window_end)",
      .text_fn = ember_job_window},
     {"aggregate", FORM_TEXT,
-     "FN(...) [as NAME], ...: count() count(f) sum(f) min(f) max(f) avg(f) wavg(x, w) "
-     "count_distinct(f [, approx]) topk(f, K)",
-     "totals per key (per window with `window`); without `key`, one global group",
+     "FN(...) [filter (where COND)] [as NAME], ...: count() count(f) sum(f) min(f) max(f) "
+     "avg(f) wavg(x, w) count_distinct(f [, approx]) topk(f, K)",
+     "totals per key (per window with `window`); without `key`, one global group; an "
+     "aggregate with `filter (where COND)` folds only the records where COND is true",
      .text_fn = ember_job_aggregate},
     {"having", FORM_TEXT, "EXPR",
      "keeps output rows (key, window, aggregate columns like `count`, `avg_temp`) where EXPR "
      "is true",
      .text_fn = ember_job_having},
-    {"top", FORM_TEXT, "K by COLUMN",
-     "of each window's rows in a batch, only the K with the largest COLUMN (ties: smaller key)",
+    {"top", FORM_TEXT, "K by COLUMN [per FIELD[, FIELD...]]",
+     "after a windowed aggregate: of each window's rows in a batch, only the K with the largest "
+     "COLUMN (ties: smaller key); without window or aggregate: the K records with the largest "
+     "COLUMN of each group (per FIELDS, else the key, else all) kept in state, changes emitted "
+     "with a `rank` column",
      .text_fn = ember_job_top},
     {"aggregate_fn", FORM_KIND_OPTIONS, "NAME fields=F,... state=BYTES type=int|float",
      "a C aggregate's place in the state layout (written by ember_job_aggregate_fn; its "

@@ -72,7 +72,8 @@ static int parse_duration(const tok *t, const char *what, int positive, int64_t 
 {
     char buf[64];
     if (!t->len)
-        return ember_err_set_col(err, -EMBER_EUSAGE, t->col, "expected %s (like 10s)", what);
+        return ember_err_set_col(err, -EMBER_EUSAGE, t->col, "%s: expected a duration (like 10s)",
+                                 what);
     snprintf(buf, sizeof buf, "%.*s", (int)t->len, t->p);
     int rc = t->len < sizeof buf ? opts_parse_value(OPT_DURATION, buf, out) : -ERANGE;
     if (rc == -EDOM)

@@ -239,6 +239,34 @@ void job_layout_aggregate(ember_job *job)
             jbuf_str(&b, k);
         }
         jbuf_str(&b, ")");
+        if (a->filter_text) { /* only then: unfiltered layouts stay as they were */
+            jbuf_str(&b, " filter (where ");
+            jbuf_str(&b, a->filter_text);
+            jbuf_str(&b, ")");
+        }
+    }
+    jbuf_emit(job, &b, 0, 1);
+}
+
+/* The layout's top line (over records): K, the ranked field, the group
+ * fields and every field of the rows kept, with their types (the stored
+ * rows are of that shape). */
+void job_layout_top(ember_job *job)
+{
+    jbuf b = {0};
+    char k[32];
+    snprintf(k, sizeof k, "top %d by ", job->top_k);
+    jbuf_str(&b, k);
+    jbuf_field(&b, &job->current, job->top_col);
+    jbuf_str(&b, " per");
+    for (int i = 0; i < job->n_top_per; i++) {
+        jbuf_str(&b, i ? "," : " ");
+        jbuf_field(&b, &job->current, job->top_per[i]);
+    }
+    jbuf_str(&b, " rows");
+    for (int i = 0; i < job->current.n; i++) {
+        jbuf_str(&b, i ? "," : " ");
+        jbuf_field(&b, &job->current, i);
     }
     jbuf_emit(job, &b, 0, 1);
 }

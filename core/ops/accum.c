@@ -30,8 +30,8 @@
 static int agg_slots(const agg_spec *a)
 {
     switch (a->fn) {
-    case AGG_COUNT:
-        return a->field >= 0; /* count(): reuses slot 0; count(f): its own */
+    case AGG_COUNT: /* count(): reuses slot 0; count(f), a filtered count(): its own */
+        return a->field >= 0 || a->filter;
     case AGG_AVG:
     case AGG_WAVG:
         return 2;
@@ -303,12 +303,25 @@ static void user_add(const agg_spec *a, acc_slot *s, const ember_record *rec)
     a->user_fns.add(s, &args, a->user);
 }
 
-void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
+/* Whether aggregate a folds the record: it has no filter, or its filter is
+ * true (false and NULL skip it, as `filter` drops them). */
+static int agg_takes(const agg_spec *a, const ember_record *rec, arena *scratch)
+{
+    return !a->filter || expr_is_true(a->filter, rec, scratch);
+}
+
+void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec, arena *scratch)
 {
     s[0].i++;
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
         acc_slot x;
+        if (!agg_takes(a, rec, scratch))
+            continue;
+        if (a->fn == AGG_COUNT && a->field < 0) { /* slot 0 unless filtered */
+            s[a->slot].i += a->slot != 0;
+            continue;
+        }
         if (a->fn == AGG_USER) {
             user_add(a, &s[a->slot], rec);
             continue;
@@ -346,12 +359,18 @@ void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec)
     }
 }
 
-void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec)
+void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec, arena *scratch)
 {
     s[0].i--;
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
         acc_slot x, *slot = &s[a->slot];
+        if (!agg_takes(a, rec, scratch))
+            continue;
+        if (a->fn == AGG_COUNT && a->field < 0) {
+            slot->i -= a->slot != 0;
+            continue;
+        }
         if (a->field < 0 || (uint32_t)a->field >= rec->n)
             continue;
         if (a->fn == AGG_COUNT) {
@@ -407,7 +426,7 @@ void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from)
                 a->user_fns.merge(&into[a->slot], f, a->user);
             break;
         case AGG_COUNT:
-            if (a->field >= 0)
+            if (a->slot)
                 into[a->slot].i = add_wrap(into[a->slot].i, f->i);
             break;
         }
@@ -467,7 +486,7 @@ void acc_result(const acc_layout *l, const acc_slot *s, int i, ember_value *out,
     out->type = acc_result_type(a);
     switch (a->fn) {
     case AGG_COUNT:
-        out->u.i = a->field >= 0 ? v.i : s[0].i;
+        out->u.i = a->slot ? v.i : s[0].i;
         return;
     case AGG_AVG:
         if (s[a->slot + 1].i == 0)
@@ -600,7 +619,7 @@ size_t acc_encode(const acc_layout *l, const acc_slot *s, uint8_t *out)
     p = put_slots(p, s, 1);
     for (int i = 0; i < l->n_aggs; i++) {
         const agg_spec *a = &l->aggs[i];
-        if (a->fn != AGG_COUNT)
+        if (a->fn != AGG_COUNT || a->filter)
             p = put_slots(p, &s[a->slot], used_slots(a, s));
     }
     return (size_t)(p - out);
@@ -634,8 +653,8 @@ static int decode_summary(const acc_layout *l, const uint8_t *p, const uint8_t *
     int bad = get_slots(&p, end, s, 1);
     for (int i = 0; i < l->n_aggs && !bad; i++) {
         const agg_spec *a = &l->aggs[i];
-        if (a->fn == AGG_COUNT)
-            continue;
+        if (a->fn == AGG_COUNT && !a->filter)
+            continue; /* count(f) is not written here (the layout of earlier releases) */
         if (a->fn != AGG_SET && a->fn != AGG_TOPK) {
             bad = get_slots(&p, end, &s[a->slot], agg_slots(a));
             continue;

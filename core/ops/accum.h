@@ -19,6 +19,7 @@
 #define EMBER_ACCUM_H
 
 #include "ember.h"
+#include "core/ops/expr.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,12 @@ typedef struct agg_spec {
     ember_type in_type2;
     int k;              /* topk: how many values to report (1..TOPK_MAX_K) */
     int slot;           /* first slot, filled by acc_layout_init */
+    /* `FN(...) filter (where COND)`: a record for which COND is not true is
+     * not folded into this aggregate (SQL's FILTER clause). NULL without a
+     * clause. Both owned by the job (ember_job_free frees them). A filtered
+     * count() has a slot of its own instead of reusing slot 0. */
+    expr *filter;
+    char *filter_text;
     char name[64];      /* output column name, e.g. "avg_temp" or "count" */
     /* AGG_USER: the callbacks (all NULL when a job file only declares the
      * aggregate: it then stays empty), their borrowed user pointer, and the
@@ -88,11 +95,15 @@ typedef struct acc_layout {
  * aggregate its function cannot take (a string sum, a state of 0 bytes). */
 EMBER_MUST_CHECK int acc_layout_init(acc_layout *l, agg_spec *aggs, int n_aggs, ember_err *err);
 void acc_init(const acc_layout *l, acc_slot *s);
-/* Folds one record in; a NULL (empty) field is skipped by sum/min/max/avg. */
-void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec);
+/* Folds one record in; a NULL (empty) field is skipped by sum/min/max/avg,
+ * an aggregate whose filter is not true for the record skips it. scratch
+ * takes the strings a filter computes (may be NULL when no aggregate has a
+ * filter). @locality any thread; the layout is only read. */
+void acc_add(const acc_layout *l, acc_slot *s, const ember_record *rec, arena *scratch);
 /* Takes one record back out (count, count(f), sum, avg: the aggregates a
- * job over an updating stream may have; others are left unchanged). */
-void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec);
+ * job over an updating stream may have; others are left unchanged); the
+ * filters decide as in acc_add, so a record is taken out of what took it. */
+void acc_retract(const acc_layout *l, acc_slot *s, const ember_record *rec, arena *scratch);
 /* into += from (associative and commutative, so shards merge in any order). */
 void acc_merge(const acc_layout *l, acc_slot *into, const acc_slot *from);
 /* The value of aggregate i (avg of nothing is NULL). A text result (topk)

@@ -284,6 +284,7 @@ static const fn_def table[] = {
     {"substr", 2, 3, t_substr, fn_substr, 0},
     {"concat", 1, ANY, t_concat, fn_concat, 0},
     {"trim", 1, 1, t_str_str, fn_trim, 0},
+    {"replace", 3, 3, t_str_str, fn_replace, 0},
     {"starts_with", 2, 2, t_str_bool, fn_starts_with, 0},
     {"contains", 2, 2, t_str_bool, fn_contains, 0},
     {"like", 2, 2, t_like, fn_like, 0},

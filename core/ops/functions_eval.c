@@ -132,6 +132,36 @@ FN_EVAL(fn_trim)
     set_str(out, p + a, b - a);
 }
 
+/* replace(s, from, to): every occurrence of from, left to right without
+ * overlaps, becomes to (SQL's REPLACE); an empty from changes nothing. */
+FN_EVAL(fn_replace)
+{
+    const ember_str *s = &args[0].u.s, *f = &args[1].u.s, *t = &args[2].u.s;
+    size_t hits = 0;
+    if (!f->len || !s->len) {
+        set_str(out, s->ptr, s->len);
+        return;
+    }
+    for (const char *p = s->ptr, *end = s->ptr + s->len;
+         (p = memmem(p, (size_t)(end - p), f->ptr, f->len)); p += f->len)
+        hits++;
+    size_t n = s->len - hits * f->len + hits * t->len;
+    char *buf = arena_alloc(scratch, n + 1), *w = buf;
+    if (!buf)
+        return set_null(out);
+    const char *p = s->ptr, *end = s->ptr + s->len, *hit;
+    while ((hit = memmem(p, (size_t)(end - p), f->ptr, f->len))) {
+        memcpy(w, p, (size_t)(hit - p));
+        w += hit - p;
+        if (t->len)
+            memcpy(w, t->ptr, t->len);
+        w += t->len;
+        p = hit + f->len;
+    }
+    memcpy(w, p, (size_t)(end - p));
+    set_str(out, buf, n);
+}
+
 FN_EVAL(fn_starts_with)
 {
     const ember_str *s = &args[0].u.s, *p = &args[1].u.s;

@@ -21,6 +21,7 @@ FN_EVAL(fn_concat);
 FN_EVAL(fn_trim);
 FN_EVAL(fn_starts_with);
 FN_EVAL(fn_contains);
+FN_EVAL(fn_replace);
 FN_EVAL(fn_like);
 FN_EVAL(fn_regexp_extract);
 FN_EVAL(fn_split_part);

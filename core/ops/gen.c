@@ -1,6 +1,6 @@
 /*
  * gen: deterministic record generators (sensors, ads, transactions, posts,
- * clicks, trades).
+ * clicks, trades; nexmark lives in gen_nexmark.c).
  *
  * Record `seq` of kind K with seed S is a pure function of (K, S, seq): a
  * counter-based hash (the splitmix64 finalizer) of the stream key and seq
@@ -65,10 +65,11 @@
  * uniform in [-50, 50], so events arrive slightly out of order.
  */
 #include "core/ops/gen.h"
+#include "core/ops/gen_nexmark.h"
+#include "core/ops/gen_put.h"
 
 #include <string.h>
 
-#define GOLDEN 0x9e3779b97f4a7c15ull
 #define AD_SALT 0xad5a17ad5a17ad5aull
 #define USER_SALT 0x05e705e705e705e7ull
 #define PAGE_SALT 0x0ba6e0ba6e0ba6e0ull
@@ -95,8 +96,8 @@
 #define N_SYMBOLS 50
 #define TRADE_PERIOD_MS 600000
 
-static const char *const kind_names[GEN_KIND_COUNT] = {"sensors", "ads",    "transactions",
-                                                       "posts",   "clicks", "trades"};
+static const char *const kind_names[GEN_KIND_COUNT] = {
+    "sensors", "ads", "transactions", "posts", "clicks", "trades", "nexmark"};
 
 static const char *const kind_fields[GEN_KIND_COUNT] = {
     "sensor,ts:int,temp:float",
@@ -105,6 +106,7 @@ static const char *const kind_fields[GEN_KIND_COUNT] = {
     "user,hashtag,ts:int",
     "user,item,ts:int",
     "symbol,price:float,qty:int,ts:int",
+    NEXMARK_FIELDS,
 };
 
 static const char *const kind_docs[GEN_KIND_COUNT] = {
@@ -114,7 +116,10 @@ static const char *const kind_docs[GEN_KIND_COUNT] = {
     "social posts: user and hashtag, skewed, with a per-minute trending tag",
     "product clicks in user sessions (50 clicks, one category each)",
     "stock trades of 50 symbols: price waves around a base, quantity",
+    "the Nexmark benchmark's persons, auctions and bids (2%/6%/92%), one wide row each",
 };
+
+_Static_assert(NEXMARK_LINE_MAX < GEN_LINE_MAX, "GEN_LINE_MAX holds a nexmark line");
 
 static const char *const symbols[N_SYMBOLS] = {
     "AAPL", "MSFT", "AMZN", "GOOG", "META", "NVDA", "TSLA", "JPM",  "V",    "JNJ",
@@ -152,14 +157,6 @@ const char *gen_doc(gen_kind k)
 
 /* ---------------------------------------------------------------- hashing */
 
-/* splitmix64's finalizer: a bijective mix with full avalanche. */
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* The i-th random word of record seq; independent across (stream, seq, i). */
 static inline uint64_t word(uint64_t stream, uint64_t seq, unsigned i)
 {
@@ -171,53 +168,7 @@ static inline uint64_t stream_key(gen_kind k, uint64_t seed)
     return mix64(seed ^ ((uint64_t)(k + 1) * GOLDEN));
 }
 
-/* Uniform-enough value in [0, n) from a 64-bit word (multiply-shift). */
-static inline uint32_t below(uint64_t w, uint32_t n)
-{
-    return (uint32_t)(((w >> 32) * (uint64_t)n) >> 32);
-}
-
 /* ---------------------------------------------------------------- writers */
-
-/* The writers build a line piece by piece; gen_line terminates it once. */
-static inline char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n); /* NOLINT(bugprone-not-null-terminated-result) */
-    return p + n;
-}
-
-static inline char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static inline char *put_i64(char *p, int64_t v)
-{
-    if (v < 0) {
-        *p++ = '-';
-        return put_u64(p, (uint64_t)0 - (uint64_t)v);
-    }
-    return put_u64(p, (uint64_t)v);
-}
-
-/* Exactly `width` digits, zero-padded. */
-static inline char *put_fixed(char *p, uint64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
 
 /* A fixed-point number with 2 decimals from hundredths, e.g. -1234 -> -12.34. */
 static inline char *put_cents(char *p, int64_t cents)
@@ -463,6 +414,9 @@ size_t gen_line_at(gen_kind k, uint64_t seed, uint64_t seq, uint64_t events_per_
         break;
     case GEN_TRADES:
         end = gen_trade(key, seq, ms, buf);
+        break;
+    case GEN_NEXMARK:
+        end = gen_nexmark(seed, seq, events_per_s ? events_per_s : 1, GEN_EPOCH_MS, buf);
         break;
     default:
         break;

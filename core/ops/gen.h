@@ -3,7 +3,8 @@
  * Record `seq` of kind K with seed S is a pure function of (K, S, seq), so any
  * sequence range can be regenerated on its own (which makes the source
  * replayable). Event times advance 1 ms per record from GEN_EPOCH_MS with a
- * bounded jitter, so a few events arrive out of order.
+ * bounded jitter, so a few events arrive out of order (nexmark's are
+ * monotone: see gen_nexmark.c).
  */
 #ifndef EMBER_GEN_H
 #define EMBER_GEN_H
@@ -13,10 +14,12 @@
 #include <stdint.h>
 
 #define GEN_EPOCH_MS 1700000000000LL
-#define GEN_LINE_MAX 256
+/* Room for the longest line of any kind (nexmark auctions) and its NUL. */
+#define GEN_LINE_MAX 1024
 
 typedef enum gen_kind {
-    GEN_SENSORS, GEN_ADS, GEN_TRANSACTIONS, GEN_POSTS, GEN_CLICKS, GEN_TRADES, GEN_KIND_COUNT
+    GEN_SENSORS, GEN_ADS, GEN_TRANSACTIONS, GEN_POSTS, GEN_CLICKS, GEN_TRADES, GEN_NEXMARK,
+    GEN_KIND_COUNT
 } gen_kind;
 
 /* -1 if unknown. */

@@ -217,6 +217,18 @@ static void file_close(source *src)
     src->impl = NULL;
 }
 
+/* Lag: the file's size now (the source reads whole lines, so the newest
+ * bytes may be a line still being written). */
+static int file_end_offset(source *src, uint32_t partition, uint64_t *end)
+{
+    file_source *f = src->impl;
+    struct stat st;
+    if (partition != 0 || fstat(f->fd, &st) != 0)
+        return -1;
+    *end = (uint64_t)st.st_size;
+    return 0;
+}
+
 const source_ops source_file_ops = {
     .kind = "file",
     .doc = "a file that may grow, read by byte offset; never splits a line; replayable",
@@ -229,5 +241,6 @@ const source_ops source_file_ops = {
     .read_block = file_read_block,
     .available = file_available,
     .locate = file_locate,
+    .end_offset = file_end_offset,
     .close = file_close,
 };

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 static const opt_def generator_options[] = {
-    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades",
+    {"kind", OPT_ENUM, NULL, "sensors|ads|transactions|posts|clicks|trades|nexmark",
      "which records to generate"},
     {"seed", OPT_INT, "1", NULL, "same seed, same records"},
     {"rate", OPT_INT, "0", NULL, "records per second (0 = as fast as batches take them)",
@@ -120,9 +120,19 @@ static void gen_close(source *src)
     src->impl = NULL;
 }
 
+/* Lag: only a bounded generator (count=N) has an end. */
+static int gen_end_offset(source *src, uint32_t partition, uint64_t *end)
+{
+    const gen_source *g = src->impl;
+    if (partition != 0 || !g->count)
+        return -1;
+    *end = g->count;
+    return 0;
+}
+
 const source_ops source_generator_ops = {
     .kind = "generator",
-    .doc = "deterministic synthetic records of six kinds (kind=, as `ember gen`); replayable",
+    .doc = "deterministic synthetic records of seven kinds (kind=, as `ember gen`); replayable",
     .options = generator_options,
     .replayable = 1,
     .open = gen_open,
@@ -130,5 +140,6 @@ const source_ops source_generator_ops = {
     .plan = gen_plan,
     .read = gen_read,
     .available = gen_available_check,
+    .end_offset = gen_end_offset,
     .close = gen_close,
 };

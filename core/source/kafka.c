@@ -52,9 +52,7 @@ static const opt_def kafka_options[] = {
      "consumer group: committed offsets go to it after each batch (lag tools); a fresh job "
      "starts from them",
      OPT_RESTARTABLE},
-    {"partitions", OPT_STR, "", NULL,
-     "read only these partitions, e.g. 0,2 (default: every partition; `ember run --instance` "
-     "sets it per task)",
+    {"partitions", OPT_STR, "", NULL, "read only these partitions, e.g. 0,2 (default: all)",
      OPT_RESTARTABLE},
     {"keyed-by", OPT_STR, "", NULL,
      "the fields the topic is partitioned by (its message key), or `none`; with `ember run "
@@ -62,8 +60,7 @@ static const opt_def kafka_options[] = {
      "the job's key)",
      OPT_RESTARTABLE},
     {"upstream", OPT_STR, "", NULL,
-     "scale-out's repartition topic: the job whose task markers say which records count "
-     "(set by `ember run --instance`)",
+     "a repartition topic's writer job, whose task markers say which records count",
      OPT_RESTARTABLE},
     {"max-per-partition", OPT_INT, "0", NULL,
      "most records a batch takes from one partition (0 = no cap)",
@@ -768,6 +765,21 @@ static int kafka_locate(source *src, const src_range *r, uint64_t index, char *b
     return 0;
 }
 
+/* Lag: the high watermark librdkafka last saw (fetches and offset requests
+ * update it), never a request of its own. */
+static int kafka_end_offset(source *src, uint32_t partition, uint64_t *end)
+{
+    kafka_source *s = src->impl;
+    int64_t lo = -1, hi = -1;
+    if (!part_find(s, (int32_t)partition))
+        return -1;
+    rd_kafka_get_watermark_offsets(s->rk, s->topic, (int32_t)partition, &lo, &hi);
+    if (hi < 0)
+        return -1;
+    *end = (uint64_t)hi;
+    return 0;
+}
+
 const source_ops source_kafka_ops = {
     .kind = "kafka",
     .doc = "a Kafka topic, offsets owned by the job (direct approach); replayable",
@@ -782,5 +794,6 @@ const source_ops source_kafka_ops = {
     .exhausted = kafka_exhausted,
     .committed = kg_kafka_committed,
     .locate = kafka_locate,
+    .end_offset = kafka_end_offset,
     .close = kafka_close,
 };

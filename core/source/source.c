@@ -81,3 +81,12 @@ int plan_decode(const void *buf, size_t len, uint64_t *batch_time_ms, src_range 
     *n = count;
     return 0;
 }
+
+const char *src_partition_text(uint32_t partition, char *buf, size_t cap)
+{
+    if (partition >> SRC_TAG_SHIFT)
+        snprintf(buf, cap, "s%u.p%u", partition >> SRC_TAG_SHIFT, partition & SRC_PARTITION_MASK);
+    else
+        snprintf(buf, cap, "p%u", partition);
+    return buf;
+}

@@ -23,6 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A job with several sources (core/job/graph.c) keeps each source's number
+ * in the top byte of a planned range's partition (PLAN, offsets): source 0's
+ * partitions are unchanged, so a one-source job's checkpoint is that of
+ * earlier releases. Tools show a tagged partition as "sN.pP". */
+#define SRC_TAG_SHIFT 24
+#define SRC_PARTITION_MASK ((1u << SRC_TAG_SHIFT) - 1)
+
+/* "p3", or "s1.p3" for partition 3 of source 1; returns buf. */
+const char *src_partition_text(uint32_t partition, char *buf, size_t cap);
+
 typedef struct src_range {
     uint32_t partition;
     uint64_t from;
@@ -99,6 +109,10 @@ typedef struct source_ops {
      * range r lives, e.g. "in.csv:2" or "topic t partition 0 offset 41".
      * 0 when buf was filled. Called on error paths only. */
     int (*locate)(source *src, const src_range *r, uint64_t index, char *buf, size_t cap);
+    /* Optional, for lag: the end of the partition's input now (Kafka's high
+     * watermark as last fetched, a file's size), without waiting on the
+     * network. 0 when *end was set, -1 when the source cannot tell. */
+    int (*end_offset)(source *src, uint32_t partition, uint64_t *end);
     void (*close)(source *src);
 } source_ops;
 

@@ -26,6 +26,7 @@ Every run prints its seed; the same SEED reproduces the same choices.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -1374,7 +1375,7 @@ def scenario_http_kills(rounds):
 def write_graph_job(d):
     with open(d + "/c.job", "w") as f:
         f.write(f"""job chaos-graph
-batch interval=1ms max-records=150
+batch interval=1ms max-records=40
 checkpoint dir={d}/ckpt every=7 keep=2
 stream a
 source file path={d}/a.csv
@@ -1470,7 +1471,7 @@ def scenario_graph(rounds):
     st = Stats("graph")
     ref = tempfile.mkdtemp(prefix="ember-chaos-graph-ref-")
     d = tempfile.mkdtemp(prefix="ember-chaos-graph-")
-    rows = graph_inputs(ref, 3000)
+    rows = graph_inputs(ref, 4000)  # 100 batches: most runs crash before the end
     for name in ("a", "b"):
         shutil.copy("%s/%s.csv" % (ref, name), "%s/%s.csv" % (d, name))
     write_graph_job(ref)
@@ -1664,6 +1665,90 @@ sink       kafka brokers={broker.addr} topic=out
                 p.wait()
         broker.stop()
     shutil.rmtree(d, ignore_errors=True)
+
+NEXMARK_CHAOS = ["q4", "q5", "q7", "q8", "q9"]
+
+
+def nexmark_rows(d, q):
+    """The query's output as the oracle's canonical lines (q4: the newest
+    row per category, its average truncated as Flink's BIGINT AVG; q9: the
+    newest row per auction)."""
+    out = d + "/out/nexmark-" + q
+    rows = []
+    for name in sorted(os.listdir(out)):
+        if name.endswith(".tsv") and ".tmp" not in name:
+            rows += [l.replace("\t", ",") for l in open(os.path.join(out, name)).read().splitlines()[1:]]
+    if q == "q4":
+        latest = {}
+        for r in rows:
+            k, v = r.split(",")
+            latest[k] = v
+        rows = ["%s,%d" % (k, int(float(v))) for k, v in latest.items()]
+    if q == "q9":  # top 1 per auction: an auction's newest row is its winning bid
+        latest = {}
+        for r in rows:
+            latest[r.split(",", 1)[0]] = r
+        rows = list(latest.values())
+    return sorted(rows)
+
+
+def scenario_nexmark(rounds):
+    """The stateful Nexmark queries (joins, chained and retracting aggregates)
+    under kill -9 at random moments and at every crash failpoint: every row
+    equals the oracle's (tests/nexmark/oracle.py): 0 lost, 0 duplicated."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "nexmark"))
+    import oracle
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    st = Stats("nexmark")
+    base = tempfile.mkdtemp(prefix="ember-chaos-nexmark-")
+    n = 20000
+    ev_path = base + "/ev.csv"
+    with open(ev_path, "w") as f:
+        subprocess.run([EMBER, "gen", "nexmark", "--count", str(n), "--seed", "1"], stdout=f,
+                       check=True, timeout=300)
+    ev = oracle.read_events(ev_path)
+    lost = dup = 0
+    for q in NEXMARK_CHAOS:
+        d = base + "/" + q
+        os.makedirs(d)
+        text = open(os.path.join(root, "examples", "nexmark", q + ".job")).read()
+        text = re.sub(r"count=\d+", "count=%d" % n, text)
+        text = re.sub(r"^batch .*$", "batch      interval=1ms max-records=%d" % rng.choice([700, 1500]),
+                      text, flags=re.M)
+        text = text.replace("./ckpt/", d + "/ckpt/").replace("./out/", d + "/out/")
+        text = text.replace("checkpoint dir=%s/ckpt/nexmark-%s" % (d, q),
+                            "checkpoint dir=%s/ckpt every=5 keep=2" % d)
+        with open(d + "/c.job", "w") as f:
+            f.write(text)
+        ignore = []
+        i = 0
+        while i < rounds * 2 and st.runs < rounds * 12:
+            if i % 2:
+                kill_randomly(d, st, rng.uniform(0.05, 0.8), ignore)
+            else:
+                point = CRASH_POINTS[(i // 2 + len(q)) % len(CRASH_POINTS)]
+                crash_run(d, st, ignore, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(1, 5))})
+            i += 1
+        p = subprocess.run([EMBER, "run", d + "/c.job", "--until-idle", "--drain"],
+                           capture_output=True, text=True, timeout=600)
+        scan_stderr(p.stderr, st)
+        if p.returncode != 0:
+            raise Bad("nexmark %s: the final clean run failed: %s" % (q, p.stderr[-2000:]))
+        read_hits(d, st)
+        got, want = nexmark_rows(d, q), sorted(oracle.run(q, ev))
+        missing = len(want) - sum(min(got.count(w), want.count(w)) for w in set(want))
+        extra = len(got) - (len(want) - missing)
+        lost += missing
+        dup += extra
+        if got != want:
+            print("  nexmark %s: %d rows, oracle %d; missing %s; extra %s" % (
+                q, len(got), len(want), sorted(set(want) - set(got))[:2],
+                sorted(set(got) - set(want))[:2]))
+    print("  %-22s crashes %4d  runs %4d  batches replayed %4d  lost %d  duplicated %d" % (
+        st.name, st.crashes, st.runs, st.replayed, lost, dup))
+    if lost or dup:
+        raise Bad("nexmark: %d rows lost, %d duplicated against the oracle" % (lost, dup))
+    shutil.rmtree(base, ignore_errors=True)
     return st
 
 
@@ -1688,7 +1773,8 @@ def main():
         ("postgres", lambda: scenario_postgres_kills(max(share // 3, 6))),
         ("kinesis-kill-9", lambda: scenario_kinesis_kills(max(share // 4, 4))),
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
-        ("graph", lambda: scenario_graph(max(share // 2, 8))),
+        ("graph", lambda: scenario_graph(max(share // 2, 2 * len(CRASH_POINTS)))),
+        ("nexmark", lambda: scenario_nexmark(3 if SHORT else len(CRASH_POINTS))),
         ("scale-out", lambda: scenario_scale_out(3 if SHORT else max(share // 3, 8))),
     ]
     if not SHORT:  # a full run only: its client waits out the restarts

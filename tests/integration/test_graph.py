@@ -6,7 +6,7 @@ import json
 import os
 import random
 
-from harness import ROOT, batch_files, check, ember, main, tmpdir, write
+from harness import ROOT, batch_files, check, ember, main, state_json, tmpdir, write
 
 MINUTE = 60000
 
@@ -181,10 +181,58 @@ sink file dir={d}/out/dist
     latest = {}
     for r in rows_of(d + "/out/dist"):
         latest[int(r[0])] = (int(r[1]), int(r[2]))
+    # ember state decodes each node's own family: node 0 is totals
+    st = {r["user"]: (r["n"], r["spent"]) for r in state_json(d + "/ckpt", "aggregate.0")}
+    check(st == {u: (n[u], spent[u]) for u in n}, "ember state --op aggregate.0: %s" %
+          sorted(st.items())[:3])
     # a total no user has any more ends at 0 users
     now = {k: v for k, v in latest.items() if v[0] != 0}
     check(now == want, "users per total %s, want %s" % (sorted(now.items())[:6],
                                                         sorted(want.items())[:6]))
+
+
+def test_retraction_over_emit_update_windows():
+    """Windows with emit=update re-emit a window each batch it changes; the
+    aggregate after them takes the window's previous row back first, so
+    sum(n) per page ends at the records in every window holding them
+    (tumbling: once, sliding 10s every 5s: twice) and count() at the number
+    of windows."""
+    for win, per_record in (("tumbling 10s", 1), ("sliding 10s every 5s", 2)):
+        d = tmpdir("graph-retract-win")
+        rnd = random.Random(len(win))
+        t, rows = 0, []
+        for _ in range(3000):
+            t += rnd.randrange(0, 40)
+            rows.append((rnd.choice("abcd"), t + rnd.randrange(0, 500)))
+        write(d + "/in.csv", "".join("%s,%d\n" % r for r in rows))
+        write(d + "/j.job", f"""job rw
+batch interval=1ms max-records=113
+checkpoint dir={d}/ckpt
+stream up
+source file path={d}/in.csv
+parse csv fields=page,ts:int
+watermark ts 1s
+key page
+window {win} emit=update
+aggregate count() as n
+stream tot from up
+key page
+aggregate sum(n) as total, count() as windows
+sink file dir={d}/out
+""")
+        ember("run", d + "/j.job", "--until-idle", "--drain", check_rc=0)
+        latest = {}
+        for r in rows_of(d + "/out"):
+            latest[r[0]] = (int(r[1]), int(r[2]))
+        want = {}
+        for page, ts in rows:
+            starts = {ts // 10000 * 10000} if per_record == 1 else {
+                ts // 5000 * 5000, ts // 5000 * 5000 - 5000}
+            c, ws = want.get(page, (0, set()))
+            ws |= {(page, s) for s in starts}
+            want[page] = (c + per_record, ws)
+        want = {p: (c, len(ws)) for p, (c, ws) in want.items()}
+        check(latest == want, "%s: %s, want %s" % (win, sorted(latest.items()), sorted(want.items())))
 
 
 def test_idle_input_lets_the_union_watermark_advance():
@@ -222,6 +270,66 @@ sink file dir={sub}/out
         want = 10 if k == "x" else 1  # y has one record, at 0.5 s
         check(c == want and (k == "x" or w == 0), "window %s,%d has %d records, want %d" %
               (k, w, c, want))
+
+
+def join_inputs(d, seed, n=300):
+    rnd = random.Random(seed)
+    sides = {}
+    for name in ("a", "b"):
+        t, rows = 0, []
+        for i in range(n):
+            t += rnd.randrange(0, 400)
+            rows.append(("k%d" % rnd.randrange(5), i, t + rnd.randrange(0, 300)))
+        write("%s/%s.csv" % (d, name), "".join("%s,%d,%d\n" % r for r in rows))
+        sides[name] = rows
+    return sides["a"], sides["b"]
+
+
+def join_job(d, cond, extra=""):
+    return f"""job jj
+batch interval=1ms max-records=37
+checkpoint dir={d}/ckpt
+stream a
+source file path={d}/a.csv
+parse csv fields=k,id:int,ts:int
+watermark ts 1s
+stream b
+source file path={d}/b.csv
+parse csv fields=k,id:int,ts:int
+watermark ts 1s
+stream j join a, b on a.k = b.k {cond}
+select a.k as k, a.id as aid, b.id as bid{extra}
+sink file dir={d}/out
+"""
+
+
+def test_stream_joins_against_all_pairs():
+    """Interval (within, between) and tumbling-window joins, inner and
+    outer, through the graph: every pair once, outer rows once with NULLs."""
+    cases = [
+        ("within 2s type=left", lambda x, y: abs(x[2] - y[2]) <= 2000, "left"),
+        ("and b.ts between a.ts - 1s and a.ts + 3s", lambda x, y: -1000 <= y[2] - x[2] <= 3000,
+         "inner"),
+        ("window tumbling 5s type=full", lambda x, y: x[2] // 5000 == y[2] // 5000, "full"),
+    ]
+    for cond, match, kind in cases:
+        d = tmpdir("graph-join")
+        A, B = join_inputs(d, len(cond))
+        write(d + "/j.job", join_job(d, cond))
+        ember("run", d + "/j.job", "--until-idle", "--drain", check_rc=0)
+        want = []
+        for x in A:
+            m = [y for y in B if y[0] == x[0] and match(x, y)]
+            want += [(x[0], str(x[1]), str(y[1])) for y in m]
+            if not m and kind in ("left", "full"):
+                want.append((x[0], str(x[1]), ""))
+        if kind == "full":
+            for y in B:
+                if not any(x[0] == y[0] and match(x, y) for x in A):
+                    want.append(("", "", str(y[1])))
+        got = [tuple(r) for r in rows_of(d + "/out")]
+        check(sorted(got) == sorted(want), "join %s: %d rows, want %d (%s)" % (
+            cond, len(got), len(want), sorted(set(want) ^ set(got))[:4]))
 
 
 def expect_load_error(text, *words):
@@ -287,5 +395,6 @@ sink stdout
 if __name__ == "__main__":
     main([test_example_as_written, test_example_replay_is_byte_identical,
           test_example_with_kafka_as_second_source,
-          test_retraction_over_a_running_aggregate,
-          test_idle_input_lets_the_union_watermark_advance, test_load_time_messages])
+          test_retraction_over_a_running_aggregate, test_retraction_over_emit_update_windows,
+          test_idle_input_lets_the_union_watermark_advance, test_stream_joins_against_all_pairs,
+          test_load_time_messages])

@@ -74,7 +74,7 @@ static void fold_range(const input *in, size_t from, size_t to, acc_slot *s)
     acc_init(&g_l, s);
     for (size_t i = from; i < to; i++) {
         ember_record rec = {N_FIELDS, in->v[i]};
-        acc_add(&g_l, s, &rec);
+        acc_add(&g_l, s, &rec, NULL);
     }
 }
 
@@ -240,8 +240,8 @@ START_TEST(empty_and_all_null_give_null)
     ck_assert_int_eq(result(s, A_COUNT).u.i, 0);
     for (int i = A_SUM_I; i <= A_AVG_F; i++) /* SQL: sum of no value is NULL too */
         ck_assert_int_eq(result(s, i).type, EMBER_NULL);
-    acc_add(&g_l, s, &rec);
-    acc_add(&g_l, s, &rec);
+    acc_add(&g_l, s, &rec, NULL);
+    acc_add(&g_l, s, &rec, NULL);
     ck_assert_int_eq(result(s, A_COUNT).u.i, 2);
     for (int i = A_SUM_I; i <= A_AVG_F; i++)
         ck_assert_int_eq(result(s, i).type, EMBER_NULL);
@@ -259,7 +259,7 @@ START_TEST(empty_and_all_null_give_null)
     vals[F_INT] = (ember_value){.type = EMBER_INT, .u.i = -5};
     vals[F_FLOAT] = (ember_value){.type = EMBER_FLOAT, .u.f = 2.5};
     acc_init(&g_l, t);
-    acc_add(&g_l, t, &rec);
+    acc_add(&g_l, t, &rec, NULL);
     acc_merge(&g_l, t, s);
     ck_assert_int_eq(result(t, A_COUNT).u.i, 3);
     ck_assert_int_eq(result(t, A_MIN_I).u.i, -5);
@@ -284,12 +284,12 @@ START_TEST(retract_takes_a_record_back)
                                 {.type = EMBER_FLOAT, .u.f = 4.0}};
     ember_record r1 = {N_FIELDS, v1}, r2 = {N_FIELDS, v2};
     acc_init(&g_l, st);
-    acc_add(&g_l, st, &r1);
+    acc_add(&g_l, st, &r1, NULL);
     acc_init(&g_l, only2);
-    acc_add(&g_l, only2, &r2);
+    acc_add(&g_l, only2, &r2, NULL);
     acc_init(&g_l, delta);
-    acc_retract(&g_l, delta, &r1);
-    acc_add(&g_l, delta, &r2);
+    acc_retract(&g_l, delta, &r1, NULL);
+    acc_add(&g_l, delta, &r2, NULL);
     acc_merge(&g_l, st, delta);
     for (int i = A_COUNT; i <= A_SUM_F; i++) {
         ember_value a = result(st, i), b = result(only2, i);
@@ -320,7 +320,7 @@ START_TEST(count_of_a_field_skips_nulls)
     acc_init(&l, b);
     for (size_t i = 0; i < in.n; i++) {
         ember_record rec = {N_FIELDS, in.v[i]};
-        acc_add(&l, i < 300 ? a : b, &rec);
+        acc_add(&l, i < 300 ? a : b, &rec, NULL);
         non_null += in.v[i][F_INT].type != EMBER_NULL;
     }
     acc_merge(&l, a, b);
@@ -346,8 +346,8 @@ START_TEST(int_sum_wraps_without_overflow_trap)
                                   {.type = EMBER_NULL}};
     ember_record rec = {N_FIELDS, vals};
     acc_init(&g_l, s);
-    acc_add(&g_l, s, &rec);
-    acc_add(&g_l, s, &rec);
+    acc_add(&g_l, s, &rec, NULL);
+    acc_add(&g_l, s, &rec, NULL);
     ck_assert_int_eq(result(s, A_SUM_I).u.i, -2); /* 2 * (2^63 - 1) mod 2^64 */
     ck_assert_int_eq(result(s, A_MAX_I).u.i, INT64_MAX);
 }

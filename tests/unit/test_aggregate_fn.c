@@ -143,7 +143,7 @@ static void fold(acc_slot *s, int from, int to)
     acc_init(&g_l, s);
     for (int i = from; i < to; i++) {
         ember_record rec = {N_FIELDS, g_in[i]};
-        acc_add(&g_l, s, &rec);
+        acc_add(&g_l, s, &rec, NULL);
     }
 }
 
@@ -266,7 +266,7 @@ START_TEST(declared_only_is_inert)
     acc_slot s[3], z[3] = {0};
     acc_init(&l, s);
     ember_record rec = {N_FIELDS, g_in[0]};
-    acc_add(&l, s, &rec);
+    acc_add(&l, s, &rec, NULL);
     acc_merge(&l, s, s);
     ck_assert_mem_eq(&s[1], &z[1], 16);
     ember_value v;

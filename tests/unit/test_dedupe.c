@@ -34,7 +34,7 @@ static void open_all(void)
     store_opts o = {0};
     snprintf(db, sizeof db, "%s/db", g_tmp);
     ck_assert_msg(store_open(db, ops, 2, &o, &g_st, &err) == 0, "%s", err.msg);
-    g_d = dedupe_new(g_st, CF, TIMER_CF, HORIZON);
+    g_d = dedupe_new(g_st, CF, TIMER_CF, HORIZON, 0);
     ck_assert_ptr_nonnull(g_d);
 }
 

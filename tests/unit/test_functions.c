@@ -112,6 +112,11 @@ START_TEST(string_functions)
     expect_int("length(page)", 13);
     expect_str("trim(page)", "Home/Index");
     expect_str("trim('   ')", "");
+    expect_str("replace('banana', 'an', 'o')", "booa"); /* 'banana'.replace('an', 'o') */
+    expect_str("replace('aaaa', 'aa', 'b')", "bb");     /* left to right, no overlaps */
+    expect_str("replace('abc', '', 'x')", "abc");
+    expect_str("replace('abc', 'c', '')", "ab");
+    expect_str("replace('', 'a', 'b')", "");
     expect_str("substr('hello', 2, 3)", "ell"); /* 'hello'[1:4] */
     expect_str("substr('hello', -3)", "llo");   /* 'hello'[-3:] */
     expect_str("substr('hello', -3, 2)", "ll");

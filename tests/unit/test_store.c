@@ -507,6 +507,45 @@ START_TEST(iterator_stays_in_prefix)
 }
 END_TEST
 
+/* store_iter_new_at: the whole family from the first key >= the one given. */
+START_TEST(iterator_at_starts_at_the_key)
+{
+    static const char *keys[] = {"a1", "b", "b1", "c", "\xff"};
+    char got[128];
+    ember_err err = {0};
+    store *s = open_rw(g_db, OPS, 2);
+    store_batch *b = store_batch_new();
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        put_str(b, s, 1, keys[i], keys[i]);
+    ck_assert_int_eq(store_write(s, b, 1, &err), 0);
+    store_batch_free(b);
+    static const struct {
+        const char *at, *want;
+    } cases[] = {
+        {"b0", "b1|c|\\xff|"}, {"b", "b|b1|c|\\xff|"}, {"", "a1|b|b1|c|\\xff|"}, {"\xff\xff", ""}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        store_iter *it = store_iter_new_at(s, 1, cases[c].at, strlen(cases[c].at));
+        size_t used = 0;
+        ck_assert_ptr_nonnull(it);
+        got[0] = '\0';
+        for (; store_iter_valid(it); store_iter_next(it)) {
+            size_t kl;
+            const char *k = store_iter_key(it, &kl);
+            for (size_t i = 0; i < kl; i++)
+                used += (size_t)snprintf(got + used, sizeof got - used,
+                                         isprint((unsigned char)k[i]) ? "%c" : "\\x%02x",
+                                         (unsigned char)k[i]);
+            used += (size_t)snprintf(got + used, sizeof got - used, "|");
+        }
+        ck_assert_int_eq(store_iter_status(it, &err), 0);
+        store_iter_free(it);
+        ck_assert_msg(!strcmp(got, cases[c].want), "at '%s': %s", cases[c].at, got);
+    }
+    ck_assert_ptr_null(store_iter_new_at(s, 9, "a", 1));
+    store_close(s);
+}
+END_TEST
+
 START_TEST(stats_estimate_keys_and_bytes)
 {
     uint64_t keys = 0, bytes = 0;
@@ -753,6 +792,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, read_only_open_while_writer_runs);
     tcase_add_test(tc, checkpoint_opens_with_same_data);
     tcase_add_test(tc, iterator_stays_in_prefix);
+    tcase_add_test(tc, iterator_at_starts_at_the_key);
     tcase_add_test(tc, stats_estimate_keys_and_bytes);
     tcase_add_test(tc, iteration_reports_corruption_with_file_and_keys);
     tcase_add_test(tc, writer_marks_corruption_and_no_open_follows);

@@ -223,6 +223,71 @@ START_TEST(inputs_are_checked)
 }
 END_TEST
 
+/* A schema "PREFIX0:int,PREFIX1:int,..." of n fields. */
+static void int_fields(schema *s, const char *prefix, int n)
+{
+    char spec[2048];
+    size_t w = 0;
+    ember_err err = {0};
+    for (int i = 0; i < n; i++)
+        w += (size_t)snprintf(spec + w, sizeof spec - w, "%s%s%d:int", i ? "," : "", prefix, i);
+    ck_assert_int_eq(schema_parse(s, spec, &err), 0);
+}
+
+START_TEST(limits_and_missing_parts_are_errors)
+{
+    const sj_input *a = &g_in_auctions, *b = &g_in_bids;
+    /*          1234567890123456789012345678901234567890 */
+    parse_fails("on bids.ts between auctions.ts - 1s and auctions.ts", a, b, 1,
+                "a join needs at least one key equality (auctions.x = bids.y)");
+    parse_fails("on auctions.id = bids.auction within", a, b, 37,
+                "within: expected a duration (like 10s)");
+    parse_fails("on auctions.id = bids.auction within 1s type left", a, b, 46,
+                "expected type=inner|left|right|full");
+    static schema x, y;
+    int_fields(&x, "a", 9);
+    int_fields(&y, "a", 9);
+    sj_input ix = {"x", &x, -1}, iy = {"y", &y, -1};
+    char text[512] = "on x.a0 = y.a0";
+    for (int i = 1; i < 9; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " and x.a%d = y.a%d", i, i);
+    strcat(text, " ttl 1s");
+    parse_fails(text, &ix, &iy, (int)(strstr(text, "x.a8") - text) + 1, "at most 8 join keys");
+    int_fields(&x, "l", 40);
+    int_fields(&y, "r", 30);
+    ember_err err = {0};
+    ck_assert_int_eq(stream_join_parse("on x.l0 = y.r0 ttl 1s", &ix, &iy, &g_spec, &err),
+                     -EMBER_EUSAGE);
+    ck_assert_str_eq(err.msg, "a join's output has at most 64 fields");
+}
+END_TEST
+
+START_TEST(names_and_event_times_are_checked)
+{
+    static schema x, y;
+    char name[80], field[80], spec[128];
+    ember_err err = {0};
+    memset(name, 's', 30), name[30] = '\0';
+    memset(field, 'f', 40), field[40] = '\0';
+    snprintf(spec, sizeof spec, "%s:int", field);
+    ck_assert_int_eq(schema_parse(&x, spec, &err), 0);
+    ck_assert_int_eq(schema_parse(&y, spec, &err), 0);
+    sj_input ix = {name, &x, -1}, iy = {"y", &y, -1};
+    char text[256];
+    snprintf(text, sizeof text, "on %s.%s = y.%s ttl 1s", name, field, field);
+    ck_assert_int_eq(stream_join_parse(text, &ix, &iy, &g_spec, &err), -EMBER_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is longer than 63 bytes"));
+    memset(name, 's', 70), name[70] = '\0';
+    ck_assert_int_eq(stream_join_parse(text, &ix, &iy, &g_spec, &err), -EMBER_EUSAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is too long"));
+    sj_input bad = {"bids", &g_bids, 4}; /* channel, a string */
+    ck_assert_int_eq(stream_join_parse("on auctions.id = bids.auction within 1s", &g_in_auctions,
+                                       &bad, &g_spec, &err),
+                     -EMBER_EUSAGE);
+    ck_assert_str_eq(err.msg, "the event time of bids must be an int field");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stream_join_parse");
@@ -237,6 +302,8 @@ static Suite *suite(void)
     tcase_add_test(tc, errors_name_the_column_and_the_problem);
     tcase_add_test(tc, time_errors_name_the_stream);
     tcase_add_test(tc, inputs_are_checked);
+    tcase_add_test(tc, limits_and_missing_parts_are_errors);
+    tcase_add_test(tc, names_and_event_times_are_checked);
     suite_add_tcase(s, tc);
     return s;
 }

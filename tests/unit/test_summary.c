@@ -52,7 +52,7 @@ static void add_id(acc_slot *s, int id, int as_int)
         v = (ember_value){.type = EMBER_STRING, .u.s = {buf, (uint32_t)n}};
     }
     ember_record rec = {.n = 1, .values = &v};
-    acc_add(&g_l, s, &rec);
+    acc_add(&g_l, s, &rec, NULL);
 }
 
 static int64_t result_int(const acc_slot *s, int i)

@@ -116,7 +116,7 @@ END_TEST
 static void fold(const acc_layout *l, acc_slot *s, ember_value *vals, int n)
 {
     ember_record r = {(uint32_t)n, vals};
-    acc_add(l, s, &r);
+    acc_add(l, s, &r, NULL);
 }
 
 START_TEST(wavg_and_hll_match_direct_computation)
