@@ -314,19 +314,9 @@ sink       kafka brokers={b.addr} topic=out
             len(got or {}), len(oracle)))
         for inst in insts:
             inst.stop()
-        # the graph's aggregate is node 2's family (state/layout.h); its keys
-        # over the tasks' counted heads are the oracle's
-        chains, keys = fold_markers(b.addr), 0
-        for t in range(PARTS):
-            for inst in insts:
-                d_t = os.path.join(inst.dir, "tasks", str(t))
-                rc, out, _ = ember("inspect", d_t, "--format", "json")
-                if rc == 0 and json.loads(out).get("committed", {}).get("batch") == \
-                        chains[t]["head"]:
-                    _, listing, _ = ember("state", inst.dir, "--task", str(t), check_rc=0)
-                    keys += int(listing.split("\t")[1].split()[0])
-                    break
-        check(keys == len(oracle), "state holds %d keys, the oracle %d" % (keys, len(oracle)))
+        # the graph's aggregate is node 2's family (state/layout.h)
+        check(task_state(insts, fold_markers(b.addr), "aggregate.2") == oracle,
+              "state != oracle")
     finally:
         for inst in insts:
             if inst.p.poll() is None:
