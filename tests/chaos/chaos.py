@@ -1665,6 +1665,8 @@ sink       kafka brokers={broker.addr} topic=out
                 p.wait()
         broker.stop()
     shutil.rmtree(d, ignore_errors=True)
+    return st
+
 
 NEXMARK_CHAOS = ["q4", "q5", "q7", "q8", "q9"]
 
