@@ -57,6 +57,7 @@ enum {
     EMBER_EINCOMPAT,     /* job spec incompatible with stored state */
     EMBER_EDATALOSS,     /* planned input is no longer available */
     EMBER_EBADRECORD,    /* parse on-error=fail hit a bad record */
+    EMBER_EFENCED,       /* scale-out: another instance owns the task now */
 };
 
 typedef struct ember_err {
@@ -426,6 +427,16 @@ EMBER_API void ember_request_stop(void);
 /* Async-signal-safe: like ember_job_stop, and with opts.drain the run ends
  * with the drain batch (ember run: SIGTERM). */
 EMBER_API void ember_job_drain(ember_job *job);
+
+/* Scale-out: runs instance `id` of the job in job_path, whose first kafka
+ * source names a group; the instances of a job share its partitions
+ * (tasks) through that group, each task's state in opts->dir/tasks/N (or
+ * the job's checkpoint dir) and mirrored to Kafka (README, "Scale-out").
+ * Returns when ember_instance_stop() is called, or on an error. */
+EMBER_API EMBER_MUST_CHECK int ember_instance_run(const char *job_path, const char *id,
+                                                  const ember_run_opts *opts, ember_err *err);
+/* Async-signal-safe: ends ember_instance_run (every task's job stops). */
+EMBER_API void ember_instance_stop(void);
 
 #ifdef __cplusplus
 }

@@ -294,3 +294,14 @@ int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash, int 
     say_found(dir, r);
     return 0;
 }
+
+int recovery_reread(recovery *r, ember_err *err)
+{
+    commit_free(&r->last);
+    r->last = (commit_record){0};
+    recovery_free_pending(r);
+    int rc = commit_read(r->st, &r->last, err);
+    if (rc == -ENOENT)
+        rc = 0, *err = (ember_err){0};
+    return rc ? rc : read_counters(r, err);
+}

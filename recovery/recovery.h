@@ -76,6 +76,11 @@ typedef struct recovery {
 EMBER_MUST_CHECK int recovery_open(const char *dir, const ember_job *job, uint64_t job_hash,
                                    int reset_output, int rebuild, recovery *r,
                                    ember_err *err);
+/* After the state was brought forward from outside (a scale-out task
+ * restored from its changelog, core/engine/task.c): reads the commit record
+ * and its counters again and drops the pending batches (their PLANs are at
+ * or before the new commit). */
+EMBER_MUST_CHECK int recovery_reread(recovery *r, ember_err *err);
 /* Frees the pending batches (not the handles, not `last`). */
 void recovery_free_pending(recovery *r);
 

@@ -37,6 +37,10 @@
  *   "watermark_seen/N"   u64 batch time of node N's last record at that step
  *                        (idleness: `watermark ... idle=D`)
  *   "sink/<kind>"        in a graph "sink/<N>.<i>.<kind>": node N's sink i
+ *   "task/attempt"       u64 scale-out (`ember run --instance`): the attempt
+ *                        of the committed batch, as its task marker names it
+ *   "task/changelog_next" u64 the changelog offset after the committed
+ *                        batch's records: where a restore continues
  */
 #ifndef EMBER_STATE_LAYOUT_H
 #define EMBER_STATE_LAYOUT_H
@@ -62,6 +66,8 @@
 #define META_DRAINED "drained"
 #define META_WATERMARK "watermark"
 #define META_WATERMARK_SEEN "watermark_seen"
+#define META_TASK_ATTEMPT "task/attempt"
+#define META_TASK_CHANGELOG "task/changelog_next"
 
 /* Room for every family name a job can have. */
 #define LAYOUT_MAX_CFS (4 * JOB_MAX_NODES + JOB_MAX_STEPS)

@@ -680,6 +680,20 @@ store_batch *store_batch_new(void)
     return b;
 }
 
+const char *store_batch_data(store_batch *b, size_t *len)
+{
+    return rocksdb_writebatch_data(b->wb, len);
+}
+
+store_batch *store_batch_from(const char *data, size_t len)
+{
+    store_batch *b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    b->wb = rocksdb_writebatch_create_from(data, len);
+    return b;
+}
+
 void store_batch_free(store_batch *b)
 {
     if (!b)

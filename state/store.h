@@ -49,6 +49,12 @@ EMBER_MUST_CHECK int store_get(store *s, int cf, const void *key, size_t klen, c
 
 store_batch *store_batch_new(void);
 void store_batch_free(store_batch *b);
+/* The batch's serialized form (RocksDB's WriteBatch representation: every
+ * put and delete with its family's id), valid until the batch changes; and
+ * a batch made from such bytes (scale-out's changelog, applied to a store
+ * whose families were created in the same order). NULL: out of memory. */
+const char *store_batch_data(store_batch *b, size_t *len);
+store_batch *store_batch_from(const char *data, size_t len);
 void store_batch_put(store_batch *b, store *s, int cf, const void *k, size_t kl, const void *v,
                      size_t vl);
 void store_batch_delete(store_batch *b, store *s, int cf, const void *k, size_t kl);

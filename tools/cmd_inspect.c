@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +266,19 @@ static int gather(const char *dir, inspection *in)
 
 int cmd_inspect(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        char p[4200], j[4200];
+        if (argv[i][0] == '-')
+            continue;
+        snprintf(p, sizeof p, "%s/instance.json", argv[i]);
+        snprintf(j, sizeof j, "%s/JOB", argv[i]);
+        int json = 0;
+        for (int k = 1; k + 1 < argc; k++)
+            json |= !strcmp(argv[k], "--format") && !strcmp(argv[k + 1], "json");
+        if (!access(p, F_OK) && access(j, F_OK))
+            return inspect_instance(argv[i], json);
+        break;
+    }
     static const char *const flags[] = {"--batch", NULL};
     ck_args a;
     ember_job *job;

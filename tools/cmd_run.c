@@ -32,6 +32,9 @@ static void usage(FILE *out)
             "  --rebuild      when the live state is damaged and no snapshot verifies:\n"
             "                 rebuild the state from an empty one, re-reading the sources\n"
             "                 from their first offsets (the failure that needs it says so)\n"
+            "  --instance ID  run instance ID of a scale-out job (its kafka source names a\n"
+            "                 group): the instances share the partitions through the group,\n"
+            "                 each task's state in DIR/tasks/N and in Kafka (README, Scale-out)\n"
             "  --ui [ADDR:]PORT  serve the status page, /metrics and /api/v1/ (read-only)\n"
             "                 on ADDR (default 127.0.0.1); port 0 picks a free one, and the\n"
             "                 line `ui: http://ADDR:PORT/` says which\n"
@@ -58,11 +61,16 @@ static void usage(FILE *out)
 }
 
 static ember_job *volatile running_job;
+static const char *instance_id; /* --instance */
 
 /* The first signal stops the job; later ones change nothing (the stop ends
  * every wait within a second). */
 static void on_signal(int sig)
 {
+    if (instance_id) {
+        ember_instance_stop();
+        return;
+    }
     if (sig == SIGTERM)
         ember_job_drain(running_job); /* a stop that drains with --drain */
     else
@@ -88,6 +96,10 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->progress = 1;
         } else if (!strcmp(a, "--reset-output")) {
             o->reset_output = 1;
+        } else if (!strcmp(a, "--instance")) {
+            if (!(instance_id = cli_value(argc, argv, &i)) || !*instance_id ||
+                strchr(instance_id, ' ') || strlen(instance_id) >= 60)
+                return cli_usage_error("run", "--instance needs an id (no spaces, < 60 bytes)");
         } else if (!strcmp(a, "--ui")) {
             if (!(*ui = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--ui needs [ADDR:]PORT");
@@ -107,7 +119,8 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             return cli_unknown_flag("run", "flag", a,
                                     (const char *const[]){"--dir", "--batches", "--until-idle",
                                                           "--threads", "--progress", "--drain",
-                                                          "--reset-output", "--rebuild", "--ui", "--help",
+                                                          "--reset-output", "--rebuild", "--ui", "--instance",
+                                                          "--help",
                                                           NULL});
         } else if (*job) {
             return cli_usage_error("run", "one job file only ('%s' and '%s')", *job, a);
@@ -115,6 +128,9 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             *job = a;
         }
     }
+    if (instance_id && (o->until_idle || o->max_batches || o->drain))
+        return cli_usage_error("run", "--instance runs until stopped (its tasks come and go "
+                               "with the group): not with --until-idle, --batches or --drain");
     return *job ? 0 : cli_usage_error("run", "missing the job file");
 }
 
@@ -142,6 +158,17 @@ int cmd_run(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if (listen && (rc = ui_parse_listen(listen, &(uint32_t){0}, &(uint16_t){0}, &err)))
         return cli_usage_error("run", "--ui: %s", err.msg);
+    if (instance_id && listen)
+        return cli_usage_error("run", "--instance: its tasks' status is DIR/instance.json "
+                               "(ember inspect DIR), not --ui");
+    if (instance_id) {
+        struct sigaction si = {.sa_handler = on_signal};
+        sigaction(SIGINT, &si, NULL);
+        sigaction(SIGTERM, &si, NULL);
+        if ((rc = ember_instance_run(path, instance_id, &o, &err)))
+            fprintf(stderr, "ember run: %s\n", err.msg);
+        return rc ? exit_code_for(rc) : 0;
+    }
     if ((rc = ember_job_load_file(path, &job, &err))) {
         fprintf(stderr, "ember run: %s\n", err.msg);
         return 2;

@@ -54,13 +54,16 @@ static void usage(void)
            "  --snapshot B   read snapshot B instead of the live state (0: the live state)\n"
            "  --limit N      at most N rows (0: no limit)\n"
            "  --format F     table (default; times as ISO-8601 UTC), tsv (header + rows) or\n"
-           "                 json (array of objects); tsv and json keep epoch milliseconds\n");
+           "                 json (array of objects); tsv and json keep epoch milliseconds\n"
+           "  --task N       scale-out (`ember run --instance`): task N's state, DIR/tasks/N\n");
 }
 
 static int parse_args(int argc, char **argv, state_args *a)
 {
     static const char *const flags[] = {"--op",    "--key",    "--prefix", "--snapshot",
-                                        "--limit", "--format", "--help",   NULL};
+                                        "--limit", "--format", "--task",   "--help", NULL};
+    static char task_dir[4200];
+    const char *task = NULL;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         const char **dst = !strcmp(f, "--op") ? &a->op : !strcmp(f, "--key") ? &a->key
@@ -73,6 +76,10 @@ static int parse_args(int argc, char **argv, state_args *a)
         } else if (!strcmp(f, "--snapshot") || !strcmp(f, "--limit")) {
             if (cli_u64(cli_value(argc, argv, &i), f[2] == 's' ? &a->snapshot : &a->limit))
                 return cli_usage_error("state", "%s needs a number", f);
+        } else if (!strcmp(f, "--task")) {
+            uint64_t n;
+            if (cli_u64(task = cli_value(argc, argv, &i), &n))
+                return cli_usage_error("state", "--task needs a task number");
         } else if (!strcmp(f, "--format")) {
             if (statefmt_parse_format(cli_value(argc, argv, &i), &a->fmt))
                 return cli_usage_error("state", "--format takes table, tsv or json");
@@ -86,6 +93,10 @@ static int parse_args(int argc, char **argv, state_args *a)
     }
     if (!a->dir)
         return cli_usage_error("state", "missing DIR");
+    if (task) {
+        snprintf(task_dir, sizeof task_dir, "%s/tasks/%s", a->dir, task);
+        a->dir = task_dir;
+    }
     if (a->key && a->prefix)
         return cli_usage_error("state", "--key and --prefix exclude each other");
     if (!a->op && (a->key || a->prefix))

@@ -21,4 +21,7 @@ int cmd_top(int argc, char **argv);
 int cmd_reference(int argc, char **argv);
 int cmd_ui(int argc, char **argv);
 
+/* inspect_instance.c: ember inspect on an instance's DIR (1 when unreadable). */
+int inspect_instance(const char *dir, int json);
+
 #endif

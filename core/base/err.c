@@ -101,6 +101,7 @@ static const char *const ember_codes[] = {
     [EMBER_EINCOMPAT - EMBER_EUSAGE] = "job incompatible with the stored state",
     [EMBER_EDATALOSS - EMBER_EUSAGE] = "planned input no longer available",
     [EMBER_EBADRECORD - EMBER_EUSAGE] = "bad record",
+    [EMBER_EFENCED - EMBER_EUSAGE] = "fenced by another instance",
 };
 
 const char *ember_strerror(int code)

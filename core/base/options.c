@@ -285,6 +285,19 @@ const char *opts_str(const opt_set *s, const char *name)
     return s->values[d];
 }
 
+int opts_override(opt_set *s, const char *name, const char *value)
+{
+    int d = def_index(s->defs, name);
+    char *v = strdup(value);
+    if (d < 0 || !v) {
+        free(v);
+        return d < 0 ? -ENOENT : -ENOMEM;
+    }
+    free(s->values[d]);
+    s->values[d] = v;
+    return 0;
+}
+
 int64_t opts_int(const opt_set *s, const char *name)
 {
     int d = def_index(s->defs, name);

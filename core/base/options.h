@@ -72,6 +72,9 @@ EMBER_MUST_CHECK int opts_bind(const opt_def *defs, const ember_opt *in, size_t 
                                opt_set *out, ember_err *err);
 void opts_free(opt_set *s);
 const char *opts_str(const opt_set *s, const char *name);
+/* Replaces a bound option's value (ember run --instance narrows a task's
+ * source): -ENOENT when `name` is not in the table, -ENOMEM. */
+EMBER_MUST_CHECK int opts_override(opt_set *s, const char *name, const char *value);
 /* INT, SIZE (bytes), DURATION (ms), BOOL (0/1); aborts on a name not in defs
  * (a programming error, not bad input). */
 int64_t opts_int(const opt_set *s, const char *name);

@@ -37,6 +37,7 @@
 #include "core/base/array.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "core/engine/task.h"
 #include "core/fault/failpoint.h"
 #include "state/layout.h"
 #include "state/table.h"
@@ -521,6 +522,8 @@ static int step_commit(engine *e, batch_ctx *b, ember_err *err)
     if (b->drain)
         layout_put_u64(b->wb, e->st, META_DRAINED, b->batch);
     rc = fp_step("state.before_commit", err);
+    if (!rc && e->job->task) /* the changelog and the marker first (task.c) */
+        rc = task_commit(e, b, err);
     if (!rc)
         rc = store_write(e->st, b->wb, !e->replay_nosync, err);
     if (rc)

@@ -18,6 +18,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine.h"
+#include "core/engine/task.h"
 #include "core/fault/failpoint.h"
 #include "recovery/recovery.h"
 #include "state/layout.h"
@@ -114,7 +115,8 @@ static int open_sink(engine *e, node_rt *n, int k, ember_err *err)
                      .stop = &e->job->stop,
                      .checkpoint_id = e->checkpoint_id,
                      .reset_output = e->opts.reset_output,
-                     .sink_id = id};
+                     .sink_id = id,
+                     .task = e->job->task ? &e->job->task->kt : NULL};
     sink *s = &n->snk[k];
     s->ops = n->job->sinks[k].ops;
     if (id[0])
@@ -228,6 +230,15 @@ static int engine_open(engine *e, recovery *r, ember_err *err)
                            e->opts.rebuild, r, err);
     if (rc)
         return rc;
+    if (e->job->task && (rc = task_restore(e, r, err))) { /* catch up from the changelog */
+        store_close(r->st);
+        wal_close(r->wal);
+        ckdir_unlock(r->lock_fd);
+        commit_free(&r->last);
+        recovery_free_pending(r);
+        *r = (recovery){.lock_fd = -1};
+        return rc;
+    }
     adopt(e, r);
     if ((rc = open_side_outputs(e, r, err)) || (rc = report_open(e, err)) ||
         (rc = open_plugins(e, err)) || (rc = open_tables(e, err)))

@@ -160,6 +160,9 @@ struct ember_job {
     /* ember_job_drain() sets it with stop: the run ends with the drain batch
      * (ember_run_opts.drain). */
     volatile sig_atomic_t drain;
+    /* A scale-out task (ember run --instance): the engine's task_rt
+     * (core/engine/task.h), set by the instance runner; NULL otherwise. */
+    struct task_rt *task;
     int text_lost; /* a line of text or layout could not be allocated */
 };
 

@@ -12,6 +12,7 @@
 #include "core/kafka/client.h"
 #include "core/kafka/mock.h"
 #include "core/kafka/props.h"
+#include "core/kafka/task.h"
 #include "core/ops/rowfmt.h"
 #include "core/ops/text.h"
 #include "core/sink/dead_letter.h"
@@ -62,6 +63,7 @@ typedef struct kafka_sink {
     int32_t marker_part; /* the running transaction's marker, from its delivery report */
     int64_t marker_off;
     rd_kafka_t *rk;     /* the transactional producer */
+    kafka_task *task;   /* scale-out: rows go into the task's transaction */
     rd_kafka_t *reader; /* read_committed consumer: markers, present rows */
     char *topic, *markers, *txn_id, *job;
     char what[300];
@@ -72,6 +74,10 @@ typedef struct kafka_sink {
     int dead_on;          /* on-oversize=dead-letter: */
     sink_dead_letter dead;
     int n_keys;
+    /* partition-by=: the fields that make the key (scale-out's repartition
+     * topic), else the first n_keys */
+    int pby[SCHEMA_MAX_FIELDS], n_pby;
+    schema pby_schema;
     const schema *schema; /* of the rows (borrowed from the job): json's names */
     rowfmt format;        /* of keys and values (format=) */
     int64_t timeout_ms;
@@ -98,6 +104,11 @@ EMBER_MUST_CHECK int ks_txn_error(kafka_sink *s, const char *call, rd_kafka_erro
 EMBER_MUST_CHECK int ks_commit_txn(kafka_sink *s, ember_err *err);
 EMBER_MUST_CHECK int ks_abort_txn(kafka_sink *s, ember_err *err);
 EMBER_MUST_CHECK int ks_await_deliveries(kafka_sink *s, const char *batch, ember_err *err);
+/* kafka_partition.c: partition-by=. */
+EMBER_MUST_CHECK int ks_partition_by(kafka_sink *s, const char *spec, const schema *rows,
+                                     ember_err *err);
+EMBER_MUST_CHECK int ks_append_key(kafka_sink *s, const ember_record *row);
+EMBER_MUST_CHECK int ks_task_rows(kafka_sink *s, uint64_t batch, ember_err *err);
 /* kafka_markers.c: the markers. */
 EMBER_MUST_CHECK int ks_read_newest_marker(kafka_sink *s, uint64_t committed, ember_err *err);
 EMBER_MUST_CHECK int ks_count_present(kafka_sink *s, uint64_t batch, ember_err *err);

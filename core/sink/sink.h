@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 typedef struct sink sink;
+struct kafka_task; /* core/kafka/task.h */
 
 typedef struct sink_env {
     const char *job_name;
@@ -39,6 +40,10 @@ typedef struct sink_env {
      * which a sink adds to ids it keeps outside the checkpoint (kafka: the
      * transactional id), so two sinks of a job never share them */
     const char *sink_id;
+    /* A scale-out task (`ember run --instance`): a kafka sink writes its
+     * rows into the task's transaction (core/kafka/task.h), which the
+     * engine commits with the state delta; NULL otherwise. */
+    struct kafka_task *task;
 } sink_env;
 
 typedef struct sink_ops {

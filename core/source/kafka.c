@@ -42,31 +42,6 @@
  * nothing is skipped, and the job goes on when the cluster is back.
  */
 #include "core/source/kafka_source.h"
-#include "core/kafka/client.h"
-#include "core/base/clock.h"
-#include "core/base/log.h"
-#include "core/kafka/mock.h"
-#include "core/kafka/props.h"
-#include "core/source/source.h"
-
-#include <errno.h>
-#include <inttypes.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define HELD_MAX 1024
-#define REQUEST_TIMEOUT_MS 5000
-#define METADATA_EVERY_MS 5000.0
-#define EMBEDDED_PARTITIONS 4
-#define GROUP_DRAIN_MS 30000.0     /* close waits up to timeout= (0: this) for group commits */
-#define GROUP_REPORT_MS 10000.0    /* repeated identical failures: one line per this */
-/* What the member subscribes to: librdkafka joins a group only with a
- * subscription that matches a topic; this one (made by the mock on first
- * use) is never read, so the group's members keep every partition of the
- * topics they consume. */
-#define GROUP_MEMBER_TOPIC "ember.group-member"
 
 static const opt_def kafka_options[] = {
     {"brokers", OPT_STR, NULL, NULL,
@@ -76,6 +51,16 @@ static const opt_def kafka_options[] = {
     {"group", OPT_STR, "", NULL,
      "consumer group: committed offsets go to it after each batch (lag tools); a fresh job "
      "starts from them",
+     OPT_RESTARTABLE},
+    {"partitions", OPT_STR, "", NULL, "read only these partitions, e.g. 0,2 (default: all)",
+     OPT_RESTARTABLE},
+    {"keyed-by", OPT_STR, "", NULL,
+     "the fields the topic is partitioned by (its message key), or `none`; with `ember run "
+     "--instance`, a job whose `key` is another goes through a repartition topic (default: "
+     "the job's key)",
+     OPT_RESTARTABLE},
+    {"upstream", OPT_STR, "", NULL,
+     "a repartition topic's writer job, whose task markers say which records count",
      OPT_RESTARTABLE},
     {"max-per-partition", OPT_INT, "0", NULL,
      "most records a batch takes from one partition (0 = no cap)",
@@ -181,6 +166,30 @@ static int apply_assignment(kafka_source *s, ember_err *err)
     return 0;
 }
 
+/* partitions=: a comma list; "" takes every partition. */
+static int part_wanted(const kafka_source *s, int32_t id)
+{
+    if (!*s->only)
+        return 1;
+    for (const char *p = s->only; *p; p += strcspn(p, ","), p += *p == ',')
+        if (strtol(p, NULL, 10) == id)
+            return 1;
+    return 0;
+}
+
+static int check_partitions(const char *list, ember_err *err)
+{
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || (*end && *end != ','))
+            return ember_err_set(err, -EMBER_EUSAGE, "source kafka: partitions=%s: expected "
+                                 "partition numbers separated by commas", list);
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 /* Picks up partitions added to the topic (at most every few seconds). */
 static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
 {
@@ -189,6 +198,8 @@ static int refresh_partitions(kafka_source *s, int timeout_ms, ember_err *err)
     size_t known = s->n_parts;
     int rc = kafka_partitions(s->rk, &s->ep, s->topic, timeout_ms, &ids, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
+        if (!part_wanted(s, ids[i]))
+            continue;
         if (!part_find(s, ids[i]) && known)
             em_log(EMBER_LOG_INFO, "%s: new partition %d", s->what, (int)ids[i]);
         if (!part_add(s, ids[i], err))
@@ -276,7 +287,8 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     s->props = opts;
     s->topic = strdup(opts_str(opts, "topic"));
     s->group = strdup(opts_str(opts, "group"));
-    if (!s->topic || !s->group)
+    s->only = strdup(opts_str(opts, "partitions"));
+    if (!s->topic || !s->group || !s->only)
         return ember_err_set(err, -ENOMEM, "out of memory");
     snprintf(s->what, sizeof s->what, "source kafka topic %s", s->topic);
     s->start_latest = strcmp(opts_str(opts, "start"), "latest") == 0;
@@ -285,11 +297,15 @@ static int kafka_open(source *src, const opt_set *opts, const source_env *env, e
     s->on_data_loss_skip = strcmp(opts_str(opts, "on-data-loss"), "skip") == 0;
     snprintf(s->ckpt_dir, sizeof s->ckpt_dir, "%s", env->checkpoint_dir ? env->checkpoint_dir
                                                                           : "");
-    int rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
+    int rc = check_partitions(s->only, err);
+    if (!rc)
+        rc = kafka_endpoint_open(&s->ep, opts_str(opts, "brokers"), s->what, env->stop, err);
     if (!rc && s->ep.embedded)
         rc = kafka_mock_embedded_topic(s->topic, EMBEDDED_PARTITIONS, err);
     if (!rc)
         rc = make_consumer(s, env, err);
+    if (!rc && *opts_str(opts, "upstream"))
+        rc = ku_open(s, opts_str(opts, "upstream"), err);
     if (!rc)
         rc = wait_for_topic(s, err);
     if (!rc && *s->group) {
@@ -479,6 +495,8 @@ static int plan_ranges(kafka_source *s, uint64_t budget, ember_err *err)
     if (!rc)
         rc = kafka_offsets(s->rk, &s->ep, s->topic, ids, n, KAFKA_LATEST, end,
                            REQUEST_TIMEOUT_MS, err);
+    for (size_t i = 0; !rc && s->up && i < n; i++)
+        rc = ku_decided_end(s, ids[i], pp[i]->next, &end[i], budget, err);
     for (size_t i = 0; !rc && i < n; i++) {
         rc = check_log(s, pp[i], end[i], err);
         uint64_t have = end[i] > pp[i]->next ? (uint64_t)(end[i] - pp[i]->next) : 0;
@@ -611,6 +629,8 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
         return 1;
     }
     p->read_next = m->offset + 1;
+    if (s->up && !ku_counts(s, m))
+        return p->read_next >= to; /* an attempt that did not count */
     size_t len = m->len;
     const char *line = m->payload ? m->payload : "";
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -711,6 +731,7 @@ static void kafka_close(source *src)
         rd_kafka_queue_destroy(s->parts[i]->q);
         free(s->parts[i]);
     }
+    ku_close(s);
     if (s->rk)
         kg_group_drain(s);
     if (s->member) {
@@ -728,6 +749,7 @@ static void kafka_close(source *src)
     free(s->ranges);
     free(s->topic);
     free(s->group);
+    free(s->only);
     free(s);
     src->impl = NULL;
 }

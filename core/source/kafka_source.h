@@ -41,11 +41,15 @@ typedef struct kpart {
     size_t held_at, n_held;
 } kpart;
 
+typedef struct kupstream kupstream; /* kafka_upstream.c */
+
 typedef struct kafka_source {
     kafka_endpoint ep;
     rd_kafka_t *rk;
     const opt_set *props; /* the kafka.* options (borrowed from the job) */
     char *topic, *group;
+    char *only; /* partitions=: "" or a comma list */
+    kupstream *up; /* upstream=JOB: NULL without */
     char what[400]; /* "source kafka topic T" */
     int start_latest, on_data_loss_skip;
     int64_t max_per_part, timeout_ms;
@@ -71,6 +75,13 @@ typedef struct kafka_source {
     char group_error[200];
     double reported_ms;
 } kafka_source;
+
+/* kafka_upstream.c (upstream=JOB) */
+EMBER_MUST_CHECK int ku_open(kafka_source *s, const char *job, ember_err *err);
+void ku_close(kafka_source *s);
+int ku_counts(const kafka_source *s, const rd_kafka_message_t *m);
+EMBER_MUST_CHECK int ku_decided_end(kafka_source *s, int32_t p, int64_t from, int64_t *end,
+                                    uint64_t budget, ember_err *err);
 
 /* kafka_group.c */
 void kg_group_commit(kafka_source *s, const src_range *ends, size_t n);

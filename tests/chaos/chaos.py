@@ -14,6 +14,8 @@ its input with no holes (max(seq) == count - 1) after every crash.
   chaos.py --only kafka-kill-9,...     only the scenarios named (as printed)
 kafka-kill-9 runs kafka -> aggregate -> exactly-once kafka sink against
 `ember broker` and checks every batch of the output topic (read_committed).
+scale-out runs three `ember run --instance` processes of a repartitioned job
+and kills, crashes, stops and pauses them (see scenario_scale_out).
 damage damages every file of a checkpoint directory in turn (and a seeded
 sample of flips, cuts and deletions), checks that no inspection command exits
 0 over the damage with anything but what it said before, and runs the job to
@@ -1512,6 +1514,164 @@ def scenario_graph(rounds):
     return st
 
 
+# ---------------------------------------------------------------- scale-out
+
+SO_PARTS = 3
+
+
+def so_fold(addr, topic):
+    """Per task {batch: attempt} its markers count (rule F1-F3 of
+    core/kafka/taskmark.h, written here anew) and the task's head."""
+    chains = {}
+    for line in kcat_read(addr, topic, "%p|%s\\n").splitlines():
+        part, v = line.split("|", 1)
+        kind, *fields = v.split()
+        f = dict(x.split("=", 1) for x in fields)
+        c = chains.setdefault(int(part), {"epoch": 0, "owner": "", "head": 0, "att": {}})
+        if kind == "claim":
+            if int(f["epoch"]) > c["epoch"] and int(f["base"]) == c["head"]:
+                c["epoch"], c["owner"] = int(f["epoch"]), f["owner"]
+        elif (int(f["epoch"]) == c["epoch"] and f["owner"] == c["owner"]
+              and int(f["batch"]) == c["head"] + 1):
+            c["head"] = int(f["batch"])
+            c["att"][c["head"]] = f["attempt"]
+    return chains
+
+
+def so_caught_up(d, names, total, timeout=120):
+    give_up = time.time() + timeout
+    while time.time() < give_up:
+        tasks, lag = {}, 0
+        for n in names:
+            try:
+                with open("%s/%s/instance.json" % (d, n)) as f:
+                    stt = json.load(f)
+            except (OSError, ValueError):
+                lag += 1
+                continue
+            lag += stt["time_ms"] < (time.time() - 3) * 1000
+            for t in stt["tasks"]:
+                lag += t["lag"] + (t["phase"] != "running" or t["fenced"])
+                if t["topic"] == "in" and t["phase"] == "running" and not t["fenced"]:
+                    tasks[t["task"]] = max(t["offset"], 0)
+        if not lag and sorted(tasks) == list(range(SO_PARTS)) and sum(tasks.values()) == total:
+            return
+        time.sleep(0.5)
+    raise Bad("scale-out: not caught up within %d s" % timeout)
+
+
+def so_verify(d, addr, data):
+    """Lost and duplicated records of the output topic (counted attempts
+    only, the last row of every key) against the oracle: count, max(seq),
+    sum per key of the input."""
+    want = {}
+    for line in open(data.path):
+        k, seq, v = line.strip().split(",")
+        c, m, s = want.get(k, (0, -1, 0))
+        want[k] = (c + 1, max(m, int(seq)), s + int(v))
+    chains = so_fold(addr, "schaos-tasks")
+    last = {}
+    for line in kcat_read(addr, "out", "%h|%s\\n").splitlines():
+        headers, value = line.split("|", 1)
+        h = dict(x.split("=", 1) for x in headers.split(","))
+        t, b = int(h["ember.task"]), int(h["ember.batch"])
+        if chains.get(t, {}).get("att", {}).get(b) != h["ember.attempt"]:
+            continue
+        k, c, m, sm = value.split("\t")
+        if k in last and last[k][0] >= b:
+            raise Bad("scale-out: key %s: batch %d after %d" % (k, b, last[k][0]))
+        last[k] = (b, (int(c), int(m), int(sm)))
+    got = {k: v[1] for k, v in last.items()}
+    lost = sum(max(w[0] - got.get(k, (0,))[0], 0) for k, w in want.items())
+    dup = sum(max(g[0] - want.get(k, (0,))[0], 0) for k, g in got.items())
+    if got != want and not lost and not dup:
+        raise Bad("scale-out: rows differ from the oracle in max or sum")
+    return lost, dup
+
+
+def scenario_scale_out(rounds):
+    """Three instances of a repartitioned job (kafka -> two stages per task
+    -> kafka) under kill -9, failpoint crashes, SIGTERM and SIGSTOP/SIGCONT
+    past the session timeout of random instances, more input between; at the
+    end every instance runs until caught up and the output topic, read with
+    the task markers folded here, must equal the oracle."""
+    d, data, st = fresh("scale-out", n_records=0)
+    names = ["a", "b", "c"]
+    topics = ["in:3", "out:3"] + ["%s:%d" % (t, SO_PARTS) for t in (
+        "schaos-tasks", "schaos-state-changelog", "schaos.0-tasks", "schaos.0-state-changelog",
+        "schaos-repartition-0")]
+    broker = KafkaBroker(d, *topics)
+    procs = {}
+
+    def start(n, env=None):
+        e = {k: v for k, v in os.environ.items() if k != "EMBER_FAILPOINTS"}
+        e.update(env or {})
+        log = open("%s/%s.log" % (d, n), "a")
+        procs[n] = subprocess.Popen([EMBER, "run", d + "/c.job", "--instance", n, "--dir",
+                                     "%s/%s" % (d, n)], stdout=log, stderr=log, env=e)
+
+    try:
+        with open(d + "/c.job", "w") as f:
+            f.write(f"""job schaos
+batch      interval=50ms max-records={rng.choice([200, 400, 700])}
+checkpoint dir={d}/unused every=4 keep=2
+source     kafka brokers={broker.addr} topic=in group=schaos keyed-by=none
+parse      csv fields=k,seq:int,v:int
+key        k
+aggregate  count() max(seq) sum(v)
+sink       kafka brokers={broker.addr} topic=out
+""")
+        kafka_produce(broker.addr, data, 3000)
+        for n in names:
+            start(n)
+        for _ in range(rounds):
+            time.sleep(rng.uniform(0.5, 3.0))
+            n = rng.choice(names)
+            action = rng.choice(["kill", "crash", "term", "stop"])
+            p = procs[n]
+            if action == "stop":
+                p.send_signal(signal.SIGSTOP)
+                time.sleep(8)  # past the 6 s session timeout: its tasks move
+                p.send_signal(signal.SIGCONT)
+            else:
+                p.send_signal(signal.SIGTERM if action == "term" else signal.SIGKILL)
+                p.wait(timeout=120)
+                point = rng.choice(["state.before_commit", "sink.after_commit",
+                                    "state.after_commit", "wal.after_append"])
+                start(n, {"EMBER_FAILPOINTS": "%s=crash@%d" % (point, rng.randint(2, 20))}
+                      if action == "crash" else None)
+            st.crashes += 1
+            st.runs += 1
+            kafka_produce(broker.addr, data, rng.randint(200, 1500))
+        for n in names:  # crashed at a failpoint by now or not: the last runs are clean
+            if procs[n].poll() is not None or rng.random() < 0.5:
+                procs[n].kill()
+                procs[n].wait()
+                start(n)
+        total = sum(1 for _ in open(data.path))
+        so_caught_up(d, names, total)
+        for n in names:
+            procs[n].send_signal(signal.SIGTERM)
+            procs[n].wait(timeout=120)
+        logs = "".join(open("%s/%s.log" % (d, n), errors="replace").read() for n in names)
+        if "AddressSanitizer" in logs or "runtime error" in logs:
+            raise Bad("scale-out: sanitizer report in the instances' logs")
+        lost, dup = so_verify(d, broker.addr, data)
+        print("  %-22s crashes %4d  runs %4d  restores %4d  lost %d  duplicated %d" % (
+            st.name, st.crashes, st.runs, logs.count("restored batches"), lost, dup))
+        if lost or dup:
+            raise Bad("scale-out: %d records lost, %d duplicated" % (lost, dup))
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait()
+        broker.stop()
+    shutil.rmtree(d, ignore_errors=True)
+    return st
+
+
 NEXMARK_CHAOS = ["q4", "q5", "q7", "q8", "q9"]
 
 
@@ -1621,6 +1781,7 @@ def main():
         ("damage", lambda: scenario_damage(60 if SHORT else 0, 10 if SHORT else 150)),
         ("graph", lambda: scenario_graph(max(share // 2, 2 * len(CRASH_POINTS)))),
         ("nexmark", lambda: scenario_nexmark(3 if SHORT else len(CRASH_POINTS))),
+        ("scale-out", lambda: scenario_scale_out(3 if SHORT else max(share // 3, 8))),
     ]
     if not SHORT:  # a full run only: its client waits out the restarts
         scenarios.append(("http-kill-9", lambda: scenario_http_kills(max(share // 4, 6))))

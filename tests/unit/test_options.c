@@ -51,6 +51,21 @@ START_TEST(defaults_and_given_values)
 }
 END_TEST
 
+START_TEST(override_replaces_a_bound_value)
+{
+    ember_opt in[] = {{"path", "/tmp/x"}};
+    opt_set s = {0};
+    ember_err err = {0};
+    ck_assert_int_eq(opts_bind(defs, in, 1, &s, &err), 0);
+    ck_assert_int_eq(opts_override(&s, "path", "/tmp/y"), 0);
+    ck_assert_int_eq(opts_override(&s, "size", "1KB"), 0);
+    ck_assert_str_eq(opts_str(&s, "path"), "/tmp/y");
+    ck_assert_int_eq(opts_int(&s, "size"), 1024);
+    ck_assert_int_eq(opts_override(&s, "nope", "1"), -ENOENT);
+    opts_free(&s);
+}
+END_TEST
+
 START_TEST(bad_options_name_their_index)
 {
     opt_set s = {0};
@@ -192,6 +207,7 @@ int main(void)
     TCase *tc = tcase_create("options");
     tcase_add_test(tc, units_are_converted);
     tcase_add_test(tc, defaults_and_given_values);
+    tcase_add_test(tc, override_replaces_a_bound_value);
     tcase_add_test(tc, bad_options_name_their_index);
     tcase_add_test(tc, durations_need_a_unit);
     tcase_add_test(tc, prefix_entry_collects_its_options_in_order);

@@ -151,6 +151,38 @@ START_TEST(commit_survives_reopen)
 }
 END_TEST
 
+START_TEST(serialized_batch_applies_elsewhere)
+{
+    char other[300];
+    ember_err err = {0};
+    store *s = open_rw(g_db, OPS, 2);
+    snprintf(other, sizeof other, "%s/db2", g_tmp);
+    store *t = open_rw(other, OPS, 2);
+    store_batch *b = store_batch_new();
+    store_batch_put(b, s, 1, "a", 1, "one", 3);
+    store_batch_put(b, s, 2, "b", 1, "two", 3);
+    store_batch_delete(b, s, 2, "c", 1);
+    size_t len = 0;
+    const char *data = store_batch_data(b, &len);
+    ck_assert_uint_gt(len, 12);
+    store_batch *copy = store_batch_from(data, len);
+    ck_assert_uint_eq(store_batch_count(copy), 3);
+    store_batch *pre = store_batch_new();
+    store_batch_put(pre, t, 2, "c", 1, "gone", 4);
+    ck_assert_int_eq(store_write(t, pre, 0, &err), 0);
+    ck_assert_int_eq(store_write(t, copy, 1, &err), 0);
+    assert_value(t, 1, "a", "one");
+    assert_value(t, 2, "b", "two");
+    assert_value(t, 2, "c", NULL);
+    assert_value(t, 1, "b", NULL); /* families kept apart by their ids */
+    store_batch_free(b);
+    store_batch_free(copy);
+    store_batch_free(pre);
+    store_close(t);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(delete_in_batch)
 {
     store *s = open_rw(g_db, OPS, 2);
@@ -749,6 +781,7 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, commit_survives_reopen);
     tcase_add_test(tc, delete_in_batch);
+    tcase_add_test(tc, serialized_batch_applies_elsewhere);
     tcase_add_test(tc, failed_write_applies_nothing);
     tcase_add_test(tc, multiget_present_and_absent);
     tcase_add_test(tc, reopen_keeps_unlisted_cfs);
