@@ -24,6 +24,7 @@ typedef struct dir_route {
 static const dir_route routes[] = {
     {"history", {"n", NULL}, dir_route_history},
     {"status", {NULL}, dir_route_status},
+    {"instance", {NULL}, dir_route_instance},
     {"state/operators", {"snapshot", NULL}, dir_route_operators},
     {"state/get", {"op", "key", "snapshot", NULL}, dir_route_get},
     {"state/scan", {"op", "prefix", "limit", "snapshot", NULL}, dir_route_scan},
@@ -165,7 +166,7 @@ int ui_dir_api(const char *dir, const char *route, const char *query, text_buf *
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rt; i++)
         if (!strcmp(r.route, routes[i].name))
             rt = &routes[i];
-    int rc = rt ? 0 : dir_fail(&r, 404, "no route '%.100s' (history, status, state/operators, "
+    int rc = rt ? 0 : dir_fail(&r, 404, "no route '%.100s' (history, status, instance, state/operators, "
                                         "state/get, state/scan, snapshots, wal, diff)",
                                r.route);
     if (!rc)

@@ -186,3 +186,19 @@ int dir_route_snapshots(dir_req *r)
     free(batches);
     return dir_send(r, list);
 }
+
+/* DIR/instance.json of `ember run --instance` (core/engine/instance.c):
+ * the instance's tasks, their phase, lag and restore progress. */
+int dir_route_instance(dir_req *r)
+{
+    char path[4200];
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/instance.json", r->dir);
+    if (access(path, F_OK) != 0)
+        return dir_fail(r, 404, "instance: %s is not the directory of an instance (no "
+                        "instance.json: ember run JOB --instance ID --dir DIR writes it)", r->dir);
+    json_t *o = json_load_file(path, 0, &jerr);
+    if (!o)
+        return dir_fail(r, 500, "instance: %s:%d: %s", path, jerr.line, jerr.text);
+    return dir_send(r, o);
+}

@@ -62,6 +62,7 @@ json_t *dir_jdamage(const wal_damage *d);
 /* The routes (dir_history.c, dir_state.c, dir_ckpt.c, dir_wal.c). */
 int dir_route_history(dir_req *r);
 int dir_route_status(dir_req *r);
+int dir_route_instance(dir_req *r);
 int dir_route_operators(dir_req *r);
 int dir_route_get(dir_req *r);
 int dir_route_scan(dir_req *r);

@@ -526,6 +526,40 @@ START_TEST(an_error_keeps_what_out_held_before)
 }
 END_TEST
 
+/* An instance's DIR/instance.json comes back as written; a directory
+ * without one is a 404 that says what it is not, a torn one a 500. */
+START_TEST(instance_shows_the_tasks_of_instance_json)
+{
+    char dir[] = "/tmp/ember-test-instance-XXXXXX", path[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    text_buf out = {0};
+    ck_assert_int_eq(ui_dir_api(dir, "instance", "", &out), 404);
+    ck_assert_ptr_nonnull(strstr(out.data, "not the directory of an instance"));
+    snprintf(path, sizeof path, "%s/instance.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"instance\": \"a\", \"tasks\": [{\"task\": 3, \"phase\": \"restoring\", "
+          "\"lag\": 17}]}\n", f);
+    fclose(f);
+    out.len = 0;
+    ck_assert_int_eq(ui_dir_api(dir, "instance", "", &out), 200);
+    json_t *j = json_loadb(out.data, out.len, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *t = json_array_get(json_object_get(j, "tasks"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(t, "task")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(t, "phase")), "restoring");
+    ck_assert_int_eq(json_integer_value(json_object_get(t, "lag")), 17);
+    json_decref(j);
+    f = fopen(path, "w");
+    fputs("{\"instance\": ", f); /* cut */
+    fclose(f);
+    out.len = 0;
+    ck_assert_int_eq(ui_dir_api(dir, "instance", "", &out), 500);
+    text_free(&out);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------ while the job runs */
 
 static void *run_thread(void *arg)
@@ -594,6 +628,7 @@ static Suite *dir_api_suite(void)
     tcase_add_test(tc, calls_from_several_threads_at_once);
     tcase_add_test(tc, an_error_keeps_what_out_held_before);
     tcase_add_test(tc, status_works_while_the_job_runs);
+    tcase_add_test(tc, instance_shows_the_tasks_of_instance_json);
     suite_add_tcase(s, tc);
     return s;
 }

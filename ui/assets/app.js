@@ -227,7 +227,20 @@ function fromHistory(h) {
     plan: null, input_rate: h.input_rate || 0});
 }
 
+// DIR of `ember run --instance`: its tasks (each task's checkpoint is DIR/tasks/N)
+function drawInstance(j) {
+  document.getElementById('instance-box').hidden = false;
+  setText('job-name', j.job + ' (instance ' + j.instance + ', read-only)');
+  setText('instance-info', 'group ' + j.group + ', topic ' + j.topic + ', pid ' + j.pid);
+  fillTable('tasks', j.tasks.map(t => [t.task, t.stage, t.phase + (t.fenced ? ' (fenced)' : ''),
+    t.committed_batch, t.offset, t.lag,
+    t.restore.batches ? t.restore.restored + ' of ' + t.restore.batches + ' batches, ' +
+      t.restore.ms + ' ms' : '-']));
+}
+
 async function pollDir() {
+  const inst = await fetch('/api/v1/dir/instance', {cache: 'no-store'});
+  if (inst.ok) return drawInstance(await inst.json());
   const st = await get('/api/v1/dir/status');
   const c = st.committed || {batch: 0, records: 0, offsets: {}};
   setText('job-name', st.job + ' (checkpoint, read-only)');
