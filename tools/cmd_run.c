@@ -98,8 +98,12 @@ static int parse_flags(int argc, char **argv, const char **job, ember_run_opts *
             o->reset_output = 1;
         } else if (!strcmp(a, "--instance")) {
             if (!(instance_id = cli_value(argc, argv, &i)) || !*instance_id ||
-                strchr(instance_id, ' ') || strlen(instance_id) >= 60)
-                return cli_usage_error("run", "--instance needs an id (no spaces, < 60 bytes)");
+                strlen(instance_id) >= 60 ||
+                strspn(instance_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789._-") != strlen(instance_id))
+                return cli_usage_error("run", "--instance needs an id of letters, digits, '.', "
+                                       "'_' or '-' (< 60 bytes): it names the instance in the "
+                                       "group and in DIR/instance.json");
         } else if (!strcmp(a, "--ui")) {
             if (!(*ui = cli_value(argc, argv, &i)))
                 return cli_usage_error("run", "--ui needs [ADDR:]PORT");
