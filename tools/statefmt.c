@@ -4,6 +4,7 @@
  * table, TSV (header line, then one row per key) or JSON (an array of
  * objects, key fields and aggregates by name).
  */
+#include "core/base/utf8.h"
 #include "tools/statefmt.h"
 #include "core/base/array.h"
 #include "core/base/endian.h"
@@ -66,15 +67,20 @@ int statefmt_open(const char *cmd, const char *dir, uint64_t snapshot, store **s
 
 void statefmt_json_string(FILE *out, const char *s, size_t n)
 {
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
     fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while (p < end) {
+        unsigned char c = *p;
+        size_t len = c >= 0x80 ? em_utf8_len(p, end) : 1;
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
-        else if (c < 0x20)
+        else if (c < 0x20 || c == 0x7f)
             fprintf(out, "\\u%04x", c);
+        else if (!len) /* not UTF-8 (a damaged file, a binary key): JSON is UTF-8 text */
+            fputs("\\ufffd", out);
         else
-            fputc(c, out);
+            fwrite(p, 1, len, out);
+        p += len ? len : 1;
     }
     fputc('"', out);
 }

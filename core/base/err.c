@@ -1,27 +1,11 @@
 /* err: formatting of ember_err, the caller-owned error every fallible call
  * fills, and the names of error codes (ember_strerror). */
+#include "core/base/utf8.h"
 #include "ember.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at p (end: one past the text), 0 if
- * none starts there. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    size_t n = *p < 0xc2 ? 0 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : *p < 0xf5 ? 4 : 0;
-    if (!n || (size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    /* no overlong forms, no surrogates, nothing past U+10FFFF */
-    if ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] >= 0xa0) ||
-        (*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] >= 0x90))
-        return 0;
-    return n;
-}
 
 /* A message quotes what it found (a job file's word, a key, a record):
  * from a damaged file that may be any bytes. Control bytes and bytes that
@@ -32,7 +16,7 @@ static void clean_message(char *msg, size_t cap)
     const unsigned char *p = (const unsigned char *)msg, *end = p + strlen(msg);
     size_t o = 0;
     while (p < end && o + 5 < sizeof out) {
-        size_t n = *p >= 0x80 ? utf8_len(p, end) : (*p >= 0x20 || *p == '\t') && *p != 0x7f;
+        size_t n = *p >= 0x80 ? em_utf8_len(p, end) : (*p >= 0x20 || *p == '\t') && *p != 0x7f;
         if (n) {
             if (o + n >= sizeof out)
                 break;
