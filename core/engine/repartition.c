@@ -111,7 +111,9 @@ static int write_stages(const ember_job *job, const char *dir, const char *keys,
     if (!rc)
         fprintf(c.s0, "sink kafka brokers=%s topic=%s-repartition-0 format=csv "
                 "partition-by=%s\n", c.brokers, job->name, keys);
-    if ((c.s0 && fclose(c.s0)) | (c.s1 && fclose(c.s1)))
+    int bad0 = c.s0 && fclose(c.s0) != 0; /* both files are closed, whatever happens */
+    int bad1 = c.s1 && fclose(c.s1) != 0;
+    if (bad0 || bad1)
         rc = rc ? rc : ember_err_set(err, -EIO, "%s: cannot write the stage jobs", dir);
     return rc;
 }
