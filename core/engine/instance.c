@@ -21,8 +21,9 @@
  *               commits, a waiting one is abandoned and its transaction
  *               aborted) and its thread joined before the partition goes;
  *   fenced      a task whose commit was refused (another owner claimed
- *               it) ends without writing and stays idle until the group
- *               takes it away or gives it again;
+ *               it) ends without writing; if the group still gives it to
+ *               us a session timeout later (a zombie's membership has
+ *               lapsed by then), it restores and claims again;
  *   status      DIR/instance.json, rewritten every second: the tasks, their
  *               phase, restore progress and lag (ember inspect DIR).
  * Threads: the rebalance callback runs on the main thread (in poll), which
@@ -50,6 +51,8 @@
 #include <unistd.h>
 
 #define INSTANCE_MAX_TASKS 256
+#define INSTANCE_SESSION_MS 6000 /* the group's session timeout */
+#define INSTANCE_SESSION_MS_TEXT "6000"
 
 typedef struct instance {
     char id[TASKMARK_OWNER_MAX];
@@ -59,6 +62,7 @@ typedef struct instance {
     char name[128], brokers[1024], topic[256], group[256];
     kafka_endpoint ep;
     rd_kafka_t *rk;
+    int assigned; /* the group gave us an assignment (an empty one counts) */
     /* Per task, slot 0 runs the job (with repartitioning: its stage 1, the
      * state) over DIR/tasks/N, slot 1 its stage 0 over DIR/tasks/N.0. */
     int stages;
@@ -135,7 +139,9 @@ static void *task_main(void *arg)
         rt->fenced = 1;
     if (rc)
         em_log(rt->fenced ? EMBER_LOG_WARN : EMBER_LOG_ERROR, "%s%s", rt->err.msg,
-               rt->fenced ? "" : " (the task starts again in a second)");
+               rt->fenced ? " (it claims again after a session timeout if the group still "
+                            "gives it to us)"
+                          : " (the task starts again in a second)");
     rt->rc = rc;
     rt->phase = TASK_ENDED;
     return NULL;
@@ -240,6 +246,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     instance *in = instance_of(opaque);
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        in->assigned = 1;
         rd_kafka_error_t *ie = coop ? rd_kafka_incremental_assign(rk, parts) : NULL;
         if (!coop)
             rd_kafka_assign(rk, parts);
@@ -272,7 +279,7 @@ static int join_group(instance *in, ember_err *err)
         "group.id", in->group,
         "enable.auto.commit", "false",
         "partition.assignment.strategy", "cooperative-sticky",
-        "session.timeout.ms", "6000",
+        "session.timeout.ms", INSTANCE_SESSION_MS_TEXT,
         "heartbeat.interval.ms", "1000",
         NULL,
     };
@@ -361,18 +368,23 @@ static int still_ours(instance *in, int32_t id)
     return ours;
 }
 
-/* A task that ended by itself: fenced ones wait for the group; others are
- * started again (their state restores) after a second, if still ours. */
+/* A task that ended by itself is started again (its state restores) if
+ * the group still gives it to us: after a second, or when it was fenced
+ * after a session timeout. A zombie's group membership has lapsed by then
+ * (the revoke stops the task for good); a task the group does give us was
+ * fenced by a claim racing ours (two owners in quick succession) and
+ * claims again at a newer epoch, as a Kafka Streams thread rejoins after a
+ * TaskMigratedException. */
 static void reap(instance *in, double *restart_at)
 {
     for (int i = 0; i < INSTANCE_MAX_TASKS; i++) {
         task_rt *rt = in->tasks[0][i], *feed = in->tasks[1][i];
-        if (feed && feed->phase == TASK_ENDED && !feed->fenced)
+        if (feed && feed->phase == TASK_ENDED && (!rt || rt->phase != TASK_ENDED))
             rt = feed;
-        if (!rt || rt->phase != TASK_ENDED || rt->fenced || instance_stop)
+        if (!rt || rt->phase != TASK_ENDED || instance_stop)
             continue;
         if (restart_at[i] == 0) {
-            restart_at[i] = em_mono_ms() + 1000;
+            restart_at[i] = em_mono_ms() + (rt->fenced ? INSTANCE_SESSION_MS + 1000 : 1000);
             continue;
         }
         if (em_mono_ms() < restart_at[i])
@@ -464,6 +476,32 @@ static int instance_open(instance *in, ember_err *err)
     return rc ? rc : check_topics(in, err);
 }
 
+/* Leaves the group: the tasks move at once. librdkafka before 2.3 aborts
+ * in rd_kafka_destroy when a cooperative-sticky member is destroyed after
+ * joining but before its first assignment (librdkafka issue 4312, Debian 12
+ * has 2.0.2): such a member waits for the assignment, briefly, and when
+ * none comes is left to the process's exit (it holds no task). */
+static void leave_group(instance *in)
+{
+    if (!in->rk)
+        return;
+    for (double give_up = em_mono_ms() + 8000; !in->assigned && em_mono_ms() < give_up;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(in->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    for (int i = 0; i < INSTANCE_MAX_TASKS; i++) /* an assignment that came meanwhile */
+        task_stop(in, i, "stopped");
+    if (!in->assigned) {
+        em_log(EMBER_LOG_WARN, "instance %s: no assignment from group %s yet; leaving it to the "
+               "session timeout", in->id, in->group);
+        return;
+    }
+    rd_kafka_consumer_close(in->rk);
+    rd_kafka_destroy(in->rk);
+    in->rk = NULL;
+}
+
 int ember_instance_run(const char *job_path, const char *id, const ember_run_opts *opts,
                        ember_err *err)
 {
@@ -491,10 +529,7 @@ int ember_instance_run(const char *job_path, const char *id, const ember_run_opt
     }
     for (int i = 0; i < INSTANCE_MAX_TASKS; i++)
         task_stop(&in, i, "stopped");
-    if (in.rk) {
-        rd_kafka_consumer_close(in.rk); /* leaves the group: the tasks move at once */
-        rd_kafka_destroy(in.rk);
-    }
+    leave_group(&in);
     kafka_endpoint_close(&in.ep);
     return rc;
 }

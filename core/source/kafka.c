@@ -629,7 +629,10 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
         return 1;
     }
     p->read_next = m->offset + 1;
-    if (s->up && !ku_counts(s, m))
+    int counts = s->up ? ku_counts(s, m, err) : 1;
+    if (counts < 0)
+        return counts;
+    if (!counts)
         return p->read_next >= to; /* an attempt that did not count */
     size_t len = m->len;
     const char *line = m->payload ? m->payload : "";

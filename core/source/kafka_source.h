@@ -79,7 +79,10 @@ typedef struct kafka_source {
 /* kafka_upstream.c (upstream=JOB) */
 EMBER_MUST_CHECK int ku_open(kafka_source *s, const char *job, ember_err *err);
 void ku_close(kafka_source *s);
-int ku_counts(const kafka_source *s, const rd_kafka_message_t *m);
+/* 1 when m's attempt counted, 0 when not, <0 (err says) when the markers
+ * do not decide it even after folding them again (a planned range holds
+ * decided records only: one replayed by a new process folds here first). */
+EMBER_MUST_CHECK int ku_counts(kafka_source *s, const rd_kafka_message_t *m, ember_err *err);
 EMBER_MUST_CHECK int ku_decided_end(kafka_source *s, int32_t p, int64_t from, int64_t *end,
                                     uint64_t budget, ember_err *err);
 

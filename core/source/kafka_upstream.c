@@ -10,7 +10,9 @@
  *          a counted batch stays counted, so every offset before that one
  *          is decided for good and a replayed range reads the same;
  *   reads  only the records of counted attempts (others: an aborted
- *          attempt's, a zombie's, which the embedded broker shows).
+ *          attempt's, a zombie's, which the embedded broker shows),
+ *          folding the markers again when a record is newer than what it
+ *          folded (a planned batch replayed by a new process).
  */
 #include "core/source/kafka_source.h"
 #include "core/kafka/taskmark.h"
@@ -132,12 +134,21 @@ static int origin(const rd_kafka_message_t *m, uint64_t *task, uint64_t *batch,
     return 1;
 }
 
-int ku_counts(const kafka_source *s, const rd_kafka_message_t *m)
+int ku_counts(kafka_source *s, const rd_kafka_message_t *m, ember_err *err)
 {
     uint64_t task, batch, attempt;
-    const kupstream *u = s->up;
+    kupstream *u = s->up;
     if (!origin(m, &task, &batch, &attempt) || task >= u->n)
         return 0;
+    int rc = batch > u->chains[task].head ? ku_refresh(s, err) : 0;
+    if (rc)
+        return rc;
+    if (batch > u->chains[task].head)
+        return ember_err_set(err, -EMBER_ECORRUPT, "%s partition %d offset %" PRId64 ": batch %"
+                             PRIu64 " of upstream task %" PRIu64 " is planned but %s counts "
+                             "only up to batch %" PRIu64 " (the markers topic lost records?)",
+                             s->what, (int)m->partition, m->offset, batch, task, u->markers,
+                             u->chains[task].head);
     return task_chain_attempt(&u->chains[task], batch) == attempt;
 }
 

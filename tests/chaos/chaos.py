@@ -1563,7 +1563,17 @@ def so_caught_up(d, names, total, timeout=300):
         if not lag and sorted(tasks) == list(range(SO_PARTS)) and sum(tasks.values()) == total:
             return
         time.sleep(0.5)
-    raise Bad("scale-out: not caught up within %d s" % timeout)
+    for n in names:  # what each instance said last, for the report
+        try:
+            with open("%s/%s/instance.json" % (d, n)) as f:
+                stt = json.load(f)
+            print("    %s: pid %d, %.0f s ago: %s" % (n, stt["pid"], time.time() - stt["time_ms"] / 1000,
+                  ", ".join("task %d.%d %s%s offset %d lag %d" % (
+                      t["task"], t["stage"], t["phase"], " fenced" if t["fenced"] else "",
+                      t["offset"], t["lag"]) for t in stt["tasks"])))
+        except (OSError, ValueError) as ex:
+            print("    %s: no status (%s)" % (n, ex))
+    raise Bad("scale-out: not caught up within %d s (the instances' logs are in %s)" % (timeout, d))
 
 
 def so_verify(d, addr, data):
@@ -1607,11 +1617,14 @@ def scenario_scale_out(rounds):
         "schaos-tasks", "schaos-state-changelog", "schaos.0-tasks", "schaos.0-state-changelog",
         "schaos-repartition-0")]
     broker = KafkaBroker(d, *topics)
-    procs = {}
+    procs, armed = {}, set()
 
     def start(n, env=None):
         e = {k: v for k, v in os.environ.items() if k != "EMBER_FAILPOINTS"}
         e.update(env or {})
+        armed.discard(n)
+        if "EMBER_FAILPOINTS" in e:
+            armed.add(n)
         log = open("%s/%s.log" % (d, n), "a")
         procs[n] = subprocess.Popen([EMBER, "run", d + "/c.job", "--instance", n, "--dir",
                                      "%s/%s" % (d, n)], stdout=log, stderr=log, env=e)
@@ -1649,8 +1662,8 @@ sink       kafka brokers={broker.addr} topic=out
             st.crashes += 1
             st.runs += 1
             kafka_produce(broker.addr, data, rng.randint(200, 1500))
-        for n in names:  # crashed at a failpoint by now or not: the last runs are clean
-            if procs[n].poll() is not None or rng.random() < 0.5:
+        for n in names:  # the last runs are clean: one armed with a failpoint may crash later
+            if n in armed or procs[n].poll() is not None or rng.random() < 0.5:
                 procs[n].kill()
                 procs[n].wait()
                 start(n)
@@ -1660,8 +1673,8 @@ sink       kafka brokers={broker.addr} topic=out
             procs[n].send_signal(signal.SIGTERM)
             procs[n].wait(timeout=120)
         logs = "".join(open("%s/%s.log" % (d, n), errors="replace").read() for n in names)
-        if "AddressSanitizer" in logs or "runtime error" in logs:
-            raise Bad("scale-out: sanitizer report in the instances' logs")
+        if "AddressSanitizer" in logs or "runtime error" in logs or "Assertion" in logs:
+            raise Bad("scale-out: a sanitizer report or a failed assertion in the instances' logs")
         lost, dup = so_verify(d, broker.addr, data)
         print("  %-22s crashes %4d  runs %4d  restores %4d  lost %d  duplicated %d" % (
             st.name, st.crashes, st.runs, logs.count("restored batches"), lost, dup))
