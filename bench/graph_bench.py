@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-EMBER = os.environ.get("EMBER", "build/ember")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import EMBER, ysb_inputs  # noqa: E402  the same input as bench.py's YSB
 
 LINEAR = """job ysb
 batch      interval=1ms max-records=1000000
@@ -36,22 +37,6 @@ sink       file dir=@DIR@/out
 """
 GRAPH = LINEAR.replace("select     ad_id, event_time\n",
                        "select     ad_id, event_time\nsink       blackhole\n")
-
-
-def inputs(d, n):
-    ads = d + "/ads.csv"
-    subprocess.run([EMBER, "gen", "ads", "--count", str(n), "--seed", "1", "--event-rate",
-                    "1000000", "--to", "file:" + ads], check=True, capture_output=True)
-    seen = set()
-    with open(ads) as f:
-        for i, line in enumerate(f):
-            seen.add(line.split(",", 3)[2])
-            if i > 200_000:
-                break
-    table = d + "/campaigns.csv"
-    with open(table, "w") as f:
-        f.write("ad_id,campaign_id\n" + "".join("%s,%s0000\n" % (a, a[:32]) for a in sorted(seen)))
-    return ads, table
 
 
 def run(text, ads, table):
@@ -73,7 +58,7 @@ def main():
     n = int(sys.argv[sys.argv.index("--records") + 1]) if "--records" in sys.argv else 2_000_000
     pairs = int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 7
     d = tempfile.mkdtemp(prefix="ember-graph-bench-in-")
-    ads, table = inputs(d, n)
+    ads, table = ysb_inputs(d, n)
     res = {"linear": [], "graph": []}
     for _ in range(pairs):
         for name, text in (("linear", LINEAR), ("graph", GRAPH)):
