@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tempfile
 
 EMBER = os.environ.get("EMBER", "build/ember")
@@ -103,11 +104,12 @@ def close(a, b, rel=1e-9):
 def main(tests):
     failed = 0
     for t in tests:
+        t0 = time.monotonic()
         try:
             t()
-            print("  ok   %s" % t.__name__)
+            print("  ok   %s (%.0f s)" % (t.__name__, time.monotonic() - t0))
         except Exception as ex:  # report every failure, keep going
             failed += 1
-            print("  FAIL %s: %s" % (t.__name__, ex))
+            print("  FAIL %s: %s (%.0f s)" % (t.__name__, ex, time.monotonic() - t0))
     print("%d/%d passed" % (len(tests) - failed, len(tests)))
     sys.exit(1 if failed else 0)

@@ -10,7 +10,9 @@ fail=0; total=0
 for t in tests/integration/test_*.py; do
   total=$((total + 1))
   echo "== $t"
+  t0=$(date +%s)
   if ! python3 "$t"; then fail=$((fail + 1)); echo "FAILED: $t"; fi
+  echo "   ($(( $(date +%s) - t0 )) s)"
 done
 echo "integration tests: $total run, $fail failed"
 [ "$fail" -eq 0 ]
