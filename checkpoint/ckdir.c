@@ -102,6 +102,108 @@ static int refuse_change(const char *dir, const ember_job *stored, const ember_j
                          dir, was[0] ? was : "(nothing)", now[0] ? now : "(nothing)", dir);
 }
 
+/* ------------------------------------------------------------ DIR/JOB */
+
+#define JOB_HEAD "# the job of this checkpoint, stored by ember run; do not edit\n"
+#define JOB_SUM "# checksum "
+
+/* The job text between DIR/JOB's head line and its checksum line, in place:
+ * 0 and [*body, *body + *len) on a stamped file whose checksum holds, or on
+ * a file with neither line (written by 0.4.0 or before: taken as it is); otherwise
+ * -1 (damaged: cut, flipped, edited). */
+static int job_body(const char *text, size_t n, const char **body, size_t *len)
+{
+    size_t head = sizeof JOB_HEAD - 1, tail = sizeof JOB_SUM - 1 + 16 + 1;
+    int has_head = n >= head && !memcmp(text, JOB_HEAD, head);
+    const char *sum = n >= tail ? text + n - tail : NULL;
+    int has_sum = sum && !memcmp(sum, JOB_SUM, sizeof JOB_SUM - 1) && text[n - 1] == '\n';
+    *body = text, *len = n;
+    if (!has_head && !has_sum) /* 0.4.0's, unless a cut one (a part of the head) */
+        return (n && n < head && !memcmp(text, JOB_HEAD, n)) ||
+                       memmem(text, n, JOB_SUM, sizeof JOB_SUM - 1)
+                   ? -1
+                   : 0;
+    if (!has_head || !has_sum)
+        return -1;
+    char want[17];
+    snprintf(want, sizeof want, "%016" PRIx64, (uint64_t)XXH64(text, (size_t)(sum - text), 0));
+    if (memcmp(sum + sizeof JOB_SUM - 1, want, 16))
+        return -1;
+    *body = text + head, *len = (size_t)(sum - text) - head;
+    return 0;
+}
+
+/* DIR/JOB read whole and checked: *raw (to free) and the body in it. */
+static int read_job(const char *dir, char **raw, size_t *n, const char **body, size_t *len,
+                    ember_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    int rc = io_read_file(path, raw, n, err);
+    if (rc)
+        return rc;
+    if (job_body(*raw, *n, body, len)) {
+        free(*raw);
+        *raw = NULL;
+        return ember_err_set(err, -EMBER_ECORRUPT, "%s is damaged (checksum or format): the "
+                             "stored job is not what ember run wrote; if you run the job that "
+                             "made this checkpoint, delete %s and ember run stores it anew",
+                             path, path);
+    }
+    return 0;
+}
+
+int ckdir_read_job_text(const char *dir, char **text, size_t *len, ember_err *err)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    const char *body;
+    int rc = read_job(dir, &raw, &n, &body, len, err);
+    if (rc)
+        return rc;
+    memmove(raw, body, *len);
+    raw[*len] = '\0';
+    *text = raw;
+    return 0;
+}
+
+/* The whole file is loaded: its two stamp lines are comments, and the
+ * line numbers of a message are the file's. */
+int ckdir_load_job(const char *dir, ember_job **job, ember_err *err)
+{
+    char path[4096], *raw = NULL;
+    size_t n = 0, len;
+    const char *body;
+    snprintf(path, sizeof path, "%s/JOB", dir);
+    *job = NULL;
+    int rc = read_job(dir, &raw, &n, &body, &len, err);
+    if (!rc)
+        rc = job_load_text(path, raw, n, job, err);
+    free(raw);
+    return rc;
+}
+
+/* DIR/JOB: the head line, the text, the checksum of both (one atomic write). */
+static int write_job(const char *path, const char *text, ember_err *err)
+{
+    size_t n = strlen(text), head = sizeof JOB_HEAD - 1;
+    int nl = n && text[n - 1] != '\n';
+    size_t cap = head + n + nl + sizeof JOB_SUM + 18;
+    char *buf = malloc(cap);
+    if (!buf)
+        return ember_err_set(err, -ENOMEM, "out of memory");
+    memcpy(buf, JOB_HEAD, head);
+    memcpy(buf + head, text, n);
+    size_t at = head + n;
+    if (nl)
+        buf[at++] = '\n';
+    at += (size_t)snprintf(buf + at, cap - at, JOB_SUM "%016" PRIx64 "\n",
+                           (uint64_t)XXH64(buf, at, 0));
+    int rc = io_write_file_atomic(path, buf, at, err);
+    free(buf);
+    return rc;
+}
+
 /* Writes the job's canonical text to DIR/JOB once it is sure the text loads
  * back to the same state layout (what the next run compares with). */
 static int store_job(const char *path, const ember_job *job, ember_err *err)
@@ -118,7 +220,7 @@ static int store_job(const char *path, const ember_job *job, ember_err *err)
                            "cannot be stored",
                            path);
     ember_job_free(back);
-    return rc ? rc : io_write_file_atomic(path, text, strlen(text), err);
+    return rc ? rc : write_job(path, text, err);
 }
 
 int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err)
@@ -128,7 +230,9 @@ int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err)
     snprintf(path, sizeof path, "%s/JOB", dir);
     if (access(path, F_OK) != 0)
         return store_job(path, job, err);
-    int rc = ember_job_load_file(path, &stored, err);
+    int rc = ckdir_load_job(dir, &stored, err);
+    if (rc == -EMBER_ECORRUPT)
+        return rc;
     if (rc)
         return ember_err_prefix(err, "stored job spec unreadable");
     const char *old_layout = stored->layout ? stored->layout : "";

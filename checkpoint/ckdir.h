@@ -25,6 +25,15 @@ void ckdir_unlock(int fd);
  * and both types). DIR/JOB is written only once its text loads back to the
  * job's layout. */
 EMBER_MUST_CHECK int ckdir_check_job(const char *dir, const ember_job *job, ember_err *err);
+/* DIR/JOB is the job's text between a head line and a checksum line (both
+ * '#' comments: it stays a job file that loads as it is); a file with
+ * neither is one written by 0.4.0 or before and is taken as it is. The stored text
+ * (NUL-terminated, *text to free) or -EMBER_ECORRUPT naming the file when
+ * it is cut, flipped or edited; io errors as io_read_file. */
+EMBER_MUST_CHECK int ckdir_read_job_text(const char *dir, char **text, size_t *len,
+                                         ember_err *err);
+/* The stored job of DIR, loaded (the errors above, or the job's own). */
+EMBER_MUST_CHECK int ckdir_load_job(const char *dir, ember_job **job, ember_err *err);
 /* DIR/ID, a text file written once, atomically:
  *   ember-checkpoint-id 1
  *   id <32 hex: 128 random bits>

@@ -230,12 +230,10 @@ static int read_live(const char *dir, inspection *in)
  * live state or the WAL cannot be. */
 static int gather(const char *dir, inspection *in)
 {
-    char path[4200];
     ember_err err = {0};
     wal_damage dmg = {0};
     int bad;
-    snprintf(path, sizeof path, "%s/JOB", dir);
-    if (io_read_file(path, &in->spec, &(size_t){0}, &err)) {
+    if (ckdir_read_job_text(dir, &in->spec, &(size_t){0}, &err)) {
         fprintf(stderr, "ember inspect: %s\n", err.msg);
         return 1;
     }

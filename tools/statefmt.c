@@ -4,6 +4,7 @@
  * table, TSV (header line, then one row per key) or JSON (an array of
  * objects, key fields and aggregates by name).
  */
+#include "checkpoint/ckdir.h"
 #include "core/base/utf8.h"
 #include "tools/statefmt.h"
 #include "core/base/array.h"
@@ -35,7 +36,7 @@ ember_job *statefmt_load_job(const char *cmd, const char *dir)
                 cmd, dir, errno == EACCES ? ": permission denied" : "");
         return NULL;
     }
-    if (ember_job_load_file(path, &job, &err)) {
+    if (ckdir_load_job(dir, &job, &err)) { /* checked: a damaged JOB is named */
         fprintf(stderr, "ember %s: %s\n", cmd, err.msg);
         return NULL;
     }

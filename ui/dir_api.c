@@ -4,6 +4,7 @@
  * route, and the replies and JSON helpers the routes share.
  */
 #include "ui/dir_api.h"
+#include "checkpoint/ckdir.h"
 #include "checkpoint/ckopen.h"
 #include "ui/dir_private.h"
 
@@ -219,11 +220,9 @@ int dir_param_need(dir_req *r, const char *name, const char **v)
 
 int dir_load_job(dir_req *r, ember_job **job)
 {
-    char path[4200];
     ember_err err = {0};
-    snprintf(path, sizeof path, "%s/JOB", r->dir);
     *job = NULL;
-    if (ember_job_load_file(path, job, &err) == 0)
+    if (ckdir_load_job(r->dir, job, &err) == 0)
         return 0;
     return dir_fail(r, 500, "%s", err.msg);
 }

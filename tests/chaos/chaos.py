@@ -1243,13 +1243,13 @@ sink       file dir={d}/out
         # RocksDB's own log cut short (or gone) is what a crash mid-write
         # leaves: the previous commit is the state, and the run replays the
         # rest from the WAL. Not damage the tools can tell from a crash.
-        # JOB has no checksum (the stored job spec, item 7 of issue 19): a
-        # change that still loads is shown as stored. ID (the checkpoint's
-        # output identity, items 9-11) deleted reads as a checkpoint made
+        # JOB is checksummed: any change to it is refused as damage (JOB
+        # deleted is no checkpoint at all). ID (the checkpoint's output
+        # identity, items 9-11 of issue 19) deleted reads as a checkpoint made
         # before ids (inspect: "id": null); the run then refuses the output.
         torn = rel.startswith("db/") and rel.endswith(".log") and kind != "flip"
         for name, (rc, out, err) in got.items():
-            if rc == 0 and out != want[name][1] and (torn or rel in ("JOB", "ID")):
+            if rc == 0 and out != want[name][1] and (torn or rel == "ID"):
                 note = ("inspections show the commit before a torn RocksDB log" if torn else
                         "inspections show the %s as it is now" % rel)
                 outcomes[note] = outcomes.get(note, 0) + 1

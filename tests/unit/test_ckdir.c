@@ -71,6 +71,32 @@ static const char *in_dir(const char *name)
     return p;
 }
 
+/* The job text ckdir_read_job_text gives back. */
+static char *stored_text(void)
+{
+    ember_err err = {0};
+    char *text = NULL;
+    size_t n = 0;
+    ck_assert_msg(ckdir_read_job_text(g_dir, &text, &n, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(strlen(text), n);
+    return text;
+}
+
+/* DIR/JOB as ckdir.h specifies it: the head line, the text, the checksum
+ * line with XXH64 of all before it, computed here. */
+static void assert_stamped(const char *text)
+{
+    const char *head = "# the job of this checkpoint, stored by ember run; do not edit\n";
+    char *file = read_text(in_dir("JOB")), want[600];
+    size_t n = strlen(file), hn = strlen(head), tn = strlen(text);
+    ck_assert_uint_eq(n, hn + tn + 28);
+    ck_assert_int_eq(memcmp(file, head, hn), 0);
+    ck_assert_int_eq(memcmp(file + hn, text, tn), 0);
+    snprintf(want, sizeof want, "# checksum %016" PRIx64 "\n", (uint64_t)XXH64(file, hn + tn, 0));
+    ck_assert_str_eq(file + hn + tn, want);
+    free(file);
+}
+
 /* ------------------------------------------------------------ lock */
 
 typedef struct holder {
@@ -246,10 +272,11 @@ START_TEST(fresh_directory_stores_the_job_text)
     make_dir();
     ember_job *job = load_job("interval=1s", "sensor", "count()");
     ck_assert_msg(ckdir_check_job(g_dir, job, &err) == 0, "%s", err.msg);
-    char *stored = read_text(in_dir("JOB"));
+    char *stored = stored_text();
     ck_assert_str_eq(stored, job->text);
     ck_assert_ptr_nonnull(strstr(stored, "key       sensor\n"));
     free(stored);
+    assert_stamped(job->text);
     ember_job_free(job);
 }
 END_TEST
@@ -277,7 +304,7 @@ START_TEST(harmless_change_is_accepted_and_recorded)
     ember_job *b = load_job("interval=250ms max-records=50", "sensor", "count()");
     ck_assert_int_eq(ckdir_check_job(g_dir, a, &err), 0);
     ck_assert_msg(ckdir_check_job(g_dir, b, &err) == 0, "%s", err.msg);
-    char *stored = read_text(in_dir("JOB"));
+    char *stored = stored_text();
     ck_assert_str_eq(stored, b->text);
     ck_assert_ptr_nonnull(strstr(stored, "interval=250ms"));
     free(stored);
@@ -299,7 +326,7 @@ START_TEST(layout_change_is_refused_naming_both_lines)
                       strstr(err.msg, ",ts"),
                   "%s", err.msg);
     ck_assert_msg(strstr(err.msg, "/JOB"), "%s", err.msg);
-    char *stored = read_text(in_dir("JOB")); /* the old job stays */
+    char *stored = stored_text(); /* the old job stays */
     ck_assert_str_eq(stored, a->text);
     free(stored);
     ember_job_free(a);
@@ -333,6 +360,66 @@ START_TEST(unreadable_stored_job_is_an_error)
     ck_assert_int_ne(rc, -EMBER_EINCOMPAT);
     ck_assert_msg(strstr(err.msg, "stored job spec unreadable"), "%s", err.msg);
     ck_assert_msg(strstr(err.msg, "JOB"), "%s", err.msg);
+    ember_job_free(a);
+}
+END_TEST
+
+START_TEST(every_damaged_byte_of_a_stored_job_is_found)
+{
+    ember_err err = {0};
+    make_dir();
+    ember_job *a = load_job("interval=1s", "sensor", "count()");
+    ck_assert_int_eq(ckdir_check_job(g_dir, a, &err), 0);
+    char *good = read_text(in_dir("JOB"));
+    size_t n = strlen(good);
+    for (size_t i = 0; i < n; i++) { /* bit 0 of every byte flipped, then every cut */
+        for (int cut = 0; cut < 2; cut++) {
+            ember_job *back = NULL;
+            char *bad = strdup(good);
+            if (cut)
+                bad[i] = '\0';
+            else
+                bad[i] ^= 1;
+            write_text(in_dir("JOB"), bad);
+            err = (ember_err){0};
+            int rc = ckdir_load_job(g_dir, &back, &err);
+            if (cut && i == 0) { /* emptied: an empty job file, also an error */
+                ck_assert_int_lt(rc, 0);
+            } else {
+                ck_assert_msg(rc == -EMBER_ECORRUPT, "byte %zu %s: rc %d %s", i,
+                              cut ? "cut" : "flipped", rc, err.msg);
+                ck_assert_msg(strstr(err.msg, "/JOB is damaged"), "%s", err.msg);
+                ck_assert_int_eq(ckdir_check_job(g_dir, a, &err), -EMBER_ECORRUPT);
+            }
+            ember_job_free(back);
+            free(bad);
+        }
+    }
+    write_text(in_dir("JOB"), good);
+    ember_job *back = NULL;
+    ck_assert_msg(ckdir_load_job(g_dir, &back, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(back->text, a->text);
+    ck_assert_str_eq(back->layout, a->layout);
+    ember_job_free(back);
+    free(good);
+    ember_job_free(a);
+}
+END_TEST
+
+START_TEST(a_stored_job_of_before_the_checksum_still_loads)
+{
+    ember_err err = {0};
+    make_dir();
+    ember_job *a = load_job("interval=1s", "sensor", "count()");
+    write_text(in_dir("JOB"), a->text); /* as 0.4.0 wrote it: the bare text */
+    ember_job *back = NULL;
+    ck_assert_msg(ckdir_load_job(g_dir, &back, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(back->layout, a->layout);
+    ember_job_free(back);
+    ck_assert_msg(ckdir_check_job(g_dir, a, &err) == 0, "%s", err.msg);
+    char *stored = stored_text();
+    ck_assert_str_eq(stored, a->text);
+    free(stored);
     ember_job_free(a);
 }
 END_TEST
@@ -495,6 +582,8 @@ static Suite *ckdir_suite(void)
     tcase_add_test(job, layout_change_is_refused_naming_both_lines);
     tcase_add_test(job, aggregate_change_is_a_layout_change);
     tcase_add_test(job, unreadable_stored_job_is_an_error);
+    tcase_add_test(job, every_damaged_byte_of_a_stored_job_is_found);
+    tcase_add_test(job, a_stored_job_of_before_the_checksum_still_loads);
     suite_add_tcase(s, job);
 
     TCase *id = tcase_create("id");
