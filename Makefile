@@ -2,7 +2,7 @@
 #
 #   make            build/libember.a and build/ember (-O2)
 #   make test       sanitizer build (ASan+UBSan) + Check suites + integration + short chaos
-#                   + 60 s of fuzzing the job-file loader
+#                   + 30 s of fuzzing the job-file loader
 #   make fuzz       libFuzzer on the job-file loader (clang; FUZZ_TIME=S, default 600)
 #   make demo       runs examples/sensors.job on the generator
 #   make deps       installs the Debian packages when pkg-config cannot find them
@@ -120,7 +120,7 @@ test: deps
 	tests/exports.sh build/asan/libember.a
 	$(ASAN_ENV) EMBER=build/asan/ember WORDCOUNT=build/asan/wordcount tests/integration/run.sh
 	$(ASAN_ENV) EMBER=build/asan/ember CRASHES=$(or $(CRASHES),120) SEED=$(SEED) python3 tests/chaos/chaos.py --short
-	$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(TEST_FUZZ_TIME),60)
+	$(MAKE) --no-print-directory fuzz-run FUZZ_TIME=$(or $(TEST_FUZZ_TIME),30)
 	$(ASAN_ENV) tests/run_unit.sh $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
