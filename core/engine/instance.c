@@ -476,11 +476,12 @@ static int instance_open(instance *in, ember_err *err)
     return rc ? rc : check_topics(in, err);
 }
 
-/* Leaves the group: the tasks move at once. librdkafka before 2.3 aborts
- * in rd_kafka_destroy when a cooperative-sticky member is destroyed after
- * joining but before its first assignment (librdkafka issue 4312, Debian 12
- * has 2.0.2): such a member waits for the assignment, briefly, and when
- * none comes is left to the process's exit (it holds no task). */
+/* Stops every task and leaves the group: the tasks move at once.
+ * librdkafka before 2.3 aborts in rd_kafka_destroy when a cooperative-sticky
+ * member is destroyed after joining but before its first assignment
+ * (librdkafka issue 4312, Debian 12 has 2.0.2): such a member waits for the
+ * assignment, briefly, and when none comes is left to the process's exit
+ * (it holds no task). */
 static void leave_group(instance *in)
 {
     if (!in->rk)
@@ -490,7 +491,7 @@ static void leave_group(instance *in)
         if (m)
             rd_kafka_message_destroy(m);
     }
-    for (int i = 0; i < INSTANCE_MAX_TASKS; i++) /* an assignment that came meanwhile */
+    for (int i = 0; i < INSTANCE_MAX_TASKS; i++)
         task_stop(in, i, "stopped");
     if (!in->assigned) {
         em_log(EMBER_LOG_WARN, "instance %s: no assignment from group %s yet; leaving it to the "
@@ -527,9 +528,7 @@ int ember_instance_run(const char *job_path, const char *id, const ember_run_opt
             status_at = em_mono_ms() + 1000;
         }
     }
-    for (int i = 0; i < INSTANCE_MAX_TASKS; i++)
-        task_stop(&in, i, "stopped");
-    leave_group(&in);
+    leave_group(&in); /* stops every task first */
     kafka_endpoint_close(&in.ep);
     return rc;
 }

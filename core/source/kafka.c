@@ -630,10 +630,8 @@ static int take_message(kafka_source *s, kpart *p, const src_range *r, rd_kafka_
     }
     p->read_next = m->offset + 1;
     int counts = s->up ? ku_counts(s, m, err) : 1;
-    if (counts < 0)
-        return counts;
-    if (!counts)
-        return p->read_next >= to; /* an attempt that did not count */
+    if (counts <= 0) /* an error, or an attempt that did not count */
+        return counts < 0 ? counts : p->read_next >= to;
     size_t len = m->len;
     const char *line = m->payload ? m->payload : "";
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))

@@ -172,6 +172,26 @@ def task_state(instances, chains, op="aggregate"):
     return state
 
 
+def kill_left(instances, broker):
+    """The `finally` of every case: instances still running are killed
+    (resumed first, if stopped), then the broker stops."""
+    for inst in instances:
+        if inst and inst.p.poll() is None:
+            inst.p.send_signal(signal.SIGCONT)
+            inst.p.kill()
+            inst.p.wait()
+    broker.stop()
+
+
+def check_oracle(addr, instances, oracle, what, chains=None, op="aggregate"):
+    """The output topic (the last counted row per key) and the state of
+    every task both equal the oracle."""
+    chains = chains or fold_markers(addr)
+    last, _ = output_by_key(addr, chains)
+    check({k: (v[2], v[3]) for k, v in last.items()} == oracle, "%s: output != oracle" % what)
+    check(task_state(instances, chains, op) == oracle, "%s: state != oracle" % what)
+
+
 def scale_out(keyed):
     d = tmpdir("scale-out")
     b = Broker(*topics(keyed))
@@ -228,12 +248,7 @@ def scale_out(keyed):
             "keyed" if keyed else "repartitioned", total, len(oracle),
             [chains[t]["head"] for t in range(PARTS)]))
     finally:
-        for inst in everyone:
-            if inst.p.poll() is None:
-                inst.p.send_signal(signal.SIGCONT)
-                inst.p.kill()
-                inst.p.wait()
-        b.stop()
+        kill_left(everyone, b)
 
 
 def test_scale_out_keyed_input():
@@ -258,17 +273,9 @@ def test_repartitioned_results_equal_with_1_2_3_instances():
             wait_caught_up(insts, 3000, "%d instance(s)" % k)
             for inst in insts:
                 inst.stop()
-            chains = fold_markers(b.addr)
-            last, _ = output_by_key(b.addr, chains)
-            check({k2: (v[2], v[3]) for k2, v in last.items()} == oracle,
-                  "%d instance(s): output != oracle" % k)
-            check(task_state(insts, chains) == oracle, "%d instance(s): state != oracle" % k)
+            check_oracle(b.addr, insts, oracle, "%d instance(s)" % k)
         finally:
-            for inst in insts:
-                if inst.p.poll() is None:
-                    inst.p.kill()
-                    inst.p.wait()
-            b.stop()
+            kill_left(insts, b)
 
 
 def test_repartitioned_replay_after_a_crash():
@@ -296,16 +303,9 @@ def test_repartitioned_replay_after_a_crash():
             inst.stop()
             text = open(os.path.join(d, "a.log"), errors="replace").read()
             check("recovery: replayed 1 batch" in text, "crash@%d: no batch replayed" % n)
-            chains = fold_markers(b.addr)
-            last, _ = output_by_key(b.addr, chains)
-            check({k: (v[2], v[3]) for k, v in last.items()} == oracle,
-                  "crash@%d: output != oracle" % n)
-            check(task_state([inst], chains) == oracle, "crash@%d: state != oracle" % n)
+            check_oracle(b.addr, [inst], oracle, "crash@%d" % n)
         finally:
-            if inst and inst.p.poll() is None:
-                inst.p.kill()
-                inst.p.wait()
-            b.stop()
+            kill_left([inst], b)
 
 
 def test_co_partitioned_inputs():
@@ -355,11 +355,7 @@ sink       kafka brokers={b.addr} topic=out
         check(task_state(insts, fold_markers(b.addr), "aggregate.2") == oracle,
               "state != oracle")
     finally:
-        for inst in insts:
-            if inst.p.poll() is None:
-                inst.p.kill()
-                inst.p.wait()
-        b.stop()
+        kill_left(insts, b)
 
 
 def test_fenced_by_a_claim():
@@ -400,15 +396,9 @@ def test_fenced_by_a_claim():
         check("refused: the task was claimed by intruder" in log, "no refusal logged")
         chains = fold_markers(b.addr)
         check(chains[0]["owner"] == "a" and chains[0]["epoch"] == 100, "%r" % chains[0])
-        last, _ = output_by_key(b.addr, chains)
-        got = {k: (v[2], v[3]) for k, v in last.items()}
-        check(got == oracle, "output != oracle after the fence")
-        check(task_state([inst], chains) == oracle, "state != oracle after the fence")
+        check_oracle(b.addr, [inst], oracle, "after the fence", chains)
     finally:
-        if inst and inst.p.poll() is None:
-            inst.p.kill()
-            inst.p.wait()
-        b.stop()
+        kill_left([inst], b)
 
 
 def test_sigterm_before_the_first_assignment():
@@ -439,11 +429,7 @@ def test_sigterm_before_the_first_assignment():
         for inst in others:
             inst.stop()
     finally:
-        for inst in others:
-            if inst.p.poll() is None:
-                inst.p.kill()
-                inst.p.wait()
-        b.stop()
+        kill_left(others, b)
 
 
 if __name__ == "__main__":
